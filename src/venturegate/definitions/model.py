@@ -42,14 +42,18 @@ Unit = Literal[
 LevelKind = Literal["target", "threshold", "alert"]
 TriggerKind = Literal["recursion", "rollback", "advance", "alert"]
 ParamType = Literal[
-    "int", "number", "bool", "string", "duration", "enum", "list[int]", "list[number]", "list[string]"
+    "int",
+    "number",
+    "bool",
+    "string",
+    "duration",
+    "enum",
+    "list[int]",
+    "list[number]",
+    "list[string]",
 ]
-ErrorCategory = Literal[
-    "api", "network", "configuration", "performance", "provisioning", "data", "approval", "crew"
-]
-RecoveryAction = Literal[
-    "retry", "refresh_credentials", "raise_timeout", "recurse", "escalate", "fallback", "abort"
-]
+ErrorCategory = Literal["api", "network", "configuration", "performance", "provisioning", "data", "approval", "crew"]
+RecoveryAction = Literal["retry", "refresh_credentials", "raise_timeout", "recurse", "escalate", "fallback", "abort"]
 RollbackAction = Literal["wait_and_retry", "fix_forward", "rollback", "rollback_and_recurse", "abort"]
 Severity = Literal["P0", "P1", "P2", "P3"]
 
@@ -82,6 +86,8 @@ Target = int | str
 
 
 class WorkflowInfo(_Model):
+    """Which workflow this is and its declared version."""
+
     id: str
     """Short machine name of the workflow, e.g. `studio-lifecycle`."""
     version: str
@@ -93,6 +99,8 @@ class WorkflowInfo(_Model):
 
 
 class Levels(_Model):
+    """Per-segment override of a metric's levels."""
+
     target: float | None = None
     """Where the metric should be."""
     threshold: float | None = None
@@ -102,6 +110,8 @@ class Levels(_Model):
 
 
 class Metric(_Model):
+    """A declared measurement with its levels."""
+
     title: str = ""
     """Human name of the metric."""
     description: str = ""
@@ -123,7 +133,6 @@ class Metric(_Model):
     segments: dict[Segment, Levels] = {}
     """Per-segment overrides of target / threshold / alert."""
 
-
     def levels_for(self, segment: str | None) -> Levels:
         """The levels for a segment: the override where given, else the default."""
         base = Levels(target=self.target, threshold=self.threshold, alert=self.alert)
@@ -141,6 +150,8 @@ ParamValue = int | float | bool | str | list[int] | list[float] | list[str]
 
 
 class ConfigParam(_Model):
+    """A typed, ranged configuration parameter."""
+
     type: ParamType
     """Value type; `duration` values are strings such as `5m`, `enum` values must be in `allowed`."""
     default: ParamValue
@@ -162,6 +173,8 @@ class ConfigParam(_Model):
 
 
 class ArtifactDef(_Model):
+    """A named JSON document a stage consumes or produces."""
+
     title: str = ""
     """Human name of the artifact."""
     description: str = ""
@@ -171,6 +184,8 @@ class ArtifactDef(_Model):
 
 
 class ConditionCheck(_Model):
+    """Gate check: a condition that must be true."""
+
     check: str
     """A condition in the condition language that must be true."""
     name: str = ""
@@ -180,6 +195,8 @@ class ConditionCheck(_Model):
 
 
 class ArtifactCheck(_Model):
+    """Gate check: an artifact present and schema-valid."""
+
     artifact: str
     """Name of an artifact that must be present and schema-valid."""
     name: str = ""
@@ -189,6 +206,8 @@ class ArtifactCheck(_Model):
 
 
 class ApprovalCheck(_Model):
+    """Gate check: an approval granted by a role."""
+
     approval: str
     """Role whose approval is required; its timeout and bypass policy come from `approvals`."""
     name: str = ""
@@ -198,6 +217,8 @@ class ApprovalCheck(_Model):
 
 
 class AttestCheck(_Model):
+    """Gate check: a written criterion a person attests."""
+
     attest: str
     """A written criterion a person must attest to."""
     role: str | None = None
@@ -209,6 +230,8 @@ class AttestCheck(_Model):
 
 
 class SubstagesDoneCheck(_Model):
+    """Gate check: every substage complete (`- substages_done`)."""
+
     substages_done: bool = True
     """All substages of the stage are complete."""
     name: str = ""
@@ -218,6 +241,8 @@ class SubstagesDoneCheck(_Model):
 
 
 class CustomerSpec(_Model):
+    """What counts as enough customer feedback."""
+
     metric: str
     """Metric holding customer feedback samples (survey or NPS scores)."""
     min_count: int = Field(default=5, ge=1)
@@ -228,8 +253,9 @@ class CustomerSpec(_Model):
     """How far back responses count."""
 
 
-
 class CustomerCheck(_Model):
+    """Gate check: a customer checkpoint."""
+
     customer: CustomerSpec
     """A customer checkpoint: enough recorded customer feedback."""
     name: str = ""
@@ -272,7 +298,7 @@ GateCheck = Annotated[
         custom_error_message=(
             "a gate check needs exactly one of the keys "
             + ", ".join(CHECK_KINDS)
-            + " (a written criterion is `- attest: \"...\"`)"
+            + ' (a written criterion is `- attest: "..."`)'
         ),
     ),
 ]
@@ -286,6 +312,8 @@ def _shorthand_check(value: Any) -> Any:
 
 
 class Gates(_Model):
+    """A stage's entry and exit gates."""
+
     entry: list[GateCheck] = []
     """Checks that must pass to enter the stage."""
     exit: list[GateCheck] = []
@@ -300,6 +328,8 @@ class Gates(_Model):
 
 
 class Substage(_Model):
+    """A step of a stage with its done-when items."""
+
     id: str
     """`<stage>.<n>`, e.g. `19.1`."""
     title: str
@@ -327,6 +357,8 @@ class Substage(_Model):
 
 
 class Action(_Model):
+    """What a trigger does when it fires."""
+
     go_to: Target | None = None
     """Recursion target: a substage of this stage (`"28.2"`) or an earlier stage (`14`)."""
     rollback_to: str | None = None
@@ -342,6 +374,8 @@ class Action(_Model):
 
 
 class Trigger(_Model):
+    """A rule that watches data and acts: condition, `for` duration, action, mode and limits."""
+
     id: str
     """Unique id, e.g. `PERF-002`; escalations and `recursions("ID")` name it."""
     kind: TriggerKind
@@ -363,7 +397,6 @@ class Trigger(_Model):
     description: str = ""
     """Why the trigger exists, in words."""
 
-
     @model_validator(mode="after")
     def _action_fits_kind(self) -> Trigger:
         if self.kind == "recursion" and self.action.go_to is None:
@@ -374,6 +407,8 @@ class Trigger(_Model):
 
 
 class BypassPolicy(_Model):
+    """Who may bypass an approval in an emergency."""
+
     roles: list[str] = ["chairman"]
     """Roles that may bypass the approval in an emergency."""
     reason_required: bool = True
@@ -381,6 +416,8 @@ class BypassPolicy(_Model):
 
 
 class ApprovalPolicy(_Model):
+    """How approvals for a role behave: timeout, expiry, bypass."""
+
     timeout: DurationRef = "24h"
     """How long a request stays open."""
     on_timeout: Literal["expire", "escalate"] = "expire"
@@ -391,8 +428,9 @@ class ApprovalPolicy(_Model):
     """What is being approved."""
 
 
-
 class ErrorMatch(_Model):
+    """How an error is recognised."""
+
     exception: list[str] = []
     """Exception class names that match (e.g. `TimeoutError`)."""
     status: list[int] = []
@@ -412,6 +450,8 @@ class ErrorMatch(_Model):
 
 
 class Recovery(_Model):
+    """What is done about a classified error."""
+
     action: RecoveryAction
     """retry, refresh_credentials, raise_timeout, recurse, escalate, fallback or abort."""
     attempts: int = Field(default=3, ge=1)
@@ -428,8 +468,9 @@ class Recovery(_Model):
     """What to do when this recovery is exhausted."""
 
 
-
 class ErrorRule(_Model):
+    """One entry of a stage's error taxonomy."""
+
     id: str
     """Unique id within the stage."""
     category: ErrorCategory
@@ -443,6 +484,8 @@ class ErrorRule(_Model):
 
 
 class RollbackBranch(_Model):
+    """One branch of a stage's rollback decision tree."""
+
     cause: str
     """Cause class this branch handles, e.g. `transient`, `configuration`, `systemic`."""
     description: str = ""
@@ -456,6 +499,8 @@ class RollbackBranch(_Model):
 
 
 class Rollback(_Model):
+    """A stage's rollback scopes and decision tree."""
+
     snapshot_on_entry: bool = True
     """Take a `pre-stage-N` snapshot of the configuration on entering the stage."""
     scopes: list[str] = []
@@ -466,8 +511,9 @@ class Rollback(_Model):
     """A rollback still running after this escalates."""
 
 
-
 class Agent(_Model):
+    """One agent of a crew."""
+
     name: str
     """Agent name, e.g. `APITester`."""
     role: str = ""
@@ -477,6 +523,8 @@ class Agent(_Model):
 
 
 class Crew(_Model):
+    """The automation of a stage: a plugin and its agents."""
+
     name: str
     """Crew name, e.g. `IntegrationVerificationCrew`."""
     plugin: str = ""
@@ -486,6 +534,8 @@ class Crew(_Model):
 
 
 class Progression(_Model):
+    """Progression mode (manual → assisted → auto) and its promotion rules."""
+
     mode: Mode = "manual"
     """Starting progression mode of the stage."""
     promote_after: dict[Literal["manual", "assisted"], int] = {"manual": 5, "assisted": 10}
@@ -495,6 +545,8 @@ class Progression(_Model):
 
 
 class LoopPrevention(_Model):
+    """How many bounces between stages are allowed before escalation."""
+
     max_bounces: int = Field(default=3, ge=1)
     """How many times a venture may re-enter the same stage within `window` before it escalates."""
     window: Duration = "7d"
@@ -503,8 +555,9 @@ class LoopPrevention(_Model):
     """Role that owns loop escalations."""
 
 
-
 class Stage(_Model):
+    """A stage of the lifecycle."""
+
     id: int = Field(ge=1)
     """Stage number."""
     title: str
@@ -550,6 +603,8 @@ class Stage(_Model):
 
 
 class Defaults(_Model):
+    """Workflow-wide defaults."""
+
     progression: Progression = Progression()
     """Progression used by stages that do not set their own."""
     approval: ApprovalPolicy = ApprovalPolicy()
@@ -561,6 +616,8 @@ class Defaults(_Model):
 
 
 class Workflow(_Model):
+    """A versioned set of stage definitions."""
+
     workflow: WorkflowInfo
     """Identity and version."""
     roles: list[str] = ["chairman", "lead", "plan", "exec", "agent", "viewer"]

@@ -1,0 +1,123 @@
+"""Lifecycle throughput: create ventures, record samples (single and batched), evaluate gates.
+
+Prints one JSON document per backend. The named peer is a bare SQLAlchemy Core `executemany` of the
+same sample rows into the same table, with no validation, idempotency or events: the floor the
+engine's ingestion path is compared with.
+
+    .venv/bin/python benchmarks/lifecycle.py                      # SQLite (temporary file)
+    .venv/bin/python benchmarks/lifecycle.py --postgres URL       # also PostgreSQL
+    .venv/bin/python benchmarks/lifecycle.py --ventures 10000 --samples 200000 --singles 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, insert, text
+
+from venturegate.definitions.loader import load_workflow
+from venturegate.engine import Actor, Engine, SampleIn
+from venturegate.store.database import connect, ensure_schema
+from venturegate.store.schema import samples
+
+STAGE = 19
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+AGENT = Actor("bench", "agent", "agent")
+SEGMENTS = ("b2b_enterprise", "b2b_smb", "b2c_mass", "b2c_premium")
+
+
+def _value(unit: str, i: int) -> float:
+    return float(50 + i % 50) if unit == "percent" else float(100 + i % 900)
+
+
+def run(url: str, n_ventures: int, n_samples: int, n_singles: int, n_gates: int) -> dict[str, Any]:
+    """Time each phase against one database URL."""
+    db = connect(url)
+    ensure_schema(db)
+    clock = [T0]
+    eng = Engine(db, load_workflow(), clock=lambda: clock[0])
+    stage = eng.workflow.workflow.stage(STAGE)
+    assert stage is not None
+    metrics = [(name, m.unit) for name, m in stage.metrics.items()]
+    out: dict[str, Any] = {"backend": db.dialect.name, "stage": STAGE}
+
+    t = time.perf_counter()
+    ids = [eng.create_venture(f"v{i}", SEGMENTS[i % 4], STAGE, actor=AGENT).id for i in range(n_ventures)]
+    dt = time.perf_counter() - t
+    out["create_ventures"] = {"n": n_ventures, "seconds": round(dt, 3), "per_second": round(n_ventures / dt, 1)}
+
+    clock[0] = T0 + timedelta(days=1)
+    batch = [
+        SampleIn(ids[i % len(ids)], metrics[i % len(metrics)][0], _value(metrics[i % len(metrics)][1], i),
+                 T0 + timedelta(seconds=i % 86_000), f"k{i}")
+        for i in range(n_samples)
+    ]
+    t = time.perf_counter()
+    for i in range(0, len(batch), 1000):
+        eng.record_samples(batch[i : i + 1000], actor=AGENT)
+    dt = time.perf_counter() - t
+    out["samples_batched"] = {"n": n_samples, "batch": 1000, "seconds": round(dt, 3), "per_second": round(n_samples / dt)}
+
+    t = time.perf_counter()
+    for i in range(n_singles):
+        name, unit = metrics[i % len(metrics)]
+        eng.record_sample(ids[i % len(ids)], name, _value(unit, i), actor=AGENT, at=T0 + timedelta(seconds=i % 86_000))
+    dt = time.perf_counter() - t
+    out["samples_single"] = {"n": n_singles, "seconds": round(dt, 3), "per_second": round(n_singles / dt)}
+
+    rows = [{"venture_id": ids[i % len(ids)], "metric": metrics[i % len(metrics)][0], "value": 1.0,
+             "at": T0, "sample_key": None, "actor": "peer", "recorded_at": T0} for i in range(n_samples)]
+    t = time.perf_counter()
+    for i in range(0, len(rows), 1000):
+        with db.begin() as conn:
+            conn.execute(insert(samples), rows[i : i + 1000])
+    dt = time.perf_counter() - t
+    out["peer_bare_executemany"] = {"n": n_samples, "batch": 1000, "seconds": round(dt, 3),
+                                    "per_second": round(n_samples / dt)}
+
+    t = time.perf_counter()
+    passed = sum(eng.check_gate(ids[i % len(ids)]).passed for i in range(n_gates))
+    dt = time.perf_counter() - t
+    out["gate_evaluations"] = {"n": n_gates, "seconds": round(dt, 3), "per_second": round(n_gates / dt, 1),
+                               "checks_per_gate": len(stage.gates.exit), "passed": passed}
+    db.dispose()
+    return out
+
+
+def main() -> None:
+    """Parse options, run on SQLite (and PostgreSQL when given), print JSON."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ventures", type=int, default=10_000)
+    ap.add_argument("--samples", type=int, default=200_000)
+    ap.add_argument("--singles", type=int, default=20_000)
+    ap.add_argument("--gates", type=int, default=10_000)
+    ap.add_argument("--postgres", default="", help="PostgreSQL URL (a scratch schema is created and dropped)")
+    args = ap.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        results.append(run(url, args.ventures, args.samples, args.singles, args.gates))
+    if args.postgres:
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        try:
+            sep = "&" if "?" in args.postgres else "?"
+            results.append(run(f"{args.postgres}{sep}options=-csearch_path%3D{schema}", args.ventures, args.samples,
+                               args.singles, args.gates))
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    print(json.dumps({"benchmark": "lifecycle", "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""The `venturegate` command: global options and the command tree."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from venturegate import __version__
+from venturegate.cli import ventures
+from venturegate.cli.approvals import approval_app
+from venturegate.cli.context import STATE, handled, out
+from venturegate.cli.data import artifact_app, metric_app
+from venturegate.cli import workflows
+from venturegate.cli.workflows import workflow_app
+
+app = typer.Typer(
+    name="venturegate",
+    help="A stage-gate engine: gates judged from data, triggers, recursion, rollback.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=True,
+)
+db_app = typer.Typer(help="Manage the database.", no_args_is_help=True)
+
+
+@app.callback()
+def main_options(
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Database URL (default: VENTUREGATE_DATABASE_URL or .venturegate/venturegate.db)."),
+    ] = None,
+    workflow: Annotated[
+        str | None, typer.Option("--workflow", help="Workflow file new ventures start on (default: bundled).")
+    ] = None,
+    actor: Annotated[
+        str | None, typer.Option("--as", help="Acting user as NAME:ROLE (default: VENTUREGATE_ACTOR).")
+    ] = None,
+) -> None:
+    """Global options."""
+    STATE.db, STATE.workflow, STATE.actor = db, workflow, actor
+
+
+@app.command("version")
+def version() -> None:
+    """Print the version."""
+    out.print(__version__)
+
+
+@db_app.command("upgrade")
+@handled
+def db_upgrade() -> None:
+    """Migrate the database to the newest schema."""
+    from venturegate.store.database import connect, current_revision, upgrade
+
+    engine = connect(STATE.db)
+    before = current_revision(engine)
+    upgrade(engine)
+    out.print(f"database at revision {current_revision(engine)} (was {before or 'empty'})")
+
+
+@app.command("demo")
+@handled
+def demo(
+    workdir: Annotated[str, typer.Option("--dir", help="Workspace folder (recreated).")] = ".venturegate-demo",
+) -> None:
+    """Run the demo: a fresh workspace, ventures at stages 14, 19 and 28, data, gates, an advance, a summary."""
+    from pathlib import Path
+
+    from venturegate.demo import run_demo
+
+    run_demo(Path(workdir))
+
+
+app.add_typer(ventures.venture_app, name="venture")
+app.add_typer(metric_app, name="metric")
+app.add_typer(artifact_app, name="artifact")
+app.add_typer(ventures.substage_app, name="substage")
+app.command("attest")(ventures.attest)
+app.add_typer(approval_app, name="approval")
+app.add_typer(ventures.gate_app, name="gate")
+app.command("advance")(ventures.advance)
+app.command("events")(ventures.events)
+app.add_typer(workflow_app, name="workflow")
+app.command("critique")(workflows.critique)
+app.add_typer(db_app, name="db")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

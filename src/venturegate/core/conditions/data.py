@@ -1,0 +1,110 @@
+"""What a condition reads: samples, levels, config, segment, stage time and recursion counts."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, TypeAlias
+
+from venturegate.core.conditions.nodes import LevelKind
+
+ConfigValue: TypeAlias = int | float | str | bool | list[int | float | str]
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One measured value of a metric at a time."""
+
+    at: datetime
+    value: float
+
+
+class DataAccess(Protocol):
+    """The venture's data as a condition sees it; durations are numbers of seconds."""
+
+    def latest(self, metric: str) -> Sample | None:
+        """Return the metric's most recent sample, or None if it was never measured."""
+
+    def window(self, metric: str, start: datetime, end: datetime) -> Sequence[Sample]:
+        """Return the samples with `start < at <= end`, oldest first."""
+
+    def level(self, kind: LevelKind, metric: str) -> float | None:
+        """Return the metric's level of this kind for the venture's segment, or None."""
+
+    def config(self, key: str) -> ConfigValue | None:
+        """Return the venture's effective config value (a duration in seconds), or None."""
+
+    def segment(self) -> str | None:
+        """Return the venture's market segment, or None if it has none."""
+
+    def days_in_stage(self, now: datetime) -> float | None:
+        """Return the days since the venture entered its current stage, or None."""
+
+    def recursions(self, trigger_id: str) -> int:
+        """Return how many times the trigger has sent the venture back."""
+
+
+def _at(sample: Sample) -> datetime:
+    return sample.at
+
+
+@dataclass
+class InMemoryData:
+    """A `DataAccess` held in dictionaries, for tests and for judging data not yet stored."""
+
+    samples: dict[str, list[Sample]] = field(default_factory=dict)
+    levels: dict[tuple[LevelKind, str], float] = field(default_factory=dict)
+    config_values: dict[str, ConfigValue] = field(default_factory=dict)
+    segment_name: str | None = None
+    stage_entered_at: datetime | None = None
+    recursion_counts: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Keep every series sorted by time so that reads can bisect; callers may pass any order.
+        self.samples = {metric: sorted(series, key=_at) for metric, series in self.samples.items()}
+
+    def add(self, metric: str, at: datetime, value: float) -> None:
+        """Record one sample, keeping the series in time order."""
+        bisect.insort(self.samples.setdefault(metric, []), Sample(at, value), key=_at)
+
+    def extend(self, series: Mapping[str, Sequence[tuple[datetime, float]]]) -> None:
+        """Record many samples: metric → (time, value) pairs."""
+        for metric, points in series.items():
+            for at, value in points:
+                self.add(metric, at, value)
+
+    def latest(self, metric: str) -> Sample | None:
+        """Return the metric's most recent sample, or None if it was never measured."""
+        series = self.samples.get(metric)
+        return series[-1] if series else None
+
+    def window(self, metric: str, start: datetime, end: datetime) -> Sequence[Sample]:
+        """Return the samples with `start < at <= end`, oldest first."""
+        series = self.samples.get(metric, [])
+        low = bisect.bisect_right(series, start, key=_at)
+        high = bisect.bisect_right(series, end, key=_at)
+        return series[low:high]
+
+    def level(self, kind: LevelKind, metric: str) -> float | None:
+        """Return the metric's level of this kind, or None."""
+        return self.levels.get((kind, metric))
+
+    def config(self, key: str) -> ConfigValue | None:
+        """Return the config value, or None."""
+        return self.config_values.get(key)
+
+    def segment(self) -> str | None:
+        """Return the venture's segment, or None."""
+        return self.segment_name
+
+    def days_in_stage(self, now: datetime) -> float | None:
+        """Return the days since `stage_entered_at`, or None if it is not set."""
+        if self.stage_entered_at is None:
+            return None
+        return (now - self.stage_entered_at).total_seconds() / 86400
+
+    def recursions(self, trigger_id: str) -> int:
+        """Return the recursion count of the trigger (0 if never)."""
+        return self.recursion_counts.get(trigger_id, 0)

@@ -1,0 +1,265 @@
+"""Gate evaluation: judge each check of a gate from the facts the engine gathered, and explain it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from venturegate.core.conditions import DataAccess, Explanation, evaluate, parse
+from venturegate.core.conditions.nodes import Expr
+from venturegate.core.durations import parse_duration
+from venturegate.definitions.model import (
+    ApprovalCheck,
+    ArtifactCheck,
+    AttestCheck,
+    ConditionCheck,
+    CustomerCheck,
+    GateCheck,
+    Stage,
+    SubstagesDoneCheck,
+)
+
+Verdict = Literal["pass", "fail", "unknown"]
+GateName = Literal["entry", "exit"]
+JSONValue = str | int | float | bool | None | list["JSONValue"] | dict[str, "JSONValue"]
+
+
+@dataclass(frozen=True)
+class ApprovalFact:
+    """The newest approval request for a role in the current stage visit."""
+
+    id: int
+    status: Literal["pending", "approved", "rejected", "expired", "bypassed"]
+    expires_at: datetime | None
+    decided_by: str | None = None
+
+
+@dataclass(frozen=True)
+class GateFacts:
+    """Everything a gate may look at, gathered by the engine for one venture at one moment."""
+
+    data: DataAccess
+    substages: Mapping[str, bool] = field(default_factory=dict)
+    artifacts: Mapping[str, int] = field(default_factory=dict)
+    approvals: Mapping[str, ApprovalFact] = field(default_factory=dict)
+    attested: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check's verdict with what was observed, what was expected and why."""
+
+    name: str
+    kind: str
+    verdict: Verdict
+    observed: JSONValue
+    expected: JSONValue
+    reason: str
+    explanation: Explanation | None = None
+
+    def as_dict(self) -> dict[str, JSONValue]:
+        """The stable JSON shape documented for `gate check --json`."""
+        out: dict[str, JSONValue] = {
+            "name": self.name,
+            "kind": self.kind,
+            "verdict": self.verdict,
+            "observed": self.observed,
+            "expected": self.expected,
+            "reason": self.reason,
+        }
+        if self.explanation is not None:
+            out["explanation"] = explanation_dict(self.explanation)
+        return out
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """A gate's checks; it passes only when every check passes (unknown is not a pass)."""
+
+    stage: int
+    gate: str
+    checks: tuple[CheckResult, ...]
+
+    @property
+    def passed(self) -> bool:
+        """True when every check passed."""
+        return all(c.verdict == "pass" for c in self.checks)
+
+    def failing(self) -> list[CheckResult]:
+        """Checks that did not pass."""
+        return [c for c in self.checks if c.verdict != "pass"]
+
+
+def explanation_dict(expl: Explanation) -> dict[str, JSONValue]:
+    """An explanation tree as JSON."""
+    out: dict[str, JSONValue] = {"text": expl.text, "value": expl.value, "verdict": None}
+    if isinstance(expl.value, bool) or expl.value is None:
+        out["verdict"] = expl.verdict
+    if expl.reason:
+        out["reason"] = expl.reason
+    if expl.children:
+        out["children"] = [explanation_dict(c) for c in expl.children]
+    return out
+
+
+_PARSED: dict[str, Expr] = {}
+
+
+def parsed(text: str) -> Expr:
+    """Parse a condition once per process (definitions are validated at load, so this cannot fail)."""
+    expr = _PARSED.get(text)
+    if expr is None:
+        expr = _PARSED[text] = parse(text)
+    return expr
+
+
+def _condition(chk: ConditionCheck, facts: GateFacts, now: datetime) -> CheckResult:
+    expl = evaluate(parsed(chk.check), facts.data, now)
+    verdict = expl.verdict
+    left = getattr(expl, "left", None)
+    right = getattr(expl, "right", None)
+    op = getattr(expl, "op", None)
+    if op is not None:
+        observed: JSONValue = left
+        expected: JSONValue = f"{op} {right}"
+    else:
+        observed = expl.value
+        expected = True
+    reason = expl.reason or (
+        f"{chk.check} is {'true' if verdict == 'pass' else 'false' if verdict == 'fail' else 'unknown'}"
+    )
+    return CheckResult(chk.name or chk.check, "condition", verdict, observed, expected, reason, expl)
+
+
+def _artifact(chk: ArtifactCheck, facts: GateFacts) -> CheckResult:
+    version = facts.artifacts.get(chk.artifact)
+    if version is None:
+        return CheckResult(
+            chk.name or f"artifact {chk.artifact}",
+            "artifact",
+            "fail",
+            None,
+            "present and valid",
+            f"no valid '{chk.artifact}' artifact yet; add one with `artifact put`",
+        )
+    return CheckResult(
+        chk.name or f"artifact {chk.artifact}",
+        "artifact",
+        "pass",
+        f"version {version}",
+        "present and valid",
+        f"'{chk.artifact}' version {version} is stored and schema-valid",
+    )
+
+
+def _approval(chk: ApprovalCheck, facts: GateFacts, now: datetime) -> CheckResult:
+    name = chk.name or f"approval by {chk.approval}"
+    fact = facts.approvals.get(chk.approval)
+    if fact is None:
+        return CheckResult(name, "approval", "fail", None, "approved", f"no approval requested from {chk.approval}")
+    status = fact.status
+    if status == "pending" and fact.expires_at is not None and now >= fact.expires_at:
+        status = "expired"
+    if status in ("approved", "bypassed"):
+        by = f" by {fact.decided_by}" if fact.decided_by else ""
+        return CheckResult(name, "approval", "pass", status, "approved", f"request #{fact.id} {status}{by}")
+    if status == "pending":
+        until = f" until {fact.expires_at.isoformat()}" if fact.expires_at else ""
+        return CheckResult(
+            name,
+            "approval",
+            "unknown",
+            status,
+            "approved",
+            f"request #{fact.id} awaits {chk.approval}{until}",
+        )
+    return CheckResult(name, "approval", "fail", status, "approved", f"request #{fact.id} was {status}")
+
+
+def _attest(chk: AttestCheck, facts: GateFacts) -> CheckResult:
+    done = chk.attest in facts.attested
+    return CheckResult(
+        chk.name or chk.attest,
+        "attestation",
+        "pass" if done else "fail",
+        done,
+        True,
+        "attested" if done else f'not attested yet; `attest V "{chk.attest}"`',
+    )
+
+
+def _substages(chk: SubstagesDoneCheck, facts: GateFacts) -> CheckResult:
+    open_ = [sid for sid, done in facts.substages.items() if not done]
+    done = len(facts.substages) - len(open_)
+    return CheckResult(
+        chk.name or "all substages done",
+        "substages",
+        "fail" if open_ else "pass",
+        f"{done}/{len(facts.substages)}",
+        f"{len(facts.substages)}/{len(facts.substages)}",
+        ("open: " + ", ".join(open_)) if open_ else "every substage is complete",
+    )
+
+
+def _customer(chk: CustomerCheck, facts: GateFacts, now: datetime) -> CheckResult:
+    spec = chk.customer
+    start = now - timedelta(seconds=parse_duration(spec.window))
+    values = [s.value for s in facts.data.window(spec.metric, start, now)]
+    name = chk.name or f"customer feedback ({spec.metric})"
+    expected: JSONValue = f">= {spec.min_count} responses" + (
+        f", mean >= {spec.min_value:g}" if spec.min_value is not None else ""
+    )
+    if len(values) < spec.min_count:
+        return CheckResult(
+            name,
+            "customer",
+            "fail",
+            len(values),
+            expected,
+            f"{len(values)} of {spec.min_count} responses in the last {spec.window}",
+        )
+    mean = sum(values) / len(values)
+    if spec.min_value is not None and mean < spec.min_value:
+        return CheckResult(
+            name,
+            "customer",
+            "fail",
+            round(mean, 4),
+            expected,
+            f"mean {mean:.2f} is below {spec.min_value:g}",
+        )
+    return CheckResult(
+        name,
+        "customer",
+        "pass",
+        round(mean, 4),
+        expected,
+        f"{len(values)} responses, mean {mean:.2f}",
+    )
+
+
+def evaluate_checks(checks: Sequence[GateCheck], facts: GateFacts, now: datetime) -> tuple[CheckResult, ...]:
+    """Judge each check in order."""
+    out: list[CheckResult] = []
+    for chk in checks:
+        if isinstance(chk, ConditionCheck):
+            out.append(_condition(chk, facts, now))
+        elif isinstance(chk, ArtifactCheck):
+            out.append(_artifact(chk, facts))
+        elif isinstance(chk, ApprovalCheck):
+            out.append(_approval(chk, facts, now))
+        elif isinstance(chk, AttestCheck):
+            out.append(_attest(chk, facts))
+        elif isinstance(chk, SubstagesDoneCheck):
+            out.append(_substages(chk, facts))
+        else:
+            out.append(_customer(chk, facts, now))
+    return tuple(out)
+
+
+def evaluate_gate(stage: Stage, gate: GateName, facts: GateFacts, now: datetime) -> GateResult:
+    """Judge a stage's entry or exit gate."""
+    checks = stage.gates.entry if gate == "entry" else stage.gates.exit
+    return GateResult(stage.id, gate, evaluate_checks(checks, facts, now))

@@ -1,0 +1,35 @@
+"""What values a metric's unit admits."""
+
+from __future__ import annotations
+
+import math
+
+from venturegate.definitions.model import Unit
+
+_NON_NEGATIVE: frozenset[str] = frozenset(
+    {
+        "ratio",
+        "count",
+        "ms",
+        "seconds",
+        "minutes",
+        "hours",
+        "days",
+        "per_second",
+        "per_week",
+        "currency",
+    }
+)
+
+
+def unit_error(unit: Unit, value: float) -> str:
+    """Why `value` cannot be a sample of a metric in `unit`, or '' when it can."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"{value!r} is not a number"
+    if math.isnan(value) or math.isinf(value):
+        return f"{value} is not a finite number"
+    if unit == "percent" and not 0 <= value <= 100:
+        return f"{value:g} is outside 0–100 for a percent metric"
+    if unit in _NON_NEGATIVE and value < 0:
+        return f"{value:g} is negative; {unit} values are never below 0"
+    return ""

@@ -1,0 +1,287 @@
+"""Load a workflow: read YAML (with `include` and `extends`), validate it, report every problem at once."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from venturegate.definitions.model import (
+    Agent,
+    ApprovalPolicy,
+    ArtifactDef,
+    ConfigParam,
+    Crew,
+    Metric,
+    Stage,
+    Trigger,
+    Workflow,
+)
+from venturegate.definitions.source import (
+    DefinitionError,
+    Document,
+    PathKey,
+    Problem,
+    read_yaml,
+)
+
+BUNDLED_PATH = Path(__file__).parent / "bundled" / "workflow.yaml"
+TOP_KEYS = ("workflow", "roles", "defaults", "config", "artifacts", "stages", "include", "extends")
+_MERGED_MAPS = ("metrics", "config", "artifacts", "approvals")
+_MERGED_LISTS = ("substages", "triggers", "errors")
+_FIELD_NAMES = sorted(
+    {
+        name
+        for model in (
+            Workflow,
+            Stage,
+            Metric,
+            Trigger,
+            ConfigParam,
+            ArtifactDef,
+            ApprovalPolicy,
+            Crew,
+            Agent,
+        )
+        for name, info in model.model_fields.items()
+        for name in (info.alias or name,)
+    }
+)
+
+
+@dataclass
+class _Sourced:
+    """Raw data with the places it came from (newest first), so errors point at the right file."""
+
+    data: dict[str, Any]
+    sources: list[tuple[Document, PathKey]] = field(default_factory=list)
+
+    def locate(self, path: PathKey, message: str, hint: str = "") -> Problem:
+        for end in range(len(path), -1, -1):
+            for doc, prefix in self.sources:
+                pos = doc.positions.get((*prefix, *path[:end]))
+                if pos is not None:
+                    return Problem(doc.file, pos[0], pos[1], message, hint)
+        doc = self.sources[0][0] if self.sources else Document(file="<workflow>", data=None)
+        return Problem(doc.file, 1, 1, message, hint)
+
+    def quoted(self, path: PathKey) -> bool:
+        return any((*prefix, *path) in doc.quoted for doc, prefix in self.sources)
+
+
+@dataclass(frozen=True)
+class LoadedWorkflow:
+    """A validated workflow, its pinning digest and the merged document it was built from."""
+
+    workflow: Workflow
+    digest: str
+    document: dict[str, Any]
+
+    @property
+    def version(self) -> str:
+        """The declared version."""
+        return self.workflow.workflow.version
+
+
+@dataclass
+class _Raw:
+    top: _Sourced
+    stages: list[_Sourced]
+    problems: list[Problem]
+
+
+def _merge_stage(base: _Sourced, over: _Sourced) -> _Sourced:
+    data = dict(base.data)
+    for key, value in over.data.items():
+        old = data.get(key)
+        if key in _MERGED_MAPS and isinstance(old, dict) and isinstance(value, dict):
+            data[key] = {**old, **value}
+        elif key in _MERGED_LISTS and isinstance(old, list) and isinstance(value, list):
+            merged = list(old)
+            for item in value:
+                ident = item.get("id") if isinstance(item, dict) else None
+                idx = next(
+                    (i for i, o in enumerate(merged) if isinstance(o, dict) and o.get("id") == ident),
+                    None,
+                )
+                if ident is not None and idx is not None:
+                    merged[idx] = item
+                else:
+                    merged.append(item)
+            data[key] = merged
+        else:
+            data[key] = value
+    return _Sourced(data, over.sources + base.sources)
+
+
+def _stage_entries(doc: Document, path: PathKey, value: Any, problems: list[Problem]) -> list[_Sourced]:
+    if not isinstance(value, list):
+        problems.append(doc.problem(path, "`stages` must be a list of stages"))
+        return []
+    out = []
+    for i, item in enumerate(value):
+        if isinstance(item, dict):
+            out.append(_Sourced(item, [(doc, (*path, i))]))
+        else:
+            problems.append(doc.problem((*path, i), "a stage must be a mapping with id and title"))
+    return out
+
+
+def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> _Raw:
+    problems: list[Problem] = []
+    doc, found = read_yaml(path)
+    problems += found
+    top = _Sourced({}, [(doc, ())])
+    raw = _Raw(top, [], problems)
+    if doc.data is None:
+        if not found:
+            problems.append(doc.problem((), "the file is empty; a workflow needs at least `workflow:`"))
+        return raw
+    if not isinstance(doc.data, dict):
+        problems.append(doc.problem((), "a workflow file must be a mapping (workflow:, stages:, …)"))
+        return raw
+    for key in doc.data:
+        if key not in TOP_KEYS:
+            close = difflib.get_close_matches(str(key), TOP_KEYS, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "allowed: " + ", ".join(TOP_KEYS)
+            problems.append(doc.problem((key,), f"unknown top-level key '{key}'", hint))
+
+    base: _Raw | None = None
+    extends = doc.data.get("extends")
+    if extends is not None:
+        target = BUNDLED_PATH if extends == "bundled" else (path.parent / str(extends))
+        if target.resolve() in seen:
+            problems.append(doc.problem(("extends",), f"'{extends}' extends itself (cycle)"))
+        elif not target.is_file():
+            problems.append(
+                doc.problem(
+                    ("extends",),
+                    f"cannot extend '{extends}': no such file",
+                    "use `bundled` or a relative path",
+                )
+            )
+        else:
+            base = _read_raw(target, (*seen, path.resolve()))
+            problems += base.problems
+
+    stages = _stage_entries(doc, ("stages",), doc.data.get("stages", []), problems)
+    includes = doc.data.get("include", [])
+    if not isinstance(includes, list):
+        problems.append(doc.problem(("include",), "`include` must be a list of relative file paths"))
+        includes = []
+    for i, rel in enumerate(includes):
+        inc = path.parent / str(rel)
+        if not inc.is_file():
+            problems.append(doc.problem(("include", i), f"included file '{rel}' does not exist"))
+            continue
+        idoc, ifound = read_yaml(inc)
+        problems += ifound
+        if isinstance(idoc.data, dict) and "stages" in idoc.data:
+            stages += _stage_entries(idoc, ("stages",), idoc.data["stages"], problems)
+        elif isinstance(idoc.data, dict):
+            stages.append(_Sourced(idoc.data, [(idoc, ())]))
+        elif not ifound:
+            problems.append(idoc.problem((), "an included file holds one stage mapping or `stages: [...]`"))
+
+    top.data = {k: v for k, v in doc.data.items() if k in TOP_KEYS[:5]}
+    if base is None:
+        raw.stages = stages
+        return raw
+    # An extending workflow overrides the base's top-level sections key by key and its stages by id.
+    merged_top = dict(base.top.data)
+    for key, value in top.data.items():
+        old = merged_top.get(key)
+        merged_top[key] = {**old, **value} if isinstance(old, dict) and isinstance(value, dict) else value
+    raw.top = _Sourced(merged_top, top.sources + base.top.sources)
+    by_id = {s.data.get("id"): s for s in base.stages}
+    order = [s.data.get("id") for s in base.stages]
+    for st in stages:
+        ident = st.data.get("id")
+        if ident in by_id:
+            by_id[ident] = _merge_stage(by_id[ident], st)
+        else:
+            by_id[ident] = st
+            order.append(ident)
+    raw.stages = [by_id[i] for i in order]
+    return raw
+
+
+def pydantic_problems(exc: ValidationError, where: _Sourced, prefix: PathKey = ()) -> list[Problem]:
+    """Turn pydantic's errors into located problems with hints."""
+    out = []
+    for err in exc.errors(include_url=False):
+        loc: PathKey = tuple(err["loc"])
+        dotted = ".".join(str(p) for p in (*prefix, *loc)) or "(top)"
+        msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        hint = ""
+        if err["type"] == "extra_forbidden":
+            name = str(loc[-1])
+            msg = f"unknown field '{name}'"
+            close = difflib.get_close_matches(name, _FIELD_NAMES, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "see docs/workflow-format.md"
+        elif err["type"] == "missing":
+            msg = f"missing required field '{loc[-1]}'"
+        elif err["type"] == "literal_error":
+            hint = "allowed values are listed in docs/workflow-format.md"
+        out.append(where.locate(loc, f"{dotted}: {msg}", hint))
+    return out
+
+
+def _canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def build(raw: _Raw) -> tuple[Workflow | None, list[Problem], list[_Sourced]]:
+    """Validate raw data into models, stage by stage so one bad stage doesn't hide the others."""
+    problems = list(raw.problems)
+    header: Workflow | None = None
+    try:
+        header = Workflow.model_validate(raw.top.data)
+    except ValidationError as exc:
+        problems += pydantic_problems(exc, raw.top)
+    stages: list[tuple[Stage, _Sourced]] = []
+    for entry in raw.stages:
+        ident = entry.data.get("id", "?")
+        try:
+            stages.append((Stage.model_validate(entry.data), entry))
+        except ValidationError as exc:
+            problems += pydantic_problems(exc, entry, (f"stage {ident}",))
+    stages.sort(key=lambda pair: pair[0].id)
+    if header is None:
+        return None, problems, [e for _, e in stages]
+    workflow = header.model_copy(update={"stages": [s for s, _ in stages]})
+    return workflow, problems, [e for _, e in stages]
+
+
+def load_workflow(path: Path | str | None = None) -> LoadedWorkflow:
+    """Load and validate a workflow file (the bundled lifecycle when `path` is None).
+
+    Raises DefinitionError listing every problem, each as `file:line:column: message`.
+    """
+    from venturegate.definitions.validation import check_workflow
+
+    file = Path(path) if path is not None else BUNDLED_PATH
+    raw = _read_raw(file)
+    workflow, problems, entries = build(raw)
+    if workflow is not None:
+        problems += check_workflow(workflow, raw.top, entries)
+    if problems or workflow is None:
+        raise DefinitionError(problems)
+    document = {
+        **{k: v for k, v in raw.top.data.items()},
+        "stages": sorted((e.data for e in entries), key=lambda d: int(d["id"])),
+    }
+    digest = hashlib.sha256(_canonical(document).encode()).hexdigest()
+    return LoadedWorkflow(workflow=workflow, digest=digest, document=document)
+
+
+def workflow_from_document(document: dict[str, Any]) -> LoadedWorkflow:
+    """Rebuild a pinned workflow from the merged document stored when a venture started on it."""
+    workflow = Workflow.model_validate(document)
+    digest = hashlib.sha256(_canonical(document).encode()).hexdigest()
+    return LoadedWorkflow(workflow=workflow, digest=digest, document=document)

@@ -1,0 +1,37 @@
+"""The engine: the only code that changes state; each operation is one transaction with its events."""
+
+from __future__ import annotations
+
+from venturegate.engine.actors import SYSTEM, Actor
+from venturegate.engine.approvals import ApprovalOps
+from venturegate.engine.artifacts import ArtifactOps
+from venturegate.engine.errors import (
+    ArtifactInvalid,
+    BadInput,
+    Conflict,
+    Forbidden,
+    GateNotPassed,
+    NotFound,
+    VenturegateError,
+)
+from venturegate.engine.lifecycle import LifecycleOps
+from venturegate.engine.samples import SampleIn, SampleOps
+
+
+class Engine(LifecycleOps, SampleOps, ArtifactOps, ApprovalOps):
+    """The public engine API that the CLI, the REST API and crews use."""
+
+
+__all__ = [
+    "SYSTEM",
+    "Actor",
+    "ArtifactInvalid",
+    "BadInput",
+    "Conflict",
+    "Engine",
+    "Forbidden",
+    "GateNotPassed",
+    "NotFound",
+    "SampleIn",
+    "VenturegateError",
+]

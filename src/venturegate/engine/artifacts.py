@@ -1,0 +1,205 @@
+"""Artifacts: JSON documents validated against their schema, versioned, with lineage."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from sqlalchemy import Connection, Row, func, insert, select
+
+from venturegate.engine.actors import Actor
+from venturegate.engine.base import EngineBase
+from venturegate.engine.errors import ArtifactInvalid, BadInput, NotFound
+from venturegate.engine.records import Artifact
+from venturegate.store.schema import artifacts
+
+_REF = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)@(?P<version>\d+)$")
+
+
+def content_hash(content: Any) -> str:
+    """SHA-256 of the canonical JSON form."""
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def schema_errors(schema: dict[str, Any] | None, content: Any) -> list[tuple[str, str]]:
+    """Every (JSON pointer, reason) where `content` breaks `schema`, in document order."""
+    if schema is None:
+        return [] if isinstance(content, dict) else [("", "an artifact must be a JSON object")]
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    out = []
+    for err in sorted(validator.iter_errors(content), key=lambda e: [str(p) for p in e.absolute_path]):
+        pointer = "".join(f"/{str(p).replace('~', '~0').replace('/', '~1')}" for p in err.absolute_path)
+        out.append((pointer, err.message))
+    return out
+
+
+def _artifact(row: Row[Any]) -> Artifact:
+    return Artifact(
+        int(row.id),
+        row.name,
+        int(row.version),
+        row.content,
+        row.content_hash,
+        list(row.derived_from),
+        int(row.stage),
+        row.actor,
+        row.created_at,
+    )
+
+
+class ArtifactOps(EngineBase):
+    """Storing and reading artifacts."""
+
+    def put_artifact(
+        self,
+        ref: str | int,
+        name: str,
+        content: Any,
+        *,
+        actor: Actor,
+        derived_from: list[str] | None = None,
+        now: datetime | None = None,
+    ) -> Artifact:
+        """Validate and store a new version (identical content to the newest version stores nothing)."""
+        now = self.when(now)
+        with self.tx() as conn:
+            row = self._row(conn, ref, lock=True)
+            if row.status == "killed":
+                raise BadInput(f"venture '{row.name}' is killed", where="venture")
+            wf = self.pinned(conn, row.workflow_digest).workflow
+            decl = wf.artifact(name)
+            if decl is None:
+                known = sorted({n for st in wf.stages for n in st.artifacts} | set(wf.artifacts))
+                import difflib
+
+                close = difflib.get_close_matches(name, known, n=1)
+                raise BadInput(
+                    f"unknown artifact '{name}'",
+                    where="NAME",
+                    hint=f"did you mean '{close[0]}'?" if close else "`venturegate workflow show STAGE` lists them",
+                )
+            errors = schema_errors(decl.json_schema, content)
+            if errors:
+                raise ArtifactInvalid(name, errors)
+            parents = [self._parent(conn, int(row.id), text) for text in (derived_from or [])]
+            digest = content_hash(content)
+            newest = self._newest(conn, int(row.id), name)
+            if newest is not None and newest.content_hash == digest and list(newest.derived_from) == parents:
+                return _artifact(newest)
+            version = 1 + (newest.version if newest is not None else 0)
+            aid = conn.execute(
+                insert(artifacts)
+                .values(
+                    venture_id=row.id,
+                    name=name,
+                    version=version,
+                    content=content,
+                    content_hash=digest,
+                    derived_from=parents,
+                    valid=True,
+                    stage=row.stage,
+                    actor=actor.name,
+                    created_at=now,
+                )
+                .returning(artifacts.c.id)
+            ).scalar_one()
+            self._set(conn, row, now)
+            self._event(
+                conn,
+                int(row.id),
+                "artifact.stored",
+                actor,
+                now,
+                stage=int(row.stage),
+                reason=f"{name}@{version}",
+                data={"name": name, "version": version, "hash": digest, "derived_from": parents},
+            )
+            self._recheck_entry(conn, self._row(conn, int(row.id)), actor, now)
+            got = conn.execute(select(artifacts).where(artifacts.c.id == aid)).one()
+            return _artifact(got)
+
+    def _parent(self, conn: Connection, venture_id: int, text: str) -> str:
+        m = _REF.match(text.strip())
+        if m is None:
+            raise BadInput(
+                f"'{text}' is not NAME@VERSION",
+                where="--derived-from",
+                hint="e.g. api_documentation@2",
+            )
+        found = conn.execute(
+            select(artifacts.c.id).where(
+                artifacts.c.venture_id == venture_id,
+                artifacts.c.name == m["name"],
+                artifacts.c.version == int(m["version"]),
+            )
+        ).first()
+        if found is None:
+            raise NotFound(f"artifact {text} does not exist for this venture", where="--derived-from")
+        return f"{m['name']}@{int(m['version'])}"
+
+    def _newest(self, conn: Connection, venture_id: int, name: str) -> Row[Any] | None:
+        top = (
+            select(func.max(artifacts.c.version))
+            .where(artifacts.c.venture_id == venture_id, artifacts.c.name == name)
+            .scalar_subquery()
+        )
+        return conn.execute(
+            select(artifacts).where(
+                artifacts.c.venture_id == venture_id,
+                artifacts.c.name == name,
+                artifacts.c.version == top,
+            )
+        ).first()
+
+    def artifact(self, ref: str | int, name: str, version: int | None = None) -> Artifact:
+        """One version of an artifact (the newest by default)."""
+        with self.tx() as conn:
+            row = self._row(conn, ref)
+            if version is None:
+                found = self._newest(conn, int(row.id), name)
+            else:
+                found = conn.execute(
+                    select(artifacts).where(
+                        artifacts.c.venture_id == row.id,
+                        artifacts.c.name == name,
+                        artifacts.c.version == version,
+                    )
+                ).first()
+            if found is None:
+                at = f" version {version}" if version is not None else ""
+                raise NotFound(f"venture '{row.name}' has no artifact '{name}'{at}", where="NAME")
+            return _artifact(found)
+
+    def artifacts(self, ref: str | int) -> list[Artifact]:
+        """Every stored artifact version of a venture."""
+        with self.tx() as conn:
+            row = self._row(conn, ref)
+            rows = conn.execute(
+                select(artifacts)
+                .where(artifacts.c.venture_id == row.id)
+                .order_by(artifacts.c.name, artifacts.c.version)
+            )
+            return [_artifact(r) for r in rows]
+
+    def lineage(self, ref: str | int, name: str, version: int | None = None) -> list[tuple[int, Artifact]]:
+        """The artifact and everything it was derived from, depth first, as (depth, artifact)."""
+        root = self.artifact(ref, name, version)
+        out: list[tuple[int, Artifact]] = []
+        seen: set[str] = set()
+
+        def walk(art: Artifact, depth: int) -> None:
+            key = f"{art.name}@{art.version}"
+            if key in seen:
+                return
+            seen.add(key)
+            out.append((depth, art))
+            for parent in art.derived_from:
+                pname, _, pver = parent.partition("@")
+                walk(self.artifact(ref, pname, int(pver)), depth + 1)
+
+        walk(root, 0)
+        return out

@@ -1,0 +1,256 @@
+"""The engine's plumbing: connection, workflow pinning, locking, events, stage entry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Engine as SAEngine
+
+from venturegate.core.gates import GateName, GateResult, evaluate_gate
+from venturegate.definitions.loader import LoadedWorkflow, load_workflow, workflow_from_document
+from venturegate.definitions.model import Stage, Workflow
+from venturegate.engine.actors import SYSTEM, Actor
+from venturegate.engine.errors import BadInput, Conflict, NotFound
+from venturegate.engine.facts import StoreData, gate_facts
+from venturegate.engine.records import Venture
+from venturegate.store.database import connect, ensure_schema
+from venturegate.store.schema import (
+    events,
+    stage_visits,
+    substage_status,
+    ventures,
+    workflow_versions,
+)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The wall clock, in UTC (the engine's default clock; tests pass `now` instead)."""
+    return datetime.now(UTC)
+
+
+class EngineBase:
+    """Connection, workflow pinning, locking and event helpers shared by every operation."""
+
+    def __init__(self, db: SAEngine, workflow: LoadedWorkflow, clock: Clock = utc_now) -> None:
+        self.db = db
+        self.workflow = workflow
+        self.clock = clock
+        self._pinned: dict[str, LoadedWorkflow] = {workflow.digest: workflow}
+
+    @classmethod
+    def open(cls, url: str | None = None, workflow_path: str | None = None, clock: Clock = utc_now) -> Any:
+        """Connect (migrating a new database) and load the workflow new ventures start on."""
+        db = connect(url)
+        ensure_schema(db)
+        return cls(db, load_workflow(workflow_path), clock)
+
+    # -- plumbing ----------------------------------------------------------------------------
+    @contextmanager
+    def tx(self) -> Iterator[Connection]:
+        """One transaction; everything in it commits together or not at all."""
+        with self.db.begin() as conn:
+            yield conn
+
+    def when(self, now: datetime | None) -> datetime:
+        """`now` if given (must be timezone-aware), else the clock."""
+        if now is None:
+            return self.clock()
+        if now.tzinfo is None:
+            raise BadInput("time must carry a timezone", where=str(now), hint="append Z or +00:00")
+        return now.astimezone(UTC)
+
+    def pinned(self, conn: Connection, digest: str) -> LoadedWorkflow:
+        """The workflow version a venture is pinned to."""
+        found = self._pinned.get(digest)
+        if found is None:
+            doc = conn.execute(
+                select(workflow_versions.c.document).where(workflow_versions.c.digest == digest)
+            ).scalar_one()
+            found = self._pinned[digest] = workflow_from_document(doc)
+        return found
+
+    def _pin_current(self, conn: Connection, now: datetime) -> None:
+        wf = self.workflow
+        exists = conn.execute(select(workflow_versions.c.digest).where(workflow_versions.c.digest == wf.digest)).first()
+        if exists is None:
+            conn.execute(
+                insert(workflow_versions).values(
+                    digest=wf.digest,
+                    workflow_id=wf.workflow.workflow.id,
+                    version=wf.version,
+                    document=wf.document,
+                    created_at=now,
+                )
+            )
+
+    def _row(self, conn: Connection, ref: str | int, lock: bool = False) -> Row[Any]:
+        text = str(ref).strip()
+        cond = ventures.c.id == int(text) if text.isdigit() else ventures.c.name == text
+        query = select(ventures).where(cond)
+        if lock and self.db.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"no venture '{ref}'", where="venture", hint="`venturegate venture list` shows them")
+        return row
+
+    @staticmethod
+    def _venture(row: Row[Any]) -> Venture:
+        return Venture(
+            id=int(row.id),
+            name=row.name,
+            segment=row.segment,
+            stage=int(row.stage),
+            status=row.status,
+            workflow_digest=row.workflow_digest,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            status_detail=row.status_detail,
+        )
+
+    def _set(self, conn: Connection, row: Row[Any], now: datetime, **values: Any) -> None:
+        # Optimistic check on top of the row lock: a lost race shows up as a conflict, never a double write.
+        done = conn.execute(
+            update(ventures)
+            .where(ventures.c.id == row.id, ventures.c.revision == row.revision)
+            .values(revision=row.revision + 1, updated_at=now, **values)
+        )
+        if done.rowcount != 1:
+            raise Conflict(f"venture '{row.name}' changed while this request ran; retry it")
+
+    def _event(
+        self,
+        conn: Connection,
+        venture_id: int | None,
+        kind: str,
+        actor: Actor,
+        now: datetime,
+        *,
+        stage: int | None = None,
+        substage: str | None = None,
+        reason: str = "",
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        conn.execute(
+            insert(events).values(
+                venture_id=venture_id,
+                kind=kind,
+                actor=actor.name,
+                actor_role=actor.role,
+                actor_kind=actor.kind,
+                at=now,
+                stage=stage,
+                substage=substage,
+                reason=reason,
+                data=data,
+            )
+        )
+
+    def _visit(self, conn: Connection, venture_id: int) -> Row[Any]:
+        row = conn.execute(
+            select(stage_visits)
+            .where(stage_visits.c.venture_id == venture_id)
+            .order_by(stage_visits.c.id.desc())
+            .limit(1)
+        ).first()
+        assert row is not None, "every venture has a current visit"
+        return row
+
+    def _stage(self, wf: Workflow, stage_id: int) -> Stage:
+        stage = wf.stage(stage_id)
+        if stage is None:
+            raise NotFound(f"stage {stage_id} is not in workflow {wf.workflow.id} {wf.workflow.version}")
+        return stage
+
+    def _data(self, conn: Connection, row: Row[Any], visit: Row[Any], now: datetime) -> StoreData:
+        wf = self.pinned(conn, row.workflow_digest).workflow
+        return StoreData(conn, int(row.id), wf, int(row.stage), row.segment, visit.entered_at, now)
+
+    def _gate(self, conn: Connection, row: Row[Any], gate: GateName, now: datetime) -> GateResult:
+        wf = self.pinned(conn, row.workflow_digest).workflow
+        visit = self._visit(conn, int(row.id))
+        facts = gate_facts(conn, self._data(conn, row, visit, now), int(visit.id))
+        return evaluate_gate(self._stage(wf, int(row.stage)), gate, facts, now)
+
+    @staticmethod
+    def _gate_json(result: GateResult) -> dict[str, Any]:
+        return {
+            "gate": result.gate,
+            "passed": result.passed,
+            "checks": [c.as_dict() for c in result.checks],
+        }
+
+    def _enter(
+        self,
+        conn: Connection,
+        row: Row[Any],
+        stage_id: int,
+        actor: Actor,
+        now: datetime,
+        reason: str,
+    ) -> None:
+        """Open a new visit of a stage, judge its entry gate, and block the venture if it fails."""
+        wf = self.pinned(conn, row.workflow_digest).workflow
+        stage = self._stage(wf, stage_id)
+        attempt = 1 + len(
+            conn.execute(
+                select(stage_visits.c.id).where(stage_visits.c.venture_id == row.id, stage_visits.c.stage == stage_id)
+            ).all()
+        )
+        visit_id = conn.execute(
+            insert(stage_visits)
+            .values(venture_id=row.id, stage=stage_id, attempt=attempt, entered_at=now, reason=reason)
+            .returning(stage_visits.c.id)
+        ).scalar_one()
+        for sub in stage.substages:
+            conn.execute(insert(substage_status).values(visit_id=visit_id, substage=sub.id, status="open", items=[]))
+        self._set(conn, row, now, stage=stage_id, status="active", status_detail=None)
+        row = self._row(conn, int(row.id))
+        self._event(
+            conn,
+            int(row.id),
+            "stage.entered",
+            actor,
+            now,
+            stage=stage_id,
+            reason=reason,
+            data={"attempt": attempt},
+        )
+        self._recheck_entry(conn, row, actor, now, entering=True)
+
+    def _recheck_entry(
+        self, conn: Connection, row: Row[Any], actor: Actor, now: datetime, entering: bool = False
+    ) -> None:
+        """Block a venture whose entry gate fails; unblock a blocked one whose entry gate now passes."""
+        if row.status not in ("active", "blocked"):
+            return
+        result = self._gate(conn, row, "entry", now)
+        if not result.passed and (entering or row.status == "active"):
+            self._set(conn, row, now, status="blocked", status_detail=self._gate_json(result))
+            self._event(
+                conn,
+                int(row.id),
+                "venture.blocked",
+                SYSTEM,
+                now,
+                stage=int(row.stage),
+                reason="entry gate not passed",
+                data=self._gate_json(result),
+            )
+        elif result.passed and row.status == "blocked":
+            self._set(conn, row, now, status="active", status_detail=None)
+            self._event(
+                conn,
+                int(row.id),
+                "venture.unblocked",
+                actor,
+                now,
+                stage=int(row.stage),
+                reason="entry gate passed",
+            )

@@ -1,0 +1,58 @@
+"""What engine operations raise: each error says what is wrong, where, and how to fix it."""
+
+from __future__ import annotations
+
+from venturegate.core.gates import GateResult
+
+
+class VenturegateError(Exception):
+    """Base class; `exit_code` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class BadInput(VenturegateError):
+    """The request is invalid; nothing was changed."""
+
+    def __init__(self, message: str, where: str = "", hint: str = "") -> None:
+        self.message = message
+        self.where = where
+        self.hint = hint
+        text = f"{where}: {message}" if where else message
+        super().__init__(f"{text} (hint: {hint})" if hint else text)
+
+
+class NotFound(BadInput):
+    """A named thing does not exist."""
+
+
+class Forbidden(VenturegateError):
+    """The actor's role may not do this."""
+
+    exit_code = 1
+
+
+class Conflict(VenturegateError):
+    """The venture changed under the request (a concurrent operation won) or is in the wrong state."""
+
+    exit_code = 1
+
+
+class GateNotPassed(VenturegateError):
+    """A gate did not pass; `result` explains each check."""
+
+    exit_code = 3
+
+    def __init__(self, result: GateResult, message: str = "") -> None:
+        self.result = result
+        failing = ", ".join(c.name for c in result.failing())
+        super().__init__(message or f"stage {result.stage} {result.gate} gate not passed: {failing}")
+
+
+class ArtifactInvalid(BadInput):
+    """An artifact failed its JSON Schema; `errors` lists (JSON pointer, reason) pairs."""
+
+    def __init__(self, name: str, errors: list[tuple[str, str]]) -> None:
+        self.errors = errors
+        lines = "; ".join(f"{ptr or '/'}: {why}" for ptr, why in errors)
+        super().__init__(f"artifact '{name}' does not match its schema: {lines}", where=name)

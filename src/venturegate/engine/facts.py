@@ -1,0 +1,132 @@
+"""Gathering what gates and conditions read, from the store, for one venture at one moment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, func, select
+
+from venturegate.core.conditions.data import ConfigValue, Sample
+from venturegate.core.gates import ApprovalFact, GateFacts
+from venturegate.core.settings import effective_config
+from venturegate.definitions.model import LevelKind, ParamValue, Workflow
+from venturegate.store.schema import (
+    approvals,
+    artifacts,
+    attestations,
+    events,
+    samples,
+    substage_status,
+)
+
+
+@dataclass
+class StoreData:
+    """The condition language's data access over the samples table (segment-resolved levels, effective config)."""
+
+    conn: Connection
+    venture_id: int
+    workflow: Workflow
+    stage_id: int
+    venture_segment: str
+    entered_at: datetime | None
+    now: datetime
+    overrides: Mapping[str, ParamValue] = field(default_factory=dict)
+    _config: dict[str, ParamValue] | None = None
+
+    def latest(self, metric: str) -> Sample | None:
+        """Newest sample at or before now."""
+        row = self.conn.execute(
+            select(samples.c.at, samples.c.value)
+            .where(
+                samples.c.venture_id == self.venture_id,
+                samples.c.metric == metric,
+                samples.c.at <= self.now,
+            )
+            .order_by(samples.c.at.desc(), samples.c.id.desc())
+            .limit(1)
+        ).first()
+        return Sample(row.at, row.value) if row else None
+
+    def window(self, metric: str, start: datetime, end: datetime) -> Sequence[Sample]:
+        """Samples with start < at <= end, oldest first."""
+        rows = self.conn.execute(
+            select(samples.c.at, samples.c.value)
+            .where(
+                samples.c.venture_id == self.venture_id,
+                samples.c.metric == metric,
+                samples.c.at > start,
+                samples.c.at <= end,
+            )
+            .order_by(samples.c.at, samples.c.id)
+        )
+        return [Sample(r.at, r.value) for r in rows]
+
+    def level(self, kind: LevelKind, metric: str) -> float | None:
+        """The metric's level for the venture's segment."""
+        m = self.workflow.metric(metric, self.stage_id)
+        return getattr(m.levels_for(self.venture_segment), kind) if m else None
+
+    def config(self, key: str) -> ConfigValue | None:
+        """The venture's effective configuration value."""
+        if self._config is None:
+            eff = effective_config(self.workflow, self.stage_id, self.venture_segment, self.overrides)
+            self._config = {k: s.value for k, s in eff.items()}
+        value = self._config.get(key)
+        return list(value) if isinstance(value, list) else value
+
+    def segment(self) -> str | None:
+        """The venture's segment."""
+        return self.venture_segment
+
+    def days_in_stage(self, now: datetime) -> float | None:
+        """Days since the current stage visit began."""
+        if self.entered_at is None:
+            return None
+        return (now - self.entered_at).total_seconds() / 86400
+
+    def recursions(self, trigger_id: str) -> int:
+        """How many times the trigger sent this venture back."""
+        n = self.conn.execute(
+            select(func.count())
+            .select_from(events)
+            .where(
+                events.c.venture_id == self.venture_id,
+                events.c.kind == "recursion",
+                events.c.reason.like(f"{trigger_id}:%"),
+            )
+        ).scalar_one()
+        return int(n)
+
+
+def gate_facts(conn: Connection, data: StoreData, visit_id: int) -> GateFacts:
+    """Substages, artifacts, approvals and attestations of a venture's current visit."""
+    subs = {
+        r.substage: r.status == "done"
+        for r in conn.execute(
+            select(substage_status.c.substage, substage_status.c.status).where(substage_status.c.visit_id == visit_id)
+        )
+    }
+    stage = data.workflow.stage(data.stage_id)
+    order = [s.id for s in stage.substages] if stage else []
+    subs = {sid: subs.get(sid, False) for sid in order} | {k: v for k, v in subs.items() if k not in order}
+    latest = (
+        select(artifacts.c.name, func.max(artifacts.c.version).label("version"))
+        .where(artifacts.c.venture_id == data.venture_id, artifacts.c.valid.is_(True))
+        .group_by(artifacts.c.name)
+    )
+    arts = {r.name: int(r.version) for r in conn.execute(latest)}
+    newest = (
+        select(approvals.c.role, func.max(approvals.c.id).label("id"))
+        .where(approvals.c.visit_id == visit_id)
+        .group_by(approvals.c.role)
+        .subquery()
+    )
+    rows = conn.execute(select(approvals).join(newest, and_(approvals.c.id == newest.c.id)))
+    apprs = {r.role: ApprovalFact(int(r.id), r.status, r.expires_at, r.decided_by) for r in rows}
+    attested = frozenset(
+        r.criterion for r in conn.execute(select(attestations.c.criterion).where(attestations.c.visit_id == visit_id))
+    )
+    return GateFacts(data=data, substages=subs, artifacts=arts, approvals=apprs, attested=attested)

@@ -1,0 +1,365 @@
+"""Venture lifecycle operations: creation, stages, substages, attestations, gates, status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+
+from venturegate.core.gates import GateName, GateResult, evaluate_checks
+from venturegate.definitions.model import SEGMENTS, AttestCheck
+from venturegate.engine.actors import SYSTEM, Actor
+from venturegate.engine.base import EngineBase
+from venturegate.engine.errors import BadInput, Conflict, GateNotPassed
+from venturegate.engine.facts import gate_facts
+from venturegate.engine.records import Event, SubstageState, Venture, Visit
+from venturegate.store.schema import attestations, events, stage_visits, substage_status, ventures
+
+
+class LifecycleOps(EngineBase):
+    """Venture lifecycle operations (creation, stages, substages, attestations, gates, status)."""
+
+    def create_venture(
+        self,
+        name: str,
+        segment: str,
+        stage: int = 1,
+        *,
+        actor: Actor = SYSTEM,
+        now: datetime | None = None,
+    ) -> Venture:
+        """Create a venture pinned to the current workflow and enter its start stage."""
+        now = self.when(now)
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise BadInput("a venture name needs 1–200 characters", where="name")
+        if segment not in SEGMENTS:
+            raise BadInput(
+                f"unknown segment '{segment}'",
+                where="--segment",
+                hint="one of " + ", ".join(SEGMENTS),
+            )
+        if name.isdigit():
+            raise BadInput("a venture name cannot be only digits (digits name a venture by id)", where="name")
+        self._stage(self.workflow.workflow, stage)
+        with self.tx() as conn:
+            if conn.execute(select(ventures.c.id).where(ventures.c.name == name)).first():
+                raise BadInput(f"a venture named '{name}' already exists", where="name")
+            self._pin_current(conn, now)
+            vid = conn.execute(
+                insert(ventures)
+                .values(
+                    name=name,
+                    segment=segment,
+                    workflow_digest=self.workflow.digest,
+                    stage=stage,
+                    status="active",
+                    revision=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(ventures.c.id)
+            ).scalar_one()
+            self._event(
+                conn,
+                vid,
+                "venture.created",
+                actor,
+                now,
+                stage=stage,
+                data={
+                    "segment": segment,
+                    "workflow": self.workflow.version,
+                    "digest": self.workflow.digest,
+                },
+            )
+            self._enter(conn, self._row(conn, vid), stage, actor, now, "venture created")
+            return self._venture(self._row(conn, vid))
+
+    def venture(self, ref: str | int) -> Venture:
+        """A venture by id or name."""
+        with self.tx() as conn:
+            return self._venture(self._row(conn, ref))
+
+    def ventures(self, stage: int | None = None, status: str | None = None) -> list[Venture]:
+        """All ventures, optionally filtered, by id."""
+        query = select(ventures).order_by(ventures.c.id)
+        if stage is not None:
+            query = query.where(ventures.c.stage == stage)
+        if status is not None:
+            query = query.where(ventures.c.status == status)
+        with self.tx() as conn:
+            return [self._venture(r) for r in conn.execute(query)]
+
+    def visits(self, ref: str | int) -> list[Visit]:
+        """Every stage visit of a venture, oldest first."""
+        with self.tx() as conn:
+            row = self._row(conn, ref)
+            rows = conn.execute(
+                select(stage_visits).where(stage_visits.c.venture_id == row.id).order_by(stage_visits.c.id)
+            )
+            return [Visit(int(r.id), r.stage, r.attempt, r.entered_at, r.exited_at, r.reason, r.outcome) for r in rows]
+
+    def substages(self, ref: str | int) -> list[SubstageState]:
+        """The substages of the venture's current visit."""
+        with self.tx() as conn:
+            row = self._row(conn, ref)
+            wf = self.pinned(conn, row.workflow_digest).workflow
+            visit = self._visit(conn, int(row.id))
+            state = {
+                r.substage: r
+                for r in conn.execute(select(substage_status).where(substage_status.c.visit_id == visit.id))
+            }
+            out = []
+            for sub in self._stage(wf, int(row.stage)).substages:
+                r = state.get(sub.id)
+                out.append(
+                    SubstageState(
+                        sub.id,
+                        sub.title,
+                        r.status if r else "open",
+                        list(r.items) if r else [],
+                        r.completed_by if r else None,
+                        r.completed_at if r else None,
+                    )
+                )
+            return out
+
+    def check_gate(self, ref: str | int, gate: GateName = "exit", *, now: datetime | None = None) -> GateResult:
+        """Judge the current stage's entry or exit gate, check by check."""
+        now = self.when(now)
+        with self.tx() as conn:
+            return self._gate(conn, self._row(conn, ref), gate, now)
+
+    def advance(
+        self,
+        ref: str | int,
+        *,
+        actor: Actor,
+        now: datetime | None = None,
+        expected_stage: int | None = None,
+    ) -> Venture:
+        """Leave the current stage when its exit gate passes and enter the next one."""
+        now = self.when(now)
+        with self.tx() as conn:
+            row = self._row(conn, ref, lock=True)
+            if expected_stage is not None and row.stage != expected_stage:
+                raise Conflict(
+                    f"venture '{row.name}' is at stage {row.stage}, not {expected_stage}; it was advanced meanwhile"
+                )
+            if row.status != "active":
+                detail = " (its entry gate has not passed)" if row.status == "blocked" else ""
+                raise Conflict(f"venture '{row.name}' is {row.status}{detail}; only an active venture advances")
+            result = self._gate(conn, row, "exit", now)
+            if not result.passed:
+                raise GateNotPassed(result)
+            wf = self.pinned(conn, row.workflow_digest).workflow
+            visit = self._visit(conn, int(row.id))
+            conn.execute(
+                update(stage_visits).where(stage_visits.c.id == visit.id).values(exited_at=now, outcome="passed")
+            )
+            self._event(
+                conn,
+                int(row.id),
+                "stage.exited",
+                actor,
+                now,
+                stage=int(row.stage),
+                reason="exit gate passed",
+                data=self._gate_json(result),
+            )
+            nxt = wf.next_stage(int(row.stage))
+            if nxt is None:
+                self._set(conn, row, now, status="completed", status_detail=None)
+                self._event(conn, int(row.id), "venture.completed", actor, now, stage=int(row.stage))
+            else:
+                self._event(
+                    conn,
+                    int(row.id),
+                    "venture.advanced",
+                    actor,
+                    now,
+                    stage=nxt.id,
+                    reason=f"{row.stage} → {nxt.id}",
+                    data={"from": int(row.stage), "to": nxt.id},
+                )
+                self._enter(conn, row, nxt.id, actor, now, f"advanced from stage {row.stage}")
+            return self._venture(self._row(conn, int(row.id)))
+
+    def complete_substage(
+        self,
+        ref: str | int,
+        substage: str,
+        *,
+        actor: Actor,
+        items: list[str] | None = None,
+        now: datetime | None = None,
+    ) -> SubstageState:
+        """Complete a substage of the current stage, attesting its done-when items (all of them by default)."""
+        now = self.when(now)
+        with self.tx() as conn:
+            row = self._row(conn, ref, lock=True)
+            if row.status != "active":
+                raise Conflict(f"venture '{row.name}' is {row.status}; substages can be completed only while active")
+            wf = self.pinned(conn, row.workflow_digest).workflow
+            stage = self._stage(wf, int(row.stage))
+            sub = stage.substage(substage)
+            if sub is None:
+                raise BadInput(
+                    f"substage '{substage}' is not part of stage {stage.id}",
+                    where="SUBSTAGE",
+                    hint="substages: " + ", ".join(s.id for s in stage.substages),
+                )
+            given = list(sub.done_when) if items is None else items
+            unknown = [i for i in given if i not in sub.done_when]
+            missing = [i for i in sub.done_when if i not in given]
+            if unknown or missing:
+                raise BadInput(
+                    "done-when items do not match"
+                    + (f"; unknown: {unknown}" if unknown else "")
+                    + (f"; not attested: {missing}" if missing else ""),
+                    where=substage,
+                    hint="items: " + "; ".join(sub.done_when),
+                )
+            visit = self._visit(conn, int(row.id))
+            state = conn.execute(
+                select(substage_status).where(
+                    substage_status.c.visit_id == visit.id, substage_status.c.substage == substage
+                )
+            ).one()
+            if state.status == "done":
+                raise Conflict(f"substage {substage} is already complete (by {state.completed_by})")
+            if sub.entry:
+                facts = gate_facts(conn, self._data(conn, row, visit, now), int(visit.id))
+                checks = evaluate_checks(sub.entry, facts, now)
+                if any(c.verdict != "pass" for c in checks):
+                    raise GateNotPassed(GateResult(stage.id, f"substage {substage} entry", checks))
+            conn.execute(
+                update(substage_status)
+                .where(substage_status.c.visit_id == visit.id, substage_status.c.substage == substage)
+                .values(status="done", items=given, completed_by=actor.name, completed_at=now)
+            )
+            self._set(conn, row, now)
+            self._event(
+                conn,
+                int(row.id),
+                "substage.completed",
+                actor,
+                now,
+                stage=stage.id,
+                substage=substage,
+                data={"items": given},
+            )
+            return SubstageState(sub.id, sub.title, "done", given, actor.name, now)
+
+    def attest(self, ref: str | int, criterion: str, *, actor: Actor, now: datetime | None = None) -> None:
+        """Attest a written gate criterion of the current stage."""
+        now = self.when(now)
+        with self.tx() as conn:
+            row = self._row(conn, ref, lock=True)
+            if row.status in ("killed", "completed"):
+                raise Conflict(f"venture '{row.name}' is {row.status}")
+            wf = self.pinned(conn, row.workflow_digest).workflow
+            stage = self._stage(wf, int(row.stage))
+            checks = [c for c in (*stage.gates.entry, *stage.gates.exit) if isinstance(c, AttestCheck)]
+            match = next((c for c in checks if c.attest == criterion), None)
+            if match is None:
+                listed = "; ".join(f'"{c.attest}"' for c in checks) or "none"
+                raise BadInput(
+                    f'stage {stage.id} has no written criterion "{criterion}"',
+                    where="criterion",
+                    hint=f"criteria: {listed}",
+                )
+            if match.role is not None and actor.role != match.role:
+                raise BadInput(f'only a {match.role} may attest "{criterion}"', where="--as")
+            if actor.kind != "human":
+                raise BadInput("attestations are made by people, not agents", where="--as")
+            visit = self._visit(conn, int(row.id))
+            seen = conn.execute(
+                select(attestations.c.id).where(
+                    attestations.c.visit_id == visit.id, attestations.c.criterion == criterion
+                )
+            ).first()
+            if seen is None:
+                conn.execute(
+                    insert(attestations).values(visit_id=visit.id, criterion=criterion, actor=actor.name, at=now)
+                )
+                self._set(conn, row, now)
+                self._event(
+                    conn,
+                    int(row.id),
+                    "criterion.attested",
+                    actor,
+                    now,
+                    stage=stage.id,
+                    reason=criterion,
+                )
+                self._recheck_entry(conn, self._row(conn, int(row.id)), actor, now)
+
+    def _status(
+        self,
+        ref: str | int,
+        actor: Actor,
+        now: datetime | None,
+        allowed: tuple[str, ...],
+        kind: str,
+        reason: str,
+        new: str | None,
+    ) -> Venture:
+        now = self.when(now)
+        with self.tx() as conn:
+            row = self._row(conn, ref, lock=True)
+            if row.status not in allowed:
+                raise Conflict(f"venture '{row.name}' is {row.status}; cannot {kind.split('.')[1]} it")
+            if new is not None:
+                self._set(conn, row, now, status=new, status_detail={"reason": reason} if reason else None)
+            else:
+                self._set(conn, row, now, status="active", status_detail=None)
+            self._event(conn, int(row.id), kind, actor, now, stage=int(row.stage), reason=reason)
+            if new is None:
+                self._recheck_entry(conn, self._row(conn, int(row.id)), actor, now, entering=True)
+            return self._venture(self._row(conn, int(row.id)))
+
+    def pause(self, ref: str | int, *, actor: Actor, reason: str = "", now: datetime | None = None) -> Venture:
+        """Pause a venture: nothing advances it until it is resumed."""
+        return self._status(ref, actor, now, ("active", "blocked"), "venture.paused", reason, "paused")
+
+    def resume(self, ref: str | int, *, actor: Actor, reason: str = "", now: datetime | None = None) -> Venture:
+        """Resume a paused venture (its entry gate is judged again)."""
+        return self._status(ref, actor, now, ("paused",), "venture.resumed", reason, None)
+
+    def kill(self, ref: str | int, *, actor: Actor, reason: str = "", now: datetime | None = None) -> Venture:
+        """Stop a venture for good."""
+        return self._status(ref, actor, now, ("active", "blocked", "paused"), "venture.killed", reason, "killed")
+
+    def events(
+        self,
+        ref: str | int | None = None,
+        *,
+        kind: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[Event]:
+        """Events, oldest first, optionally for one venture and of one kind (prefix match)."""
+        query = select(events).where(events.c.id > after_id).order_by(events.c.id).limit(max(1, min(limit, 10_000)))
+        with self.tx() as conn:
+            if ref is not None:
+                query = query.where(events.c.venture_id == self._row(conn, ref).id)
+            if kind:
+                query = query.where(events.c.kind.like(f"{kind}%"))
+            return [
+                Event(
+                    int(r.id),
+                    r.venture_id,
+                    r.kind,
+                    r.actor,
+                    r.actor_role,
+                    r.actor_kind,
+                    r.at,
+                    r.stage,
+                    r.substage,
+                    r.reason,
+                    r.data,
+                )
+                for r in conn.execute(query)
+            ]

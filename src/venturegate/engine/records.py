@@ -1,0 +1,126 @@
+"""Read models the engine returns: plain frozen dataclasses, JSON-ready through `as_dict`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class _Record:
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (datetimes as ISO 8601)."""
+        return {k: _jsonable(v) for k, v in asdict(self).items()}  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class Venture(_Record):
+    """A venture and where it stands."""
+
+    id: int
+    name: str
+    segment: str
+    stage: int
+    status: str
+    workflow_digest: str
+    created_at: datetime
+    updated_at: datetime
+    status_detail: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Visit(_Record):
+    """One entry of a venture into a stage."""
+
+    id: int
+    stage: int
+    attempt: int
+    entered_at: datetime
+    exited_at: datetime | None
+    reason: str
+    outcome: str | None
+
+
+@dataclass(frozen=True)
+class SubstageState(_Record):
+    """A substage of the current visit."""
+
+    id: str
+    title: str
+    status: str
+    items: list[str]
+    completed_by: str | None
+    completed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Artifact(_Record):
+    """One stored version of an artifact."""
+
+    id: int
+    name: str
+    version: int
+    content: Any
+    content_hash: str
+    derived_from: list[str]
+    stage: int
+    actor: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Approval(_Record):
+    """An approval request and its decision."""
+
+    id: int
+    venture_id: int
+    stage: int
+    role: str
+    status: str
+    reason: str
+    requested_by: str
+    requested_at: datetime
+    expires_at: datetime | None
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_reason: str | None
+    payload: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Event(_Record):
+    """An append-only record of a change."""
+
+    id: int
+    venture_id: int | None
+    kind: str
+    actor: str
+    actor_role: str | None
+    actor_kind: str
+    at: datetime
+    stage: int | None
+    substage: str | None
+    reason: str
+    data: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class SampleResult(_Record):
+    """What happened to one recorded sample."""
+
+    venture_id: int
+    metric: str
+    value: float
+    at: datetime
+    key: str | None
+    duplicate: bool

@@ -1,0 +1,159 @@
+"""Recording metric samples: validated against the metric's unit, idempotent by key, single or batched."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from venturegate.core.units import unit_error
+from venturegate.engine.actors import Actor
+from venturegate.engine.base import EngineBase
+from venturegate.engine.errors import BadInput
+from venturegate.engine.records import SampleResult
+from venturegate.store.schema import samples, ventures
+
+FUTURE_SLACK = timedelta(minutes=5)
+"""How far ahead of the clock a sample's time may be (clock skew between machines)."""
+
+
+@dataclass(frozen=True)
+class SampleIn:
+    """One sample to record; `venture` is an id or a name."""
+
+    venture: str | int
+    metric: str
+    value: float
+    at: datetime | None = None
+    key: str | None = None
+
+
+class SampleOps(EngineBase):
+    """Metric sample ingestion."""
+
+    def record_sample(
+        self,
+        ref: str | int,
+        metric: str,
+        value: float,
+        *,
+        actor: Actor,
+        at: datetime | None = None,
+        key: str | None = None,
+        now: datetime | None = None,
+    ) -> SampleResult:
+        """Record one sample (a retry with the same key is harmless)."""
+        return self.record_samples([SampleIn(ref, metric, value, at, key)], actor=actor, now=now)[0]
+
+    def record_samples(
+        self, batch: Sequence[SampleIn], *, actor: Actor, now: datetime | None = None
+    ) -> list[SampleResult]:
+        """Record a batch in one transaction; any invalid sample rejects the whole batch with its index."""
+        now = self.when(now)
+        if not batch:
+            return []
+        with self.tx() as conn:
+            rows, results = self._validate(conn, batch, now, actor)
+            self._insert(conn, rows)
+            blocked = {r["venture_id"] for r in rows} & self._blocked_ids(conn)
+            for vid in blocked:
+                self._recheck_entry(conn, self._row(conn, vid), actor, now)
+            return results
+
+    def _blocked_ids(self, conn: Connection) -> set[int]:
+        return {int(r.id) for r in conn.execute(select(ventures.c.id).where(ventures.c.status == "blocked"))}
+
+    def _validate(
+        self, conn: Connection, batch: Sequence[SampleIn], now: datetime, actor: Actor
+    ) -> tuple[list[dict[str, Any]], list[SampleResult]]:
+        vrows: dict[str, Any] = {}
+        units: dict[tuple[str, str], Any] = {}
+        rows: list[dict[str, Any]] = []
+        results: list[SampleResult] = []
+        keys: dict[tuple[int, str], int] = {}
+        for i, s in enumerate(batch):
+            where = f"sample {i}" if len(batch) > 1 else "sample"
+            ref = str(s.venture)
+            row = vrows.get(ref)
+            if row is None:
+                try:
+                    row = vrows[ref] = self._row(conn, ref)
+                except BadInput as exc:
+                    raise BadInput(exc.message, where=f"{where}.venture", hint=exc.hint) from None
+            if row.status == "killed":
+                raise BadInput(
+                    f"venture '{row.name}' is killed; it takes no more samples",
+                    where=f"{where}.venture",
+                )
+            unit_key = (row.workflow_digest, s.metric)
+            if unit_key not in units:
+                wf = self.pinned(conn, row.workflow_digest).workflow
+                m = wf.metric(s.metric, int(row.stage))
+                if m is None:
+                    names = sorted({n for st in wf.stages for n in st.metrics})
+                    import difflib
+
+                    close = difflib.get_close_matches(s.metric, names, n=1)
+                    raise BadInput(
+                        f"unknown metric '{s.metric}'",
+                        where=f"{where}.metric",
+                        hint=f"did you mean '{close[0]}'?" if close else "`venturegate workflow show` lists metrics",
+                    )
+                units[unit_key] = m.unit
+            err = unit_error(units[unit_key], s.value)
+            if err:
+                raise BadInput(err, where=f"{where}.value ({s.metric})")
+            at = self.when(s.at) if s.at is not None else now
+            if at > now + FUTURE_SLACK:
+                raise BadInput(f"time {at.isoformat()} is in the future", where=f"{where}.at")
+            if s.key is not None and not (0 < len(s.key) <= 200):
+                raise BadInput("an idempotency key needs 1–200 characters", where=f"{where}.key")
+            vid = int(row.id)
+            dup = s.key is not None and (vid, s.key) in keys
+            if s.key is not None and not dup:
+                keys[(vid, s.key)] = len(rows)
+            results.append(SampleResult(vid, s.metric, float(s.value), at, s.key, dup))
+            if not dup:
+                rows.append(
+                    {
+                        "venture_id": vid,
+                        "metric": s.metric,
+                        "value": float(s.value),
+                        "at": at,
+                        "sample_key": s.key,
+                        "actor": actor.name,
+                        "recorded_at": now,
+                    }
+                )
+        if keys:
+            existing = self._existing_keys(conn, list(keys))
+            if existing:
+                for r in results:
+                    if r.key is not None and (r.venture_id, r.key) in existing:
+                        object.__setattr__(r, "duplicate", True)
+                rows = [
+                    r for r in rows if r["sample_key"] is None or (r["venture_id"], r["sample_key"]) not in existing
+                ]
+        return rows, results
+
+    def _existing_keys(self, conn: Connection, keys: list[tuple[int, str]]) -> set[tuple[int, str]]:
+        found: set[tuple[int, str]] = set()
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            query = select(samples.c.venture_id, samples.c.sample_key).where(
+                tuple_(samples.c.venture_id, samples.c.sample_key).in_(chunk)
+            )
+            found |= {(int(r.venture_id), r.sample_key) for r in conn.execute(query)}
+        return found
+
+    def _insert(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        dialect = postgresql if self.db.dialect.name == "postgresql" else sqlite
+        # A concurrent batch carrying the same key loses quietly instead of failing the whole batch.
+        stmt = dialect.insert(samples).on_conflict_do_nothing(index_elements=["venture_id", "sample_key"])
+        conn.execute(stmt, rows)

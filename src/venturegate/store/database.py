@@ -1,0 +1,99 @@
+"""Connecting to the store: SQLite by default (WAL, serialized writers), PostgreSQL by URL; migrations."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event
+
+DEFAULT_DIR = ".venturegate"
+DEFAULT_FILE = "venturegate.db"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def default_url(workdir: Path | None = None) -> str:
+    """`VENTUREGATE_DATABASE_URL`, else the workspace SQLite file under the working directory."""
+    env = os.environ.get("VENTUREGATE_DATABASE_URL")
+    if env:
+        return env
+    base = (workdir or Path.cwd()) / DEFAULT_DIR
+    return f"sqlite:///{base / DEFAULT_FILE}"
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the driver so that BEGIN IMMEDIATE below is ours.
+        dbapi_connection.isolation_level = None
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        # Writers queue on the database lock up front instead of failing on upgrade from a read lock.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def connect(url: str | None = None) -> Engine:
+    """An engine for `url` (the default workspace database when None); SQLite files get their folder."""
+    url = url or default_url()
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        _sqlite_setup(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def upgrade(engine: Engine) -> None:
+    """Migrate the database to the newest schema (creating it when empty)."""
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision the database is at (None when it was never migrated)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str | None:
+    """The newest schema revision this code knows."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Migrate on first use, so that a new workspace needs no setup step."""
+    if current_revision(engine) != head_revision():
+        upgrade(engine)
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """One unit of work: everything commits together or nothing does."""
+    with engine.begin() as conn:
+        yield conn

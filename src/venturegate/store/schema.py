@@ -1,0 +1,193 @@
+"""The database tables. Alembic owns their creation (store/migrations); this module is their single description."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone, so it is re-attached on read)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware UTC time")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+"""Primary keys: BIGINT on PostgreSQL, INTEGER (rowid alias) on SQLite."""
+
+
+def _ts(name: str, nullable: bool = False) -> Column[object]:
+    return Column(name, UTCDateTime(), nullable=nullable)
+
+
+workflow_versions = Table(
+    "workflow_versions",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("workflow_id", String(200), nullable=False),
+    Column("version", String(100), nullable=False),
+    Column("document", JSON, nullable=False),
+    _ts("created_at"),
+)
+
+ventures = Table(
+    "ventures",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("segment", String(40), nullable=False),
+    Column("workflow_digest", String(64), ForeignKey("workflow_versions.digest"), nullable=False),
+    Column("stage", Integer, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("status_detail", JSON, nullable=True),
+    Column("revision", Integer, nullable=False, default=0),
+    _ts("created_at"),
+    _ts("updated_at"),
+)
+
+stage_visits = Table(
+    "stage_visits",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("venture_id", Id, ForeignKey("ventures.id"), nullable=False),
+    Column("stage", Integer, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    _ts("entered_at"),
+    _ts("exited_at", nullable=True),
+    Column("reason", Text, nullable=False, default=""),
+    Column("outcome", String(20), nullable=True),
+    Index("ix_stage_visits_venture", "venture_id", "stage"),
+)
+
+substage_status = Table(
+    "substage_status",
+    metadata,
+    Column("visit_id", Id, ForeignKey("stage_visits.id"), primary_key=True),
+    Column("substage", String(20), primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("items", JSON, nullable=False),
+    Column("completed_by", String(200), nullable=True),
+    _ts("completed_at", nullable=True),
+)
+
+attestations = Table(
+    "attestations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("visit_id", Id, ForeignKey("stage_visits.id"), nullable=False),
+    Column("criterion", Text, nullable=False),
+    Column("actor", String(200), nullable=False),
+    _ts("at"),
+    UniqueConstraint("visit_id", "criterion"),
+)
+
+samples = Table(
+    "samples",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("venture_id", Id, ForeignKey("ventures.id"), nullable=False),
+    Column("metric", String(120), nullable=False),
+    Column("value", Float, nullable=False),
+    _ts("at"),
+    Column("sample_key", String(200), nullable=True),
+    Column("actor", String(200), nullable=False),
+    _ts("recorded_at"),
+    UniqueConstraint("venture_id", "sample_key"),
+    Index("ix_samples_venture_metric_at", "venture_id", "metric", "at"),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("venture_id", Id, ForeignKey("ventures.id"), nullable=False),
+    Column("name", String(120), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("content", JSON, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("derived_from", JSON, nullable=False),
+    Column("valid", Boolean, nullable=False),
+    Column("stage", Integer, nullable=False),
+    Column("actor", String(200), nullable=False),
+    _ts("created_at"),
+    UniqueConstraint("venture_id", "name", "version"),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("venture_id", Id, ForeignKey("ventures.id"), nullable=False),
+    Column("visit_id", Id, ForeignKey("stage_visits.id"), nullable=False),
+    Column("stage", Integer, nullable=False),
+    Column("role", String(40), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("payload", JSON, nullable=True),
+    Column("requested_by", String(200), nullable=False),
+    _ts("requested_at"),
+    _ts("expires_at", nullable=True),
+    Column("decided_by", String(200), nullable=True),
+    _ts("decided_at", nullable=True),
+    Column("decision_reason", Text, nullable=True),
+    Index("ix_approvals_venture_status", "venture_id", "status"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("venture_id", Id, ForeignKey("ventures.id"), nullable=True),
+    Column("kind", String(60), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("actor_role", String(40), nullable=True),
+    Column("actor_kind", String(10), nullable=False),
+    _ts("at"),
+    Column("stage", Integer, nullable=True),
+    Column("substage", String(20), nullable=True),
+    Column("reason", Text, nullable=False, default=""),
+    Column("data", JSON, nullable=True),
+    Index("ix_events_venture_id", "venture_id", "id"),
+    Index("ix_events_kind", "kind"),
+)
