@@ -13,7 +13,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.venturegate-installed
 LOCK := requirements.lock
 
-.PHONY: help venv install services check test demo lock clean
+.PHONY: help venv install services check test demo docs lock clean
 
 help: ## List the targets
 	@echo "Usage: make <target>   (entry points: make demo, make test)"
@@ -66,6 +66,10 @@ test: install services ## Set everything up, then run every check and test
 
 demo: install ## Run the demo (SQLite, no services needed)
 	$(BIN)/venturegate demo
+
+docs: install ## Regenerate the generated references (docs/cli.md, docs/workflow-format.md fields)
+	$(PYTHON) -m venturegate.cli.reference > docs/cli.md
+	$(PYTHON) -m venturegate.definitions.reference docs/workflow-format.md
 
 # UPGRADE=1 moves every pin to the newest release; otherwise existing pins are kept.
 lock: | $(PYTHON) ## Regenerate requirements.lock from pyproject.toml (UPGRADE=1 to bump all)

@@ -93,9 +93,9 @@ _window_literals = st.sampled_from(["1s", "30s", "5m", "10m", "1h", "90m", "1500
 )
 
 
-def _typed(depth: int) -> tuple[
-    st.SearchStrategy[Expr], st.SearchStrategy[Expr], st.SearchStrategy[Expr], st.SearchStrategy[Expr]
-]:
+def _typed(
+    depth: int,
+) -> tuple[st.SearchStrategy[Expr], st.SearchStrategy[Expr], st.SearchStrategy[Expr], st.SearchStrategy[Expr]]:
     """Strategies for (number, duration, string, bool) expressions at most `depth` levels deep."""
     windows = st.one_of(_window_literals, st.just(ConfigRef(DURATION_CONFIG)))
     number_leaves = st.one_of(
@@ -103,7 +103,12 @@ def _typed(depth: int) -> tuple[
         _metrics,
         st.builds(LevelRef, st.sampled_from(LEVEL_KINDS), st.sampled_from(METRICS)),
         st.just(ConfigRef(NUMBER_CONFIG)),
-        st.builds(lambda name, metric, window: Call(name, (metric, window)), st.sampled_from(WINDOW_FUNCTIONS), _metrics, windows),
+        st.builds(
+            lambda name, metric, window: Call(name, (metric, window)),
+            st.sampled_from(WINDOW_FUNCTIONS),
+            _metrics,
+            windows,
+        ),
         st.just(Call("days_in_stage", ())),
         st.sampled_from(TRIGGERS).map(lambda trigger: Call("recursions", (String(trigger),))),
     )

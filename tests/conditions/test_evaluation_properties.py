@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conditions import strategies as trees
-from venturegate.core.conditions import ConditionSchema, InMemoryData, Sample, analyze, evaluate
+from venturegate.core.conditions import ConditionSchema, InMemoryData, Sample, analyze, evaluate, parse
 from venturegate.core.conditions.nodes import (
     Arithmetic,
     Boolean,
@@ -210,3 +210,14 @@ def test_unknown_results_say_why(expr: Expr, world: World) -> None:
     result = evaluate(expr, world.data(), world.now)
     if result.value is None:
         assert result.reason
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(trees.WINDOW_FUNCTIONS), st.sampled_from(trees.METRICS), st.sampled_from(["5m", "1h", "3h"]), worlds
+)
+def test_window_functions_agree_with_the_reference(function: str, metric: str, window: str, world: World) -> None:
+    expr = parse(f"{function}({metric}, {window})")
+    result = evaluate(expr, world.data(), world.now)
+    assert same(result.value, reference(expr, world))
+    assert result.samples is not None and result.reason

@@ -87,8 +87,15 @@ def test_literals() -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds", "unit"),
-    [("30s", 30, "s"), ("500ms", 0.5, "ms"), ("5m", 300, "m"), ("2h", 7200, "h"), ("1d", 86400, "d"),
-     ("1w", 604800, "w"), ("1h30m", 5400, "")],  # fmt: skip
+    [
+        ("30s", 30, "s"),
+        ("500ms", 0.5, "ms"),
+        ("5m", 300, "m"),
+        ("2h", 7200, "h"),
+        ("1d", 86400, "d"),
+        ("1w", 604800, "w"),
+        ("1h30m", 5400, ""),
+    ],  # fmt: skip
 )
 def test_durations(text: str, seconds: float, unit: str) -> None:
     duration = parse(f"age(x) > {text}").right  # type: ignore[union-attr]
@@ -145,7 +152,7 @@ def test_positions_on_later_lines() -> None:
         ("a && b", "unknown character '&'", 3, "use 'and'"),
         ("a || b", "unknown character '|'", 3, "use 'or'"),
         ("!a", "unknown character '!'", 1, "use 'not'"),
-        ("s == 'x'", "unknown character \"'\"", 6, "double quotes"),
+        ("s == 'x'", 'unknown character "\'"', 6, "double quotes"),
         ('s == "abc', "unterminated string", 6, 'close it with a "'),
         ("a < b < c", "comparisons cannot be chained", 7, "join them with 'and'"),
         ("(a > 1", "missing ')'", 7, "close the '(' opened at column 1"),

@@ -29,7 +29,11 @@ def test_idempotency_key(engine: Engine) -> None:
     again = engine.record_sample(v.id, "idea_score", 7, actor=AGENT, key="run-1")
     assert (first.duplicate, again.duplicate) == (False, True)
     res = engine.record_samples(
-        [SampleIn(v.id, "idea_score", 1, key="b"), SampleIn(v.id, "idea_score", 2, key="b"), SampleIn("acme", "idea_score", 3)],
+        [
+            SampleIn(v.id, "idea_score", 1, key="b"),
+            SampleIn(v.id, "idea_score", 2, key="b"),
+            SampleIn("acme", "idea_score", 3),
+        ],
         actor=AGENT,
     )
     assert [r.duplicate for r in res] == [False, True, False]
@@ -62,19 +66,27 @@ def test_artifact_validation_lists_pointers_and_stores_nothing(engine: Engine) -
 def test_artifact_versions_hash_and_lineage(engine: Engine) -> None:
     v = engine.create_venture("acme", "b2b_smb", actor=LEAD)
     notes = engine.put_artifact(v.id, "market_notes", {"seen": 3}, actor=AGENT)
-    one = engine.put_artifact(v.id, "idea_brief", {"title": "abc", "problem": "p"}, actor=AGENT,
-                              derived_from=["market_notes@1"])
-    same = engine.put_artifact(v.id, "idea_brief", {"problem": "p", "title": "abc"}, actor=AGENT,
-                               derived_from=["market_notes@1"])
-    two = engine.put_artifact(v.id, "idea_brief", {"title": "abcd", "problem": "p"}, actor=AGENT,
-                              derived_from=["idea_brief@1", "market_notes@1"])
+    one = engine.put_artifact(
+        v.id, "idea_brief", {"title": "abc", "problem": "p"}, actor=AGENT, derived_from=["market_notes@1"]
+    )
+    same = engine.put_artifact(
+        v.id, "idea_brief", {"problem": "p", "title": "abc"}, actor=AGENT, derived_from=["market_notes@1"]
+    )
+    two = engine.put_artifact(
+        v.id,
+        "idea_brief",
+        {"title": "abcd", "problem": "p"},
+        actor=AGENT,
+        derived_from=["idea_brief@1", "market_notes@1"],
+    )
     assert (notes.version, one.version, same.version, two.version) == (1, 1, 1, 2)
     assert one.content_hash == same.content_hash != two.content_hash
     chain = [(d, f"{a.name}@{a.version}") for d, a in engine.lineage(v.id, "idea_brief")]
     assert chain == [(0, "idea_brief@2"), (1, "idea_brief@1"), (2, "market_notes@1")]
     assert engine.artifact(v.id, "idea_brief", 1).content == {"title": "abc", "problem": "p"}
     with pytest.raises(NotFound):
-        engine.put_artifact(v.id, "idea_brief", {"title": "abc", "problem": "q"}, actor=AGENT,
-                            derived_from=["market_notes@7"])
+        engine.put_artifact(
+            v.id, "idea_brief", {"title": "abc", "problem": "q"}, actor=AGENT, derived_from=["market_notes@7"]
+        )
     with pytest.raises(BadInput, match="NAME@VERSION"):
         engine.put_artifact(v.id, "idea_brief", {"title": "abc", "problem": "q"}, actor=AGENT, derived_from=["oops"])

@@ -38,7 +38,7 @@ def main_options(
     ] = None,
 ) -> None:
     """Global options."""
-    STATE.db, STATE.workflow, STATE.actor = db, workflow, actor
+    STATE.reset(db, workflow, actor)
 
 
 @app.command("version")

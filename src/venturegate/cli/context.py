@@ -37,6 +37,12 @@ class State:
             self._engine = Engine.open(self.db, self.workflow)
         return self._engine
 
+    def reset(self, db: str | None, workflow: str | None, actor: str | None) -> None:
+        """Start a command afresh (the CLI runner calls commands repeatedly in one process)."""
+        if self._engine is not None:
+            self._engine.db.dispose()
+        self.db, self.workflow, self.actor, self._engine = db, workflow, actor, None
+
     def who(self) -> Actor:
         """The acting user from `--as` or VENTUREGATE_ACTOR."""
         return Actor.from_env(self.actor)

@@ -20,9 +20,11 @@ def _walk(cmd: Any, path: list[str]) -> list[tuple[list[str], Any]]:
 
 def _param_line(param: Any) -> str:
     if param.param_type_name == "argument":
-        return f"| `{param.human_readable_name}` | argument | {'required' if param.required else 'optional'} | |"
+        name = (param.metavar or param.name or "").upper()
+        help_text = (param.help or "").replace("|", "\\|")
+        return f"| `{name}` | argument | {'required' if param.required else 'optional'} | {help_text} |"
     names = ", ".join(f"`{n}`" for n in param.opts)
-    default = "" if param.default in (None, False, ()) or param.is_flag and not param.default else f"`{param.default}`"
+    default = "" if param.default in (None, False, (), "") else f"`{param.default}`"
     help_text = (param.help or "").replace("|", "\\|")
     return f"| {names} | option | {default} | {help_text} |"
 
@@ -48,7 +50,51 @@ def render() -> str:
             lines += ["| name | kind | default | help |", "|---|---|---|---|"]
             lines += [_param_line(p) for p in params]
             lines.append("")
+    lines += _json_shapes()
     return "\n".join(lines).rstrip() + "\n"
+
+
+JSON_SHAPES: dict[str, tuple[str, str]] = {
+    "venture create / list / show / pause / resume / kill, advance": (
+        "Venture",
+        "one object (a list for `list`); "
+        "`show` adds `visits`, `substages`, `pending_approvals`; `advance` adds `from_stage`",
+    ),
+    "metric record": ("SampleResult", '`{"sample": {...}}`; issue #4 adds `fired`'),
+    "metric import": ("", '`{"file", "recorded", "duplicates"}`'),
+    "artifact put / show": ("Artifact", "`put` omits `content`"),
+    "artifact lineage": ("", 'a list of `{"depth", "name", "version", "derived_from", "content_hash"}`'),
+    "substage complete": ("SubstageState", "one object"),
+    "approval request / approve / reject / list": ("Approval", "one object (a list for `list`)"),
+    "events": ("Event", "a list, oldest first"),
+    "gate check": (
+        "",
+        '`{"venture", "stage", "gate", "passed", "checks": [{"name", "kind", '
+        '"verdict" (pass|fail|unknown), "observed", "expected", "reason", "explanation"?}]}`',
+    ),
+}
+
+
+def _json_shapes() -> list[str]:
+    from dataclasses import fields
+
+    from venturegate.engine import records
+
+    lines = [
+        "## JSON output",
+        "",
+        "Keys are stable; new keys may be added, none are renamed or removed.",
+        "",
+        "| command | shape |",
+        "|---|---|",
+    ]
+    for command, (record, note) in JSON_SHAPES.items():
+        keys = ""
+        if record:
+            keys = ", ".join(f"`{f.name}`" for f in fields(getattr(records, record))) + "; "
+        lines.append(f"| `{command}` | {keys}{note} |")
+    lines.append("")
+    return lines
 
 
 if __name__ == "__main__":

@@ -46,6 +46,8 @@ END = "<!-- fields:end -->"
 
 
 def _type(annotation: object) -> str:
+    if "_check_kind" in str(annotation):
+        return "list[GateCheck]"
     text = str(annotation) if not isinstance(annotation, type) else annotation.__name__
     text = re.sub(r"venturegate\.definitions\.model\.", "", text)
     text = re.sub(r"typing\.|<class '([^']+)'>", r"\1", text)
