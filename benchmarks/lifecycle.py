@@ -55,15 +55,25 @@ def run(url: str, n_ventures: int, n_samples: int, n_singles: int, n_gates: int)
 
     clock[0] = T0 + timedelta(days=1)
     batch = [
-        SampleIn(ids[i % len(ids)], metrics[i % len(metrics)][0], _value(metrics[i % len(metrics)][1], i),
-                 T0 + timedelta(seconds=i % 86_000), f"k{i}")
+        SampleIn(
+            ids[i % len(ids)],
+            metrics[i % len(metrics)][0],
+            _value(metrics[i % len(metrics)][1], i),
+            T0 + timedelta(seconds=i % 86_000),
+            f"k{i}",
+        )
         for i in range(n_samples)
     ]
     t = time.perf_counter()
     for i in range(0, len(batch), 1000):
         eng.record_samples(batch[i : i + 1000], actor=AGENT)
     dt = time.perf_counter() - t
-    out["samples_batched"] = {"n": n_samples, "batch": 1000, "seconds": round(dt, 3), "per_second": round(n_samples / dt)}
+    out["samples_batched"] = {
+        "n": n_samples,
+        "batch": 1000,
+        "seconds": round(dt, 3),
+        "per_second": round(n_samples / dt),
+    }
 
     t = time.perf_counter()
     for i in range(n_singles):
@@ -72,21 +82,40 @@ def run(url: str, n_ventures: int, n_samples: int, n_singles: int, n_gates: int)
     dt = time.perf_counter() - t
     out["samples_single"] = {"n": n_singles, "seconds": round(dt, 3), "per_second": round(n_singles / dt)}
 
-    rows = [{"venture_id": ids[i % len(ids)], "metric": metrics[i % len(metrics)][0], "value": 1.0,
-             "at": T0, "sample_key": None, "actor": "peer", "recorded_at": T0} for i in range(n_samples)]
+    rows = [
+        {
+            "venture_id": ids[i % len(ids)],
+            "metric": metrics[i % len(metrics)][0],
+            "value": 1.0,
+            "at": T0,
+            "sample_key": None,
+            "actor": "peer",
+            "recorded_at": T0,
+        }
+        for i in range(n_samples)
+    ]
     t = time.perf_counter()
     for i in range(0, len(rows), 1000):
         with db.begin() as conn:
             conn.execute(insert(samples), rows[i : i + 1000])
     dt = time.perf_counter() - t
-    out["peer_bare_executemany"] = {"n": n_samples, "batch": 1000, "seconds": round(dt, 3),
-                                    "per_second": round(n_samples / dt)}
+    out["peer_bare_executemany"] = {
+        "n": n_samples,
+        "batch": 1000,
+        "seconds": round(dt, 3),
+        "per_second": round(n_samples / dt),
+    }
 
     t = time.perf_counter()
     passed = sum(eng.check_gate(ids[i % len(ids)]).passed for i in range(n_gates))
     dt = time.perf_counter() - t
-    out["gate_evaluations"] = {"n": n_gates, "seconds": round(dt, 3), "per_second": round(n_gates / dt, 1),
-                               "checks_per_gate": len(stage.gates.exit), "passed": passed}
+    out["gate_evaluations"] = {
+        "n": n_gates,
+        "seconds": round(dt, 3),
+        "per_second": round(n_gates / dt, 1),
+        "checks_per_gate": len(stage.gates.exit),
+        "passed": passed,
+    }
     db.dispose()
     return out
 
@@ -111,8 +140,15 @@ def main() -> None:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         try:
             sep = "&" if "?" in args.postgres else "?"
-            results.append(run(f"{args.postgres}{sep}options=-csearch_path%3D{schema}", args.ventures, args.samples,
-                               args.singles, args.gates))
+            results.append(
+                run(
+                    f"{args.postgres}{sep}options=-csearch_path%3D{schema}",
+                    args.ventures,
+                    args.samples,
+                    args.singles,
+                    args.gates,
+                )
+            )
         finally:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))

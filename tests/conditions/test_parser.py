@@ -79,7 +79,7 @@ def test_binary_operators_are_left_associative() -> None:
 def test_literals() -> None:
     assert parse("x == 7") == Compare("==", MetricRef("x"), Number(7))
     number = parse("x == 2.5e3").right  # type: ignore[union-attr]
-    assert number == Number(2500.0) and isinstance(number.value, float)  # type: ignore[union-attr]
+    assert number == Number(2500.0) and isinstance(number.value, float)
     assert isinstance(parse("x == 7").right.value, int)  # type: ignore[union-attr]
     assert parse('s == "a\\"b\\\\c\\n"').right == String('a"b\\c\n')  # type: ignore[union-attr]
     assert parse("x == false").right == Boolean(False)  # type: ignore[union-attr]
@@ -95,12 +95,12 @@ def test_literals() -> None:
         ("1d", 86400, "d"),
         ("1w", 604800, "w"),
         ("1h30m", 5400, ""),
-    ],  # fmt: skip
+    ],
 )
 def test_durations(text: str, seconds: float, unit: str) -> None:
     duration = parse(f"age(x) > {text}").right  # type: ignore[union-attr]
     assert duration == Duration(seconds)
-    assert duration.unit == unit  # type: ignore[union-attr]
+    assert duration.unit == unit
 
 
 def test_references() -> None:

@@ -90,7 +90,7 @@ def test_number_literals_cannot_be_negative() -> None:
         Duration(float("inf"))
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(any_tree)
 def test_parse_reads_back_what_to_text_prints(tree: Expr) -> None:
     text = to_text(tree)

@@ -7,11 +7,10 @@ from typing import Annotated
 import typer
 
 from venturegate import __version__
-from venturegate.cli import ventures
+from venturegate.cli import ventures, workflows
 from venturegate.cli.approvals import approval_app
 from venturegate.cli.context import STATE, handled, out
 from venturegate.cli.data import artifact_app, metric_app
-from venturegate.cli import workflows
 from venturegate.cli.workflows import workflow_app
 
 app = typer.Typer(

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from venturegate.core.conditions import DataAccess, Explanation, evaluate, parse
+from venturegate.core.conditions import DataAccess, Explanation, evaluate, format_value, parse
 from venturegate.core.conditions.nodes import Expr
 from venturegate.core.durations import parse_duration
 from venturegate.definitions.model import (
@@ -70,7 +70,7 @@ class CheckResult:
             "reason": self.reason,
         }
         if self.explanation is not None:
-            out["explanation"] = explanation_dict(self.explanation)
+            out["explanation"] = self.explanation.to_dict()  # type: ignore[assignment]
         return out
 
 
@@ -92,18 +92,6 @@ class GateResult:
         return [c for c in self.checks if c.verdict != "pass"]
 
 
-def explanation_dict(expl: Explanation) -> dict[str, JSONValue]:
-    """An explanation tree as JSON."""
-    out: dict[str, JSONValue] = {"text": expl.text, "value": expl.value, "verdict": None}
-    if isinstance(expl.value, bool) or expl.value is None:
-        out["verdict"] = expl.verdict
-    if expl.reason:
-        out["reason"] = expl.reason
-    if expl.children:
-        out["children"] = [explanation_dict(c) for c in expl.children]
-    return out
-
-
 _PARSED: dict[str, Expr] = {}
 
 
@@ -118,12 +106,9 @@ def parsed(text: str) -> Expr:
 def _condition(chk: ConditionCheck, facts: GateFacts, now: datetime) -> CheckResult:
     expl = evaluate(parsed(chk.check), facts.data, now)
     verdict = expl.verdict
-    left = getattr(expl, "left", None)
-    right = getattr(expl, "right", None)
-    op = getattr(expl, "op", None)
-    if op is not None:
-        observed: JSONValue = left
-        expected: JSONValue = f"{op} {right}"
+    if expl.op is not None:
+        observed: JSONValue = expl.left
+        expected: JSONValue = f"{expl.op} {format_value(expl.right)}"
     else:
         observed = expl.value
         expected = True

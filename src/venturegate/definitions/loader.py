@@ -60,8 +60,12 @@ class _Sourced:
 
     data: dict[str, Any]
     sources: list[tuple[Document, PathKey]] = field(default_factory=list)
+    items: dict[PathKey, _Sourced] = field(default_factory=dict)
+    """Items of merged lists, by (key, index in the merged list): their index in the source differs."""
 
     def locate(self, path: PathKey, message: str, hint: str = "") -> Problem:
+        if path[:2] in self.items:
+            return self.items[path[:2]].locate(path[2:], message, hint)
         for end in range(len(path), -1, -1):
             for doc, prefix in self.sources:
                 pos = doc.positions.get((*prefix, *path[:end]))
@@ -71,7 +75,26 @@ class _Sourced:
         return Problem(doc.file, 1, 1, message, hint)
 
     def quoted(self, path: PathKey) -> bool:
+        if path[:2] in self.items:
+            return self.items[path[:2]].quoted(path[2:])
         return any((*prefix, *path) in doc.quoted for doc, prefix in self.sources)
+
+    def text_position(self, path: PathKey, offset: int) -> tuple[str, int, int] | None:
+        """File, line and column of character `offset` of a multi-line text value at `path`."""
+        if path[:2] in self.items:
+            return self.items[path[:2]].text_position(path[2:], offset)
+        for doc, prefix in self.sources:
+            if (*prefix, *path) in doc.positions:
+                hit = doc.text_position((*prefix, *path), offset)
+                return None if hit is None else (doc.file, *hit)
+        return None
+
+    def item(self, key: str, index: int, data: Any) -> _Sourced:
+        """The origin of `self.data[key][index]`."""
+        found = self.items.get((key, index))
+        if found is not None:
+            return found
+        return _Sourced(data, [(doc, (*prefix, key, index)) for doc, prefix in self.sources])
 
 
 @dataclass(frozen=True)
@@ -93,17 +116,21 @@ class _Raw:
     top: _Sourced
     stages: list[_Sourced]
     problems: list[Problem]
+    mapping: bool = True
+    """False when the file could not be read or parsed into a mapping (that problem is already reported)."""
 
 
 def _merge_stage(base: _Sourced, over: _Sourced) -> _Sourced:
     data = dict(base.data)
+    items = {k: v for k, v in base.items.items() if k[0] not in over.data}
     for key, value in over.data.items():
         old = data.get(key)
         if key in _MERGED_MAPS and isinstance(old, dict) and isinstance(value, dict):
             data[key] = {**old, **value}
         elif key in _MERGED_LISTS and isinstance(old, list) and isinstance(value, list):
             merged = list(old)
-            for item in value:
+            origins = [base.item(key, i, o) for i, o in enumerate(old)]
+            for j, item in enumerate(value):
                 ident = item.get("id") if isinstance(item, dict) else None
                 idx = next(
                     (i for i, o in enumerate(merged) if isinstance(o, dict) and o.get("id") == ident),
@@ -111,12 +138,35 @@ def _merge_stage(base: _Sourced, over: _Sourced) -> _Sourced:
                 )
                 if ident is not None and idx is not None:
                     merged[idx] = item
+                    origins[idx] = over.item(key, j, item)
                 else:
                     merged.append(item)
+                    origins.append(over.item(key, j, item))
             data[key] = merged
+            items.update({(key, i): origin for i, origin in enumerate(origins)})
         else:
             data[key] = value
-    return _Sourced(data, over.sources + base.sources)
+    return _Sourced(data, over.sources + base.sources, items)
+
+
+def _ident(entry: _Sourced) -> object:
+    """A stage's id as a dict key (an unhashable id, e.g. a list, is an error reported later)."""
+    ident = entry.data.get("id")
+    return ident if isinstance(ident, int | str | float | None) else repr(ident)
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, ValueError, RuntimeError):
+        return path
 
 
 def _stage_entries(doc: Document, path: PathKey, value: Any, problems: list[Problem]) -> list[_Sourced]:
@@ -141,9 +191,11 @@ def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> _Raw:
     if doc.data is None:
         if not found:
             problems.append(doc.problem((), "the file is empty; a workflow needs at least `workflow:`"))
+        raw.mapping = False
         return raw
     if not isinstance(doc.data, dict):
         problems.append(doc.problem((), "a workflow file must be a mapping (workflow:, stages:, …)"))
+        raw.mapping = False
         return raw
     for key in doc.data:
         if key not in TOP_KEYS:
@@ -155,9 +207,9 @@ def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> _Raw:
     extends = doc.data.get("extends")
     if extends is not None:
         target = BUNDLED_PATH if extends == "bundled" else (path.parent / str(extends))
-        if target.resolve() in seen:
+        if _resolved(target) in seen:
             problems.append(doc.problem(("extends",), f"'{extends}' extends itself (cycle)"))
-        elif not target.is_file():
+        elif not _is_file(target):
             problems.append(
                 doc.problem(
                     ("extends",),
@@ -166,7 +218,7 @@ def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> _Raw:
                 )
             )
         else:
-            base = _read_raw(target, (*seen, path.resolve()))
+            base = _read_raw(target, (*seen, _resolved(path)))
             problems += base.problems
 
     stages = _stage_entries(doc, ("stages",), doc.data.get("stages", []), problems)
@@ -176,7 +228,7 @@ def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> _Raw:
         includes = []
     for i, rel in enumerate(includes):
         inc = path.parent / str(rel)
-        if not inc.is_file():
+        if not _is_file(inc):
             problems.append(doc.problem(("include", i), f"included file '{rel}' does not exist"))
             continue
         idoc, ifound = read_yaml(inc)
@@ -198,10 +250,10 @@ def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> _Raw:
         old = merged_top.get(key)
         merged_top[key] = {**old, **value} if isinstance(old, dict) and isinstance(value, dict) else value
     raw.top = _Sourced(merged_top, top.sources + base.top.sources)
-    by_id = {s.data.get("id"): s for s in base.stages}
-    order = [s.data.get("id") for s in base.stages]
+    by_id = {_ident(s): s for s in base.stages}
+    order = [_ident(s) for s in base.stages]
     for st in stages:
-        ident = st.data.get("id")
+        ident = _ident(st)
         if ident in by_id:
             by_id[ident] = _merge_stage(by_id[ident], st)
         else:
@@ -241,7 +293,9 @@ def build(raw: _Raw) -> tuple[Workflow | None, list[Problem], list[_Sourced]]:
     problems = list(raw.problems)
     header: Workflow | None = None
     try:
-        header = Workflow.model_validate(raw.top.data)
+        # A file that could not be read or parsed already has its problem; "missing `workflow`" would be noise.
+        if raw.mapping:
+            header = Workflow.model_validate(raw.top.data)
     except ValidationError as exc:
         problems += pydantic_problems(exc, raw.top)
     stages: list[tuple[Stage, _Sourced]] = []

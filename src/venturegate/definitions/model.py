@@ -127,7 +127,7 @@ class Metric(_Model):
     alert: float | None = None
     """Default alert level."""
     frequency: str = "per_run"
-    """How often it is measured: `continuous`, `per_run`, `hourly`, `daily`, `weekly` or a duration; cadences decide staleness."""
+    """How often it is measured: `continuous`, `per_run`, `hourly`, `daily`, `weekly` or a duration."""
     window: Duration = "1h"
     """Default window for window functions that omit one, and for dashboards."""
     segments: dict[Segment, Levels] = {}
@@ -169,7 +169,7 @@ class ConfigParam(_Model):
     segments: dict[Segment, ParamValue] = {}
     """Per-segment defaults, between the workflow default and a venture override."""
     approval_role: str | None = None
-    """Role that must approve changes to this parameter (e.g. exit-gate thresholds); none means anyone with write access."""
+    """Role that must approve changes to this parameter (e.g. exit-gate thresholds); none: any writer."""
 
 
 class ArtifactDef(_Model):

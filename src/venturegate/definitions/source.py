@@ -42,6 +42,8 @@ class Document:
     data: Any
     positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     quoted: set[PathKey] = field(default_factory=set)
+    segments: dict[PathKey, list[tuple[int, int, int]]] = field(default_factory=dict)
+    """For text spread over several source lines: (offset in the value, line, column) of each line's start."""
 
     def where(self, path: PathKey) -> tuple[int, int]:
         """Line and column (1-based) of the value at `path`, or of its nearest located parent."""
@@ -50,6 +52,17 @@ class Document:
             if hit is not None:
                 return hit
         return (1, 1)
+
+    def text_position(self, path: PathKey, offset: int) -> tuple[int, int] | None:
+        """Line and column of character `offset` of a multi-line text value (None for one-line values)."""
+        segments = self.segments.get(path)
+        if not segments:
+            return None
+        start, line, column = segments[0]
+        for seg in segments:
+            if seg[0] <= offset:
+                start, line, column = seg
+        return (line, column + max(offset - start, 0))
 
     def problem(self, path: PathKey, message: str, hint: str = "") -> Problem:
         """A problem located at `path`."""
@@ -61,28 +74,76 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+def _segments(node: yaml.ScalarNode, value: str, text: str) -> list[tuple[int, int, int]]:
+    """Where each source line of a multi-line text scalar starts in its (folded) value."""
+    raw_lines = text[node.start_mark.index : node.end_mark.index].split("\n")
+    out: list[tuple[int, int, int]] = []
+    cursor = 0
+    for i, raw in enumerate(raw_lines):
+        column = node.start_mark.column if i == 0 else 0
+        if i == 0 and node.style in ("|", ">"):
+            continue  # the line holding the block indicator
+        if i == 0 and node.style in ("'", '"'):
+            raw, column = raw[1:], column + 1
+        if i == len(raw_lines) - 1 and node.style in ("'", '"'):
+            raw = raw[:-1]
+        content = raw.lstrip(" \t")
+        column += len(raw) - len(content)
+        content = content.rstrip()
+        found = value.find(content, cursor) if content else -1
+        if found >= 0:
+            out.append((found, node.start_mark.line + 1 + i, column + 1))
+            cursor = found + len(content)
+    return out
+
+
 class _Builder:
-    def __init__(self, doc: Document, loader: yaml.SafeLoader, problems: list[Problem]) -> None:
+    def __init__(self, doc: Document, loader: yaml.SafeLoader, problems: list[Problem], text: str) -> None:
         self.doc = doc
         self.loader = loader
         self.problems = problems
+        self.text = text
+        self.open: set[int] = set()
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
         self.doc.positions[path] = _mark(node)
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            if id(node) in self.open:
+                line, col = _mark(node)
+                self.problems.append(Problem(self.doc.file, line, col, "an alias refers to itself (recursive data)"))
+                return None
+            self.open.add(id(node))
+            try:
+                if isinstance(node, yaml.MappingNode):
+                    return self._mapping(node, path)
+                return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            finally:
+                self.open.discard(id(node))
         assert isinstance(node, yaml.ScalarNode)
         if node.style in ("'", '"'):
             self.doc.quoted.add(path)
-        return self.loader.construct_object(node, deep=True)
+        value = self._construct(node)
+        if isinstance(value, str) and node.start_mark.line != node.end_mark.line:
+            self.doc.segments[path] = _segments(node, value, self.text)
+        return value
+
+    def _construct(self, node: yaml.Node) -> Any:
+        """A scalar's value; one that its tag cannot read (e.g. `2024-13-45`) is a problem, not a crash."""
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+            line, col = _mark(node)
+            self.problems.append(Problem(self.doc.file, line, col, f"cannot read value {node.value!r}: {exc}"))
+            return None
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[Any, Any]:
         self.loader.flatten_mapping(node)
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = self.loader.construct_object(key_node, deep=True)
+            before = len(self.problems)
+            key = self._construct(key_node)
+            if len(self.problems) > before:
+                continue
             if not isinstance(key, str | int):
                 line, col = _mark(key_node)
                 self.problems.append(Problem(self.doc.file, line, col, "mapping keys must be text"))
@@ -99,21 +160,34 @@ def parse_yaml(text: str, file: str) -> tuple[Document, list[Problem]]:
     """Parse YAML text safely, recording positions; syntax errors become located problems."""
     doc = Document(file=file, data=None)
     problems: list[Problem] = []
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         if node is not None:
-            doc.data = _Builder(doc, loader, problems).build(node, ())
+            doc.data = _Builder(doc, loader, problems, text).build(node, ())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         what = exc.problem or "invalid YAML"
         context = f" {exc.context}" if exc.context else ""
+        start = exc.context_mark
+        if start is not None and mark is not None and start.line != mark.line:
+            context += f" (started at line {start.line + 1}, column {start.column + 1})"
         problems.append(Problem(file, line, col, f"YAML syntax error: {what}{context}"))
+    except yaml.reader.ReaderError as exc:
+        pos = max(min(exc.position, len(text)), 0)
+        line = text.count("\n", 0, pos) + 1
+        col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+        problems.append(Problem(file, line, col, f"YAML syntax error: character #x{exc.character:04x} is not allowed"))
     except yaml.YAMLError as exc:
         problems.append(Problem(file, 1, 1, f"YAML error: {exc}"))
+    except RecursionError:
+        doc.data = None
+        problems.append(Problem(file, 1, 1, "YAML syntax error: the document is nested too deeply"))
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return doc, problems
 
 
@@ -121,6 +195,6 @@ def read_yaml(path: Path) -> tuple[Document, list[Problem]]:
     """Read and parse a YAML file; an unreadable file is a problem, not an exception."""
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         return Document(file=str(path), data=None), [Problem(str(path), 1, 1, f"cannot read file: {exc}")]
     return parse_yaml(text, str(path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
@@ -59,7 +60,8 @@ class _Checker:
     def __init__(self, wf: Workflow, top: _Sourced, entries: list[_Sourced]) -> None:
         self.wf = wf
         self.top = top
-        self.entries = {st.id: entry for st, entry in zip(wf.stages, entries, strict=True)}
+        # By identity: with a duplicate stage id, each stage's problems must still point into its own source.
+        self.entries = {id(st): entry for st, entry in zip(wf.stages, entries, strict=True)}
         self.problems: list[Problem] = []
         self.roles = set(wf.roles)
         self.stage_ids = {s.id for s in wf.stages}
@@ -68,7 +70,7 @@ class _Checker:
 
     # -- helpers ---------------------------------------------------------------------------
     def at(self, stage: Stage | None, path: PathKey, message: str, hint: str = "") -> None:
-        where = self.top if stage is None else self.entries[stage.id]
+        where = self.top if stage is None else self.entries[id(stage)]
         label = "" if stage is None else f"stage {stage.id}: "
         self.problems.append(where.locate(path, label + message, hint))
 
@@ -322,7 +324,7 @@ class _Checker:
                 for k, v in (("alert", lv.alert), ("threshold", lv.threshold), ("target", lv.target))
                 if v is not None
             ]
-            for (ka, va), (kb, vb) in zip(trio, trio[1:], strict=False):
+            for (ka, va), (kb, vb) in itertools.pairwise(trio):
                 if (metric.direction == "higher_is_better" and va > vb) or (
                     metric.direction == "lower_is_better" and va < vb
                 ):
@@ -374,27 +376,27 @@ class _Checker:
             )
 
     def condition(self, st: Stage, path: PathKey, text: str) -> None:
-        entry = self.entries[st.id]
+        entry = self.entries[id(st)]
         offset = 1 if entry.quoted(path) else 0
         base = entry.locate(path, "")
+        lines = text.split("\n")
+
+        def place(line: int, column: int, message: str, hint: str) -> Problem:
+            # A condition written over several lines (`>-`, `|`) is mapped back line by line.
+            at = sum(len(t) + 1 for t in lines[: line - 1]) + column - 1
+            hit = entry.text_position(path, at)
+            if hit is not None:
+                return Problem(hit[0], hit[1], hit[2], f"stage {st.id}: condition: {message}", hint)
+            col = (base.column + offset + column - 1) if line == 1 else column
+            return Problem(base.file, base.line + line - 1, col, f"stage {st.id}: condition: {message}", hint)
+
         try:
             expr = parse(text)
         except ConditionSyntaxError as exc:
-            line = base.line + exc.line - 1
-            col = (base.column + offset + exc.column - 1) if exc.line == 1 else exc.column
-            self.problems.append(Problem(base.file, line, col, f"stage {st.id}: condition: {exc.message}", exc.hint))
+            self.problems.append(place(exc.line, exc.column, exc.message, exc.hint))
             return
         for prob in analyze(expr, self.condition_schema(st)):
-            col = base.column + offset + prob.column - 1
-            self.problems.append(
-                Problem(
-                    base.file,
-                    base.line,
-                    col,
-                    f"stage {st.id}: condition: {prob.message}",
-                    prob.hint,
-                )
-            )
+            self.problems.append(place(prob.line, prob.column, prob.message, prob.hint))
 
     def condition_schema(self, st: Stage) -> ConditionSchema:
         config = {**self.wf.config, **st.config}

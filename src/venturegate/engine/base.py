@@ -16,12 +16,13 @@ from venturegate.definitions.model import Stage, Workflow
 from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.errors import BadInput, Conflict, NotFound
 from venturegate.engine.facts import StoreData, gate_facts
-from venturegate.engine.records import Venture
+from venturegate.engine.records import Event, Venture
 from venturegate.store.database import connect, ensure_schema
 from venturegate.store.schema import (
     events,
     stage_visits,
     substage_status,
+    timers,
     ventures,
     workflow_versions,
 )
@@ -223,6 +224,90 @@ class EngineBase:
             data={"attempt": attempt},
         )
         self._recheck_entry(conn, row, actor, now, entering=True)
+
+    def _schedule(self, conn: Connection, venture_id: int, kind: str, ref: str, due: datetime) -> None:
+        """A durable wake-up: the truth is this row; a queue only shortens the wait (see `tick`)."""
+        pending = conn.execute(
+            select(timers.c.id, timers.c.due_at).where(
+                timers.c.venture_id == venture_id,
+                timers.c.kind == kind,
+                timers.c.ref == ref,
+                timers.c.done_at.is_(None),
+            )
+        ).first()
+        if pending is None:
+            conn.execute(insert(timers).values(venture_id=venture_id, kind=kind, ref=ref, due_at=due))
+        elif pending.due_at != due:
+            conn.execute(update(timers).where(timers.c.id == pending.id).values(due_at=due))
+
+    def _history(self, conn: Connection, venture_id: int, limit: int = 25) -> list[Event]:
+        rows = conn.execute(
+            select(events).where(events.c.venture_id == venture_id).order_by(events.c.id.desc()).limit(limit)
+        ).all()
+        return [
+            Event(
+                int(r.id),
+                r.venture_id,
+                r.kind,
+                r.actor,
+                r.actor_role,
+                r.actor_kind,
+                r.at,
+                r.stage,
+                r.substage,
+                r.reason,
+                r.data,
+            )
+            for r in reversed(rows)
+        ]
+
+    def _advance_row(self, conn: Connection, row: Row[Any], actor: Actor, now: datetime, result: GateResult) -> None:
+        """Leave the current stage (its exit gate passed) and enter the next, or complete the workflow."""
+        wf = self.pinned(conn, row.workflow_digest).workflow
+        visit = self._visit(conn, int(row.id))
+        conn.execute(update(stage_visits).where(stage_visits.c.id == visit.id).values(exited_at=now, outcome="passed"))
+        self._event(
+            conn,
+            int(row.id),
+            "stage.exited",
+            actor,
+            now,
+            stage=int(row.stage),
+            reason="exit gate passed",
+            data=self._gate_json(result),
+        )
+        self._record_success(conn, wf, int(row.stage))
+        nxt = wf.next_stage(int(row.stage))
+        if nxt is None:
+            self._set(conn, row, now, status="completed", status_detail=None)
+            self._event(conn, int(row.id), "venture.completed", actor, now, stage=int(row.stage))
+            return
+        self._event(
+            conn,
+            int(row.id),
+            "venture.advanced",
+            actor,
+            now,
+            stage=nxt.id,
+            reason=f"{row.stage} → {nxt.id}",
+            data={"from": int(row.stage), "to": nxt.id},
+        )
+        self._enter(conn, row, nxt.id, actor, now, f"advanced from stage {row.stage}")
+
+    # Hooks that the trigger layer fills in; the base does nothing.
+    def _record_success(self, conn: Connection, wf: Workflow, stage_id: int) -> None:
+        """Count a successful run of a stage (progression)."""
+
+    def _after_decision(
+        self, conn: Connection, approval: Row[Any], approved: bool, actor: Actor, now: datetime
+    ) -> None:
+        """React to an approval decision (an assisted trigger acts when approved)."""
+
+    def _evaluate_triggers(
+        self, conn: Connection, row: Row[Any], now: datetime, metrics: set[str] | None = None, only: str | None = None
+    ) -> list[Any]:
+        """Judge triggers reading `metrics`; the trigger layer overrides this."""
+        return []
 
     def _recheck_entry(
         self, conn: Connection, row: Row[Any], actor: Actor, now: datetime, entering: bool = False

@@ -153,37 +153,7 @@ class LifecycleOps(EngineBase):
             result = self._gate(conn, row, "exit", now)
             if not result.passed:
                 raise GateNotPassed(result)
-            wf = self.pinned(conn, row.workflow_digest).workflow
-            visit = self._visit(conn, int(row.id))
-            conn.execute(
-                update(stage_visits).where(stage_visits.c.id == visit.id).values(exited_at=now, outcome="passed")
-            )
-            self._event(
-                conn,
-                int(row.id),
-                "stage.exited",
-                actor,
-                now,
-                stage=int(row.stage),
-                reason="exit gate passed",
-                data=self._gate_json(result),
-            )
-            nxt = wf.next_stage(int(row.stage))
-            if nxt is None:
-                self._set(conn, row, now, status="completed", status_detail=None)
-                self._event(conn, int(row.id), "venture.completed", actor, now, stage=int(row.stage))
-            else:
-                self._event(
-                    conn,
-                    int(row.id),
-                    "venture.advanced",
-                    actor,
-                    now,
-                    stage=nxt.id,
-                    reason=f"{row.stage} → {nxt.id}",
-                    data={"from": int(row.stage), "to": nxt.id},
-                )
-                self._enter(conn, row, nxt.id, actor, now, f"advanced from stage {row.stage}")
+            self._advance_row(conn, row, actor, now, result)
             return self._venture(self._row(conn, int(row.id)))
 
     def complete_substage(

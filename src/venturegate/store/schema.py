@@ -191,3 +191,59 @@ events = Table(
     Index("ix_events_venture_id", "venture_id", "id"),
     Index("ix_events_kind", "kind"),
 )
+
+trigger_state = Table(
+    "trigger_state",
+    metadata,
+    Column("venture_id", Id, ForeignKey("ventures.id"), primary_key=True),
+    Column("trigger_id", String(80), primary_key=True),
+    Column("state", String(20), nullable=False),
+    _ts("since", nullable=True),
+    _ts("last_evaluated_at", nullable=True),
+    Column("last_value", JSON, nullable=True),
+    _ts("last_fired_at", nullable=True),
+    Column("fired_count", Integer, nullable=False, default=0),
+    Column("acted_count", Integer, nullable=False, default=0),
+)
+
+escalations = Table(
+    "escalations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("code", String(60), nullable=False, unique=True),
+    Column("venture_id", Id, ForeignKey("ventures.id"), nullable=False),
+    Column("stage", Integer, nullable=False),
+    Column("trigger_id", String(80), nullable=True),
+    Column("role", String(40), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("history", JSON, nullable=False),
+    _ts("created_at"),
+    Column("resolved_by", String(200), nullable=True),
+    _ts("resolved_at", nullable=True),
+    Column("resume_at", String(20), nullable=True),
+    Index("ix_escalations_status", "status"),
+)
+
+timers = Table(
+    "timers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("venture_id", Id, ForeignKey("ventures.id"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("ref", String(120), nullable=False),
+    _ts("due_at"),
+    _ts("done_at", nullable=True),
+    Index("ix_timers_due", "done_at", "due_at"),
+    Index("ix_timers_ref", "venture_id", "kind", "ref"),
+)
+
+stage_modes = Table(
+    "stage_modes",
+    metadata,
+    Column("venture_id", Id, ForeignKey("ventures.id"), primary_key=True),
+    Column("stage", Integer, primary_key=True),
+    Column("mode", String(20), nullable=False),
+    Column("successes", Integer, nullable=False, default=0),
+    Column("failures", Integer, nullable=False, default=0),
+)

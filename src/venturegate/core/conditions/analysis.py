@@ -200,7 +200,8 @@ class _Checker:
             ordinal = ("first", "second")[position]
             if param == "metric":
                 if not isinstance(arg, MetricRef):
-                    self.report(arg, f"the {ordinal} argument of {node.function}() must be a metric name")
+                    usage = f"write {node.function}({', '.join(signature.params)})"
+                    self.report(arg, f"the {ordinal} argument of {node.function}() must be a metric name", usage)
                 else:
                     self.known_metric(arg, arg.name)
             elif param == "string literal":

@@ -1,0 +1,485 @@
+"""Triggers: judged when their data arrives, acted on by mode, limited by retries and loop prevention."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, insert, select, update
+
+from venturegate.core.conditions import references
+from venturegate.core.durations import parse_duration
+from venturegate.core.gates import parsed
+from venturegate.core.settings import effective_config
+from venturegate.core.triggers import TriggerState, demote, effective_mode, step
+from venturegate.definitions.model import Stage, Trigger, Workflow
+from venturegate.engine.actors import SYSTEM, Actor
+from venturegate.engine.base import EngineBase
+from venturegate.engine.errors import BadInput, Conflict, NotFound
+from venturegate.engine.records import _Record
+from venturegate.store.schema import (
+    approvals,
+    escalations,
+    stage_modes,
+    stage_visits,
+    substage_status,
+    trigger_state,
+)
+
+STAGE_WIDE = 0
+"""`stage_modes.venture_id` of the stage-wide progression mode (a venture row overrides it)."""
+
+
+@dataclass(frozen=True)
+class Fired(_Record):
+    """A trigger that fired (or went pending) while data arrived, and what came of it."""
+
+    trigger: str
+    kind: str
+    action: dict[str, Any]
+    mode: str
+    outcome: str
+    venture_id: int
+    detail: str = ""
+
+
+class TriggerOps(EngineBase):
+    """Trigger evaluation and actions (the hooks the sample, approval and timer paths call)."""
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def _duration(self, wf: Workflow, row: Row[Any], value: str) -> float:
+        if value.startswith("config."):
+            eff = effective_config(wf, int(row.stage), row.segment)
+            value = str(eff[value.removeprefix("config.")].value)
+        return parse_duration(value)
+
+    def _evaluate_triggers(
+        self, conn: Connection, row: Row[Any], now: datetime, metrics: set[str] | None = None, only: str | None = None
+    ) -> list[Fired]:
+        """Judge the current stage's triggers that read `metrics` (all when None), in definition order."""
+        wf = self.pinned(conn, row.workflow_digest).workflow
+        stage = self._stage(wf, int(row.stage))
+        fired: list[Fired] = []
+        for trig in stage.triggers:
+            if only is not None and trig.id != only:
+                continue
+            if metrics is not None and not (references(parsed(trig.when)).metrics & metrics):
+                continue
+            row = self._row(conn, int(row.id))
+            if row.status != "active" or int(row.stage) != stage.id:
+                break
+            result = self._judge(conn, row, wf, trig, now)
+            if result is not None:
+                fired.append(result)
+        return fired
+
+    def _state(self, conn: Connection, vid: int, trig_id: str) -> tuple[TriggerState, bool]:
+        r = conn.execute(
+            select(trigger_state).where(trigger_state.c.venture_id == vid, trigger_state.c.trigger_id == trig_id)
+        ).first()
+        if r is None:
+            return TriggerState(), False
+        return TriggerState(r.state, r.since, r.last_fired_at, r.fired_count, r.acted_count), True
+
+    def _save_state(
+        self, conn: Connection, vid: int, trig_id: str, st: TriggerState, exists: bool, **extra: Any
+    ) -> None:
+        values = {
+            "state": st.state,
+            "since": st.since,
+            "last_fired_at": st.last_fired_at,
+            "fired_count": st.fired_count,
+            "acted_count": st.acted_count,
+            **extra,
+        }
+        if exists:
+            conn.execute(
+                update(trigger_state)
+                .where(trigger_state.c.venture_id == vid, trigger_state.c.trigger_id == trig_id)
+                .values(**values)
+            )
+        else:
+            conn.execute(insert(trigger_state).values(venture_id=vid, trigger_id=trig_id, **values))
+
+    def _judge(self, conn: Connection, row: Row[Any], wf: Workflow, trig: Trigger, now: datetime) -> Fired | None:
+        vid = int(row.id)
+        visit = self._visit(conn, vid)
+        expl = parsed_eval(self, conn, row, visit, trig, now)
+        prev, exists = self._state(conn, vid, trig.id)
+        result = step(
+            prev, expl.verdict, now, self._duration(wf, row, trig.for_), self._duration(wf, row, trig.cooldown)
+        )
+        self._save_state(conn, vid, trig.id, result.state, exists, last_evaluated_at=now, last_value=expl.to_dict())
+        if result.wake_at is not None:
+            self._schedule(conn, vid, "trigger", trig.id, result.wake_at)
+        action = trig.action.model_dump(exclude_defaults=True)
+        if result.suppressed:
+            self._event(
+                conn, vid, "trigger.suppressed", SYSTEM, now, stage=int(row.stage), reason=f"{trig.id}: cooldown"
+            )
+            return Fired(trig.id, trig.kind, action, trig.mode, "suppressed-cooldown", vid)
+        if result.fire:
+            self._event(
+                conn,
+                vid,
+                "trigger.fired",
+                SYSTEM,
+                now,
+                stage=int(row.stage),
+                reason=f"{trig.id}: {trig.when}",
+                data={"trigger": trig.id, "kind": trig.kind, "explanation": expl.to_dict()},
+            )
+            mode, outcome, detail = self._fire(conn, row, wf, trig, now)
+            return Fired(trig.id, trig.kind, action, mode, outcome, vid, detail)
+        if result.state.state == "pending" and prev.state != "pending":
+            self._event(
+                conn,
+                vid,
+                "trigger.pending",
+                SYSTEM,
+                now,
+                stage=int(row.stage),
+                reason=trig.id,
+                data={"until": result.wake_at.isoformat() if result.wake_at else None},
+            )
+            return Fired(trig.id, trig.kind, action, trig.mode, "pending", vid)
+        return None
+
+    # -- firing -------------------------------------------------------------------------------
+    def _fire(
+        self, conn: Connection, row: Row[Any], wf: Workflow, trig: Trigger, now: datetime
+    ) -> tuple[str, str, str]:
+        vid, stage_id = int(row.id), int(row.stage)
+        mode = trig.mode
+        if trig.kind == "advance":
+            mode = effective_mode(trig.mode, self._progression_mode(conn, wf, vid, stage_id))
+        state, _ = self._state(conn, vid, trig.id)
+        if trig.kind in ("recursion", "rollback") and trig.max is not None and state.acted_count >= trig.max:
+            code = self._escalate(
+                conn,
+                row,
+                trig.role,
+                f"{trig.id} fired after {state.acted_count} recursions (limit {trig.max})",
+                now,
+                trig.id,
+            )
+            return mode, "escalated", code
+        if mode == "manual":
+            self._event(
+                conn,
+                vid,
+                "trigger.notified",
+                SYSTEM,
+                now,
+                stage=stage_id,
+                reason=trig.id,
+                data={"notify": trig.action.notify or [trig.role], "severity": trig.action.severity},
+            )
+            return mode, "notified", f"notified {', '.join(trig.action.notify or [trig.role])}"
+        if mode == "assisted":
+            aid = self._propose(conn, row, wf, trig, now)
+            return mode, "proposed", f"approval #{aid} for {trig.role}"
+        outcome, detail = self._act(conn, row, wf, trig, now, SYSTEM)
+        return mode, outcome, detail
+
+    def _propose(self, conn: Connection, row: Row[Any], wf: Workflow, trig: Trigger, now: datetime) -> int:
+        visit = self._visit(conn, int(row.id))
+        policy = wf.approval_policy(int(row.stage), trig.role)
+        expires = now + timedelta(seconds=self._duration(wf, row, policy.timeout))
+        payload = {"trigger": trig.id, "stage": int(row.stage), "action": trig.action.model_dump(exclude_defaults=True)}
+        aid = int(
+            conn.execute(
+                insert(approvals)
+                .values(
+                    venture_id=row.id,
+                    visit_id=visit.id,
+                    stage=row.stage,
+                    role=trig.role,
+                    status="pending",
+                    reason=f"{trig.id} proposes: {describe(trig)}",
+                    payload=payload,
+                    requested_by=SYSTEM.name,
+                    requested_at=now,
+                    expires_at=expires,
+                )
+                .returning(approvals.c.id)
+            ).scalar_one()
+        )
+        self._schedule(conn, int(row.id), "approval", str(aid), expires)
+        self._event(
+            conn,
+            int(row.id),
+            "approval.requested",
+            SYSTEM,
+            now,
+            stage=int(row.stage),
+            reason=describe(trig),
+            data={"approval": aid, "role": trig.role, "trigger": trig.id, "expires_at": expires.isoformat()},
+        )
+        return aid
+
+    def _act(
+        self, conn: Connection, row: Row[Any], wf: Workflow, trig: Trigger, now: datetime, actor: Actor
+    ) -> tuple[str, str]:
+        """Carry out a trigger's action; returns (outcome, detail)."""
+        vid, stage_id = int(row.id), int(row.stage)
+        reason = f"{trig.id}: {trig.description or trig.when}"
+        if trig.kind == "alert":
+            self._event(
+                conn,
+                vid,
+                "alert",
+                actor,
+                now,
+                stage=stage_id,
+                reason=reason,
+                data={"trigger": trig.id, "severity": trig.action.severity, "notify": trig.action.notify},
+            )
+            return "notified", f"{trig.action.severity} alert"
+        if trig.kind == "advance":
+            result = self._gate(conn, row, "exit", now)
+            if not result.passed:
+                self._event(
+                    conn,
+                    vid,
+                    "trigger.waiting",
+                    actor,
+                    now,
+                    stage=stage_id,
+                    reason=f"{trig.id}: exit gate not passed",
+                    data=self._gate_json(result),
+                )
+                return "pending", "exit gate not passed yet"
+            self._advance_row(conn, row, actor, now, result)
+            return "acted", f"advanced to {self._row(conn, vid).stage}"
+        self._count_act(conn, vid, trig.id)
+        if trig.kind == "rollback":
+            self._event(
+                conn,
+                vid,
+                "rollback.decided",
+                actor,
+                now,
+                stage=stage_id,
+                reason=reason,
+                data={"trigger": trig.id, "to": trig.action.rollback_to, "scope": trig.action.scope},
+            )
+            return "acted", f"rollback to {trig.action.rollback_to or 'previous configuration'} recorded"
+        target = trig.action.go_to
+        assert target is not None
+        return self._recurse(conn, row, wf, target, reason, actor, now, trig.id)
+
+    def _count_act(self, conn: Connection, vid: int, trig_id: str) -> None:
+        st, exists = self._state(conn, vid, trig_id)
+        self._save_state(
+            conn,
+            vid,
+            trig_id,
+            TriggerState(st.state, st.since, st.last_fired_at, st.fired_count, st.acted_count + 1),
+            exists,
+        )
+
+    def _recurse(
+        self,
+        conn: Connection,
+        row: Row[Any],
+        wf: Workflow,
+        target: int | str,
+        reason: str,
+        actor: Actor,
+        now: datetime,
+        trig_id: str | None,
+    ) -> tuple[str, str]:
+        vid, stage_id = int(row.id), int(row.stage)
+        self._record_failure(conn, wf, vid, stage_id)
+        if isinstance(target, str):
+            stage = self._stage(wf, stage_id)
+            self._reopen(conn, vid, stage, target)
+            self._set(conn, row, now)
+            self._event(
+                conn,
+                vid,
+                "recursion",
+                actor,
+                now,
+                stage=stage_id,
+                substage=target,
+                reason=reason,
+                data={"trigger": trig_id, "to": target},
+            )
+            return "acted", f"back to {target}"
+        loop = wf.defaults.loop_prevention
+        since = now - timedelta(seconds=parse_duration(loop.window))
+        bounces = conn.execute(
+            select(func.count())
+            .select_from(stage_visits)
+            .where(
+                stage_visits.c.venture_id == vid,
+                stage_visits.c.stage == target,
+                stage_visits.c.entered_at > since,
+                stage_visits.c.attempt > 1,
+            )
+        ).scalar_one()
+        if bounces >= loop.max_bounces:
+            code = self._escalate(
+                conn,
+                row,
+                loop.role,
+                f"loop: stage {target} re-entered {bounces} times within {loop.window} (limit {loop.max_bounces})",
+                now,
+                trig_id,
+            )
+            return "escalated", code
+        visit = self._visit(conn, vid)
+        conn.execute(
+            update(stage_visits).where(stage_visits.c.id == visit.id).values(exited_at=now, outcome="recursed")
+        )
+        self._event(
+            conn,
+            vid,
+            "recursion",
+            actor,
+            now,
+            stage=target,
+            reason=reason,
+            data={"trigger": trig_id, "from": stage_id, "to": target},
+        )
+        self._enter(conn, row, target, actor, now, reason)
+        return "acted", f"back to stage {target}"
+
+    def _reopen(self, conn: Connection, visit_vid: int, stage: Stage, substage: str) -> None:
+        ids = [s.id for s in stage.substages]
+        visit = self._visit(conn, visit_vid)
+        for sid in ids[ids.index(substage) :]:
+            conn.execute(
+                update(substage_status)
+                .where(substage_status.c.visit_id == visit.id, substage_status.c.substage == sid)
+                .values(status="open", items=[], completed_by=None, completed_at=None)
+            )
+
+    def _escalate(
+        self, conn: Connection, row: Row[Any], role: str, reason: str, now: datetime, trig_id: str | None
+    ) -> str:
+        stage_id = int(row.stage)
+        n = conn.execute(
+            select(func.count()).select_from(escalations).where(escalations.c.stage == stage_id)
+        ).scalar_one()
+        code = f"SD-{stage_id}-ESCALATION-{n + 1}"
+        history = [e.as_dict() for e in self._history(conn, int(row.id))]
+        conn.execute(
+            insert(escalations).values(
+                code=code,
+                venture_id=row.id,
+                stage=stage_id,
+                trigger_id=trig_id,
+                role=role,
+                status="open",
+                reason=reason,
+                history=history,
+                created_at=now,
+            )
+        )
+        self._set(conn, row, now, status="paused", status_detail={"escalation": code, "reason": reason})
+        self._event(
+            conn,
+            int(row.id),
+            "escalation.opened",
+            SYSTEM,
+            now,
+            stage=stage_id,
+            reason=reason,
+            data={"code": code, "role": role, "trigger": trig_id},
+        )
+        return code
+
+    # -- progression --------------------------------------------------------------------------
+    def _progression_mode(self, conn: Connection, wf: Workflow, vid: int, stage_id: int) -> Any:
+        rows = {
+            r.venture_id: r.mode
+            for r in conn.execute(
+                select(stage_modes).where(
+                    stage_modes.c.stage == stage_id, stage_modes.c.venture_id.in_([vid, STAGE_WIDE])
+                )
+            )
+        }
+        return rows.get(vid) or rows.get(STAGE_WIDE) or wf.progression_for(stage_id).mode
+
+    def _record_failure(self, conn: Connection, wf: Workflow, vid: int, stage_id: int) -> None:
+        prog = wf.progression_for(stage_id)
+        mode = self._progression_mode(conn, wf, vid, stage_id)
+        new = demote(mode) if prog.demote_on_failure else mode
+        self._upsert_mode(conn, stage_id, new, success=False, reset=new != mode)
+
+    def _upsert_mode(self, conn: Connection, stage_id: int, mode: str, *, success: bool, reset: bool) -> None:
+        r = conn.execute(
+            select(stage_modes).where(stage_modes.c.venture_id == STAGE_WIDE, stage_modes.c.stage == stage_id)
+        ).first()
+        succ = 0 if reset else (r.successes if r else 0) + (1 if success else 0)
+        fail = (r.failures if r else 0) + (0 if success else 1)
+        if r is None:
+            conn.execute(
+                insert(stage_modes).values(
+                    venture_id=STAGE_WIDE, stage=stage_id, mode=mode, successes=succ, failures=fail
+                )
+            )
+        else:
+            conn.execute(
+                update(stage_modes)
+                .where(stage_modes.c.venture_id == STAGE_WIDE, stage_modes.c.stage == stage_id)
+                .values(mode=mode, successes=succ, failures=fail)
+            )
+
+    # -- hooks called by other operations ---------------------------------------------------
+    def _after_decision(
+        self, conn: Connection, approval: Row[Any], approved: bool, actor: Actor, now: datetime
+    ) -> None:
+        payload = approval.payload or {}
+        trig_id = payload.get("trigger")
+        if not trig_id:
+            return
+        row = self._row(conn, int(approval.venture_id))
+        wf = self.pinned(conn, row.workflow_digest).workflow
+        stage = wf.stage(int(payload.get("stage", row.stage)))
+        trig = next((t for t in stage.triggers if t.id == trig_id), None) if stage else None
+        if not approved or trig is None:
+            self._event(conn, int(row.id), "trigger.rejected", actor, now, stage=int(row.stage), reason=str(trig_id))
+            return
+        if int(row.stage) != stage.id or row.status != "active":  # type: ignore[union-attr]
+            self._event(
+                conn,
+                int(row.id),
+                "trigger.stale",
+                actor,
+                now,
+                stage=int(row.stage),
+                reason=f"{trig_id}: venture moved on before the approval",
+            )
+            return
+        state, _ = self._state(conn, int(row.id), trig.id)
+        if trig.kind in ("recursion", "rollback") and trig.max is not None and state.acted_count >= trig.max:
+            self._escalate(conn, row, trig.role, f"{trig.id} approved past its limit {trig.max}", now, trig.id)
+            return
+        self._act(conn, row, wf, trig, now, actor)
+
+
+def parsed_eval(ops: TriggerOps, conn: Connection, row: Row[Any], visit: Row[Any], trig: Trigger, now: datetime) -> Any:
+    """Evaluate a trigger's condition for a venture at `now`."""
+    from venturegate.core.conditions import evaluate
+
+    return evaluate(parsed(trig.when), ops._data(conn, row, visit, now), now)
+
+
+def describe(trig: Trigger) -> str:
+    """A short phrase for a trigger's action."""
+    act = trig.action
+    if trig.kind == "recursion":
+        return f"go back to {act.go_to}"
+    if trig.kind == "rollback":
+        return f"roll back {', '.join(act.scope) or 'configuration'} to {act.rollback_to or 'the previous version'}"
+    if trig.kind == "advance":
+        return "advance to the next stage"
+    return f"{act.severity} alert"
+
+
+__all__ = ["BadInput", "Conflict", "Fired", "NotFound", "TriggerOps"]
