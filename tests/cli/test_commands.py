@@ -112,7 +112,7 @@ def test_metric_import_csv_and_jsonl(vg, tmp_path: Path) -> None:  # type: ignor
     csv_file = tmp_path / "s.csv"
     csv_file.write_text("venture,metric,value,at,key\nacme,idea_score,5,2026-11-01T10:00:00Z,a\nacme,idea_score,6,,b\n")
     res = json.loads(vg("metric", "import", str(csv_file), "--json"))
-    assert res == {"file": str(csv_file), "recorded": 2, "duplicates": 0}
+    assert res == {"file": str(csv_file), "recorded": 2, "duplicates": 0, "fired": []}
     jl = tmp_path / "s.jsonl"
     jl.write_text('{"metric": "idea_score", "value": 7, "key": "a"}\n{"metric": "idea_score", "value": 8}\n')
     res = json.loads(vg("metric", "import", str(jl), "--venture", "acme", "--json"))

@@ -27,7 +27,7 @@ def test_idempotency_key(engine: Engine) -> None:
     v = engine.create_venture("acme", "b2b_smb", actor=LEAD)
     first = engine.record_sample(v.id, "idea_score", 7, actor=AGENT, key="run-1")
     again = engine.record_sample(v.id, "idea_score", 7, actor=AGENT, key="run-1")
-    assert (first.duplicate, again.duplicate) == (False, True)
+    assert (first.samples[0].duplicate, again.samples[0].duplicate) == (False, True)
     res = engine.record_samples(
         [
             SampleIn(v.id, "idea_score", 1, key="b"),
@@ -36,7 +36,7 @@ def test_idempotency_key(engine: Engine) -> None:
         ],
         actor=AGENT,
     )
-    assert [r.duplicate for r in res] == [False, True, False]
+    assert [r.duplicate for r in res.samples] == [False, True, False]
     data = engine.check_gate(v.id).checks[2]
     assert data.observed == 3.0
 

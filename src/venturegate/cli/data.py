@@ -53,15 +53,23 @@ def record(
 ) -> None:
     """Record one metric sample."""
     when = parse_time(at, "--at") if at else None
-    res = STATE.engine().record_sample(
+    got = STATE.engine().record_sample(
         venture, metric, parse_value(value, "VALUE"), actor=STATE.who(), at=when, key=key
     )
+    res = got.samples[0]
     if as_json:
-        emit_json({"sample": res.as_dict()})
-    else:
-        out.print(
-            f"{'duplicate (already recorded)' if res.duplicate else 'recorded'} {metric}={res.value:g} at {res.at}"
-        )
+        emit_json({"sample": res.as_dict(), "fired": [f.as_dict() for f in got.fired]})
+        return
+    out.print(f"{'duplicate (already recorded)' if res.duplicate else 'recorded'} {metric}={res.value:g} at {res.at}")
+    fired_lines(got.fired)
+
+
+def fired_lines(fired: list[Any]) -> None:
+    """One line per trigger that fired or went pending."""
+    for f in fired:
+        colour = {"acted": "red", "escalated": "red", "proposed": "yellow", "pending": "cyan"}.get(f.outcome, "white")
+        detail = f" — {f.detail}" if f.detail else ""
+        out.print(f"  [{colour}]{f.trigger}[/{colour}] {f.kind} ({f.mode}): {f.outcome}{detail}")
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -112,19 +120,25 @@ def import_(
     eng, actor = STATE.engine(), STATE.who()
     samples = [_sample(file, n, item, venture) for n, item in _rows(file)]
     recorded = duplicates = 0
+    fired: list[Any] = []
     with Progress(
         TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), disable=as_json, console=out
     ) as bar:
         task = bar.add_task("samples", total=len(samples))
         for i in range(0, len(samples), BATCH):
-            results = eng.record_samples(samples[i : i + BATCH], actor=actor)
+            got = eng.record_samples(samples[i : i + BATCH], actor=actor)
+            results = got.samples
+            fired += got.fired
             duplicates += sum(r.duplicate for r in results)
             recorded += sum(not r.duplicate for r in results)
             bar.advance(task, len(results))
     if as_json:
-        emit_json({"file": str(file), "recorded": recorded, "duplicates": duplicates})
+        emit_json(
+            {"file": str(file), "recorded": recorded, "duplicates": duplicates, "fired": [f.as_dict() for f in fired]}
+        )
     else:
         out.print(f"imported {recorded} samples ({duplicates} duplicates skipped)")
+        fired_lines(fired)
 
 
 @artifact_app.command("put")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 import typer.main
 
 from venturegate.cli.app import app
+from venturegate.engine import records
+from venturegate.engine.triggers import Fired
 
 
 # Typer vendors its own click; the objects are read by duck typing rather than through a private import.
@@ -54,32 +57,29 @@ def render() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-JSON_SHAPES: dict[str, tuple[str, str]] = {
+JSON_SHAPES: dict[str, tuple[type | None, str]] = {
     "venture create / list / show / pause / resume / kill, advance": (
-        "Venture",
+        records.Venture,
         "one object (a list for `list`); "
         "`show` adds `visits`, `substages`, `pending_approvals`; `advance` adds `from_stage`",
     ),
-    "metric record": ("SampleResult", '`{"sample": {...}}`; issue #4 adds `fired`'),
-    "metric import": ("", '`{"file", "recorded", "duplicates"}`'),
-    "artifact put / show": ("Artifact", "`put` omits `content`"),
-    "artifact lineage": ("", 'a list of `{"depth", "name", "version", "derived_from", "content_hash"}`'),
-    "substage complete": ("SubstageState", "one object"),
-    "approval request / approve / reject / list": ("Approval", "one object (a list for `list`)"),
-    "events": ("Event", "a list, oldest first"),
+    "metric record": (records.SampleResult, '`{"sample": {...}, "fired": [...]}`'),
+    "metric import": (None, '`{"file", "recorded", "duplicates", "fired": [...]}`'),
+    "(each item of fired)": (Fired, "outcome: acted, proposed, notified, suppressed-cooldown, escalated or pending"),
+    "artifact put / show": (records.Artifact, "`put` omits `content`"),
+    "artifact lineage": (None, 'a list of `{"depth", "name", "version", "derived_from", "content_hash"}`'),
+    "substage complete": (records.SubstageState, "one object"),
+    "approval request / approve / reject / list": (records.Approval, "one object (a list for `list`)"),
+    "events": (records.Event, "a list, oldest first"),
     "gate check": (
-        "",
+        None,
         '`{"venture", "stage", "gate", "passed", "checks": [{"name", "kind", '
-        '"verdict" (pass|fail|unknown), "observed", "expected", "reason", "explanation"?}]}`',
+        '"verdict" (pass, fail or unknown), "observed", "expected", "reason", "explanation"?}]}`',
     ),
 }
 
 
 def _json_shapes() -> list[str]:
-    from dataclasses import fields
-
-    from venturegate.engine import records
-
     lines = [
         "## JSON output",
         "",
@@ -89,13 +89,7 @@ def _json_shapes() -> list[str]:
         "|---|---|",
     ]
     for command, (record, note) in JSON_SHAPES.items():
-        keys = ""
-        if record:
-            keys = ", ".join(f"`{f.name}`" for f in fields(getattr(records, record))) + "; "
+        keys = ", ".join(f"`{f.name}`" for f in fields(record)) + "; " if record is not None else ""
         lines.append(f"| `{command}` | {keys}{note} |")
     lines.append("")
     return lines
-
-
-if __name__ == "__main__":
-    print(render(), end="")

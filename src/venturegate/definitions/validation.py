@@ -423,7 +423,10 @@ class _Checker:
             for nxt in deps[node]:
                 if state.get(nxt) == 1:
                     cycle = [*trail[trail.index(nxt) :], nxt] if nxt in trail else [node, nxt]
-                    stage = self.wf.stage(node)
+                    stage = next(
+                        (s for s in self.wf.stages if s.id == node and nxt in s.depends_on),
+                        self.wf.stage(node),
+                    )
                     self.at(stage, ("depends_on",), "dependency cycle: " + " → ".join(map(str, cycle)))
                 elif state.get(nxt) is None:
                     visit(nxt, [*trail, nxt])

@@ -14,11 +14,14 @@ from venturegate.engine.errors import (
     NotFound,
     VenturegateError,
 )
+from venturegate.engine.escalations import Escalation, EscalationOps
 from venturegate.engine.lifecycle import LifecycleOps
-from venturegate.engine.samples import SampleIn, SampleOps
+from venturegate.engine.samples import Ingested, SampleIn, SampleOps
+from venturegate.engine.timers import TickReport
+from venturegate.engine.triggers import Fired
 
 
-class Engine(LifecycleOps, SampleOps, ArtifactOps, ApprovalOps):
+class Engine(LifecycleOps, SampleOps, ArtifactOps, ApprovalOps, EscalationOps):
     """The public engine API that the CLI, the REST API and crews use."""
 
 
@@ -29,9 +32,13 @@ __all__ = [
     "BadInput",
     "Conflict",
     "Engine",
+    "Escalation",
+    "Fired",
     "Forbidden",
     "GateNotPassed",
+    "Ingested",
     "NotFound",
     "SampleIn",
+    "TickReport",
     "VenturegateError",
 ]

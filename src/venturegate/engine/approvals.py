@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Connection, Row, insert, select, update
 
 from venturegate.core.durations import parse_duration
 from venturegate.core.settings import effective_config
@@ -89,6 +89,7 @@ class ApprovalOps(EngineBase):
                 .returning(approvals.c.id)
             ).scalar_one()
             self._set(conn, row, now)
+            self._schedule(conn, int(row.id), "approval", str(aid), expires)
             self._event(
                 conn,
                 int(row.id),
@@ -155,11 +156,15 @@ class ApprovalOps(EngineBase):
                     reason=reason,
                     data={"approval": int(r.id), "role": r.role},
                 )
+                self._after_decision(conn, self._approval_row(conn, int(r.id)), approve, actor, now)
                 self._recheck_entry(conn, self._row(conn, int(row.id)), actor, now)
             result = _approval(conn.execute(select(approvals).where(approvals.c.id == approval_id)).one())
         if raise_after is not None:
             raise raise_after
         return result
+
+    def _approval_row(self, conn: Connection, approval_id: int) -> Row[Any]:
+        return conn.execute(select(approvals).where(approvals.c.id == approval_id)).one()
 
     def approvals(self, ref: str | int | None = None, status: str | None = None) -> list[Approval]:
         """Approval requests, newest first."""

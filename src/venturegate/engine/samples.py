@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
+from venturegate.core.durations import parse_duration
 from venturegate.core.units import unit_error
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase
@@ -32,6 +33,33 @@ class SampleIn:
     key: str | None = None
 
 
+@dataclass(frozen=True)
+class Ingested:
+    """What a sample or batch recorded, and the triggers that fired (or went pending) because of it."""
+
+    samples: list[SampleResult]
+    fired: list[Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form: `samples` and `fired`."""
+        return {"samples": [s.as_dict() for s in self.samples], "fired": [f.as_dict() for f in self.fired]}
+
+
+def cadence_seconds(frequency: str) -> float | None:
+    """Seconds between expected measurements, or None for `continuous` and `per_run` (no staleness)."""
+    named = {"hourly": 3600.0, "daily": 86400.0, "weekly": 604800.0}
+    if frequency in named:
+        return named[frequency]
+    if frequency in ("continuous", "per_run"):
+        return None
+    return parse_duration(frequency)
+
+
+def stale_grace(cadence: float) -> float:
+    """How late a measurement may be before it counts as missing: a tenth of the cadence, at least a minute."""
+    return max(60.0, cadence / 10)
+
+
 class SampleOps(EngineBase):
     """Metric sample ingestion."""
 
@@ -45,24 +73,47 @@ class SampleOps(EngineBase):
         at: datetime | None = None,
         key: str | None = None,
         now: datetime | None = None,
-    ) -> SampleResult:
-        """Record one sample (a retry with the same key is harmless)."""
-        return self.record_samples([SampleIn(ref, metric, value, at, key)], actor=actor, now=now)[0]
+    ) -> Ingested:
+        """Record one sample (a retry with the same key is harmless) and judge the triggers that read it."""
+        return self.record_samples([SampleIn(ref, metric, value, at, key)], actor=actor, now=now)
 
-    def record_samples(
-        self, batch: Sequence[SampleIn], *, actor: Actor, now: datetime | None = None
-    ) -> list[SampleResult]:
-        """Record a batch in one transaction; any invalid sample rejects the whole batch with its index."""
+    def record_samples(self, batch: Sequence[SampleIn], *, actor: Actor, now: datetime | None = None) -> Ingested:
+        """Record a batch in one transaction, then judge, before returning, the triggers that read those metrics.
+
+        Any invalid sample rejects the whole batch, naming its index.
+        """
         now = self.when(now)
         if not batch:
-            return []
+            return Ingested([], [])
         with self.tx() as conn:
             rows, results = self._validate(conn, batch, now, actor)
             self._insert(conn, rows)
-            blocked = {r["venture_id"] for r in rows} & self._blocked_ids(conn)
-            for vid in blocked:
-                self._recheck_entry(conn, self._row(conn, vid), actor, now)
-            return results
+            touched: dict[int, set[str]] = {}
+            for r in rows:
+                touched.setdefault(r["venture_id"], set()).add(r["metric"])
+            self._schedule_staleness(conn, rows)
+            blocked = set(touched) & self._blocked_ids(conn)
+            fired: list[Any] = []
+            for vid, metrics in touched.items():
+                if vid in blocked:
+                    self._recheck_entry(conn, self._row(conn, vid), actor, now)
+                fired += self._evaluate_triggers(conn, self._row(conn, vid), now, metrics)
+            return Ingested(results, fired)
+
+    def _schedule_staleness(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        newest: dict[tuple[int, str], datetime] = {}
+        for r in rows:
+            k = (r["venture_id"], r["metric"])
+            if k not in newest or r["at"] > newest[k]:
+                newest[k] = r["at"]
+        digests: dict[int, str] = {}
+        for (vid, metric), at in newest.items():
+            if vid not in digests:
+                digests[vid] = self._row(conn, vid).workflow_digest
+            m = self.pinned(conn, digests[vid]).workflow.metric(metric)
+            cadence = cadence_seconds(m.frequency) if m else None
+            if cadence is not None:
+                self._schedule(conn, vid, "stale", metric, at + timedelta(seconds=cadence + stale_grace(cadence)))
 
     def _blocked_ids(self, conn: Connection) -> set[int]:
         return {int(r.id) for r in conn.execute(select(ventures.c.id).where(ventures.c.status == "blocked"))}

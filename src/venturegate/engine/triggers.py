@@ -12,7 +12,7 @@ from venturegate.core.conditions import references
 from venturegate.core.durations import parse_duration
 from venturegate.core.gates import parsed
 from venturegate.core.settings import effective_config
-from venturegate.core.triggers import TriggerState, demote, effective_mode, step
+from venturegate.core.triggers import TriggerState, demote, effective_mode, promote, step
 from venturegate.definitions.model import Stage, Trigger, Workflow
 from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.base import EngineBase
@@ -410,6 +410,48 @@ class TriggerOps(EngineBase):
         mode = self._progression_mode(conn, wf, vid, stage_id)
         new = demote(mode) if prog.demote_on_failure else mode
         self._upsert_mode(conn, stage_id, new, success=False, reset=new != mode)
+
+    def _record_success(self, conn: Connection, wf: Workflow, stage_id: int) -> None:
+        prog = wf.progression_for(stage_id)
+        mode = self._progression_mode(conn, wf, STAGE_WIDE, stage_id)
+        r = conn.execute(
+            select(stage_modes.c.successes).where(
+                stage_modes.c.venture_id == STAGE_WIDE, stage_modes.c.stage == stage_id
+            )
+        ).first()
+        new = promote(mode, (r.successes if r else 0) + 1, {str(k): v for k, v in prog.promote_after.items()})
+        self._upsert_mode(conn, stage_id, new, success=True, reset=new != mode)
+
+    def trigger_status(self, ref: str | int, *, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Each trigger of the venture's current stage: state, since, last value and explanation, times fired."""
+        now = self.when(now)
+        with self.tx() as conn:
+            row = self._row(conn, ref)
+            wf = self.pinned(conn, row.workflow_digest).workflow
+            out = []
+            for trig in self._stage(wf, int(row.stage)).triggers:
+                r = conn.execute(
+                    select(trigger_state).where(
+                        trigger_state.c.venture_id == row.id, trigger_state.c.trigger_id == trig.id
+                    )
+                ).first()
+                out.append(
+                    {
+                        "trigger": trig.id,
+                        "kind": trig.kind,
+                        "when": trig.when,
+                        "for": trig.for_,
+                        "mode": trig.mode,
+                        "max": trig.max,
+                        "state": r.state if r else "inactive",
+                        "since": r.since.isoformat() if r and r.since else None,
+                        "last_evaluated_at": r.last_evaluated_at.isoformat() if r and r.last_evaluated_at else None,
+                        "last_value": r.last_value if r else None,
+                        "fired": r.fired_count if r else 0,
+                        "acted": r.acted_count if r else 0,
+                    }
+                )
+            return out
 
     def _upsert_mode(self, conn: Connection, stage_id: int, mode: str, *, success: bool, reset: bool) -> None:
         r = conn.execute(

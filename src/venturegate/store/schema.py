@@ -241,7 +241,8 @@ timers = Table(
 stage_modes = Table(
     "stage_modes",
     metadata,
-    Column("venture_id", Id, ForeignKey("ventures.id"), primary_key=True),
+    # 0 is the stage-wide row; a venture's own row overrides it (so no foreign key).
+    Column("venture_id", Id, primary_key=True),
     Column("stage", Integer, primary_key=True),
     Column("mode", String(20), nullable=False),
     Column("successes", Integer, nullable=False, default=0),

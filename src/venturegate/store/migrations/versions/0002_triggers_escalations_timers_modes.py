@@ -47,7 +47,6 @@ def upgrade() -> None:
         sa.Column("mode", sa.String(length=20), nullable=False),
         sa.Column("successes", sa.Integer(), nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["venture_id"], ["ventures.id"], name=op.f("fk_stage_modes_venture_id_ventures")),
         sa.PrimaryKeyConstraint("venture_id", "stage", name=op.f("pk_stage_modes")),
     )
     op.create_table(
