@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from venturegate import __version__
-from venturegate.cli import ventures, workflows
+from venturegate.cli import supervise, ventures, workflows
 from venturegate.cli.approvals import approval_app
 from venturegate.cli.context import STATE, handled, out
 from venturegate.cli.data import artifact_app, metric_app
@@ -80,6 +80,12 @@ app.add_typer(approval_app, name="approval")
 app.add_typer(ventures.gate_app, name="gate")
 app.command("advance")(ventures.advance)
 app.command("events")(ventures.events)
+app.command("triggers")(supervise.triggers)
+app.command("escalations")(supervise.escalations)
+app.add_typer(supervise.escalation_app, name="escalation")
+app.command("tick")(supervise.tick)
+app.command("worker")(supervise.worker)
+app.command("stats")(supervise.stats)
 app.add_typer(workflow_app, name="workflow")
 app.command("critique")(workflows.critique)
 app.add_typer(db_app, name="db")

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from venturegate.definitions.model import (
+    CHECK_KINDS,
     Agent,
     ApprovalPolicy,
     ArtifactDef,
@@ -263,13 +264,45 @@ def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> _Raw:
     return raw
 
 
+def _data_path(loc: PathKey, data: Any, missing: bool) -> tuple[PathKey, list[str]]:
+    """The path into the raw data that a pydantic error location names, and the union members it names.
+
+    Pydantic puts a gate check's tag (`- customer: …` → `customer`) and the member of a plain union
+    (`int`, `list[str]`, …) into its locations; neither is a key of the YAML.
+    """
+    path: list[str | int] = []
+    members: list[str] = []
+    cur = data
+    for i, part in enumerate(loc):
+        if part in CHECK_KINDS and i >= 2 and isinstance(loc[i - 1], int) and loc[i - 2] in ("entry", "exit"):
+            continue
+        in_list = isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)
+        if in_list or (isinstance(cur, dict) and part in cur):
+            cur = cur[part]
+        elif not (missing and isinstance(cur, dict) and i == len(loc) - 1):
+            members.append(str(part))
+            continue
+        path.append(part)
+    return tuple(path), members
+
+
 def pydantic_problems(exc: ValidationError, where: _Sourced, prefix: PathKey = ()) -> list[Problem]:
-    """Turn pydantic's errors into located problems with hints."""
+    """Turn pydantic's errors into located problems with hints (one per value, even for a union)."""
     out = []
-    for err in exc.errors(include_url=False):
-        loc: PathKey = tuple(err["loc"])
+    errors = exc.errors(include_url=False)
+    paths = [_data_path(tuple(err["loc"]), where.data, err["type"] == "missing") for err in errors]
+    done: set[PathKey] = set()
+    for err, (loc, members) in zip(errors, paths, strict=True):
         dotted = ".".join(str(p) for p in (*prefix, *loc)) or "(top)"
         msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        union = [m for (lc, ms) in paths if lc == loc for m in ms[-1:]]
+        if members and len(union) > 1:
+            if loc in done:
+                continue
+            done.add(loc)
+            shown = repr(err["input"])
+            shown = shown if len(shown) <= 60 else shown[:59] + "…"
+            msg = f"{shown} is none of " + ", ".join(dict.fromkeys(union))
         hint = ""
         if err["type"] == "extra_forbidden":
             name = str(loc[-1])

@@ -14,14 +14,15 @@ from venturegate.engine.errors import (
     NotFound,
     VenturegateError,
 )
-from venturegate.engine.escalations import Escalation, EscalationOps
+from venturegate.engine.escalations import Escalation
 from venturegate.engine.lifecycle import LifecycleOps
 from venturegate.engine.samples import Ingested, SampleIn, SampleOps
+from venturegate.engine.stats import StageStats, StatsOps
 from venturegate.engine.timers import TickReport
 from venturegate.engine.triggers import Fired
 
 
-class Engine(LifecycleOps, SampleOps, ArtifactOps, ApprovalOps, EscalationOps):
+class Engine(LifecycleOps, SampleOps, ArtifactOps, ApprovalOps, StatsOps):
     """The public engine API that the CLI, the REST API and crews use."""
 
 
@@ -39,6 +40,7 @@ __all__ = [
     "Ingested",
     "NotFound",
     "SampleIn",
+    "StageStats",
     "TickReport",
     "VenturegateError",
 ]

@@ -1,0 +1,79 @@
+"""The job queue that wakes the engine: Huey on SQLite (embedded), Redis or PostgreSQL (at scale).
+
+The queue holds no truth: timers live in the database and `Engine.tick` runs whatever is due. The
+worker wakes at the next due timer, and a once-a-minute sweep catches any wake-up that was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from huey import Huey, RedisHuey, SqliteHuey, crontab
+
+from venturegate.engine import Engine
+from venturegate.store.database import DEFAULT_DIR
+
+log = logging.getLogger("venturegate.worker")
+MAX_SLEEP = timedelta(seconds=60)
+
+
+def queue_url() -> str:
+    """`VENTUREGATE_QUEUE_URL`, else a SQLite queue file beside the workspace database."""
+    return os.environ.get("VENTUREGATE_QUEUE_URL") or f"sqlite:///{Path.cwd() / DEFAULT_DIR / 'queue.db'}"
+
+
+def make_huey(url: str | None = None, *, immediate: bool = False) -> Huey:
+    """A Huey instance for a queue URL: `sqlite:///FILE`, `redis://…` or `postgresql://…`."""
+    url = url or queue_url()
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return SqliteHuey("venturegate", filename=str(path), immediate=immediate)
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisHuey("venturegate", url=url, immediate=immediate)
+    if url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+        from huey.contrib.sql_huey import SqlHuey
+
+        rest = url.split("://", 1)[1]
+        return SqlHuey("venturegate", database=f"psycopg3://{rest}", immediate=immediate)
+    raise ValueError(f"VENTUREGATE_QUEUE_URL '{url}' is not sqlite:///, redis:// or postgresql://")
+
+
+def register(huey: Huey, engine_factory: Any) -> Any:
+    """Register the wake-up task and the sweep on `huey`; returns the wake task."""
+    engines: dict[str, Engine] = {}
+
+    def engine() -> Engine:
+        if "e" not in engines:
+            engines["e"] = engine_factory()
+        return engines["e"]
+
+    @huey.task(name="venturegate.wake")  # type: ignore[untyped-decorator]
+    def wake() -> None:
+        report = engine().tick()
+        if report.timers:
+            log.info("ran %d timers, %d triggers fired", report.timers, len(report.fired))
+        now = datetime.now(UTC)
+        nxt = report.next_due or now + MAX_SLEEP
+        wake.schedule(eta=min(max(nxt, now), now + MAX_SLEEP))
+
+    @huey.periodic_task(crontab(minute="*"), name="venturegate.sweep")  # type: ignore[untyped-decorator]
+    def sweep() -> None:
+        engine().tick()
+
+    return wake
+
+
+def run_worker(db_url: str | None, workers: int = 1) -> None:
+    """Run the consumer until interrupted (`venturegate worker`)."""
+    from huey.consumer import Consumer
+
+    huey = make_huey()
+    wake = register(huey, lambda: Engine.open(db_url))
+    wake()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    Consumer(huey, workers=workers, periodic=True, check_worker_health=True).run()
