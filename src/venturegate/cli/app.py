@@ -94,3 +94,7 @@ app.add_typer(db_app, name="db")
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -205,13 +205,13 @@ def critique(
     if as_json:
         emit_json([c.as_dict() for c in results])
         return
-    table = Table(title="Critique (0–5; Overall is the mean)")
-    table.add_column("stage")
+    table = Table(title="Critique (0–5; Overall is the mean)", caption=", ".join(f"{d[:3]}={d}" for d in DIMENSIONS))
+    table.add_column("stage", no_wrap=True)
     for dim in DIMENSIONS:
-        table.add_column(dim.split("/")[0].replace(" ", "\n"), justify="right")
+        table.add_column(dim[:3], justify="right")
     table.add_column("Overall", justify="right")
     for c in results:
-        table.add_row(f"{c.stage} {c.title[:24]}", *(str(s.score) for s in c.scores), f"{c.overall:.1f}")
+        table.add_row(f"{c.stage:>2} {c.title[:22]}", *(str(s.score) for s in c.scores), f"{c.overall:.1f}")
     out.print(table)
     if len(results) == 1:
         for s in results[0].scores:

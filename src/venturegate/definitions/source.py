@@ -131,7 +131,7 @@ class _Builder:
         """A scalar's value; one that its tag cannot read (e.g. `2024-13-45`) is a problem, not a crash."""
         try:
             return self.loader.construct_object(node, deep=True)
-        except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+        except (ArithmeticError, LookupError, ValueError, TypeError, AttributeError) as exc:
             line, col = _mark(node)
             self.problems.append(Problem(self.doc.file, line, col, f"cannot read value {node.value!r}: {exc}"))
             return None

@@ -1,0 +1,79 @@
+"""The queue only wakes the engine: a real Huey consumer fires a `for:` trigger on time, with no tick call."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MINI
+from venturegate.engine import Actor, Engine
+from venturegate.definitions.loader import load_workflow
+from venturegate.store.database import connect, ensure_schema
+from venturegate.worker import make_huey
+
+LEAD = Actor("lee", "lead")
+
+
+def _redis_up() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url("redis://127.0.0.1:6379/15", socket_timeout=1).ping())
+    except Exception:
+        return False
+
+
+@pytest.mark.parametrize("queue", ["sqlite", "redis"])
+def test_worker_fires_pending_trigger_when_due(tmp_path: Path, queue: str) -> None:
+    if queue == "redis" and not _redis_up():
+        if os.environ.get("CI"):
+            pytest.fail("Redis is required in CI (make test starts it)")
+        pytest.skip("Redis not reachable")
+    db_url = f"sqlite:///{tmp_path / 'vg.db'}"
+    queue_url = f"sqlite:///{tmp_path / 'queue.db'}" if queue == "sqlite" else "redis://127.0.0.1:6379/15"
+    if queue == "redis":
+        make_huey(queue_url).flush()
+    db = connect(db_url)
+    ensure_schema(db)
+    eng = Engine(db, load_workflow(MINI))
+    v = eng.create_venture("slowpoke", "b2b_smb", 2, actor=LEAD)
+    eng.attest(v.id, "Budget approved", actor=LEAD)
+    got = eng.record_sample(v.id, "latency_ms", 1500, actor=LEAD)
+    assert [(f.trigger, f.outcome) for f in got.fired] == [("SLOW-1", "pending")]
+    env = {**os.environ, "VENTUREGATE_DATABASE_URL": db_url, "VENTUREGATE_QUEUE_URL": queue_url}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "venturegate.cli.app", "worker"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        kinds: list[str] = []
+        while time.monotonic() < deadline:
+            kinds = [e.kind for e in eng.events(v.id)]
+            if "alert" in kinds:
+                break
+            time.sleep(0.2)
+        assert "alert" in kinds, kinds
+        fired_at = next(e.at for e in eng.events(v.id) if e.kind == "trigger.fired")
+        pending_at = next(e.at for e in eng.events(v.id) if e.kind == "trigger.pending")
+        assert 2.0 <= (fired_at - pending_at).total_seconds() < 15
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        db.dispose()
