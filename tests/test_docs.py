@@ -41,3 +41,17 @@ def test_every_model_is_listed() -> None:
         if issubclass(obj, BaseModel) and obj.__module__ == model.__name__ and not obj.__name__.startswith("_")
     }
     assert defined == set(MODELS)
+
+
+def test_every_environment_setting_is_documented() -> None:
+    import re
+
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    src = DOCS.parent / "src" / "venturegate"
+    names = {
+        m
+        for path in src.rglob("*.py")
+        for m in re.findall(r"VENTUREGATE_[A-Z_]+", path.read_text(encoding="utf-8"))
+    }
+    assert names, "expected settings"
+    assert not [n for n in names if f"`{n}`" not in readme]

@@ -7,22 +7,12 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from venturegate.definitions.model import (
-    CHECK_KINDS,
-    Agent,
-    ApprovalPolicy,
-    ArtifactDef,
-    ConfigParam,
-    Crew,
-    Metric,
-    Stage,
-    Trigger,
-    Workflow,
-)
+from venturegate.definitions import model as _models
+from venturegate.definitions.model import CHECK_KINDS, Stage, Workflow
 from venturegate.definitions.source import (
     DefinitionError,
     Document,
@@ -37,22 +27,13 @@ _MERGED_MAPS = ("metrics", "config", "artifacts", "approvals")
 _MERGED_LISTS = ("substages", "triggers", "errors")
 _FIELD_NAMES = sorted(
     {
-        name
-        for model in (
-            Workflow,
-            Stage,
-            Metric,
-            Trigger,
-            ConfigParam,
-            ArtifactDef,
-            ApprovalPolicy,
-            Crew,
-            Agent,
-        )
+        info.alias or name
+        for model in vars(_models).values()
+        if isinstance(model, type) and issubclass(model, BaseModel) and model.__module__ == _models.__name__
         for name, info in model.model_fields.items()
-        for name in (info.alias or name,)
     }
 )
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass
@@ -321,23 +302,61 @@ def _canonical(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def _salvage(model: type[M], data: dict[str, Any], exc: ValidationError, stand_in: dict[str, Any]) -> M | None:
+    """The model without its invalid parts, so that the rest is still cross-checked (and can be referred to).
+
+    An invalid entry of a named map (a metric, a config parameter, …) is left out, a required field
+    gets a stand-in, any other invalid field its default. Only used when there are problems anyway.
+    """
+    fixed: dict[Any, Any] = dict(data)
+    for _ in range(3):
+        for err in exc.errors(include_url=False):
+            loc = err["loc"]
+            key = loc[0] if loc else None
+            current = fixed.get(key)
+            if isinstance(key, str) and key in stand_in:
+                fixed[key] = stand_in[key]
+            elif key is None or (isinstance(key, str) and key in model.model_fields and key not in fixed):
+                return None
+            elif key in _MERGED_MAPS and len(loc) > 1 and isinstance(current, dict) and loc[1] in current:
+                fixed[key] = {k: v for k, v in current.items() if k != loc[1]}
+            elif key in model.model_fields and model.model_fields[str(key)].is_required():
+                return None
+            else:
+                fixed.pop(key, None)
+        try:
+            return model.model_validate(fixed)
+        except ValidationError as again:
+            exc = again
+    return None
+
+
 def build(raw: _Raw) -> tuple[Workflow | None, list[Problem], list[_Sourced]]:
-    """Validate raw data into models, stage by stage so one bad stage doesn't hide the others."""
+    """Validate raw data into models, stage by stage so one bad stage doesn't hide the others.
+
+    A part that fails validation is reported, then left out so the rest is still cross-checked.
+    """
     problems = list(raw.problems)
+    parsed = {(p.file, p.line, p.column) for p in raw.problems}  # a value YAML could not read: said already
     header: Workflow | None = None
     try:
         # A file that could not be read or parsed already has its problem; "missing `workflow`" would be noise.
         if raw.mapping:
             header = Workflow.model_validate(raw.top.data)
     except ValidationError as exc:
-        problems += pydantic_problems(exc, raw.top)
+        problems += [p for p in pydantic_problems(exc, raw.top) if (p.file, p.line, p.column) not in parsed]
+        header = _salvage(Workflow, raw.top.data, exc, {"workflow": {"id": "?", "version": "?"}})
     stages: list[tuple[Stage, _Sourced]] = []
     for entry in raw.stages:
         ident = entry.data.get("id", "?")
         try:
             stages.append((Stage.model_validate(entry.data), entry))
         except ValidationError as exc:
-            problems += pydantic_problems(exc, entry, (f"stage {ident}",))
+            found = pydantic_problems(exc, entry, (f"stage {ident}",))
+            problems += [p for p in found if (p.file, p.line, p.column) not in parsed]
+            salvaged = _salvage(Stage, entry.data, exc, {"title": "?"})
+            if salvaged is not None:
+                stages.append((salvaged, entry))
     stages.sort(key=lambda pair: pair[0].id)
     if header is None:
         return None, problems, [e for _, e in stages]

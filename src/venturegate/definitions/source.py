@@ -133,7 +133,9 @@ class _Builder:
             return self.loader.construct_object(node, deep=True)
         except (ArithmeticError, LookupError, ValueError, TypeError, AttributeError) as exc:
             line, col = _mark(node)
-            self.problems.append(Problem(self.doc.file, line, col, f"cannot read value {node.value!r}: {exc}"))
+            kind = str(node.tag).rsplit(":", 1)[-1]
+            why = f": {exc}" if isinstance(exc, ValueError) else ""
+            self.problems.append(Problem(self.doc.file, line, col, f"cannot read {node.value!r} as {kind}{why}"))
             return None
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[Any, Any]:
