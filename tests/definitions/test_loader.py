@@ -51,7 +51,7 @@ def test_malformed_yaml_gives_one_located_problem(
 
 
 def test_deeply_nested_yaml_is_a_problem_not_a_crash(tmp_path: Path) -> None:
-    text = HEAD + "roles: " + "[" * 5000 + "]" * 5000 + "\n"
+    text = HEAD + "roles: " + "[" * 1200 + "]" * 1200 + "\n"
     problem = one_problem(write(tmp_path, "wf.yaml", text))
     assert "nested too deeply" in problem.message
 
@@ -282,26 +282,58 @@ def test_a_structurally_broken_stage_does_not_hide_problems_elsewhere(tmp_path: 
         """
         workflow: {id: t, version: "1"}
         defaults: {escalation_role: nobody}
+        config: {broken: {type: duration}, fine: {type: int, default: 3, max: 2}}
         stages:
           - id: 1
             title: A
+            owner: ghost_a
+            metrics:
+              good: {unit: score, threshold: 5}
+              bad: {unit: score, window: an hour}
             triggers: [{id: T, kind: alert, when: "days_in_stage() > 1", for: 5 minutes}]
           - id: 2
             title: B
-            owner: ghost
+            owner: ghost_b
+            depends_on: [1]
+            gates: {exit: [{check: "good >= threshold.good and nothing > 1"}]}
           - id: 3
             title: C
             rollback: {timeout: soon}
+            owner: ghost_c
         """,
     )
     f = src.file
     assert_problems(
         src.problems(),
         [
+            (f, src.at("{type: duration}"), "config.broken.default: missing required field 'default'"),
+            (f, src.at("3, max"), "default 3 is above the maximum 2"),
             (f, src.at("nobody"), "unknown role 'nobody'"),
+            (f, src.at("ghost_a"), "stage 1: unknown role 'ghost_a'"),
+            (f, src.at("an hour"), "stage 1.metrics.bad.window: 'an hour' is not a duration"),
             (f, src.at("5 minutes"), "stage 1.triggers.0.for: '5 minutes' is not a duration"),
-            (f, src.at("ghost"), "stage 2: unknown role 'ghost'"),
+            (f, src.at("ghost_b"), "stage 2: unknown role 'ghost_b'"),
+            (f, src.at("nothing"), "stage 2: condition: unknown metric 'nothing'"),
             (f, src.at("soon"), "stage 3.rollback.timeout: 'soon' is not a duration"),
+            (f, src.at("ghost_c"), "stage 3: unknown role 'ghost_c'"),
+        ],
+    )
+
+
+def test_a_stage_without_a_usable_id_is_reported_and_skipped(tmp_path: Path) -> None:
+    src = write(
+        tmp_path,
+        "wf.yaml",
+        HEAD + "stages:\n  - {id: first, title: A, owner: ghost}\n  - {id: 2, titel: B, owner: ghost2}\n",
+    )
+    f = src.file
+    assert_problems(
+        src.problems(),
+        [
+            (f, src.at("first"), "stage first.id: Input should be a valid integer"),
+            (f, src.at("{id: 2"), "stage 2.title: missing required field 'title'"),
+            (f, src.at("B,"), "stage 2.titel: unknown field 'titel'"),
+            (f, src.at("ghost2"), "stage 2: unknown role 'ghost2'"),
         ],
     )
 
@@ -509,7 +541,11 @@ def test_extends_chains_keep_locations_at_every_level(tmp_path: Path) -> None:
           - id: 1
             triggers:
               - {id: IDEA-4, kind: alert, when: "top_bad > 1"}
-              - {id: IDEA-5, kind: alert, when: "top_new > 1"}
+              - id: IDEA-5
+                kind: alert
+                when: >-
+                  score < 1
+                  or top_new > 1
         """,
     )
     assert_problems(
@@ -599,7 +635,9 @@ def test_a_workflow_built_with_extends_and_include_digests_like_the_same_workflo
 ) -> None:
     write(tmp_path, "base.yaml", 'workflow: {id: t, version: "1"}\nstages:\n  - {id: 1, title: A}\n')
     write(tmp_path, "two.yaml", "id: 2\ntitle: B\n")
-    child = write(tmp_path, "child.yaml", 'extends: ./base.yaml\ninclude: [two.yaml]\nworkflow: {id: t, version: "1"}\n')
+    child = write(
+        tmp_path, "child.yaml", 'extends: ./base.yaml\ninclude: [two.yaml]\nworkflow: {id: t, version: "1"}\n'
+    )
     flat = write(
         tmp_path,
         "flat.yaml",
@@ -730,3 +768,24 @@ def test_loading_garbage_only_ever_raises_definition_error(
         assert exc.problems
         for problem in exc.problems:
             assert problem.line >= 1 and problem.column >= 1
+
+
+def test_a_broken_top_level_section_does_not_hide_stage_problems(tmp_path: Path) -> None:
+    src = write(
+        tmp_path,
+        "wf.yaml",
+        """
+        workflow: {id: t, version: "1"}
+        defaults: {approval: {timeout: 1 day}}
+        stages:
+          - {id: 1, title: A, owner: ghost}
+        """,
+    )
+    f = src.file
+    assert_problems(
+        src.problems(),
+        [
+            (f, src.at("1 day"), "defaults.approval.timeout: '1 day' is not a duration"),
+            (f, src.at("ghost"), "stage 1: unknown role 'ghost'"),
+        ],
+    )

@@ -72,6 +72,7 @@ stages:
     depends_on: [2]
   - id: 4
     title: Ops
+    owner: nobody
     metrics:
       uptime: {unit: percent, treshold: 99, window: 1 hour}
     triggers:
@@ -115,12 +116,13 @@ def test_one_file_with_many_problems_reports_them_all_at_once(tmp_path: Path) ->
             (f, src.at("77"), "stage 2: unknown stage 77"),
             (f, src.at("title: Launch again"), "duplicate key 'title'"),
             (f, src.at("[1, 42]"), "dependency cycle: "),
+            (f, src.at("nobody"), "stage 4: unknown role 'nobody'"),
             (f, src.at("99"), "unknown field 'treshold'"),
             (f, src.at("1 hour"), "stage 4.metrics.uptime.window: '1 hour' is not a duration"),
             (f, src.at("5 minutes"), "stage 4.triggers.0.for: '5 minutes' is not a duration"),
         ],
     )
-    assert len(found) == 32
+    assert len(found) == 33
     by_message = {p.message: p for p in found}
     assert by_message["stage 4.metrics.uptime.treshold: unknown field 'treshold'"].hint == "did you mean 'threshold'?"
     cycle = next(p for p in found if "cycle" in p.message)

@@ -93,3 +93,7 @@ def _json_shapes() -> list[str]:
         lines.append(f"| `{command}` | {keys}{note} |")
     lines.append("")
     return lines
+
+
+if __name__ == "__main__":
+    print(render(), end="")
