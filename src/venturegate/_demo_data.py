@@ -219,7 +219,12 @@ def api_documentation(integrations: tuple[Integration, ...]) -> JSON:
     """Where each integration's OpenAPI document lives."""
     return {
         "specs": [
-            {"integration": i.name, "format": "openapi-3.0", "location": f"docs/api/{i.name}.yaml", "version": i.version}
+            {
+                "integration": i.name,
+                "format": "openapi-3.0",
+                "location": f"docs/api/{i.name}.yaml",
+                "version": i.version,
+            }
             for i in integrations
         ]
     }
@@ -389,7 +394,11 @@ def performance_baseline(venture: str, before: Perf, at: datetime) -> JSON:
             "p99_ms": before.p99,
             "requests_per_second": 140,
             "endpoints": [
-                {"method": "GET" if name.startswith("GET") else "POST", "route": name.split(" ", 1)[1], "p95_ms": avg * 2.2}
+                {
+                    "method": "GET" if name.startswith("GET") else "POST",
+                    "route": name.split(" ", 1)[1],
+                    "p95_ms": avg * 2.2,
+                }
                 for name, layer, _, avg, _ in HOT_PATHS[venture]
                 if layer != "frontend"
             ],
@@ -545,8 +554,13 @@ def performance_report(before: Perf, after: Perf, at: datetime) -> JSON:
         "generated_at": iso(at),
         "before": _snapshot(before),
         "after": _snapshot(after),
-        "targets": {"api_p50_ms": 50, "api_p95_ms": 200, "api_p99_ms": 500, "page_load_p75_ms": 1000,
-                    "cache_hit_rate_percent": 70},  # fmt: skip
+        "targets": {
+            "api_p50_ms": 50,
+            "api_p95_ms": 200,
+            "api_p99_ms": 500,
+            "page_load_p75_ms": 1000,
+            "cache_hit_rate_percent": 70,
+        },  # fmt: skip
         "load_test": {"tool": "k6", "virtual_users": 400, "duration_seconds": 1800, "error_rate_percent": 0.2},
         "verdict": "pass",
         "recommendations": ["Move image resizing to the CDN edge", "Review pool size after the next traffic peak"],

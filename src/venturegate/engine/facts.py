@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, func, select
 
+from venturegate.core.cadence import cadence_seconds, stale_grace
 from venturegate.core.conditions.data import ConfigValue, Sample
+from venturegate.core.durations import parse_duration
 from venturegate.core.gates import ApprovalFact, GateFacts
 from venturegate.core.settings import effective_config
 from venturegate.definitions.model import LevelKind, ParamValue, Workflow
@@ -48,7 +50,14 @@ class StoreData:
             .order_by(samples.c.at.desc(), samples.c.id.desc())
             .limit(1)
         ).first()
-        return Sample(row.at, row.value) if row else None
+        if row is None:
+            return None
+        m = self.workflow.metric(metric, self.stage_id)
+        cadence = cadence_seconds(m.frequency) if m else None
+        if cadence is not None and row.at + timedelta(seconds=cadence + stale_grace(cadence)) <= self.now:
+            why = f"{metric} is stale: last measured {row.at.isoformat()}, expected {m.frequency if m else ''}"
+            return Sample(row.at, row.value, why)
+        return Sample(row.at, row.value)
 
     def window(self, metric: str, start: datetime, end: datetime) -> Sequence[Sample]:
         """Samples with start < at <= end, oldest first."""
@@ -75,6 +84,9 @@ class StoreData:
             eff = effective_config(self.workflow, self.stage_id, self.venture_segment, self.overrides)
             self._config = {k: s.value for k, s in eff.items()}
         value = self._config.get(key)
+        param = self.workflow.config_param(key, self.stage_id)
+        if param is not None and param.type == "duration" and isinstance(value, str):
+            return parse_duration(value)  # conditions see durations as seconds
         return list(value) if isinstance(value, list) else value
 
     def segment(self) -> str | None:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
-from venturegate.core.durations import parse_duration
+from venturegate.core.cadence import cadence_seconds, stale_grace
 from venturegate.core.units import unit_error
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase
@@ -43,21 +43,6 @@ class Ingested:
     def as_dict(self) -> dict[str, Any]:
         """JSON form: `samples` and `fired`."""
         return {"samples": [s.as_dict() for s in self.samples], "fired": [f.as_dict() for f in self.fired]}
-
-
-def cadence_seconds(frequency: str) -> float | None:
-    """Seconds between expected measurements, or None for `continuous` and `per_run` (no staleness)."""
-    named = {"hourly": 3600.0, "daily": 86400.0, "weekly": 604800.0}
-    if frequency in named:
-        return named[frequency]
-    if frequency in ("continuous", "per_run"):
-        return None
-    return parse_duration(frequency)
-
-
-def stale_grace(cadence: float) -> float:
-    """How late a measurement may be before it counts as missing: a tenth of the cadence, at least a minute."""
-    return max(60.0, cadence / 10)
 
 
 class SampleOps(EngineBase):

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select, update
 
+from venturegate.core.cadence import cadence_seconds, stale_grace
 from venturegate.engine.actors import SYSTEM
-from venturegate.engine.samples import cadence_seconds, stale_grace
 from venturegate.engine.triggers import TriggerOps
 from venturegate.store.schema import approvals, samples, timers
 

@@ -15,10 +15,11 @@ ConfigValue: TypeAlias = int | float | str | bool | list[int | float | str]
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One measured value of a metric at a time."""
+    """One measured value of a metric at a time; `stale` says why it no longer counts (missed cadence)."""
 
     at: datetime
     value: float
+    stale: str = ""
 
 
 class DataAccess(Protocol):

@@ -138,6 +138,8 @@ def _latest(text: str, metric: str) -> _Evaluator:
         sample = context.data.latest(metric)
         if sample is None:
             return Explanation(text, None, f"{metric} has never been measured", kind="number")
+        if sample.stale:
+            return Explanation(text, None, sample.stale, kind="number")
         reason = f"latest sample, at {sample.at.isoformat()}"
         return Explanation(text, float(sample.value), reason, kind="number")
 
