@@ -173,21 +173,87 @@ class Integration:
 
 
 TALLY_INTEGRATIONS = (
-    Integration("payments", "Stripe", "payments", "critical", "https://api.stripe.com/v1", "bearer", 100, 8000,
-                "2024-06-20", 28, 28),
-    Integration("bank-feeds", "Plaid", "banking", "critical", "https://sandbox.plaid.com", "api_key", 50, 10000,
-                "2020-09-14", 22, 21),
-    Integration("receipts-email", "Postmark", "email", "medium", "https://api.postmarkapp.com", "api_key", 300,
-                5000, "v1", 13, 12),
-)  # fmt: skip
+    Integration(
+        "payments",
+        "Stripe",
+        "payments",
+        "critical",
+        "https://api.stripe.com/v1",
+        "bearer",
+        100,
+        8000,
+        "2024-06-20",
+        28,
+        28,
+    ),
+    Integration(
+        "bank-feeds",
+        "Plaid",
+        "banking",
+        "critical",
+        "https://sandbox.plaid.com",
+        "api_key",
+        50,
+        10000,
+        "2020-09-14",
+        22,
+        21,
+    ),
+    Integration(
+        "receipts-email",
+        "Postmark",
+        "email",
+        "medium",
+        "https://api.postmarkapp.com",
+        "api_key",
+        300,
+        5000,
+        "v1",
+        13,
+        12,
+    ),
+)
 CARTWHEEL_INTEGRATIONS = (
-    Integration("checkout", "Adyen", "payments", "critical", "https://checkout-test.adyen.com/v71", "api_key", 200,
-                8000, "v71", 17, 17),
-    Integration("shipping-labels", "Shippo", "shipping", "high", "https://api.goshippo.com", "bearer", 25, 6000,
-                "2018-02-08", 12, 9),
-    Integration("transactional-email", "SendGrid", "email", "medium", "https://api.sendgrid.com/v3", "bearer", 600,
-                5000, "v3", 10, 10),
-)  # fmt: skip
+    Integration(
+        "checkout",
+        "Adyen",
+        "payments",
+        "critical",
+        "https://checkout-test.adyen.com/v71",
+        "api_key",
+        200,
+        8000,
+        "v71",
+        17,
+        17,
+    ),
+    Integration(
+        "shipping-labels",
+        "Shippo",
+        "shipping",
+        "high",
+        "https://api.goshippo.com",
+        "bearer",
+        25,
+        6000,
+        "2018-02-08",
+        12,
+        9,
+    ),
+    Integration(
+        "transactional-email",
+        "SendGrid",
+        "email",
+        "medium",
+        "https://api.sendgrid.com/v3",
+        "bearer",
+        600,
+        5000,
+        "v3",
+        10,
+        10,
+    ),
+)
 
 
 def _env(venture: str, integration: str) -> str:
@@ -440,40 +506,91 @@ def cache_requirements(venture: str) -> JSON:
     """Which reads deserve a cache."""
     if venture == LUMEN.name:
         candidates = [
-            {"name": "catalogue pages", "layer": "application", "read_write_ratio": 400, "max_staleness_seconds": 300,
-             "approx_size_kb": 48},
-            {"name": "configurator prices", "layer": "application", "read_write_ratio": 120,
-             "max_staleness_seconds": 60, "approx_size_kb": 2},
-            {"name": "product images", "layer": "http", "read_write_ratio": 5000, "max_staleness_seconds": 86400,
-             "approx_size_kb": 350},
-        ]  # fmt: skip
+            {
+                "name": "catalogue pages",
+                "layer": "application",
+                "read_write_ratio": 400,
+                "max_staleness_seconds": 300,
+                "approx_size_kb": 48,
+            },
+            {
+                "name": "configurator prices",
+                "layer": "application",
+                "read_write_ratio": 120,
+                "max_staleness_seconds": 60,
+                "approx_size_kb": 2,
+            },
+            {
+                "name": "product images",
+                "layer": "http",
+                "read_write_ratio": 5000,
+                "max_staleness_seconds": 86400,
+                "approx_size_kb": 350,
+            },
+        ]
     else:
         candidates = [
-            {"name": "site tonnage summaries", "layer": "database", "read_write_ratio": 60,
-             "max_staleness_seconds": 600, "approx_size_kb": 12},
-            {"name": "site list per user", "layer": "application", "read_write_ratio": 900,
-             "max_staleness_seconds": 300, "approx_size_kb": 4, "personalised": True},
-        ]  # fmt: skip
+            {
+                "name": "site tonnage summaries",
+                "layer": "database",
+                "read_write_ratio": 60,
+                "max_staleness_seconds": 600,
+                "approx_size_kb": 12,
+            },
+            {
+                "name": "site list per user",
+                "layer": "application",
+                "read_write_ratio": 900,
+                "max_staleness_seconds": 300,
+                "approx_size_kb": 4,
+                "personalised": True,
+            },
+        ]
     return {"memory_budget_mb": 512, "candidates": candidates}
 
 
 CACHE_DESIGNS: dict[str, list[JSON]] = {
     # Lumen's cache as first built, then as reworked after each PERF-002 recursion and the escalation.
     LUMEN.name: [
-        {"technology": "redis", "key_namespace": "lumen:cat:v1", "ttl_seconds": 3600, "invalidation": "scheduled",
-         "note": "catalogue pages cached for an hour, rebuilt nightly"},
-        {"technology": "redis", "key_namespace": "lumen:cat:{revision}", "ttl_seconds": 1800,
-         "invalidation": "event-driven", "note": "keys versioned by catalogue revision"},
-        {"technology": "redis", "key_namespace": "lumen:cat:{revision}", "ttl_seconds": 1800,
-         "invalidation": "event-driven", "note": "TTL jitter and a warm-up job after each import"},
-        {"technology": "valkey", "key_namespace": "lumen:cat:{revision}", "ttl_seconds": 3600,
-         "invalidation": "event-driven", "note": "Valkey with LFU eviction and a dedicated catalogue pool"},
+        {
+            "technology": "redis",
+            "key_namespace": "lumen:cat:v1",
+            "ttl_seconds": 3600,
+            "invalidation": "scheduled",
+            "note": "catalogue pages cached for an hour, rebuilt nightly",
+        },
+        {
+            "technology": "redis",
+            "key_namespace": "lumen:cat:{revision}",
+            "ttl_seconds": 1800,
+            "invalidation": "event-driven",
+            "note": "keys versioned by catalogue revision",
+        },
+        {
+            "technology": "redis",
+            "key_namespace": "lumen:cat:{revision}",
+            "ttl_seconds": 1800,
+            "invalidation": "event-driven",
+            "note": "TTL jitter and a warm-up job after each import",
+        },
+        {
+            "technology": "valkey",
+            "key_namespace": "lumen:cat:{revision}",
+            "ttl_seconds": 3600,
+            "invalidation": "event-driven",
+            "note": "Valkey with LFU eviction and a dedicated catalogue pool",
+        },
     ],
     QUARRY.name: [
-        {"technology": "redis", "key_namespace": "quarry:sites", "ttl_seconds": 600, "invalidation": "write-through",
-         "note": "tonnage summaries written through on each weighbridge reading"},
+        {
+            "technology": "redis",
+            "key_namespace": "quarry:sites",
+            "ttl_seconds": 600,
+            "invalidation": "write-through",
+            "note": "tonnage summaries written through on each weighbridge reading",
+        },
     ],
-}  # fmt: skip
+}
 
 
 def cache_layer(venture: str, version: int) -> JSON:
@@ -514,8 +631,11 @@ def cache_note(venture: str, version: int) -> str:
 def optimized_code(venture: str, before: Perf, after: Perf) -> JSON:
     """The committed changes of 28.3."""
     paths = HOT_PATHS[venture]
-    techniques = ["n_plus_one_fix", "memoization", "lazy_loading"] if venture == LUMEN.name else [
-        "index", "batching", "data_structure"]  # fmt: skip
+    techniques = (
+        ["n_plus_one_fix", "memoization", "lazy_loading"]
+        if venture == LUMEN.name
+        else ["index", "batching", "data_structure"]
+    )
     return {
         "repository": f"github.com/{venture}/app",
         "commits": [{"sha": "4be1f07c", "message": "Fix N+1 on hot paths"}, {"sha": "9d02e5aa", "message": "Batch"}],
@@ -560,7 +680,7 @@ def performance_report(before: Perf, after: Perf, at: datetime) -> JSON:
             "api_p99_ms": 500,
             "page_load_p75_ms": 1000,
             "cache_hit_rate_percent": 70,
-        },  # fmt: skip
+        },
         "load_test": {"tool": "k6", "virtual_users": 400, "duration_seconds": 1800, "error_rate_percent": 0.2},
         "verdict": "pass",
         "recommendations": ["Move image resizing to the CDN edge", "Review pool size after the next traffic peak"],

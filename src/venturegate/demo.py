@@ -1,9 +1,8 @@
 """`venturegate demo`: a fresh workspace and a day and a half in the life of a venture studio, step by step.
 
-Five ventures in the four segments sit at stages 14, 19 and 28. A simulated clock drives the story (every
-engine call gets an explicit `now`), so the `for:` holds and one-hour windows play out instantly and the
-run is repeatable. By default the story ends at the current time, so that `gate check` and the other
-commands the demo suggests afterwards judge the same data the demo saw.
+Five ventures in the four segments sit at stages 14, 19 and 28. A simulated clock drives the story: every
+engine call gets an explicit `now`, so `for:` holds and one-hour windows play out instantly and every run
+tells the same story with the same numbers.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from venturegate import _demo_data as data
 from venturegate.cli import render
 from venturegate.cli.context import out
 from venturegate.core.gates import GateResult
+from venturegate.core.settings import effective_config
 from venturegate.definitions.loader import load_workflow
 from venturegate.definitions.model import Trigger
 from venturegate.engine import Actor, BadInput, Engine, Fired, Ingested, SampleIn
@@ -39,6 +39,8 @@ CREW = {
 }
 MONITOR = Actor("telemetry", "agent", "agent")
 
+START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+"""When the story begins (a Monday morning)."""
 HOURS = 32
 """Length of the story: setup, a day of data, then the morning and early afternoon of day two."""
 MARKER = ".venturegate-demo"
@@ -47,21 +49,18 @@ MARKER = ".venturegate-demo"
 K, T, C, L, Q = (v.name for v in data.VENTURES)
 
 
-def default_start(hours: int = HOURS) -> datetime:
-    """A start that makes the story end at the current time (rounded down to five minutes)."""
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    return now - timedelta(minutes=now.minute % 5, hours=hours)
+def run_demo(workdir: Path, start: datetime = START) -> None:
+    """Recreate `workdir`, tell the story into its database, and print a summary.
 
-
-def run_demo(workdir: Path, start: datetime | None = None) -> None:
-    """Recreate `workdir`, tell the story into its database, and print a summary."""
+    `workdir` must be new, empty or an earlier demo workspace; anything else is refused, never deleted.
+    """
     began = time.perf_counter()
     folder = _fresh_workspace(workdir)
     db_path = folder / "venturegate.db"
     db = connect(f"sqlite:///{db_path}")
     try:
         ensure_schema(db)
-        t0 = (start or default_start()).astimezone(UTC)
+        t0 = start.astimezone(UTC)
         story = Story(Engine(db, load_workflow()), t0)
         out.rule("[bold]venturegate demo[/bold]")
         out.print(f"workspace  {folder}")
@@ -71,7 +70,7 @@ def run_demo(workdir: Path, start: datetime | None = None) -> None:
         )
         story.tell()
         story.summary()
-        _next_steps(db_path)
+        _next_steps(db_path, story.at(HOURS))
     finally:
         db.dispose()
     out.print(f"[dim]finished in {time.perf_counter() - began:.1f} s[/dim]")
@@ -94,19 +93,24 @@ def _fresh_workspace(workdir: Path) -> Path:
     return folder
 
 
-def _next_steps(db_path: Path) -> None:
+def _next_steps(db_path: Path, end: datetime) -> None:
     vg = f"venturegate --db sqlite:///{db_path}"
     out.print()
-    out.print("[bold]Try next[/bold] (the database stays in the workspace):")
+    out.print(f"[bold]Try next[/bold] — the database stays in {db_path.parent}:")
     for cmd in (
         "venture list",
-        f"gate check {T}",
+        f"venture show {L}",
         f"gate check {C}",
         f"events {L}",
-        f"triggers {Q}",
+        f"triggers {C}",
         "escalations",
+        "stats",
     ):
         out.print(f"  {escape(vg)} {cmd}", soft_wrap=True)
+    out.print(
+        f"[dim]Commands judge at the real time, not the story's ({end:%d %b %H:%M} UTC): checks over the last hour "
+        "find no samples there and say so.[/dim]"
+    )
 
 
 @dataclass
@@ -144,16 +148,27 @@ class Story:
         for f in items:
             if not isinstance(f, Fired):
                 continue
-            trig = self.triggers.get(f.trigger)
-            who = f"[bold]{self.name(f.venture_id)}[/bold]"
+            name = self.name(f.venture_id)
             if f.outcome == "pending":
-                hold = trig.for_ if trig else "?"
-                text = f"[cyan]{f.trigger} pending[/cyan] — its condition holds; it fires if it still holds in {hold}"
+                text = (
+                    f"[cyan]{f.trigger} pending[/cyan] ({f.kind}): its condition is true; "
+                    f"it fires if it stays true for {self.hold(f.trigger, name)}"
+                )
             else:
                 colour = {"acted": "red", "escalated": "red bold", "proposed": "yellow"}.get(f.outcome, "magenta")
-                detail = f" — {f.detail}" if f.detail else ""
-                text = f"[{colour}]{f.trigger} fired[/{colour}] ({f.kind}, {f.mode}): {f.outcome}{detail}"
-            self.say(when, f"{who}: {text}")
+                result = f.detail if f.detail.startswith(f.outcome) else f"{f.outcome} — {f.detail}".rstrip(" —")
+                text = f"[{colour}]{f.trigger} fired[/{colour}] ({f.kind}, {f.mode} mode): {result}"
+            self.say(when, f"[bold]{name}[/bold]: {text}")
+
+    def hold(self, trigger: str, venture: str) -> str:
+        """A trigger's `for:` duration, with a `config.` reference resolved for the venture."""
+        trig = self.triggers[trigger]
+        if not trig.for_.startswith("config."):
+            return trig.for_
+        wf = self.engine.workflow.workflow
+        v = self.engine.venture(venture)
+        setting = effective_config(wf, v.stage, v.segment)[trig.for_.removeprefix("config.")]
+        return f"{setting.value} ({trig.for_})"
 
     # -- recording -------------------------------------------------------------------------------
     def sample(self, venture: str, metric: str, value: float, at: datetime) -> SampleIn:
@@ -201,6 +216,7 @@ class Story:
                 out.rule("5 · PERF-002: an assisted recursion, twice, then an escalation")
             if hour == 31:
                 out.rule("6 · A trigger that waits for an hour of green")
+            self.notes(hour)
             self.record(self.hour_batch(hour), self.at(hour))
             self.beats(hour)
             if hour == 23:
@@ -259,7 +275,12 @@ class Story:
         for art_name, content in docs.items():
             art = self.engine.put_artifact(venture, art_name, content, actor=actor, now=when)
             stored.append(f"{art.name}@{art.version}")
-        self.say(when, f"[bold]{venture}[/bold]: stored {', '.join(stored)} (schema-valid) → {self.status(venture)}")
+        text = f"[bold]{venture}[/bold]: stored {', '.join(stored)} (each checked against its schema)"
+        text += f" → {self.status(venture)}"
+        if self.engine.venture(venture).status == "blocked":
+            still = self.engine.check_gate(venture, "entry", now=when).failing()
+            text += ", still waiting for " + ", ".join(c.name for c in still)
+        self.say(when, text)
 
     def status(self, venture: str) -> str:
         """A venture's status, coloured."""
@@ -400,6 +421,36 @@ class Story:
         )
         return f"{art.name}@{art.version}"
 
+    def notes(self, hour: int) -> None:
+        """What happened out in the world during the hour, told before its data arrives."""
+        when = self.at(hour)
+        lumen = {
+            25: "a catalogue re-import evicted the hot keys; the hour's 12 cache readings average {avg} "
+            "(PERF-002 wants 70% over an hour)",
+            26: "readings back at {avg}: PERF-002's condition turns false, so a later breach is a new episode",
+            27: "a price import cleared the cache again: {avg} over the hour",
+            28: "back at {avg}",
+            29: "{avg} again — PERF-002 has already sent it back twice, and its limit is 2",
+            30: "{avg} on Valkey: the hit rate holds",
+        }
+        if hour in lumen:
+            self.say(when, f"[bold]{L}[/bold]: " + lumen[hour].format(avg=f"{self.cache_level(L, hour):.1f}%"))
+        if hour == 24:
+            self.say(
+                when,
+                f"[bold]{C}[/bold]: crew-19 runs the full integration suite: 36 of 39 pass (92.3%) — Shippo answered "
+                "429 under load. Any other segment would accept that; b2c_mass needs 95%.",
+            )
+        if hour == 26:
+            self.say(when, f"[bold]{K}[/bold]: daily report — readiness 71 (was 66), 87.5% of roles filled")
+        if hour == 31:
+            self.say(
+                when,
+                f"[bold]{Q}[/bold]: an hour of per-minute load data — p95 ~168 ms, CPU ~50%, memory ~62%, cache ~84%",
+            )
+        if hour == 32:
+            self.say(when, f"[bold]{Q}[/bold]: another green hour")
+
     def beats(self, hour: int) -> None:
         """The people's and crews' steps after the hour's data arrived."""
         steps = {
@@ -410,27 +461,26 @@ class Story:
             6: self.hour_6,
             24: self.cartwheel_regression,
             25: self.perf_002_first,
-            26: self.cache_recovers,
             27: self.perf_002_second,
-            28: self.cache_recovers,
             29: self.perf_002_escalates,
-            30: self.lumen_rebuilds,
-            31: self.quarry_green,
-            32: self.quarry_green,
+            32: self.quarry_notified,
         }
         step = steps.get(hour)
         if step is not None:
             step(hour)
 
     def hour_1(self, hour: int) -> None:
+        """19.1 and 28.1 done."""
         self.complete(T, "19.1", self.at(hour, 5), "61 of 63 integration tests pass (96.8%)")
-        self.complete(L, "28.1", self.at(hour, 10), "profiled; N+1 catalogue query is the top hot path")
-        self.complete(Q, "28.1", self.at(hour, 12), "profiled; tonnage query scans weighbridge_readings")
+        self.complete(L, "28.1", self.at(hour, 10), "profiled; an N+1 catalogue query is the top hot path")
+        self.complete(Q, "28.1", self.at(hour, 12), "profiled; the tonnage query scans weighbridge_readings")
 
     def hour_2(self, hour: int) -> None:
+        """Cartwheel's load test."""
         self.complete(C, "19.2", self.at(hour, 5), "load test: p95 410 ms, 180 req/s sustained")
 
     def hour_3(self, hour: int) -> None:
+        """Tally's load test; both caches built."""
         when = self.at(hour, 5)
         results = data.integration_test_results(
             "tally-run-1", self.at(1, -3), data.TALLY_INTEGRATIONS, latency_p95=640, throughput=150
@@ -445,6 +495,7 @@ class Story:
             self.complete(name, "28.2", when, f"{data.cache_note(name, 1)}; stored {ref}")
 
     def hour_5(self, hour: int) -> None:
+        """Tally's fallbacks; Keystone's environments."""
         when = self.at(hour, 5)
         refs = [
             self.put(T, "api_configurations", data.api_configurations(data.TALLY_INTEGRATIONS), when, []),
@@ -456,6 +507,7 @@ class Story:
         self.complete(K, "14.1", when, f"dev and staging up, CI green again; stored {ref}")
 
     def hour_6(self, hour: int) -> None:
+        """Cartwheel's fallbacks; both stage-28 ventures optimised and reported."""
         when = self.at(hour, 5)
         refs = [
             self.put(C, "api_configurations", data.api_configurations(data.CARTWHEEL_INTEGRATIONS), when, []),
@@ -466,41 +518,35 @@ class Story:
             when = self.at(hour, 20 if name == L else 30)
             before, after = self.before(name), self.after(name)
             code = self.put(name, "optimized_code", data.optimized_code(name, before, after), when, [])
-            self.complete(name, "28.3", when, f"p95 {before.p95:g} → {after.p95:g} ms; stored {code}")
-            rep = self.put(
-                name,
-                "performance_report",
-                data.performance_report(before, after, when),
-                when,
-                ["performance_baseline@1", code],
-            )
-            self.say(when, f"[bold]{name}[/bold]: crew-28 stores {rep} (before/after report)")
+            report = data.performance_report(before, after, when)
+            rep = self.put(name, "performance_report", report, when, ["performance_baseline@1", code])
+            self.complete(name, "28.3", when, f"p95 {before.p95:g} → {after.p95:g} ms; stored {code} and {rep}")
         when = self.at(hour, 40)
         criterion = "Best practices applied: lint passes and the changes follow the studio's optimisation patterns"
         self.engine.attest(Q, criterion, actor=EXEC, now=when)
         self.say(when, f'[bold]{Q}[/bold]: ivy (exec) attests "Best practices applied"')
 
     def cartwheel_regression(self, hour: int) -> None:
+        """The failing run's results, the reopened substages, and the tick that fires the pending alert."""
         when = self.at(hour, 2)
         results = data.integration_test_results("cartwheel-run-1", self.at(hour, -2), data.CARTWHEEL_INTEGRATIONS)
         ref = self.put(C, "integration_test_results", results, when, ["integration_requirements@1"])
-        self.say(
-            when,
-            f"[bold]{C}[/bold]: the full integration run scored 92.3% (36 of 39; Shippo answered 429 under load); "
-            f"stored {ref}. b2c_mass ventures need 95%.",
-        )
-        self.say(when, f"[bold]{C}[/bold]: substages now {self.substage_line(C)}")
+        self.say(when, f"[bold]{C}[/bold]: crew-19 stores {ref}; substages now {self.substage_line(C)}")
         when = self.at(hour, 5)
         report = self.engine.tick(now=when)
-        self.say(when, f"tick: {report.timers} timer(s) due (the durable wake-up the pending trigger scheduled)")
+        self.say(
+            when,
+            f"[bold]tick[/bold] at {when:%H:%M}: {report.timers} timer due — the wake-up the pending alert scheduled",
+        )
         self.fired(when, report.fired)
         self.gates(hour)
 
     def gates(self, hour: int) -> None:
+        """One stage-19 exit gate passes (and the venture advances), one does not."""
         out.rule("4 · Gates explain themselves")
         e = self.engine
         when = self.at(hour, 10)
-        self.say(when, f"[bold]{T}[/bold]: exit gate of stage 19")
+        self.say(when, f"[bold]{T}[/bold]: ivy (exec) checks the stage-19 exit gate")
         self.gate(T, e.check_gate(T, "exit", now=when))
         when = self.at(hour, 12)
         v = e.advance(T, actor=EXEC, now=when, expected_stage=19)
@@ -508,7 +554,7 @@ class Story:
         entry = e.check_gate(T, "entry", now=when)
         self.say(
             when,
-            f"[bold]{T}[/bold]: ivy (exec) advances it 19 → {v.stage}: [yellow]{v.status}[/yellow] until "
+            f"[bold]{T}[/bold]: ivy advances it 19 → {v.stage}: [yellow]{v.status}[/yellow] until "
             + " and ".join(f'"{c.name}"' for c in entry.failing())
             + " are attested",
         )
@@ -517,7 +563,7 @@ class Story:
             e.attest(T, c.name, actor=EXEC, now=when)
         self.say(when, f"[bold]{T}[/bold]: ivy attests both → {self.status(T)} at stage {e.venture(T).stage}")
         when = self.at(hour, 20)
-        self.say(when, f"[bold]{C}[/bold]: exit gate of stage 19")
+        self.say(when, f"[bold]{C}[/bold]: the same gate for cartwheel")
         self.gate(C, e.check_gate(C, "exit", now=when))
 
     def gate(self, venture: str, result: GateResult) -> None:
@@ -534,64 +580,44 @@ class Story:
         """Lee (lead) approves the trigger's pending proposal; the venture goes back to 28.2."""
         e = self.engine
         when = self.at(hour, 15)
-        pending = [a for a in e.approvals(L, "pending") if (a.payload or {}).get("trigger") == trigger]
-        for a in pending:
-            e.decide_approval(a.id, True, actor=LEAD, reason=reason, now=when)
-            self.say(when, f"[bold]{L}[/bold]: lee (lead) approves #{a.id}: {escape(a.reason)}")
+        for a in e.approvals(L, "pending"):
+            if (a.payload or {}).get("trigger") == trigger:
+                e.decide_approval(a.id, True, actor=LEAD, reason=reason, now=when)
+                self.say(when, f"[bold]{L}[/bold]: lee (lead) approves #{a.id} ({escape(a.reason)}): {reason}")
         self.say(when, f"[bold]{L}[/bold]: back in 28.2 — substages {self.substage_line(L)}")
 
-    def rework(self, hour: int, version: int) -> None:
+    def rework(self, hour: int, version: int, start: int = 40) -> None:
         """The cache architect reworks the cache and the code optimiser re-checks the hot paths."""
-        when = self.at(hour, 40)
+        when = self.at(hour, start)
         parents = ["cache_requirements@1", f"cache_layer@{version - 1}"]
         ref = self.put(L, "cache_layer", data.cache_layer(L, version), when, parents)
         self.complete(L, "28.2", when, f"{data.cache_note(L, version)}; stored {ref}")
-        self.complete(L, "28.3", self.at(hour, 50), "hot paths re-checked against the new cache")
-
-    def hour_avg(self, hour: int) -> str:
-        return f"{self.cache_level(L, hour):.1f}%"
+        self.complete(L, "28.3", self.at(hour, start + 10), "hot paths re-checked against the new cache")
 
     def perf_002_first(self, hour: int) -> None:
-        self.say(
-            self.at(hour, 1),
-            f"[bold]{L}[/bold]: a catalogue re-import this morning evicted the hot keys; "
-            f"cache hit rate averaged {self.hour_avg(hour)} over the hour (threshold 70%)",
-        )
-        self.approve_proposal(hour, "PERF-002", "Version keys by catalogue revision")
+        """The first proposal, approved."""
+        self.approve_proposal(hour, "PERF-002", "version the keys by catalogue revision")
         self.rework(hour, 2)
 
-    def cache_recovers(self, hour: int) -> None:
-        self.say(
-            self.at(hour, 1),
-            f"[bold]{L}[/bold]: hit rate back to {self.hour_avg(hour)} — PERF-002's condition is false, "
-            "so its next breach is a new episode",
-        )
-        if hour == 26:
-            self.say(self.at(hour, 2), f"[bold]{K}[/bold]: daily report — readiness 71, 87.5% of roles filled")
-
     def perf_002_second(self, hour: int) -> None:
-        self.say(
-            self.at(hour, 1),
-            f"[bold]{L}[/bold]: the 10:30 price import cleared the cache again; hit rate {self.hour_avg(hour)}",
-        )
-        self.approve_proposal(hour, "PERF-002", "Add TTL jitter and a warm-up job after imports")
+        """The second proposal, approved."""
+        self.approve_proposal(hour, "PERF-002", "add TTL jitter and a warm-up job after imports")
         self.rework(hour, 3)
 
     def perf_002_escalates(self, hour: int) -> None:
+        """The third breach escalates; the chairman resolves it."""
         e = self.engine
-        when = self.at(hour, 1)
-        self.say(when, f"[bold]{L}[/bold]: hit rate {self.hour_avg(hour)} again — PERF-002 has used its 2 recursions")
         esc = e.escalations(ref=L)[0]
         table = Table(title=f"Escalation {esc.code}", title_justify="left", show_header=False)
         table.add_column("field", style="bold")
         table.add_column("value", overflow="fold")
         table.add_row("status", esc.status)
-        table.add_row("for", esc.role)
+        table.add_row("owner", f"{esc.role} (or the chairman)")
         table.add_row("trigger", esc.trigger_id or "—")
         table.add_row("reason", esc.reason)
-        table.add_row("venture", f"{L} is {self.status(L)}; {len(esc.history)} recent events attached")
+        table.add_row("venture", f"{L} is {self.status(L)}; the escalation keeps its last {len(esc.history)} events")
         out.print(table)
-        when = self.at(hour, 30)
+        when = self.at(hour, 20)
         done = e.resolve_escalation(
             esc.code,
             "28.2",
@@ -601,27 +627,18 @@ class Story:
         )
         self.say(
             when,
-            f"[bold]{L}[/bold]: ada (chairman) resolves {done.code} ({done.status}), resuming at {done.resume_at} "
-            f"→ {self.status(L)}; substages {self.substage_line(L)}",
+            f"[bold]{L}[/bold]: ada (chairman) resolves {done.code}: review the cache tool itself, resume at "
+            f"{done.resume_at} → {self.status(L)}; substages {self.substage_line(L)}",
         )
+        self.rework(hour, 4, start=35)
 
-    def lumen_rebuilds(self, hour: int) -> None:
-        self.say(self.at(hour, 1), f"[bold]{L}[/bold]: hit rate {self.hour_avg(hour)} on the interim fix")
-        self.rework(hour, 4)
-
-    def quarry_green(self, hour: int) -> None:
-        if hour == 31:
-            self.say(
-                self.at(hour, 1),
-                f"[bold]{Q}[/bold]: an hour of per-minute load data — p95 ~168 ms, CPU ~50%, memory ~62%, "
-                "cache ~84%: PERF-004 starts its one-hour hold",
-            )
-        else:
-            self.say(
-                self.at(hour, 1),
-                f"[bold]{Q}[/bold]: still green an hour later, so PERF-004 fires; stage 28 runs in manual "
-                "mode, so it notifies exec instead of advancing by itself",
-            )
+    def quarry_notified(self, hour: int) -> None:
+        """PERF-004 fired in manual mode."""
+        self.say(
+            self.at(hour, 1),
+            f"[bold]{Q}[/bold]: stage 28 still runs in manual mode (it is promoted after 5 clean runs), so PERF-004 "
+            "notifies exec rather than advancing it",
+        )
 
     # -- the end ---------------------------------------------------------------------------------
     def summary(self) -> None:

@@ -11,13 +11,39 @@ from venturegate.engine import Engine, SampleIn
 from venturegate.engine.records import Approval, Event, Venture
 
 
+# Values `instance()` cannot invent (string patterns, non-empty maps), by artifact and path.
+PATCHES: dict[str, dict[tuple[str | int, ...], Any]] = {
+    "integration_requirements": {("integrations", 0, "base_url"): "https://api.example.com"},
+    "test_accounts": {("accounts", 0, "credentials"): {"api_key": {"env": "SANDBOX_API_KEY"}}},
+    "release_candidate": {("commit",): "abc1234"},
+    "production_deployment": {("production_url",): "https://app.example.com"},
+    "deployment_documentation": {("production_url",): "https://app.example.com"},
+}
+
+
+def content(eng: Engine, name: str) -> Any:
+    """A minimal valid document for a bundled artifact."""
+    decl = eng.workflow.workflow.artifact(name)
+    assert decl is not None, name
+    doc = instance(decl.json_schema or {})
+    for path, value in PATCHES.get(name, {}).items():
+        target = doc
+        for part in path[:-1]:
+            target = target[part]
+        target[path[-1]] = value
+    return doc
+
+
+def put(eng: Engine, v: int, names: list[str], now: datetime = T0) -> None:
+    """Store a minimal valid version of each artifact."""
+    for name in names:
+        eng.put_artifact(v, name, content(eng, name), actor=AGENT, now=now)
+
+
 def at_stage(eng: Engine, name: str, stage: int, segment: str = "b2b_smb", now: datetime = T0) -> Venture:
     """A venture created at `stage`, with every input artifact of the stage stored (its entry gate passes)."""
     v = eng.create_venture(name, segment, stage, actor=AGENT, now=now)
-    wf = eng.workflow.workflow
-    for art in wf.stage(stage).inputs:  # type: ignore[union-attr]
-        schema = wf.artifact(art).json_schema or {}  # type: ignore[union-attr]
-        eng.put_artifact(v.id, art, instance(schema), actor=AGENT, now=now)
+    put(eng, v.id, eng.workflow.workflow.stage(stage).inputs, now)  # type: ignore[union-attr]
     v = eng.venture(v.id)
     assert v.status == "active", v.status_detail
     return v
@@ -56,3 +82,21 @@ def fired(got: Any) -> dict[str, str]:
 def series(v: int, metric: str, values: list[float], start: datetime, step: timedelta, key: str) -> list[SampleIn]:
     """Samples `values[i]` at `start + i*step`, keyed `key-i`."""
     return [SampleIn(v, metric, x, start + i * step, f"{key}-{i}") for i, x in enumerate(values)]
+
+
+def pass_attest_stage(eng: Engine, v: int, now: datetime = T0) -> Venture:
+    """Take a venture through a stage whose gates are only attestations and substages, to the next stage."""
+    from tests.conftest import LEAD
+    from venturegate.definitions.model import AttestCheck
+
+    stage = eng.workflow.workflow.stage(eng.venture(v).stage)
+    assert stage is not None
+    for check in stage.gates.entry:
+        assert isinstance(check, AttestCheck), check
+        eng.attest(v, check.attest, actor=LEAD, now=now)
+    for sub in stage.substages:
+        eng.complete_substage(v, sub.id, actor=AGENT, now=now)
+    for check in stage.gates.exit:
+        if isinstance(check, AttestCheck):
+            eng.attest(v, check.attest, actor=LEAD, now=now)
+    return eng.advance(v, actor=LEAD, now=now)

@@ -45,7 +45,10 @@ def parse_duration(text: str) -> float:
     total = Fraction(0)
     for amount, unit in _PART.findall(stripped):
         total += Fraction(amount) * UNIT_SECONDS[unit]
-    return float(total)
+    try:
+        return float(total)
+    except OverflowError:
+        raise ValueError(f"duration {text!r} is too long") from None
 
 
 def format_duration(seconds: float) -> str:

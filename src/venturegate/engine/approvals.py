@@ -158,6 +158,7 @@ class ApprovalOps(EngineBase):
                 )
                 self._after_decision(conn, self._approval_row(conn, int(r.id)), approve, actor, now)
                 self._recheck_entry(conn, self._row(conn, int(row.id)), actor, now)
+                self._facts_changed(conn, self._row(conn, int(row.id)), now)
             result = _approval(conn.execute(select(approvals).where(approvals.c.id == approval_id)).one())
         if raise_after is not None:
             raise raise_after

@@ -303,6 +303,9 @@ class EngineBase:
     ) -> None:
         """React to an approval decision (an assisted trigger acts when approved)."""
 
+    def _facts_changed(self, conn: Connection, row: Row[Any], now: datetime) -> None:
+        """Gate facts changed (substage, artifact, attestation, approval); the trigger layer may advance."""
+
     def _evaluate_triggers(
         self, conn: Connection, row: Row[Any], now: datetime, metrics: set[str] | None = None, only: str | None = None
     ) -> list[Any]:

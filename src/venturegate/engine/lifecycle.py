@@ -220,6 +220,7 @@ class LifecycleOps(EngineBase):
                 substage=substage,
                 data={"items": given},
             )
+            self._facts_changed(conn, self._row(conn, int(row.id)), now)
             return SubstageState(sub.id, sub.title, "done", given, actor.name, now)
 
     def attest(self, ref: str | int, criterion: str, *, actor: Actor, now: datetime | None = None) -> None:
@@ -265,6 +266,7 @@ class LifecycleOps(EngineBase):
                     reason=criterion,
                 )
                 self._recheck_entry(conn, self._row(conn, int(row.id)), actor, now)
+                self._facts_changed(conn, self._row(conn, int(row.id)), now)
 
     def _status(
         self,

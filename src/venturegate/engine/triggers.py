@@ -473,6 +473,23 @@ class TriggerOps(EngineBase):
             )
 
     # -- hooks called by other operations ---------------------------------------------------
+    def _facts_changed(self, conn: Connection, row: Row[Any], now: datetime) -> None:
+        """An advance trigger that already fired but found the exit gate closed tries again now."""
+        if row.status != "active":
+            return
+        wf = self.pinned(conn, row.workflow_digest).workflow
+        stage = self._stage(wf, int(row.stage))
+        for trig in stage.triggers:
+            if trig.kind != "advance":
+                continue
+            state, _ = self._state(conn, int(row.id), trig.id)
+            mode = effective_mode(trig.mode, self._progression_mode(conn, wf, int(row.id), stage.id))
+            if state.state == "firing" and mode == "auto":
+                self._act(conn, row, wf, trig, now, SYSTEM)
+                row = self._row(conn, int(row.id))
+                if row.status != "active" or int(row.stage) != stage.id:
+                    return
+
     def _after_decision(
         self, conn: Connection, approval: Row[Any], approved: bool, actor: Actor, now: datetime
     ) -> None:

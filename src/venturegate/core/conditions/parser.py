@@ -88,7 +88,10 @@ class _Builder:
         (token,) = children
         single = _SINGLE_DURATION.fullmatch(token)
         unit = single.group(2) if single else ""
-        seconds = parse_duration(token)
+        try:
+            seconds = parse_duration(token)
+        except ValueError:
+            seconds = math.inf
         if not math.isfinite(seconds):
             raise ConditionSyntaxError(f"duration {token} is too long", *_where(token))
         return Duration(seconds, unit if unit in UNIT_SECONDS else "", **_at(token))
