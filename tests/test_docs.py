@@ -49,9 +49,7 @@ def test_every_environment_setting_is_documented() -> None:
     readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
     src = DOCS.parent / "src" / "venturegate"
     names = {
-        m
-        for path in src.rglob("*.py")
-        for m in re.findall(r"VENTUREGATE_[A-Z_]+", path.read_text(encoding="utf-8"))
+        m for path in src.rglob("*.py") for m in re.findall(r"VENTUREGATE_[A-Z_]+", path.read_text(encoding="utf-8"))
     }
     assert names, "expected settings"
     assert not [n for n in names if f"`{n}`" not in readme]

@@ -157,11 +157,10 @@ def development_environment(t: datetime) -> JSON:
 
 @dataclass(frozen=True)
 class Integration:
-    """One third-party integration of a stage-19 venture."""
+    """One third-party integration of a stage-19 venture, and how its sandbox tests went."""
 
     name: str
     provider: str
-    kind: str
     criticality: str
     base_url: str
     auth: str
@@ -172,87 +171,23 @@ class Integration:
     passed: int
 
 
-TALLY_INTEGRATIONS = (
-    Integration(
-        "payments",
-        "Stripe",
-        "payments",
-        "critical",
-        "https://api.stripe.com/v1",
-        "bearer",
-        100,
-        8000,
-        "2024-06-20",
-        28,
-        28,
-    ),
-    Integration(
-        "bank-feeds",
-        "Plaid",
-        "banking",
-        "critical",
-        "https://sandbox.plaid.com",
-        "api_key",
-        50,
-        10000,
-        "2020-09-14",
-        22,
-        21,
-    ),
-    Integration(
-        "receipts-email",
-        "Postmark",
-        "email",
-        "medium",
-        "https://api.postmarkapp.com",
-        "api_key",
-        300,
-        5000,
-        "v1",
-        13,
-        12,
-    ),
+Row = tuple[str, str, str, str, str, float, int, str, int, int]
+
+
+def _integrations(*rows: Row) -> tuple[Integration, ...]:
+    return tuple(Integration(*row) for row in rows)
+
+
+# name, provider, criticality, base URL, auth, rate limit (req/s), timeout (ms), API version, tests, passed
+TALLY_INTEGRATIONS = _integrations(
+    ("payments", "Stripe", "critical", "https://api.stripe.com/v1", "bearer", 100, 8000, "2024-06-20", 28, 28),
+    ("bank-feeds", "Plaid", "critical", "https://sandbox.plaid.com", "api_key", 50, 10000, "2020-09-14", 22, 21),
+    ("receipts-email", "Postmark", "medium", "https://api.postmarkapp.com", "api_key", 300, 5000, "v1", 13, 12),
 )
-CARTWHEEL_INTEGRATIONS = (
-    Integration(
-        "checkout",
-        "Adyen",
-        "payments",
-        "critical",
-        "https://checkout-test.adyen.com/v71",
-        "api_key",
-        200,
-        8000,
-        "v71",
-        17,
-        17,
-    ),
-    Integration(
-        "shipping-labels",
-        "Shippo",
-        "shipping",
-        "high",
-        "https://api.goshippo.com",
-        "bearer",
-        25,
-        6000,
-        "2018-02-08",
-        12,
-        9,
-    ),
-    Integration(
-        "transactional-email",
-        "SendGrid",
-        "email",
-        "medium",
-        "https://api.sendgrid.com/v3",
-        "bearer",
-        600,
-        5000,
-        "v3",
-        10,
-        10,
-    ),
+CARTWHEEL_INTEGRATIONS = _integrations(
+    ("checkout", "Adyen", "critical", "https://checkout-test.adyen.com/v71", "api_key", 200, 8000, "v71", 17, 17),
+    ("shipping-labels", "Shippo", "high", "https://api.goshippo.com", "bearer", 25, 6000, "2018-02-08", 12, 9),
+    ("transactional-email", "SendGrid", "medium", "https://api.sendgrid.com/v3", "bearer", 600, 5000, "v3", 10, 10),
 )
 
 
@@ -267,7 +202,6 @@ def integration_requirements(integrations: tuple[Integration, ...]) -> JSON:
             {
                 "name": i.name,
                 "provider": i.provider,
-                "type": i.kind,
                 "criticality": i.criticality,
                 "api_version": i.version,
                 "base_url": i.base_url,
@@ -393,7 +327,7 @@ def fallback_strategies(integrations: tuple[Integration, ...]) -> JSON:
                     "reset_timeout_ms": 30000,
                     "verified": {"opened_after_failures": 5, "auto_reset": True},
                 },
-                "cache_fallback": {"enabled": i.kind != "payments", "ttl_seconds": 300},
+                "cache_fallback": {"enabled": i.criticality != "critical", "ttl_seconds": 300},
                 "monitoring": {"dashboard": f"grafana/d/{i.name}", "alert_rules": [f"{i.name}-error-rate"]},
             }
             for i in integrations

@@ -73,9 +73,11 @@ def test_gtm_001_returns_to_stage_15_as_a_second_attempt(bundled: Engine) -> Non
     # b2b_smb: 0.5 (config.effectiveness_threshold) x 0.65 (target) = 0.325; 0.2 is far below.
     got = bundled.record_sample(v, "campaign_effectiveness", 0.2, actor=AGENT, now=T0)
     assert fired(got) == {"GTM-001": "pending", "GTM-RB-1": "pending", "GTM-ALERT-EFFECTIVENESS": "pending"}
-    assert bundled.tick(now=T0 + 14 * D - M).fired == [
-        f for f in bundled.tick(now=T0 + 7 * D).fired if f.trigger == "GTM-ALERT-EFFECTIVENESS"
-    ] or True
+    assert (
+        bundled.tick(now=T0 + 14 * D - M).fired
+        == [f for f in bundled.tick(now=T0 + 7 * D).fired if f.trigger == "GTM-ALERT-EFFECTIVENESS"]
+        or True
+    )
     report = bundled.tick(now=T0 + 14 * D)
     assert [(f.trigger, f.outcome) for f in report.fired] == [("GTM-001", "acted")]
     assert bundled.venture(v).stage == 15

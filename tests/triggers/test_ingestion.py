@@ -22,7 +22,8 @@ def test_unrelated_metric_evaluates_nothing(tiny: Engine) -> None:
     got = tiny.record_sample(v, "noise", 7, actor=AGENT, now=T0)
     assert got.fired == []
     assert [(r["trigger"], r["state"], r["last_evaluated_at"]) for r in tiny.trigger_status(v)] == [
-        (t.id, "inactive", None) for t in tiny.workflow.workflow.stage(2).triggers  # type: ignore[union-attr]
+        (t.id, "inactive", None)
+        for t in tiny.workflow.workflow.stage(2).triggers  # type: ignore[union-attr]
     ]
     assert events(tiny, v, "trigger.fired") == []
 
@@ -87,9 +88,7 @@ def test_a_batch_returns_each_outcome_with_its_stored_effect(tiny: Engine) -> No
     assert len(events(tiny, v, "trigger.suppressed")) == 1
     tiny.record_sample(v, "errors", 0, actor=AGENT, now=T0 + 6 * M)
     got = tiny.record_sample(v, "errors", 9, actor=AGENT, now=T0 + 7 * M)
-    assert [(f.trigger, f.outcome, f.detail) for f in got.fired] == [
-        ("REDO-RUN", "escalated", "SD-2-ESCALATION-1")
-    ]
+    assert [(f.trigger, f.outcome, f.detail) for f in got.fired] == [("REDO-RUN", "escalated", "SD-2-ESCALATION-1")]
     assert tiny.venture(v).status == "paused"
 
 

@@ -97,6 +97,14 @@ def _segments(node: yaml.ScalarNode, value: str, text: str) -> list[tuple[int, i
     return out
 
 
+MAX_VALUES = 200_000
+"""A workflow never needs more values than this; more means runaway alias expansion ("billion laughs")."""
+
+
+class _TooLarge(Exception):
+    pass
+
+
 class _Builder:
     def __init__(self, doc: Document, loader: yaml.SafeLoader, problems: list[Problem], text: str) -> None:
         self.doc = doc
@@ -104,8 +112,12 @@ class _Builder:
         self.problems = problems
         self.text = text
         self.open: set[int] = set()
+        self.built = 0
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
+        self.built += 1
+        if self.built > MAX_VALUES:
+            raise _TooLarge
         self.doc.positions[path] = _mark(node)
         if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
             if id(node) in self.open:
@@ -184,6 +196,9 @@ def parse_yaml(text: str, file: str) -> tuple[Document, list[Problem]]:
         problems.append(Problem(file, line, col, f"YAML syntax error: character #x{exc.character:04x} is not allowed"))
     except yaml.YAMLError as exc:
         problems.append(Problem(file, 1, 1, f"YAML error: {exc}"))
+    except _TooLarge:
+        doc.data = None
+        problems.append(Problem(file, 1, 1, f"the document expands to more than {MAX_VALUES:,} values (aliases?)"))
     except RecursionError:
         doc.data = None
         problems.append(Problem(file, 1, 1, "YAML syntax error: the document is nested too deeply"))
