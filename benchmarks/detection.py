@@ -1,4 +1,4 @@
-"""Detection: batched ingestion with trigger evaluation, detection latency, and a gate-and-loop process vs SpiffWorkflow.
+"""Detection: batched ingestion with trigger evaluation, detection latency, a gate-and-loop process vs SpiffWorkflow.
 
 Three phases per backend (SQLite in a temporary file; PostgreSQL too with --postgres), on the
 workflow in `benchmarks/detection.yaml` (trigger QUAL-1: `quality < threshold.quality`, for 0s, auto,
@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sqlite3
 import sys
 import tempfile
@@ -183,6 +184,7 @@ def _process(eng: Engine, clock: Clock, n: int) -> dict[str, Any]:
         "transactions_per_process": 1 + len(PROCESS),
         "seconds": round(dt, 3),
         "process_per_s": round(n / dt, 1),
+        "transactions_per_s": round(n * (1 + len(PROCESS)) / dt, 1),
     }
 
 
@@ -263,6 +265,7 @@ def spiff(path: Path, n: int) -> dict[str, Any]:
         "state_bytes_max": size,
         "seconds": round(dt, 3),
         "process_per_s": round(n / dt, 1),
+        "steps_per_s": round(n * (1 + len(SPIFF_PROCESS)) / dt, 1),
     }
 
 
@@ -282,17 +285,17 @@ def goals(results: list[dict[str, Any]], peer: dict[str, Any]) -> dict[str, Any]
 def main() -> None:
     """Parse options, run on SQLite (and PostgreSQL when given) and the SpiffWorkflow peer, print JSON."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ventures", type=int, default=200, help="ventures the ingested samples are spread over")
-    ap.add_argument("--samples", type=int, default=200_000, help="samples ingested in batches")
+    ap.add_argument("--ventures", type=int, default=100, help="ventures the ingested samples are spread over")
+    ap.add_argument("--samples", type=int, default=50_000, help="samples ingested in batches")
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--detect", type=int, default=100, help="ventures in the latency phase (4 firings each)")
-    ap.add_argument("--processes", type=int, default=500, help="gate-and-loop processes (each engine)")
+    ap.add_argument("--processes", type=int, default=200, help="gate-and-loop processes (each engine)")
     ap.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     ap.add_argument("--postgres", default="", help="PostgreSQL URL (a scratch schema is created and dropped)")
     args = ap.parse_args()
     if args.quick:
         args.ventures, args.samples, args.detect, args.processes = 50, 10_000, 25, 50
-    started = time.perf_counter()
+    started, load = time.perf_counter(), os.getloadavg()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         results.append(run(f"sqlite:///{Path(tmp) / 'bench.db'}", args))
@@ -321,6 +324,7 @@ def main() -> None:
         "ratio": ratio,
         "goals": goals(results, peer),
         "seconds": round(time.perf_counter() - started, 1),
+        "load_average_at_start": [round(x, 2) for x in load],
     }
     print(json.dumps(doc, indent=2))
 

@@ -128,3 +128,39 @@ def stats(
             str(r.escalations),
         )
     out.print(table)
+
+
+progression_app = typer.Typer(help="Progression modes (manual → assisted → auto) per stage.", no_args_is_help=True)
+
+
+@progression_app.command("show")
+@handled
+def progression_show(
+    stage: Annotated[int | None, typer.Option("--stage", help="Only this stage.")] = None,
+    as_json: JSON = False,
+) -> None:
+    """Show stage-wide and per-venture modes with their successful and failed runs."""
+    rows = STATE.engine().progression(stage)
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table(title="Progression modes (stages not listed use their definition's mode)")
+    for col in ("stage", "venture", "mode", "successes", "failures"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            str(r["stage"]), str(r["venture_id"] or "all"), r["mode"], str(r["successes"]), str(r["failures"])
+        )
+    out.print(table)
+
+
+@progression_app.command("set")
+@handled
+def progression_set(
+    stage: Annotated[int, typer.Argument(help="Stage number.")],
+    mode: Annotated[str, typer.Argument(help="manual, assisted, auto; or 'default' to drop a venture's override.")],
+    venture: Annotated[str | None, typer.Option("--venture", help="Only for this venture.")] = None,
+) -> None:
+    """Set a stage's progression mode, stage-wide or for one venture."""
+    STATE.engine().set_progression(stage, None if mode == "default" else mode, actor=STATE.who(), venture=venture)
+    out.print(f"stage {stage} {'for ' + venture if venture else 'stage-wide'}: {mode}")

@@ -12,23 +12,19 @@ from venturegate.core.conditions import references
 from venturegate.core.durations import parse_duration
 from venturegate.core.gates import parsed
 from venturegate.core.settings import effective_config
-from venturegate.core.triggers import TriggerState, demote, effective_mode, promote, step
+from venturegate.core.triggers import TriggerState, effective_mode, step
 from venturegate.definitions.model import Stage, Trigger, Workflow
 from venturegate.engine.actors import SYSTEM, Actor
-from venturegate.engine.base import EngineBase
 from venturegate.engine.errors import BadInput, Conflict, NotFound
+from venturegate.engine.progression import ProgressionOps
 from venturegate.engine.records import _Record
 from venturegate.store.schema import (
     approvals,
     escalations,
-    stage_modes,
     stage_visits,
     substage_status,
     trigger_state,
 )
-
-STAGE_WIDE = 0
-"""`stage_modes.venture_id` of the stage-wide progression mode (a venture row overrides it)."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +40,7 @@ class Fired(_Record):
     detail: str = ""
 
 
-class TriggerOps(EngineBase):
+class TriggerOps(ProgressionOps):
     """Trigger evaluation and actions (the hooks the sample, approval and timer paths call)."""
 
     # -- evaluation ---------------------------------------------------------------------------
@@ -393,35 +389,6 @@ class TriggerOps(EngineBase):
         )
         return code
 
-    # -- progression --------------------------------------------------------------------------
-    def _progression_mode(self, conn: Connection, wf: Workflow, vid: int, stage_id: int) -> Any:
-        rows = {
-            r.venture_id: r.mode
-            for r in conn.execute(
-                select(stage_modes).where(
-                    stage_modes.c.stage == stage_id, stage_modes.c.venture_id.in_([vid, STAGE_WIDE])
-                )
-            )
-        }
-        return rows.get(vid) or rows.get(STAGE_WIDE) or wf.progression_for(stage_id).mode
-
-    def _record_failure(self, conn: Connection, wf: Workflow, vid: int, stage_id: int) -> None:
-        prog = wf.progression_for(stage_id)
-        mode = self._progression_mode(conn, wf, vid, stage_id)
-        new = demote(mode) if prog.demote_on_failure else mode
-        self._upsert_mode(conn, stage_id, new, success=False, reset=new != mode)
-
-    def _record_success(self, conn: Connection, wf: Workflow, stage_id: int) -> None:
-        prog = wf.progression_for(stage_id)
-        mode = self._progression_mode(conn, wf, STAGE_WIDE, stage_id)
-        r = conn.execute(
-            select(stage_modes.c.successes).where(
-                stage_modes.c.venture_id == STAGE_WIDE, stage_modes.c.stage == stage_id
-            )
-        ).first()
-        new = promote(mode, (r.successes if r else 0) + 1, {str(k): v for k, v in prog.promote_after.items()})
-        self._upsert_mode(conn, stage_id, new, success=True, reset=new != mode)
-
     def trigger_status(self, ref: str | int, *, now: datetime | None = None) -> list[dict[str, Any]]:
         """Each trigger of the venture's current stage: state, since, last value and explanation, times fired."""
         now = self.when(now)
@@ -452,25 +419,6 @@ class TriggerOps(EngineBase):
                     }
                 )
             return out
-
-    def _upsert_mode(self, conn: Connection, stage_id: int, mode: str, *, success: bool, reset: bool) -> None:
-        r = conn.execute(
-            select(stage_modes).where(stage_modes.c.venture_id == STAGE_WIDE, stage_modes.c.stage == stage_id)
-        ).first()
-        succ = 0 if reset else (r.successes if r else 0) + (1 if success else 0)
-        fail = (r.failures if r else 0) + (0 if success else 1)
-        if r is None:
-            conn.execute(
-                insert(stage_modes).values(
-                    venture_id=STAGE_WIDE, stage=stage_id, mode=mode, successes=succ, failures=fail
-                )
-            )
-        else:
-            conn.execute(
-                update(stage_modes)
-                .where(stage_modes.c.venture_id == STAGE_WIDE, stage_modes.c.stage == stage_id)
-                .values(mode=mode, successes=succ, failures=fail)
-            )
 
     # -- hooks called by other operations ---------------------------------------------------
     def _facts_changed(self, conn: Connection, row: Row[Any], now: datetime) -> None:

@@ -1,0 +1,123 @@
+"""Progression modes (manual → assisted → auto) per stage, promoted by successful runs, demoted by failures."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from venturegate.core.triggers import Mode, demote, promote
+from venturegate.definitions.model import Workflow
+from venturegate.engine.actors import Actor
+from venturegate.engine.base import EngineBase
+from venturegate.engine.errors import BadInput
+from venturegate.store.schema import stage_modes
+
+STAGE_WIDE = 0
+"""`stage_modes.venture_id` of the stage-wide progression mode (a venture row overrides it)."""
+MODES: tuple[Mode, ...] = ("manual", "assisted", "auto")
+
+
+class ProgressionOps(EngineBase):
+    """Reading, counting and setting progression modes."""
+
+    def _progression_mode(self, conn: Connection, wf: Workflow, vid: int, stage_id: int) -> Any:
+        rows = {
+            r.venture_id: r.mode
+            for r in conn.execute(
+                select(stage_modes).where(
+                    stage_modes.c.stage == stage_id, stage_modes.c.venture_id.in_([vid, STAGE_WIDE])
+                )
+            )
+        }
+        return rows.get(vid) or rows.get(STAGE_WIDE) or wf.progression_for(stage_id).mode
+
+    def _record_failure(self, conn: Connection, wf: Workflow, vid: int, stage_id: int) -> None:
+        prog = wf.progression_for(stage_id)
+        mode = self._progression_mode(conn, wf, vid, stage_id)
+        new = demote(mode) if prog.demote_on_failure else mode
+        self._upsert_mode(conn, stage_id, new, success=False, reset=new != mode)
+
+    def _record_success(self, conn: Connection, wf: Workflow, stage_id: int) -> None:
+        prog = wf.progression_for(stage_id)
+        mode = self._progression_mode(conn, wf, STAGE_WIDE, stage_id)
+        r = conn.execute(
+            select(stage_modes.c.successes).where(
+                stage_modes.c.venture_id == STAGE_WIDE, stage_modes.c.stage == stage_id
+            )
+        ).first()
+        new = promote(mode, (r.successes if r else 0) + 1, {str(k): v for k, v in prog.promote_after.items()})
+        self._upsert_mode(conn, stage_id, new, success=True, reset=new != mode)
+
+    def _upsert_mode(self, conn: Connection, stage_id: int, mode: str, *, success: bool, reset: bool) -> None:
+        r = conn.execute(
+            select(stage_modes).where(stage_modes.c.venture_id == STAGE_WIDE, stage_modes.c.stage == stage_id)
+        ).first()
+        succ = 0 if reset else (r.successes if r else 0) + (1 if success else 0)
+        fail = (r.failures if r else 0) + (0 if success else 1)
+        if r is None:
+            conn.execute(
+                insert(stage_modes).values(
+                    venture_id=STAGE_WIDE, stage=stage_id, mode=mode, successes=succ, failures=fail
+                )
+            )
+        else:
+            conn.execute(
+                update(stage_modes)
+                .where(stage_modes.c.venture_id == STAGE_WIDE, stage_modes.c.stage == stage_id)
+                .values(mode=mode, successes=succ, failures=fail)
+            )
+
+    def progression(self, stage: int | None = None) -> list[dict[str, Any]]:
+        """Stage-wide and per-venture modes with their run counts."""
+        query = select(stage_modes).order_by(stage_modes.c.stage, stage_modes.c.venture_id)
+        if stage is not None:
+            query = query.where(stage_modes.c.stage == stage)
+        with self.tx() as conn:
+            return [
+                {
+                    "stage": int(r.stage),
+                    "venture_id": int(r.venture_id) or None,
+                    "mode": r.mode,
+                    "successes": int(r.successes),
+                    "failures": int(r.failures),
+                }
+                for r in conn.execute(query)
+            ]
+
+    def set_progression(
+        self,
+        stage: int,
+        mode: str | None,
+        *,
+        actor: Actor,
+        venture: str | int | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Set a stage's mode (stage-wide, or for one venture); `None` removes a venture's override."""
+        now = self.when(now)
+        if mode is not None and mode not in MODES:
+            raise BadInput(f"unknown mode '{mode}'", where="MODE", hint="manual, assisted or auto")
+        self._stage(self.workflow.workflow, stage)
+        with self.tx() as conn:
+            vid = STAGE_WIDE if venture is None else int(self._row(conn, venture).id)
+            where = (stage_modes.c.venture_id == vid, stage_modes.c.stage == stage)
+            if mode is None:
+                conn.execute(delete(stage_modes).where(*where))
+            elif conn.execute(select(stage_modes.c.mode).where(*where)).first() is None:
+                conn.execute(
+                    insert(stage_modes).values(venture_id=vid, stage=stage, mode=mode, successes=0, failures=0)
+                )
+            else:
+                conn.execute(update(stage_modes).where(*where).values(mode=mode, successes=0))
+            self._event(
+                conn,
+                vid or None,
+                "progression.set",
+                actor,
+                now,
+                stage=stage,
+                reason=mode or "override removed",
+                data={"mode": mode, "scope": "venture" if vid else "stage"},
+            )
