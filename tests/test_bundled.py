@@ -90,3 +90,30 @@ def test_studio_numbers(wf: Workflow) -> None:
     conv = wf.metric("conversion_rate", 17)
     assert conv is not None
     assert conv.levels_for("b2b_enterprise") != conv.levels_for("b2c_mass")
+
+
+def test_user_workflow_extends_the_bundled_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "studio.yaml"
+    path.write_text(
+        "extends: bundled\n"
+        'workflow: {id: my-studio, version: "2.0"}\n'
+        "stages:\n"
+        "  - id: 19\n"
+        "    metrics:\n"
+        "      sdk_coverage: {unit: percent, direction: higher_is_better, threshold: 60}\n"
+        "    triggers:\n"
+        "      - id: INTEGRATION-001\n"
+        "        kind: recursion\n"
+        '        when: "integration_success_rate < 80"\n'
+        '        action: {go_to: "19.1"}\n'
+        "        max: 5\n"
+    )
+    loaded = load_workflow(path)
+    wf = loaded.workflow
+    st = wf.stage(19)
+    assert st is not None and len(wf.stages) == 40
+    assert "sdk_coverage" in st.metrics and "integration_success_rate" in st.metrics
+    trig = next(t for t in st.triggers if t.id == "INTEGRATION-001")
+    assert (trig.when, trig.max) == ("integration_success_rate < 80", 5)
+    assert len(st.triggers) == len(load_workflow().workflow.stage(19).triggers)  # type: ignore[union-attr]
+    assert loaded.digest != load_workflow().digest and wf.workflow.id == "my-studio"

@@ -130,10 +130,10 @@ def test_perf_004_waited_for_an_hour_of_green_before_firing(demo: Ran) -> None:
 
 def test_samples_form_a_realistic_stream(demo: Ran) -> None:
     e = demo.engine
+    cartwheel = e.venture("cartwheel").id
     with e.tx() as conn:
         rows = conn.execute(select(samples.c.venture_id, func.count()).group_by(samples.c.venture_id)).all()
         per_venture = {int(v): int(n) for v, n in rows}
-        cartwheel = e.venture("cartwheel").id
         hours = conn.execute(
             select(func.min(samples.c.at), func.max(samples.c.at), func.count()).where(
                 samples.c.venture_id == cartwheel, samples.c.metric == "api_reliability"

@@ -25,7 +25,7 @@ HEAD = 'workflow: {id: t, version: "1"}\n'
 @pytest.mark.parametrize(
     ("text", "where", "fragment"),
     [
-        (HEAD + "stages:\n  - id: 1\n\ttitle: A\n", (4, 1), "found character '\\t' that cannot start any token"),
+        (HEAD + "stages:\n  - id: 1\n\ttitle: A\n", (4, 1), "tab"),
         ('workflow: {id: t, version: "1"\nstages: []\n', (2, 1), "started at line 1, column 11"),
         (HEAD + "stages: [ {id: 1, title: A}\n", (3, 1), "started at line 2, column 9"),
         ('workflow: {id: "t, version: 1}\n', (2, 1), "while scanning a quoted scalar"),

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import insert
-
 from tests.conftest import AGENT, CHAIR, LEAD, T0
 from tests.triggers.helpers import at_stage, events, fired, pass_attest_stage, put, subs, trig
 from venturegate.engine import Engine, SampleIn
-from venturegate.store.schema import stage_modes
 
 M = timedelta(minutes=1)
 D = timedelta(days=1)
@@ -121,8 +118,7 @@ DEPLOY_GREEN = {
 
 def test_deploy_004_advances_only_once_the_exit_gate_passes(bundled: Engine) -> None:
     v = at_stage(bundled, "deployer", 30).id
-    with bundled.tx() as conn:  # the stage has earned auto progression (advance triggers obey it)
-        conn.execute(insert(stage_modes).values(venture_id=0, stage=30, mode="auto", successes=0, failures=0))
+    bundled.set_progression(30, "auto", actor=CHAIR, now=T0)  # as if stage 30 had earned it (triggers obey it)
     batch = [SampleIn(v, m, x, T0, f"g-{m}") for m, x in DEPLOY_GREEN.items()]
     got = bundled.record_samples(batch, actor=AGENT, now=T0)
     assert [(f.trigger, f.mode, f.outcome) for f in got.fired] == [("DEPLOY-004", "auto", "pending")]

@@ -67,6 +67,8 @@ class _Checker:
         self.stage_ids = {s.id for s in wf.stages}
         self.metrics: dict[str, Metric] = {}
         self.artifacts: set[str] = set(wf.artifacts)
+        self._schemas: dict[int, ConditionSchema] = {}
+        self._levels: dict[str, frozenset[str]] | None = None
 
     # -- helpers ---------------------------------------------------------------------------
     def at(self, stage: Stage | None, path: PathKey, message: str, hint: str = "") -> None:
@@ -399,20 +401,25 @@ class _Checker:
             self.problems.append(place(prob.line, prob.column, prob.message, prob.hint))
 
     def condition_schema(self, st: Stage) -> ConditionSchema:
+        cached = self._schemas.get(st.id)
+        if cached is not None:
+            return cached
+        if self._levels is None:
+            self._levels = {
+                name: frozenset(
+                    k
+                    for k in ("target", "threshold", "alert")
+                    if any(getattr(m.levels_for(seg), k) is not None for seg in (None, *m.segments))
+                )
+                for name, m in self.metrics.items()
+            }
         config = {**self.wf.config, **st.config}
-        levels = {
-            name: frozenset(
-                k
-                for k in ("target", "threshold", "alert")
-                if any(getattr(m.levels_for(seg), k) is not None for seg in (None, *m.segments))
-            )
-            for name, m in self.metrics.items()
-        }
-        return ConditionSchema(
+        schema = self._schemas[st.id] = ConditionSchema(
             metrics=frozenset(self.metrics),
-            metric_levels=levels,
+            metric_levels=self._levels,
             config_types={k: _CONFIG_TYPES[p.type] for k, p in config.items()},
         )
+        return schema
 
     def cycles(self) -> None:
         deps = {s.id: [d for d in s.depends_on if d in self.stage_ids] for s in self.wf.stages}

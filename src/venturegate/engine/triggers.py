@@ -21,6 +21,7 @@ from venturegate.engine.records import _Record
 from venturegate.store.schema import (
     approvals,
     escalations,
+    events,
     stage_visits,
     substage_status,
     trigger_state,
@@ -307,14 +308,17 @@ class TriggerOps(ProgressionOps):
             return "acted", f"back to {target}"
         loop = wf.defaults.loop_prevention
         since = now - timedelta(seconds=parse_duration(loop.window))
+        # Bounces are the recursions into the target stage (not its re-entries: a venture that started
+        # after it never had a first visit, and its first bounce must count too).
         bounces = conn.execute(
             select(func.count())
-            .select_from(stage_visits)
+            .select_from(events)
             .where(
-                stage_visits.c.venture_id == vid,
-                stage_visits.c.stage == target,
-                stage_visits.c.entered_at > since,
-                stage_visits.c.attempt > 1,
+                events.c.venture_id == vid,
+                events.c.kind == "recursion",
+                events.c.stage == target,
+                events.c.substage.is_(None),
+                events.c.at > since,
             )
         ).scalar_one()
         if bounces >= loop.max_bounces:
