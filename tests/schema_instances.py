@@ -14,7 +14,7 @@ def instance(schema: dict[str, Any], root: dict[str, Any] | None = None) -> Any:
         for part in ref[2:].split("/"):
             target = target[part]
         return instance({**target, **{k: v for k, v in schema.items() if k != "$ref"}}, root)
-    if "examples" in schema and schema["examples"]:
+    if schema.get("examples"):
         return schema["examples"][0]
     if "const" in schema:
         return schema["const"]

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import MINI
-from venturegate.engine import Actor, Engine
 from venturegate.definitions.loader import load_workflow
+from venturegate.engine import Actor, Engine
 from venturegate.store.database import connect, ensure_schema
 from venturegate.worker import make_huey
 
