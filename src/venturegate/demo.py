@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -63,7 +64,7 @@ def run_demo(workdir: Path, start: datetime = START) -> None:
         t0 = start.astimezone(UTC)
         story = Story(Engine(db, load_workflow()), t0)
         out.rule("[bold]venturegate demo[/bold]")
-        out.print(f"workspace  {folder}")
+        out.print(f"workspace  {escape(str(folder))}")
         out.print(
             f"clock      simulated, {t0:%a %d %b %H:%M} → {story.at(HOURS):%a %d %b %H:%M} UTC "
             "(every engine call gets an explicit time, so `for:` holds and 1-hour windows play out instantly)"
@@ -96,7 +97,7 @@ def _fresh_workspace(workdir: Path) -> Path:
 def _next_steps(db_path: Path, end: datetime) -> None:
     vg = f"venturegate --db sqlite:///{db_path}"
     out.print()
-    out.print(f"[bold]Try next[/bold] — the database stays in {db_path.parent}:")
+    out.print(f"[bold]Try next[/bold] — the database stays in {escape(str(db_path.parent))}:")
     for cmd in (
         "venture list",
         f"venture show {L}",
@@ -108,8 +109,8 @@ def _next_steps(db_path: Path, end: datetime) -> None:
     ):
         out.print(f"  {escape(vg)} {cmd}", soft_wrap=True)
     out.print(
-        f"[dim]Commands judge at the real time, not the story's ({end:%d %b %H:%M} UTC): checks over the last hour "
-        "find no samples there and say so.[/dim]"
+        f"[dim]These commands judge at the current time, not at the story's end ({end:%d %b %H:%M} UTC), so a check "
+        "over the last hour finds no samples and says so.[/dim]"
     )
 
 
@@ -158,6 +159,8 @@ class Story:
                 colour = {"acted": "red", "escalated": "red bold", "proposed": "yellow"}.get(f.outcome, "magenta")
                 result = f.detail if f.detail.startswith(f.outcome) else f"{f.outcome} — {f.detail}".rstrip(" —")
                 text = f"[{colour}]{f.trigger} fired[/{colour}] ({f.kind}, {f.mode} mode): {result}"
+                if f.kind == "advance" and f.mode == "manual":
+                    text += " — the stage's progression is manual, so a person decides"
             self.say(when, f"[bold]{name}[/bold]: {text}")
 
     def hold(self, trigger: str, venture: str) -> str:
@@ -184,20 +187,33 @@ class Story:
         self.fired(now, got.fired)
         return got
 
+    def retry(self, batch: list[SampleIn], now: datetime) -> None:
+        """An uploader that did not see the answer sends the same batch again: the keys make it harmless."""
+        got = self.engine.record_samples(batch, actor=MONITOR, now=now)
+        dups = sum(r.duplicate for r in got.samples)
+        self.say(
+            now,
+            f"the uploader timed out and re-sent the {now - timedelta(minutes=1):%H:%M} batch: "
+            f"{dups} of {len(got.samples)} samples recognised by their idempotency keys, nothing stored twice",
+        )
+
     def noisy(self, centre: float, spread: float, low: float = 0.0, high: float = 100.0) -> float:
         """A plausible reading around `centre`."""
         return min(high, max(low, centre + self.rng.uniform(-spread, spread)))
 
     def readings(self, mean: float, spread: float, n: int = 12, last_at_least: float | None = None) -> list[float]:
-        """`n` readings averaging `mean` (to 0.1), the highest last when `last_at_least` asks for it."""
+        """`n` readings averaging `mean` (to 0.1); with `last_at_least`, the highest comes last and reaches it."""
         values = [mean + self.rng.uniform(-spread, spread) for _ in range(n)]
-        shift = mean - sum(values) / n
-        values = [round(v + shift, 1) for v in values]
         if last_at_least is not None:
-            top = max(range(n), key=lambda i: values[i])
-            values.append(values.pop(top))
+            top = max(values)
+            values.remove(top)
+            values.append(top)
             values[-1] = max(values[-1], last_at_least)
-        return values
+            rest = n * mean - values[-1]  # what the others must add up to
+            scale = sum(values[:-1])
+            values[:-1] = [v * rest / scale for v in values[:-1]]
+        shift = mean - sum(values) / n
+        return [round(v + shift, 1) for v in values]
 
     # -- the story -------------------------------------------------------------------------------
     def tell(self) -> None:
@@ -217,11 +233,14 @@ class Story:
             if hour == 31:
                 out.rule("6 · A trigger that waits for an hour of green")
             self.notes(hour)
-            self.record(self.hour_batch(hour), self.at(hour))
+            batch = self.hour_batch(hour)
+            self.record(batch, self.at(hour))
+            if hour == 11:
+                self.retry(batch, self.at(hour, 1))
             self.beats(hour)
             if hour == 23:
                 total = sum(self.samples.values())
-                self.say(self.at(hour, 1), f"{total} samples recorded so far across {len(self.ids)} ventures.")
+                self.say(self.at(hour, 1), f"{total} samples recorded in the first day across {len(self.ids)} ventures")
 
     def setup(self) -> None:
         """Create the ventures; each is blocked until its stage's inputs (and approvals) are there."""
@@ -315,13 +334,13 @@ class Story:
     def keystone(self, hour: int) -> list[SampleIn]:
         """Stage 14: 5-minute uptime, a CI run every three hours, the daily preparation report."""
         end = self.at(hour)
-        out_ = [
+        batch = [
             self.sample(K, "infrastructure_stability", self.noisy(99.82, 0.17), end - timedelta(minutes=55 - 5 * i))
             for i in range(12)
         ]
         if hour % 3 == 2:
             failed = hour == 2
-            out_ += [
+            batch += [
                 self.sample(K, "ci_cd_consecutive_failures", 1 if failed else 0, end),
                 self.sample(K, "ci_cd_critical_test_failures", 2 if failed else 0, end),
                 self.sample(K, "ci_cd_pipeline_coverage", 81.2 if failed else self.noisy(84.5, 0.4), end),
@@ -342,13 +361,13 @@ class Story:
                 "velocity_benchmark_deviation": 12,
                 "incompatible_tools": 0,
             }
-            out_ += [self.sample(K, m, v, end) for m, v in report.items()]
-        return out_
+            batch += [self.sample(K, m, v, end) for m, v in report.items()]
+        return batch
 
     def integrations(self, venture: str, hour: int, reliability: float, spread: float) -> list[SampleIn]:
         """Stage 19: continuous API health, plus the results of the crew's runs."""
         end = self.at(hour)
-        out_ = [
+        batch = [
             self.sample(venture, "api_reliability", self.noisy(reliability, spread), end),
             self.sample(venture, "api_error_rate", self.noisy(0.4 if venture == T else 0.1, 0.15), end),
             self.sample(venture, "circuit_breaker_activations", 0, end),
@@ -366,8 +385,8 @@ class Story:
                 6: {"fallback_coverage": 100, "circuit_breaker_test_pass_rate": 100},
                 24: {"integration_success_rate": 92.3, "endpoint_test_coverage": 91},
             }
-        out_ += [self.sample(venture, m, v, end - timedelta(minutes=2)) for m, v in runs.get(hour, {}).items()]
-        return out_
+        batch += [self.sample(venture, m, v, end - timedelta(minutes=2)) for m, v in runs.get(hour, {}).items()]
+        return batch
 
     def cache_level(self, venture: str, hour: int) -> float:
         """The hit rate a stage-28 venture's cache runs at in an hour of the story."""
@@ -380,33 +399,33 @@ class Story:
     def performance(self, venture: str, hour: int) -> list[SampleIn]:
         """Stage 28: 5-minute cache readings once the cache is live, daily page load, per-minute load at the end."""
         end = self.at(hour)
-        out_: list[SampleIn] = []
-        if hour >= 4:
+        batch: list[SampleIn] = []
+        if hour >= 5:  # the caches go live a little after 11:00
             level = self.cache_level(venture, hour)
             bad = level < 70
             values = self.readings(level, 2.5, last_at_least=70.2 if bad else None)
-            out_ += [
+            batch += [
                 self.sample(venture, "cache_hit_rate", v, end - timedelta(minutes=55 - 5 * i))
                 for i, v in enumerate(values)
             ]
             penalty = 60.0 if venture == L else 45.0
-            out_.append(self.sample(venture, "cache_miss_penalty", self.noisy(penalty, 8, 0, 1000), end))
+            batch.append(self.sample(venture, "cache_miss_penalty", self.noisy(penalty, 8, 0, 1000), end))
         if hour in (2, 26):
             page = self.after(venture).page_load - (0 if hour == 2 else 15)
-            out_ += [
+            batch += [
                 self.sample(venture, "page_load_time", page, end),
                 self.sample(venture, "slow_query_count", 0, end),
             ]
         if venture == Q and hour >= 31:
             for minute in range(60):
                 at = end - timedelta(minutes=59 - minute)
-                out_ += [
+                batch += [
                     self.sample(Q, "api_response_time_p95", self.noisy(168, 15, 0, 10_000), at),
                     self.sample(Q, "api_response_time_p99", self.noisy(390, 40, 0, 10_000), at),
                     self.sample(Q, "cpu_utilization", self.noisy(50, 7), at),
                     self.sample(Q, "memory_utilization", self.noisy(62, 3), at),
                 ]
-        return out_
+        return batch
 
     # -- what people and crews do, hour by hour --------------------------------------------------
     def complete(self, venture: str, substage: str, when: datetime, note: str) -> None:
@@ -636,8 +655,8 @@ class Story:
         """PERF-004 fired in manual mode."""
         self.say(
             self.at(hour, 1),
-            f"[bold]{Q}[/bold]: stage 28 still runs in manual mode (it is promoted after 5 clean runs), so PERF-004 "
-            "notifies exec rather than advancing it",
+            f"[bold]{Q}[/bold]: its exit gate passes; stage 28 is promoted to assisted after 5 clean runs, "
+            "and then PERF-004 will propose the advance itself",
         )
 
     # -- the end ---------------------------------------------------------------------------------
@@ -645,17 +664,25 @@ class Story:
         """Where every venture stands, from the database."""
         e, end = self.engine, self.at(HOURS)
         out.rule("Summary")
-        table = Table(title=f"Ventures at {end:%a %d %b %H:%M} UTC")
-        for col in ("venture", "segment", "stage", "status", "exit gate", "samples", "events", "recursions", "esc."):
-            table.add_column(col, overflow="fold")
+        wide = out.width >= 110
+        table = Table(
+            title=f"Ventures at {end:%a %d %b %H:%M} UTC",
+            caption="exit gate: the current stage's, judged then (✗ n/m: n of m checks not passed)"
+            + ("" if wide else "; rec.: recursions; esc.: escalations"),
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            show_edge=False,
+            padding=(0, 1) if wide else (0, 0),
+        )
+        table.add_column("venture", no_wrap=True)
+        table.add_column("segment", no_wrap=True)
+        counts = ("recursions", "escalations") if wide else ("rec.", "esc.")
+        for col in ("stage", "status", "exit gate", "samples", "events", *counts):
+            table.add_column(col, no_wrap=True, justify="left" if col in ("status", "exit gate") else "right")
         for v in e.ventures():
             gate = e.check_gate(v.id, "exit", now=end)
-            if gate.passed:
-                verdict = "[green]passes[/green]"
-            else:
-                failing = sum(c.verdict == "fail" for c in gate.checks)
-                unknown = sum(c.verdict == "unknown" for c in gate.checks)
-                verdict = f"[red]{failing} failing[/red]" + (f", [yellow]{unknown} unknown[/yellow]" if unknown else "")
+            open_ = len(gate.failing())
+            verdict = "[green]✓ passes[/green]" if gate.passed else f"[red]✗ {open_}/{len(gate.checks)}[/red]"
             events = e.events(v.id, limit=10_000)
             style = render.STATUS_STYLE.get(v.status, "white")
             table.add_row(

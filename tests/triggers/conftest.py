@@ -16,7 +16,7 @@ from venturegate.engine import Engine
 from venturegate.store.database import connect, ensure_schema
 
 TINY = """\
-# Three stages; stage 2 has one trigger of each kind and mode, each reading its own metric.
+# Three stages; stage 2 has one trigger of each kind and mode, each reading its own metric; stage 1 has no gates.
 workflow: {id: tiny, version: "1"}
 defaults:
   loop_prevention: {max_bounces: 2, window: 7d, role: chairman}
@@ -25,6 +25,10 @@ stages:
     title: Shape
     substages:
       - {id: "1.1", title: Draft, done_when: [Drafted]}
+    metrics:
+      slips: {unit: count, direction: lower_is_better}
+    triggers:
+      - {id: REDRAFT, kind: recursion, when: "slips > 0", action: {go_to: "1.1"}}
   - id: 2
     title: Test
     substages:

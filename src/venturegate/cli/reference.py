@@ -9,7 +9,7 @@ import typer.main
 
 from venturegate.cli.app import app
 from venturegate.engine import records
-from venturegate.engine.triggers import Fired
+from venturegate.engine.records import Fired
 
 
 # Typer vendors its own click; the objects are read by duck typing rather than through a private import.

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from venturegate.cli.context import STATE, emit_json, handled, out
+from venturegate.cli.data import parse_time
 from venturegate.cli.render import events_table, gate_result, ventures_table
 from venturegate.core.gates import GateName
 
@@ -137,13 +138,14 @@ def check(
     venture: VENTURE,
     entry: Annotated[bool, typer.Option("--entry", help="Judge the entry gate.")] = False,
     exit_: Annotated[bool, typer.Option("--exit", help="Judge the exit gate (default).")] = False,
+    at: Annotated[str | None, typer.Option("--at", help="Judge as of this time (ISO 8601; default now).")] = None,
     as_json: JSON = False,
 ) -> None:
     """Judge the current stage's gate and explain every check; exits 3 when it does not pass."""
     gate: GateName = "entry" if entry and not exit_ else "exit"
     eng = STATE.engine()
     v = eng.venture(venture)
-    result = eng.check_gate(v.id, gate)
+    result = eng.check_gate(v.id, gate, now=parse_time(at, "--at") if at else None)
     if as_json:
         emit_json(
             {

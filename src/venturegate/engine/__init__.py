@@ -16,10 +16,10 @@ from venturegate.engine.errors import (
 )
 from venturegate.engine.escalations import Escalation
 from venturegate.engine.lifecycle import LifecycleOps
+from venturegate.engine.records import Fired
 from venturegate.engine.samples import Ingested, SampleIn, SampleOps
 from venturegate.engine.stats import StageStats, StatsOps
 from venturegate.engine.timers import TickReport
-from venturegate.engine.triggers import Fired
 
 
 class Engine(LifecycleOps, SampleOps, ArtifactOps, ApprovalOps, StatsOps):

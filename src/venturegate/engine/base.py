@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import Connection, Row, insert, select, update
 from sqlalchemy import Engine as SAEngine
@@ -16,7 +16,7 @@ from venturegate.definitions.model import Stage, Workflow
 from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.errors import BadInput, Conflict, NotFound
 from venturegate.engine.facts import StoreData, gate_facts
-from venturegate.engine.records import Event, Venture
+from venturegate.engine.records import Event, Fired, Venture
 from venturegate.store.database import connect, ensure_schema
 from venturegate.store.schema import (
     events,
@@ -45,7 +45,7 @@ class EngineBase:
         self._pinned: dict[str, LoadedWorkflow] = {workflow.digest: workflow}
 
     @classmethod
-    def open(cls, url: str | None = None, workflow_path: str | None = None, clock: Clock = utc_now) -> Any:
+    def open(cls, url: str | None = None, workflow_path: str | None = None, clock: Clock = utc_now) -> Self:
         """Connect (migrating a new database) and load the workflow new ventures start on."""
         db = connect(url)
         ensure_schema(db)
@@ -308,7 +308,7 @@ class EngineBase:
 
     def _evaluate_triggers(
         self, conn: Connection, row: Row[Any], now: datetime, metrics: set[str] | None = None, only: str | None = None
-    ) -> list[Any]:
+    ) -> list[Fired]:
         """Judge triggers reading `metrics`; the trigger layer overrides this."""
         return []
 

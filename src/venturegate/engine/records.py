@@ -124,3 +124,16 @@ class SampleResult(_Record):
     at: datetime
     key: str | None
     duplicate: bool
+
+
+@dataclass(frozen=True)
+class Fired(_Record):
+    """A trigger that fired (or went pending) while data arrived, and what came of it."""
+
+    trigger: str
+    kind: str
+    action: dict[str, Any]
+    mode: str
+    outcome: str
+    venture_id: int
+    detail: str = ""

@@ -15,7 +15,7 @@ from venturegate.core.units import unit_error
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase
 from venturegate.engine.errors import BadInput
-from venturegate.engine.records import SampleResult
+from venturegate.engine.records import Fired, SampleResult
 from venturegate.store.schema import samples, ventures
 
 FUTURE_SLACK = timedelta(minutes=5)
@@ -38,7 +38,7 @@ class Ingested:
     """What a sample or batch recorded, and the triggers that fired (or went pending) because of it."""
 
     samples: list[SampleResult]
-    fired: list[Any]
+    fired: list[Fired]
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form: `samples` and `fired`."""
@@ -78,7 +78,7 @@ class SampleOps(EngineBase):
                 touched.setdefault(r["venture_id"], set()).add(r["metric"])
             self._schedule_staleness(conn, rows)
             blocked = set(touched) & self._blocked_ids(conn)
-            fired: list[Any] = []
+            fired: list[Fired] = []
             for vid, metrics in touched.items():
                 if vid in blocked:
                     self._recheck_entry(conn, self._row(conn, vid), actor, now)

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Row, select, update
 
 from venturegate.core.cadence import cadence_seconds, stale_grace
 from venturegate.engine.actors import SYSTEM
+from venturegate.engine.records import Fired
 from venturegate.engine.triggers import TriggerOps
 from venturegate.store.schema import approvals, samples, timers
 
@@ -20,7 +21,7 @@ class TickReport:
 
     now: datetime
     timers: int = 0
-    fired: list[Any] = field(default_factory=list)
+    fired: list[Fired] = field(default_factory=list)
     expired: list[int] = field(default_factory=list)
     stale: list[tuple[int, str]] = field(default_factory=list)
     next_due: datetime | None = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +16,7 @@ from venturegate.definitions.model import Stage, Trigger, Workflow
 from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.errors import BadInput, Conflict, NotFound
 from venturegate.engine.progression import ProgressionOps
-from venturegate.engine.records import _Record
+from venturegate.engine.records import Fired
 from venturegate.store.schema import (
     approvals,
     escalations,
@@ -26,19 +25,6 @@ from venturegate.store.schema import (
     substage_status,
     trigger_state,
 )
-
-
-@dataclass(frozen=True)
-class Fired(_Record):
-    """A trigger that fired (or went pending) while data arrived, and what came of it."""
-
-    trigger: str
-    kind: str
-    action: dict[str, Any]
-    mode: str
-    outcome: str
-    venture_id: int
-    detail: str = ""
 
 
 class TriggerOps(ProgressionOps):
