@@ -10,7 +10,6 @@ from tests.schema_instances import instance
 from venturegate.engine import Engine, SampleIn
 from venturegate.engine.records import Approval, Event, Venture
 
-
 # Values `instance()` cannot invent (string patterns, non-empty maps), by artifact and path.
 PATCHES: dict[str, dict[tuple[str | int, ...], Any]] = {
     "integration_requirements": {("integrations", 0, "base_url"): "https://api.example.com"},
@@ -54,9 +53,9 @@ def events(eng: Engine, v: int, kind: str) -> list[Event]:
     return [e for e in eng.events(v, kind=kind, limit=10_000) if e.kind == kind]
 
 
-def kinds(eng: Engine, v: int) -> list[str]:
-    """Every event kind of the venture, oldest first."""
-    return [e.kind for e in eng.events(v, limit=10_000)]
+def data(eng: Engine, v: int, kind: str, key: str) -> list[Any]:
+    """`data[key]` of each of the venture's events of one kind, oldest first."""
+    return [(e.data or {}).get(key) for e in events(eng, v, kind)]
 
 
 def trig(eng: Engine, v: int, trigger_id: str, now: datetime = T0) -> dict[str, Any]:
@@ -82,21 +81,3 @@ def fired(got: Any) -> dict[str, str]:
 def series(v: int, metric: str, values: list[float], start: datetime, step: timedelta, key: str) -> list[SampleIn]:
     """Samples `values[i]` at `start + i*step`, keyed `key-i`."""
     return [SampleIn(v, metric, x, start + i * step, f"{key}-{i}") for i, x in enumerate(values)]
-
-
-def pass_attest_stage(eng: Engine, v: int, now: datetime = T0) -> Venture:
-    """Take a venture through a stage whose gates are only attestations and substages, to the next stage."""
-    from tests.conftest import LEAD
-    from venturegate.definitions.model import AttestCheck
-
-    stage = eng.workflow.workflow.stage(eng.venture(v).stage)
-    assert stage is not None
-    for check in stage.gates.entry:
-        assert isinstance(check, AttestCheck), check
-        eng.attest(v, check.attest, actor=LEAD, now=now)
-    for sub in stage.substages:
-        eng.complete_substage(v, sub.id, actor=AGENT, now=now)
-    for check in stage.gates.exit:
-        if isinstance(check, AttestCheck):
-            eng.attest(v, check.attest, actor=LEAD, now=now)
-    return eng.advance(v, actor=LEAD, now=now)

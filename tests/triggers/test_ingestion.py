@@ -10,34 +10,30 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from tests.conftest import AGENT, LEAD, T0
-from tests.triggers.helpers import events, fired, pending, subs, trig
+from tests.triggers.helpers import data, events, fired, pending, subs, trig
 from venturegate.engine import Engine, SampleIn
 
 S = timedelta(seconds=1)
 M = timedelta(minutes=1)
 
 
-def test_unrelated_metric_evaluates_nothing(tiny: Engine) -> None:
-    v = tiny.create_venture("quiet", "b2b_smb", 2, actor=AGENT).id
-    got = tiny.record_sample(v, "noise", 7, actor=AGENT, now=T0)
-    assert got.fired == []
+def test_only_the_triggers_reading_the_metric_are_judged(tiny: Engine) -> None:
+    v = tiny.create_venture("judged", "b2b_smb", 2, actor=AGENT).id
+    # A metric no trigger reads: nothing is judged.
+    assert tiny.record_sample(v, "noise", 7, actor=AGENT, now=T0).fired == []
     assert [(r["trigger"], r["state"], r["last_evaluated_at"]) for r in tiny.trigger_status(v)] == [
         (t.id, "inactive", None)
         for t in tiny.workflow.workflow.stage(2).triggers  # type: ignore[union-attr]
     ]
-    assert events(tiny, v, "trigger.fired") == []
-
-
-def test_only_the_triggers_reading_the_metric_are_judged(tiny: Engine) -> None:
-    v = tiny.create_venture("judged", "b2b_smb", 2, actor=AGENT).id
-    got = tiny.record_sample(v, "errors", 3, actor=AGENT, now=T0)
-    assert got.fired == []  # judged, but false
+    # `errors`: only REDO-RUN reads it; it is judged (false) before the call returns.
+    assert tiny.record_sample(v, "errors", 3, actor=AGENT, now=T0 + M).fired == []
     rows = {r["trigger"]: r for r in tiny.trigger_status(v)}
-    assert rows["REDO-RUN"]["last_evaluated_at"] == T0.isoformat()
+    assert {k for k, r in rows.items() if r["last_evaluated_at"] is not None} == {"REDO-RUN"}
+    assert rows["REDO-RUN"]["last_evaluated_at"] == (T0 + M).isoformat()
     assert rows["REDO-RUN"]["state"] == "inactive"
     assert rows["REDO-RUN"]["last_value"]["verdict"] == "fail"
     assert rows["REDO-RUN"]["last_value"]["left"] == 3
-    assert {k for k, r in rows.items() if r["last_evaluated_at"] is not None} == {"REDO-RUN"}
+    assert events(tiny, v, "trigger.fired") == []
 
 
 def test_a_batch_returns_each_outcome_with_its_stored_effect(tiny: Engine) -> None:
@@ -63,17 +59,17 @@ def test_a_batch_returns_each_outcome_with_its_stored_effect(tiny: Engine) -> No
     assert all(f.venture_id == v for f in got.fired)
     # ... and each outcome is in the store before the call returned.
     assert subs(tiny, v) == {"2.1": "done", "2.2": "open", "2.3": "open"}
-    assert [e.data["trigger"] for e in events(tiny, v, "trigger.fired")] == [
+    assert data(tiny, v, "trigger.fired", "trigger") == [
         "REDO-RUN",
         "ASK-REPLAN",
         "TELL-LEAD",
         "UNDO",
         "LOW-QUALITY",
     ]
-    assert [(a.role, a.payload["trigger"]) for a in pending(tiny, v)] == [("lead", "ASK-REPLAN")]
+    assert [(a.role, (a.payload or {})["trigger"]) for a in pending(tiny, v)] == [("lead", "ASK-REPLAN")]
     assert [e.reason for e in events(tiny, v, "trigger.notified")] == ["TELL-LEAD"]
-    assert [e.data["trigger"] for e in events(tiny, v, "rollback.decided")] == ["UNDO"]
-    assert [e.data["trigger"] for e in events(tiny, v, "alert")] == ["LOW-QUALITY"]
+    assert data(tiny, v, "rollback.decided", "trigger") == ["UNDO"]
+    assert data(tiny, v, "alert", "trigger") == ["LOW-QUALITY"]
 
     # The same episode does not fire again; clearing the condition ends it.
     assert tiny.record_sample(v, "errors", 12, actor=AGENT, now=T0 + M).fired == []
@@ -128,5 +124,5 @@ def test_for_duration_runs_on_a_durable_timer_across_a_restart(
     row = trig(again, v, "SLOW-1")
     assert (row["state"], row["fired"]) == ("firing", 1)
     alerts = events(again, v, "alert")
-    assert [(e.at, e.data["severity"]) for e in alerts] == [(start + 2 * S, "P1")]
+    assert [(e.at, (e.data or {})["severity"]) for e in alerts] == [(start + 2 * S, "P1")]
     assert len(engine.events(v, kind="trigger.fired")) == 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tests.conftest import AGENT, CHAIR, LEAD, T0
 from tests.triggers.helpers import events, fired, subs, trig
@@ -61,11 +61,10 @@ def test_past_max_the_venture_pauses_with_an_escalation_until_resolved(tiny: Eng
     assert fired(tiny.record_sample(v, "errors", 9, actor=AGENT, now=t + 4 * M)) == {"REDO-RUN": "acted"}
 
 
-def bounce(eng: Engine, v: int, at: object) -> dict[str, str]:
-    """From stage 2, a `broken` episode that sends the venture back to stage 1 (BACK-TO-1)."""
+def bounce(eng: Engine, v: int, at: datetime) -> dict[str, str]:
+    """From stage 2, a `broken` sample that sends the venture back to stage 1 (BACK-TO-1)."""
     assert eng.venture(v).stage == 2
-    eng.record_sample(v, "broken", 0, actor=AGENT, now=at - M)  # type: ignore[operator]
-    return fired(eng.record_sample(v, "broken", 1, actor=AGENT, now=at))  # type: ignore[arg-type]
+    return fired(eng.record_sample(v, "broken", 1, actor=AGENT, now=at))
 
 
 def test_bouncing_to_the_same_stage_too_often_escalates(tiny: Engine) -> None:
@@ -80,6 +79,8 @@ def test_bouncing_to_the_same_stage_too_often_escalates(tiny: Engine) -> None:
             assert bounce(tiny, v, t) == {"BACK-TO-1": "acted"}
             assert tiny.venture(v).stage == 1
             tiny.advance(v, actor=LEAD, now=t + M)
+            # Leaving stage 2 ended the episode: the same bad data fires again on return (no good sample between).
+            assert trig(tiny, v, "BACK-TO-1")["state"] == "inactive"
             t += D
         got = bounce(tiny, v, t)
         assert list(got.values()) == ["escalated"], v
@@ -91,7 +92,7 @@ def test_bouncing_to_the_same_stage_too_often_escalates(tiny: Engine) -> None:
         assert esc.reason.startswith("loop: stage 1 re-entered 2 times within 7d")
     assert [e.code for e in tiny.escalations()] == ["SD-2-ESCALATION-2", "SD-2-ESCALATION-1"]
 
-    # The Chairman resumes it in stage 2; its bounce count starts again.
+    # The Chairman resumes it in stage 2 and the trigger's own count is reset.
     tiny.resolve_escalation("SD-2-ESCALATION-2", "2.1", actor=CHAIR, now=T0 + 4 * D)
     assert tiny.venture(mid_way).status == "active"
     assert trig(tiny, mid_way, "BACK-TO-1")["acted"] == 0

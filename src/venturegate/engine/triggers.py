@@ -331,6 +331,14 @@ class TriggerOps(ProgressionOps):
             reason=reason,
             data={"trigger": trig_id, "from": stage_id, "to": target},
         )
+        # The venture leaves this stage: its triggers' episodes end with the visit (counts and cooldowns stay),
+        # so bad data after it comes back fires them again and loop prevention can see the next bounce.
+        left = [t.id for t in self._stage(wf, stage_id).triggers]
+        conn.execute(
+            update(trigger_state)
+            .where(trigger_state.c.venture_id == vid, trigger_state.c.trigger_id.in_(left))
+            .values(state="inactive", since=None)
+        )
         self._enter(conn, row, target, actor, now, reason)
         return "acted", f"back to stage {target}"
 
