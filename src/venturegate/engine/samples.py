@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, Row, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from venturegate.core.cadence import cadence_seconds, stale_grace
@@ -16,7 +16,7 @@ from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase
 from venturegate.engine.errors import BadInput
 from venturegate.engine.records import Fired, SampleResult
-from venturegate.store.schema import samples, ventures
+from venturegate.store.schema import samples, timers
 
 FUTURE_SLACK = timedelta(minutes=5)
 """How far ahead of the clock a sample's time may be (clock skew between machines)."""
@@ -71,41 +71,60 @@ class SampleOps(EngineBase):
         if not batch:
             return Ingested([], [])
         with self.tx() as conn:
-            rows, results = self._validate(conn, batch, now, actor)
+            rows, results, by_id = self._validate(conn, batch, now, actor)
             self._insert(conn, rows)
             touched: dict[int, set[str]] = {}
             for r in rows:
                 touched.setdefault(r["venture_id"], set()).add(r["metric"])
-            self._schedule_staleness(conn, rows)
-            blocked = set(touched) & self._blocked_ids(conn)
+            self._schedule_staleness(conn, rows, {vid: row.workflow_digest for vid, row in by_id.items()})
             fired: list[Fired] = []
             for vid, metrics in touched.items():
-                if vid in blocked:
-                    self._recheck_entry(conn, self._row(conn, vid), actor, now)
-                fired += self._evaluate_triggers(conn, self._row(conn, vid), now, metrics)
+                row = by_id[vid]
+                if row.status == "blocked":
+                    self._recheck_entry(conn, row, actor, now)
+                    row = self._row(conn, vid)
+                fired += self._evaluate_triggers(conn, row, now, metrics)
             return Ingested(results, fired)
 
-    def _schedule_staleness(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        newest: dict[tuple[int, str], datetime] = {}
+    def _schedule_staleness(self, conn: Connection, rows: list[dict[str, Any]], digests: dict[int, str]) -> None:
+        """Move each (venture, metric)'s stale timer to its newest sample + cadence + grace, in a few statements."""
+        due: dict[tuple[int, str], datetime] = {}
         for r in rows:
-            k = (r["venture_id"], r["metric"])
-            if k not in newest or r["at"] > newest[k]:
-                newest[k] = r["at"]
-        digests: dict[int, str] = {}
-        for (vid, metric), at in newest.items():
-            if vid not in digests:
-                digests[vid] = self._row(conn, vid).workflow_digest
-            m = self.pinned(conn, digests[vid]).workflow.metric(metric)
+            m = self.pinned(conn, digests[r["venture_id"]]).workflow.metric(r["metric"])
             cadence = cadence_seconds(m.frequency) if m else None
-            if cadence is not None:
-                self._schedule(conn, vid, "stale", metric, at + timedelta(seconds=cadence + stale_grace(cadence)))
-
-    def _blocked_ids(self, conn: Connection) -> set[int]:
-        return {int(r.id) for r in conn.execute(select(ventures.c.id).where(ventures.c.status == "blocked"))}
+            if cadence is None:
+                continue
+            k = (r["venture_id"], r["metric"])
+            at = r["at"] + timedelta(seconds=cadence + stale_grace(cadence))
+            if k not in due or at > due[k]:
+                due[k] = at
+        if not due:
+            return
+        existing = {
+            (int(t.venture_id), t.ref): t
+            for t in conn.execute(
+                select(timers.c.id, timers.c.venture_id, timers.c.ref, timers.c.due_at).where(
+                    timers.c.kind == "stale",
+                    timers.c.done_at.is_(None),
+                    timers.c.venture_id.in_({vid for vid, _ in due}),
+                )
+            )
+        }
+        fresh = [
+            {"venture_id": v, "kind": "stale", "ref": m, "due_at": at}
+            for (v, m), at in due.items()
+            if (v, m) not in existing
+        ]
+        if fresh:
+            conn.execute(insert(timers), fresh)
+        for k, at in due.items():
+            old = existing.get(k)
+            if old is not None and at > old.due_at:
+                conn.execute(update(timers).where(timers.c.id == old.id).values(due_at=at))
 
     def _validate(
         self, conn: Connection, batch: Sequence[SampleIn], now: datetime, actor: Actor
-    ) -> tuple[list[dict[str, Any]], list[SampleResult]]:
+    ) -> tuple[list[dict[str, Any]], list[SampleResult], dict[int, Row[Any]]]:
         vrows: dict[str, Any] = {}
         units: dict[tuple[str, str], Any] = {}
         rows: list[dict[str, Any]] = []
@@ -174,7 +193,7 @@ class SampleOps(EngineBase):
                 rows = [
                     r for r in rows if r["sample_key"] is None or (r["venture_id"], r["sample_key"]) not in existing
                 ]
-        return rows, results
+        return rows, results, {int(r.id): r for r in vrows.values()}
 
     def _existing_keys(self, conn: Connection, keys: list[tuple[int, str]]) -> set[tuple[int, str]]:
         found: set[tuple[int, str]] = set()

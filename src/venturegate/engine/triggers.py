@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,18 +45,35 @@ class TriggerOps(ProgressionOps):
         wf = self.pinned(conn, row.workflow_digest).workflow
         stage = self._stage(wf, int(row.stage))
         fired: list[Fired] = []
+        visit: Row[Any] | None = None
+        states: dict[str, tuple[TriggerState, bool]] | None = None
         for trig in stage.triggers:
             if only is not None and trig.id != only:
                 continue
-            if metrics is not None and not (references(parsed(trig.when)).metrics & metrics):
+            if metrics is not None and not (reads(trig.when) & metrics):
                 continue
-            row = self._row(conn, int(row.id))
             if row.status != "active" or int(row.stage) != stage.id:
                 break
-            result = self._judge(conn, row, wf, trig, now)
+            if visit is None or states is None:
+                visit = self._visit(conn, int(row.id))
+                states = self._states(conn, int(row.id))
+            result = self._judge(conn, row, wf, trig, now, visit, states.get(trig.id, (TriggerState(), False)))
             if result is not None:
                 fired.append(result)
+                if result.outcome not in ("pending", "suppressed-cooldown", "notified"):
+                    # The action may have moved the venture: read it, its visit and trigger states again.
+                    row = self._row(conn, int(row.id))
+                    visit = states = None
+            elif states is not None:
+                states[trig.id] = (states.get(trig.id, (TriggerState(), False))[0], True)
         return fired
+
+    def _states(self, conn: Connection, vid: int) -> dict[str, tuple[TriggerState, bool]]:
+        rows = conn.execute(select(trigger_state).where(trigger_state.c.venture_id == vid))
+        return {
+            r.trigger_id: (TriggerState(r.state, r.since, r.last_fired_at, r.fired_count, r.acted_count), True)
+            for r in rows
+        }
 
     def _state(self, conn: Connection, vid: int, trig_id: str) -> tuple[TriggerState, bool]:
         r = conn.execute(
@@ -85,16 +103,25 @@ class TriggerOps(ProgressionOps):
         else:
             conn.execute(insert(trigger_state).values(venture_id=vid, trigger_id=trig_id, **values))
 
-    def _judge(self, conn: Connection, row: Row[Any], wf: Workflow, trig: Trigger, now: datetime) -> Fired | None:
+    def _judge(
+        self,
+        conn: Connection,
+        row: Row[Any],
+        wf: Workflow,
+        trig: Trigger,
+        now: datetime,
+        visit: Row[Any],
+        known: tuple[TriggerState, bool],
+    ) -> Fired | None:
         vid = int(row.id)
-        visit = self._visit(conn, vid)
         expl = parsed_eval(self, conn, row, visit, trig, now)
-        prev, exists = self._state(conn, vid, trig.id)
+        prev, exists = known
         result = step(
             prev, expl.verdict, now, self._duration(wf, row, trig.for_), self._duration(wf, row, trig.cooldown)
         )
         self._save_state(conn, vid, trig.id, result.state, exists, last_evaluated_at=now, last_value=expl.to_dict())
-        if result.wake_at is not None:
+        moved = prev.state != result.state.state or prev.since != result.state.since
+        if result.wake_at is not None and (moved or result.suppressed):
             self._schedule(conn, vid, "trigger", trig.id, result.wake_at)
         action = trig.action.model_dump(exclude_defaults=True)
         if result.suppressed:
@@ -473,6 +500,12 @@ def parsed_eval(ops: TriggerOps, conn: Connection, row: Row[Any], visit: Row[Any
     from venturegate.core.conditions import evaluate
 
     return evaluate(parsed(trig.when), ops._data(conn, row, visit, now), now)
+
+
+@functools.lru_cache(maxsize=4096)
+def reads(condition: str) -> frozenset[str]:
+    """The metrics whose samples a condition reads (cached per condition text)."""
+    return references(parsed(condition)).metrics
 
 
 def describe(trig: Trigger) -> str:
