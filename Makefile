@@ -69,6 +69,7 @@ demo: install ## Run the demo (SQLite, no services needed)
 
 docs: install ## Regenerate the generated references (docs/cli.md, docs/workflow-format.md fields)
 	$(PYTHON) -m venturegate.cli.reference > docs/cli.md
+	$(PYTHON) -m venturegate.cli.reference README.md
 	$(PYTHON) -m venturegate.definitions.reference docs/workflow-format.md
 
 # UPGRADE=1 moves every pin to the newest release; otherwise existing pins are kept.

@@ -18,6 +18,13 @@ def test_cli_reference_is_current() -> None:
     assert (DOCS / "cli.md").read_text(encoding="utf-8") == render(), "run `make docs` and commit docs/cli.md"
 
 
+def test_readme_command_table_is_current() -> None:
+    from venturegate.cli.reference import render_summary
+
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    assert render_summary() in readme, "run `make docs` and commit README.md"
+
+
 def test_workflow_format_field_reference_is_current() -> None:
     text = (DOCS / "workflow-format.md").read_text(encoding="utf-8")
     assert render_fields() in text, "run `make docs` and commit docs/workflow-format.md"
