@@ -101,7 +101,7 @@ def _next_steps(db_path: Path, end: datetime) -> None:
     for cmd in (
         "venture list",
         f"venture show {L}",
-        f"gate check {C}",
+        f"gate check {C} --at {end:%Y-%m-%dT%H:%MZ}",
         f"events {L}",
         f"triggers {C}",
         "escalations",
@@ -109,8 +109,8 @@ def _next_steps(db_path: Path, end: datetime) -> None:
     ):
         out.print(f"  {escape(vg)} {cmd}", soft_wrap=True)
     out.print(
-        f"[dim]These commands judge at the current time, not at the story's end ({end:%d %b %H:%M} UTC), so a check "
-        "over the last hour finds no samples and says so.[/dim]"
+        f"[dim]Gates are judged at the current time unless `--at` names another; without `--at {end:%Y-%m-%dT%H:%MZ}` "
+        "(the story's end) a check over the last hour finds no samples and says so.[/dim]"
     )
 
 

@@ -112,10 +112,18 @@ def _condition(chk: ConditionCheck, facts: GateFacts, now: datetime) -> CheckRes
     else:
         observed = expl.value
         expected = True
-    reason = expl.reason or (
-        f"{chk.check} is {'true' if verdict == 'pass' else 'false' if verdict == 'fail' else 'unknown'}"
-    )
+    # Say where the observed value came from (latest sample at …, avg of n samples in …) when it is known;
+    # for a compound condition, list the comparisons it made.
+    source = expl.children[0].reason if expl.op is not None and expl.children else ""
+    reason = expl.reason or source or "; ".join(_comparisons(expl)) or f"{chk.check} is {verdict}"
     return CheckResult(chk.name or chk.check, "condition", verdict, observed, expected, reason, expl)
+
+
+def _comparisons(expl: Explanation) -> list[str]:
+    if expl.op in ("<", "<=", ">", ">=", "==", "!="):
+        left = expl.children[0].text if expl.children else "?"
+        return [f"{left} {format_value(expl.left)} {expl.op} {format_value(expl.right)}: {expl.verdict}"]
+    return [line for child in expl.children for line in _comparisons(child)]
 
 
 def _artifact(chk: ArtifactCheck, facts: GateFacts) -> CheckResult:
