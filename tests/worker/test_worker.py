@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MINI
+from tests.conftest import MINI, PG_URL
 from venturegate.definitions.loader import load_workflow
 from venturegate.engine import Actor, Engine
 from venturegate.store.database import connect, ensure_schema
@@ -29,16 +29,26 @@ def _redis_up() -> bool:
         return False
 
 
-@pytest.mark.parametrize("queue", ["sqlite", "redis"])
-def test_worker_fires_pending_trigger_when_due(tmp_path: Path, queue: str) -> None:
+@pytest.mark.parametrize("queue", ["sqlite", "redis", "postgresql"])
+def test_worker_fires_pending_trigger_when_due(tmp_path: Path, queue: str, postgres_ok: bool) -> None:
     if queue == "redis" and not _redis_up():
         if os.environ.get("CI"):
             pytest.fail("Redis is required in CI (make test starts it)")
         pytest.skip("Redis not reachable")
+    if queue == "postgresql" and not postgres_ok:
+        pytest.skip("PostgreSQL not reachable (set VENTUREGATE_TEST_POSTGRES_URL; `make test` does)")
     db_url = f"sqlite:///{tmp_path / 'vg.db'}"
-    queue_url = f"sqlite:///{tmp_path / 'queue.db'}" if queue == "sqlite" else "redis://127.0.0.1:6379/15"
-    if queue == "redis":
-        make_huey(queue_url).flush()
+    queue_url = {
+        "sqlite": f"sqlite:///{tmp_path / 'queue.db'}",
+        "redis": "redis://127.0.0.1:6379/15",
+        "postgresql": PG_URL.replace("postgresql+psycopg://", "postgresql://"),
+    }[queue]
+    if queue != "sqlite":
+        stale = make_huey(queue_url)
+        stale.flush()
+        closer = getattr(getattr(stale.storage, "database", None), "close", None)
+        if closer is not None:
+            closer()
     db = connect(db_url)
     ensure_schema(db)
     eng = Engine(db, load_workflow(MINI))
