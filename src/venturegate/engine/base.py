@@ -30,6 +30,23 @@ from venturegate.store.schema import (
 Clock = Callable[[], datetime]
 
 
+def event_record(r: Row[Any]) -> Event:
+    """An `events` row as a record."""
+    return Event(
+        int(r.id),
+        r.venture_id,
+        r.kind,
+        r.actor,
+        r.actor_role,
+        r.actor_kind,
+        r.at,
+        r.stage,
+        r.substage,
+        r.reason,
+        r.data,
+    )
+
+
 def utc_now() -> datetime:
     """The wall clock, in UTC (the engine's default clock; tests pass `now` instead)."""
     return datetime.now(UTC)
@@ -244,22 +261,7 @@ class EngineBase:
         rows = conn.execute(
             select(events).where(events.c.venture_id == venture_id).order_by(events.c.id.desc()).limit(limit)
         ).all()
-        return [
-            Event(
-                int(r.id),
-                r.venture_id,
-                r.kind,
-                r.actor,
-                r.actor_role,
-                r.actor_kind,
-                r.at,
-                r.stage,
-                r.substage,
-                r.reason,
-                r.data,
-            )
-            for r in reversed(rows)
-        ]
+        return [event_record(r) for r in reversed(rows)]
 
     def _advance_row(self, conn: Connection, row: Row[Any], actor: Actor, now: datetime, result: GateResult) -> None:
         """Leave the current stage (its exit gate passed) and enter the next, or complete the workflow."""

@@ -9,7 +9,7 @@ from sqlalchemy import insert, select, update
 from venturegate.core.gates import GateName, GateResult, evaluate_checks
 from venturegate.definitions.model import SEGMENTS, AttestCheck
 from venturegate.engine.actors import SYSTEM, Actor
-from venturegate.engine.base import EngineBase
+from venturegate.engine.base import EngineBase, event_record
 from venturegate.engine.errors import BadInput, Conflict, GateNotPassed
 from venturegate.engine.facts import gate_facts
 from venturegate.engine.records import Event, SubstageState, Venture, Visit
@@ -319,19 +319,4 @@ class LifecycleOps(EngineBase):
                 query = query.where(events.c.venture_id == self._row(conn, ref).id)
             if kind:
                 query = query.where(events.c.kind.like(f"{kind}%"))
-            return [
-                Event(
-                    int(r.id),
-                    r.venture_id,
-                    r.kind,
-                    r.actor,
-                    r.actor_role,
-                    r.actor_kind,
-                    r.at,
-                    r.stage,
-                    r.substage,
-                    r.reason,
-                    r.data,
-                )
-                for r in conn.execute(query)
-            ]
+            return [event_record(r) for r in conn.execute(query)]
