@@ -85,23 +85,18 @@ def _stage_text(st: Stage) -> None:
             for chk in checks:
                 out.print(f"  - {check_text(chk)}", markup=False)
     if st.metrics:
-        table = Table(title="metrics", title_justify="left")
-        for col in ("metric", "unit", "direction", "target", "threshold", "alert", "frequency", "segments"):
-            table.add_column(col)
+        with_segments = any(m.segments for m in st.metrics.values())
+        table = Table(title="metrics (↑ higher is better, ↓ lower is better)", title_justify="left")
+        table.add_column("metric", no_wrap=True)
+        for col in ("unit", "", "target", "threshold", "alert", "cadence", *(["segments"] if with_segments else [])):
+            table.add_column(col, overflow="fold")
+        arrows = {"higher_is_better": "↑", "lower_is_better": "↓", "informational": "·"}
         for name, m in st.metrics.items():
             segs = "; ".join(
                 f"{k}: {v.threshold if v.threshold is not None else v.target}" for k, v in m.segments.items()
             )
-            table.add_row(
-                name,
-                m.unit,
-                m.direction.replace("_is_better", ""),
-                _n(m.target),
-                _n(m.threshold),
-                _n(m.alert),
-                m.frequency,
-                segs,
-            )
+            cells = [name, m.unit, arrows[m.direction], _n(m.target), _n(m.threshold), _n(m.alert), m.frequency]
+            table.add_row(*cells, *([segs] if with_segments else []))
         out.print(table)
     if st.triggers:
         table = Table(title="triggers", title_justify="left")
