@@ -1,4 +1,8 @@
-"""Lifecycle throughput: create ventures, record samples (single and batched), evaluate gates.
+"""Lifecycle throughput: create ventures, store their inputs, record samples (batched and single), judge gates.
+
+Ventures start at stage 19 of the bundled workflow and get their three input artifacts, so their
+entry gates pass and their triggers are judged as samples arrive. A batch is 1,000 samples from 10
+ventures (a crew's upload).
 
 Prints one JSON document per backend. The named peer is a bare SQLAlchemy Core `executemany` of the
 same sample rows into the same table, with no validation, idempotency or events: the floor the
@@ -23,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, insert, text
 
+from venturegate import _demo_data as data
 from venturegate.definitions.loader import load_workflow
 from venturegate.engine import Actor, Engine, SampleIn
 from venturegate.store.database import connect, ensure_schema
@@ -60,26 +65,45 @@ def run(url: str, n_ventures: int, n_samples: int, n_singles: int, n_gates: int)
     out["create_ventures"] = {"n": n_ventures, "seconds": round(dt, 3), "per_second": round(n_ventures / dt, 1)}
     _progress(out, "create_ventures")
 
-    clock[0] = T0 + timedelta(days=1)
-    batch = [
-        SampleIn(
-            ids[i % len(ids)],
-            metrics[i % len(metrics)][0],
-            _value(metrics[i % len(metrics)][1], i),
-            T0 + timedelta(seconds=i % 86_000),
-            f"k{i}",
-        )
-        for i in range(n_samples)
+    # Each venture gets its three stage-19 inputs, so its entry gate passes and its triggers are live.
+    inputs = [
+        ("integration_requirements", data.integration_requirements(data.TALLY_INTEGRATIONS)),
+        ("api_documentation", data.api_documentation(data.TALLY_INTEGRATIONS)),
+        ("test_accounts", data.test_accounts("bench", data.TALLY_INTEGRATIONS)),
     ]
     t = time.perf_counter()
-    for i in range(0, len(batch), 1000):
-        eng.record_samples(batch[i : i + 1000], actor=AGENT)
+    for vid in ids:
+        for name, content in inputs:
+            eng.put_artifact(vid, name, content, actor=AGENT)
+    dt = time.perf_counter() - t
+    n_art = len(ids) * len(inputs)
+    out["put_artifacts"] = {"n": n_art, "seconds": round(dt, 3), "per_second": round(n_art / dt, 1)}
+    _progress(out, "put_artifacts")
+
+    clock[0] = T0 + timedelta(days=1)
+    # A batch is what a crew uploads: 1,000 samples from 10 ventures (100 each), spread over the stage's metrics.
+    per_venture = 100
+    batches = []
+    for b in range(n_samples // 1000):
+        batch = []
+        for k in range(1000):
+            i = b * 1000 + k
+            vid = ids[(b * 10 + k // per_venture) % len(ids)]
+            name, unit = metrics[i % len(metrics)]
+            batch.append(SampleIn(vid, name, _value(unit, i), T0 + timedelta(seconds=i % 86_000), f"k{i}"))
+        batches.append(batch)
+    fired = 0
+    t = time.perf_counter()
+    for batch in batches:
+        fired += len(eng.record_samples(batch, actor=AGENT).fired)
     dt = time.perf_counter() - t
     out["samples_batched"] = {
         "n": n_samples,
         "batch": 1000,
+        "ventures_per_batch": 1000 // per_venture,
         "seconds": round(dt, 3),
         "per_second": round(n_samples / dt),
+        "triggers_reported": fired,
     }
     _progress(out, "samples_batched")
 
