@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from venturegate import __version__
-from venturegate.cli import supervise, ventures, workflows
+from venturegate.cli import configuration, error_cmds, outbox_cmds, supervise, ventures, workflows
 from venturegate.cli.approvals import approval_app
 from venturegate.cli.context import STATE, handled, out
 from venturegate.cli.data import artifact_app, metric_app
@@ -90,6 +90,9 @@ app.add_typer(supervise.progression_app, name="progression")
 app.add_typer(workflow_app, name="workflow")
 app.command("critique")(workflows.critique)
 app.add_typer(db_app, name="db")
+configuration.register(app)
+error_cmds.register(app)
+outbox_cmds.register(app)
 
 
 def main() -> None:

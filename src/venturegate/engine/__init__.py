@@ -5,6 +5,7 @@ from __future__ import annotations
 from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.approvals import ApprovalOps
 from venturegate.engine.artifacts import ArtifactOps
+from venturegate.engine.error_handling import ErrorOps
 from venturegate.engine.errors import (
     ArtifactInvalid,
     BadInput,
@@ -16,13 +17,15 @@ from venturegate.engine.errors import (
 )
 from venturegate.engine.escalations import Escalation
 from venturegate.engine.lifecycle import LifecycleOps
+from venturegate.engine.outbox import OutboxOps
 from venturegate.engine.records import Fired
+from venturegate.engine.rollbacks import RollbackOps
 from venturegate.engine.samples import Ingested, SampleIn, SampleOps
 from venturegate.engine.stats import StageStats, StatsOps
 from venturegate.engine.timers import TickReport
 
 
-class Engine(LifecycleOps, SampleOps, ArtifactOps, ApprovalOps, StatsOps):
+class Engine(LifecycleOps, SampleOps, ArtifactOps, ApprovalOps, RollbackOps, ErrorOps, OutboxOps, StatsOps):
     """The public engine API that the CLI, the REST API and crews use."""
 
 

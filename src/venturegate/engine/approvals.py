@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import Connection, Row, insert, select, update
 
 from venturegate.core.durations import parse_duration
-from venturegate.core.settings import effective_config
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase
 from venturegate.engine.errors import BadInput, Conflict, Forbidden, NotFound
@@ -69,8 +68,7 @@ class ApprovalOps(EngineBase):
             policy = wf.approval_policy(int(row.stage), role)
             timeout = policy.timeout
             if timeout.startswith("config."):
-                eff = effective_config(wf, int(row.stage), row.segment)
-                timeout = str(eff[timeout.removeprefix("config.")].value)
+                timeout = str(self._effective(conn, wf, row)[timeout.removeprefix("config.")].value)
             expires = now + timedelta(seconds=parse_duration(timeout))
             aid = conn.execute(
                 insert(approvals)

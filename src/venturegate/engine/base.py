@@ -11,8 +11,9 @@ from sqlalchemy import Connection, Row, insert, select, update
 from sqlalchemy import Engine as SAEngine
 
 from venturegate.core.gates import GateName, GateResult, evaluate_gate
+from venturegate.core.settings import Setting, effective_config
 from venturegate.definitions.loader import LoadedWorkflow, load_workflow, workflow_from_document
-from venturegate.definitions.model import Stage, Workflow
+from venturegate.definitions.model import ParamValue, Stage, Trigger, Workflow
 from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.errors import BadInput, Conflict, NotFound
 from venturegate.engine.facts import StoreData, gate_facts
@@ -154,9 +155,11 @@ class EngineBase:
         substage: str | None = None,
         reason: str = "",
         data: dict[str, Any] | None = None,
-    ) -> None:
-        conn.execute(
-            insert(events).values(
+    ) -> int:
+        """Append an event; the notification layer may queue notifications for it in the same transaction."""
+        event_id = conn.execute(
+            insert(events)
+            .values(
                 venture_id=venture_id,
                 kind=kind,
                 actor=actor.name,
@@ -168,7 +171,15 @@ class EngineBase:
                 reason=reason,
                 data=data,
             )
+            .returning(events.c.id)
+        ).scalar_one()
+        self._notify(
+            conn,
+            Event(
+                int(event_id), venture_id, kind, actor.name, actor.role, actor.kind, now, stage, substage, reason, data
+            ),
         )
+        return int(event_id)
 
     def _visit(self, conn: Connection, venture_id: int) -> Row[Any]:
         row = conn.execute(
@@ -188,7 +199,12 @@ class EngineBase:
 
     def _data(self, conn: Connection, row: Row[Any], visit: Row[Any], now: datetime) -> StoreData:
         wf = self.pinned(conn, row.workflow_digest).workflow
-        return StoreData(conn, int(row.id), wf, int(row.stage), row.segment, visit.entered_at, now)
+        overrides = self._config_overrides(conn, int(row.id))
+        return StoreData(conn, int(row.id), wf, int(row.stage), row.segment, visit.entered_at, now, overrides)
+
+    def _effective(self, conn: Connection, wf: Workflow, row: Row[Any]) -> dict[str, Setting]:
+        """The venture's effective configuration at its current stage (default → segment → venture override)."""
+        return effective_config(wf, int(row.stage), row.segment, self._config_overrides(conn, int(row.id)))
 
     def _gate(self, conn: Connection, row: Row[Any], gate: GateName, now: datetime) -> GateResult:
         wf = self.pinned(conn, row.workflow_digest).workflow
@@ -240,6 +256,7 @@ class EngineBase:
             reason=reason,
             data={"attempt": attempt},
         )
+        self._on_stage_entered(conn, row, stage_id, actor, now)
         self._recheck_entry(conn, row, actor, now, entering=True)
 
     def _schedule(self, conn: Connection, venture_id: int, kind: str, ref: str, due: datetime) -> None:
@@ -296,7 +313,33 @@ class EngineBase:
         )
         self._enter(conn, row, nxt.id, actor, now, f"advanced from stage {row.stage}")
 
-    # Hooks that the trigger layer fills in; the base does nothing.
+    # Hooks that later layers fill in; the base does nothing (or the simplest thing).
+    def _notify(self, conn: Connection, event: Event) -> None:
+        """An event was appended: the notification layer writes its outbox rows here, in the same transaction."""
+
+    def _config_overrides(self, conn: Connection, venture_id: int) -> dict[str, ParamValue]:
+        """The venture's own configuration overrides (the configuration layer reads its latest versions)."""
+        return {}
+
+    def _on_stage_entered(self, conn: Connection, row: Row[Any], stage_id: int, actor: Actor, now: datetime) -> None:
+        """A stage visit was opened (the configuration layer takes the `pre-stage-N` snapshot here)."""
+
+    def _rollback_action(
+        self, conn: Connection, row: Row[Any], wf: Workflow, trig: Trigger, actor: Actor, now: datetime
+    ) -> tuple[str, str]:
+        """Carry out a rollback trigger's action; returns (outcome, detail). The base only records the decision."""
+        self._event(
+            conn,
+            int(row.id),
+            "rollback.decided",
+            actor,
+            now,
+            stage=int(row.stage),
+            reason=f"{trig.id}: {trig.description or trig.when}",
+            data={"trigger": trig.id, "to": trig.action.rollback_to, "scope": trig.action.scope},
+        )
+        return "acted", f"rollback to {trig.action.rollback_to or 'previous configuration'} recorded"
+
     def _record_success(self, conn: Connection, wf: Workflow, stage_id: int) -> None:
         """Count a successful run of a stage (progression)."""
 

@@ -11,7 +11,6 @@ from sqlalchemy import Connection, Row, func, insert, select, update
 from venturegate.core.conditions import references
 from venturegate.core.durations import parse_duration
 from venturegate.core.gates import parsed
-from venturegate.core.settings import effective_config
 from venturegate.core.triggers import TriggerState, effective_mode, step
 from venturegate.definitions.model import Stage, Trigger, Workflow
 from venturegate.engine.actors import SYSTEM, Actor
@@ -32,10 +31,9 @@ class TriggerOps(ProgressionOps):
     """Trigger evaluation and actions (the hooks the sample, approval and timer paths call)."""
 
     # -- evaluation ---------------------------------------------------------------------------
-    def _duration(self, wf: Workflow, row: Row[Any], value: str) -> float:
+    def _duration(self, conn: Connection, wf: Workflow, row: Row[Any], value: str) -> float:
         if value.startswith("config."):
-            eff = effective_config(wf, int(row.stage), row.segment)
-            value = str(eff[value.removeprefix("config.")].value)
+            value = str(self._effective(conn, wf, row)[value.removeprefix("config.")].value)
         return parse_duration(value)
 
     def _evaluate_triggers(
@@ -117,7 +115,11 @@ class TriggerOps(ProgressionOps):
         expl = parsed_eval(self, conn, row, visit, trig, now)
         prev, exists = known
         result = step(
-            prev, expl.verdict, now, self._duration(wf, row, trig.for_), self._duration(wf, row, trig.cooldown)
+            prev,
+            expl.verdict,
+            now,
+            self._duration(conn, wf, row, trig.for_),
+            self._duration(conn, wf, row, trig.cooldown),
         )
         self._save_state(conn, vid, trig.id, result.state, exists, last_evaluated_at=now, last_value=expl.to_dict())
         moved = prev.state != result.state.state or prev.since != result.state.since
@@ -196,7 +198,7 @@ class TriggerOps(ProgressionOps):
     def _propose(self, conn: Connection, row: Row[Any], wf: Workflow, trig: Trigger, now: datetime) -> int:
         visit = self._visit(conn, int(row.id))
         policy = wf.approval_policy(int(row.stage), trig.role)
-        expires = now + timedelta(seconds=self._duration(wf, row, policy.timeout))
+        expires = now + timedelta(seconds=self._duration(conn, wf, row, policy.timeout))
         payload = {"trigger": trig.id, "stage": int(row.stage), "action": trig.action.model_dump(exclude_defaults=True)}
         aid = int(
             conn.execute(
@@ -265,17 +267,7 @@ class TriggerOps(ProgressionOps):
             return "acted", f"advanced to {self._row(conn, vid).stage}"
         self._count_act(conn, vid, trig.id)
         if trig.kind == "rollback":
-            self._event(
-                conn,
-                vid,
-                "rollback.decided",
-                actor,
-                now,
-                stage=stage_id,
-                reason=reason,
-                data={"trigger": trig.id, "to": trig.action.rollback_to, "scope": trig.action.scope},
-            )
-            return "acted", f"rollback to {trig.action.rollback_to or 'previous configuration'} recorded"
+            return self._rollback_action(conn, row, wf, trig, actor, now)
         target = trig.action.go_to
         assert target is not None
         return self._recurse(conn, row, wf, target, reason, actor, now, trig.id)

@@ -248,3 +248,9 @@ stage_modes = Table(
     Column("successes", Integer, nullable=False, default=0),
     Column("failures", Integer, nullable=False, default=0),
 )
+
+# --- configuration versions, snapshots, rollback log (engine/configuration.py, engine/rollbacks.py) ---
+
+# --- error log (engine/error_handling.py) ---
+
+# --- notification outbox (engine/outbox.py, notify/) ---

@@ -1,0 +1,9 @@
+"""The errors and runbook commands."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the `venturegate` command tree."""
