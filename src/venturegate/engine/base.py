@@ -199,12 +199,12 @@ class EngineBase:
 
     def _data(self, conn: Connection, row: Row[Any], visit: Row[Any], now: datetime) -> StoreData:
         wf = self.pinned(conn, row.workflow_digest).workflow
-        overrides = self._config_overrides(conn, int(row.id))
+        overrides = self._config_overrides(conn, row)
         return StoreData(conn, int(row.id), wf, int(row.stage), row.segment, visit.entered_at, now, overrides)
 
     def _effective(self, conn: Connection, wf: Workflow, row: Row[Any]) -> dict[str, Setting]:
         """The venture's effective configuration at its current stage (default → segment → venture override)."""
-        return effective_config(wf, int(row.stage), row.segment, self._config_overrides(conn, int(row.id)))
+        return effective_config(wf, int(row.stage), row.segment, self._config_overrides(conn, row))
 
     def _gate(self, conn: Connection, row: Row[Any], gate: GateName, now: datetime) -> GateResult:
         wf = self.pinned(conn, row.workflow_digest).workflow
@@ -317,8 +317,11 @@ class EngineBase:
     def _notify(self, conn: Connection, event: Event) -> None:
         """An event was appended: the notification layer writes its outbox rows here, in the same transaction."""
 
-    def _config_overrides(self, conn: Connection, venture_id: int) -> dict[str, ParamValue]:
-        """The venture's own configuration overrides (the configuration layer reads its latest versions)."""
+    def _config_overrides(self, conn: Connection, row: Row[Any]) -> dict[str, ParamValue]:
+        """The venture's own configuration overrides (the configuration layer reads its latest versions).
+
+        Called on every trigger and gate evaluation: keep it free of queries when nothing changed.
+        """
         return {}
 
     def _on_stage_entered(self, conn: Connection, row: Row[Any], stage_id: int, actor: Actor, now: datetime) -> None:
