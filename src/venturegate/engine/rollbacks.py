@@ -1,9 +1,478 @@
-"""Rollback of configuration to a version or snapshot, its decision tree and its handlers."""
+"""Rollback of configuration to a version or snapshot, its decision tree and its handlers.
+
+A rollback is a new configuration version equal to the target (history is never edited), written
+in one transaction with the rollback log row and its events. Crews register handlers per scope
+(the first dotted part of a config key, or a scope a stage declares such as `traffic`); they run
+inside that transaction, so they must act on the outside world only and never call the engine.
+"""
 
 from __future__ import annotations
 
-from venturegate.engine.configuration import ConfigOps
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select
+from sqlalchemy import Engine as SAEngine
+
+from venturegate.core.rollback_plan import RollbackPlan, UnknownCause, causes, plan_rollback
+from venturegate.definitions.loader import LoadedWorkflow
+from venturegate.definitions.model import Stage, Trigger, Workflow
+from venturegate.engine.actors import Actor
+from venturegate.engine.base import Clock, utc_now
+from venturegate.engine.configuration import ConfigOps, DiffEntry, scope_of
+from venturegate.engine.errors import BadInput, Conflict, NotFound
+from venturegate.engine.records import _Record
+from venturegate.engine.triggers import TriggerOps
+from venturegate.store.schema import rollbacks
+
+
+@dataclass(frozen=True)
+class RollbackContext:
+    """What a rollback handler is told: the venture, the scope it serves, and the changes in that scope."""
+
+    venture: str
+    venture_id: int
+    stage: int
+    scope: str
+    target: str
+    target_version: int
+    cause: str
+    reason: str
+    trigger: str | None
+    changes: tuple[DiffEntry, ...]
+
+
+RollbackHandler = Callable[[RollbackContext], object]
+"""A crew's rollback step for a scope (e.g. move traffic back to blue); raising means it failed."""
+
+
+@dataclass(frozen=True)
+class HandlerResult(_Record):
+    """One handler's run: ok, what it returned (or the error), how long it took."""
+
+    scope: str
+    handler: str
+    ok: bool
+    detail: str
+    ms: float
+
+
+@dataclass(frozen=True)
+class RollbackRecord(_Record):
+    """A rollback (or a dry run of one): target, diff, handlers, duration and outcome."""
+
+    id: int | None
+    venture_id: int
+    venture: str
+    stage: int
+    target: str
+    target_version: int
+    from_version: int
+    to_version: int | None
+    scope: list[str]
+    cause: str
+    reason: str
+    trigger: str | None
+    actor: str
+    started_at: datetime
+    duration_ms: float
+    outcome: str
+    diff: list[DiffEntry]
+    handlers: list[HandlerResult]
+    escalation: str | None
+    recursion: str | None = None
+
+
+@dataclass(frozen=True)
+class RollbackPlanReport(_Record):
+    """The decision tree applied to a cause for a venture, with what a restore would change."""
+
+    venture: str
+    stage: int
+    cause: str
+    action: str
+    restores: bool
+    snapshot: str | None
+    snapshot_version: int | None
+    scope: list[str]
+    go_to: int | str | None
+    description: str
+    why: str
+    steps: list[str]
+    diff: list[DiffEntry]
+    causes: list[str]
+
+
+def _record(r: Row[Any], name: str) -> RollbackRecord:
+    return RollbackRecord(
+        int(r.id),
+        int(r.venture_id),
+        name,
+        int(r.stage),
+        r.target,
+        int(r.target_version),
+        int(r.from_version),
+        r.to_version,
+        list(r.scope),
+        r.cause,
+        r.reason,
+        r.trigger_id,
+        r.actor,
+        r.started_at,
+        float(r.duration_ms),
+        r.outcome,
+        [DiffEntry(**d) for d in r.diff],
+        [HandlerResult(**h) for h in r.handlers],
+        r.escalation,
+    )
 
 
 class RollbackOps(ConfigOps):
     """Rollbacks: restore, run the registered handlers, record the rollback log."""
+
+    def __init__(self, db: SAEngine, workflow: LoadedWorkflow, clock: Clock = utc_now) -> None:
+        super().__init__(db, workflow, clock)
+        self._rollback_handlers: dict[str, list[RollbackHandler]] = {}
+
+    def register_rollback_handler(self, scope: str, handler: RollbackHandler) -> None:
+        """Run `handler` whenever a rollback touches `scope` (handlers of a scope run in registration order)."""
+        scope = scope.strip()
+        if not scope:
+            raise BadInput("a rollback handler needs a scope", where="scope", hint="e.g. traffic, campaigns")
+        self._rollback_handlers.setdefault(scope, []).append(handler)
+
+    # -- public operations ---------------------------------------------------------------------
+    def rollback(
+        self,
+        ref: str | int,
+        to: str | int | None = None,
+        *,
+        actor: Actor,
+        reason: str = "",
+        cause: str = "",
+        scope: list[str] | None = None,
+        dry_run: bool = False,
+        now: datetime | None = None,
+    ) -> RollbackRecord:
+        """Restore the configuration of `to` (a version or snapshot) as a new version, run handlers, log it.
+
+        Without `to`, `cause` picks the branch of the current stage's decision tree and its plan is carried
+        out: restore its scopes from `pre-stage-N`, then recurse when the branch says so.
+        """
+        now = self.when(now)
+        with self.tx() as conn:
+            row = self._row(conn, ref, lock=True)
+            if not dry_run and row.status in ("killed", "completed"):
+                raise Conflict(f"venture '{row.name}' is {row.status}; nothing can be rolled back")
+            wf = self.pinned(conn, row.workflow_digest).workflow
+            stage = self._stage(wf, int(row.stage))
+            go_to: int | str | None = None
+            if to is None:
+                if not cause.strip():
+                    raise BadInput("say what to roll back to", where="--to", hint="a version, a snapshot or --cause")
+                plan = self._plan(stage, cause)
+                if not plan.restores:
+                    raise BadInput(
+                        f"the plan for cause '{plan.cause}' is {plan.action}: nothing is rolled back",
+                        where="--cause",
+                        hint=plan.why,
+                    )
+                to, scope = plan.snapshot, scope or list(plan.scope) or None
+                go_to = plan.go_to if plan.action == "rollback_and_recurse" else None
+            self._check_scope(wf, stage, scope)
+            record = self._restore(
+                conn,
+                row,
+                str(to),
+                scope,
+                cause=cause.strip(),
+                reason=reason,
+                actor=actor,
+                now=now,
+                trigger=None,
+                role=wf.defaults.escalation_role,
+                dry_run=dry_run,
+            )
+            if go_to is not None and record.outcome == "completed":
+                why = f"rollback #{record.id} ({record.cause}): back to {go_to}"
+                _, detail = self._triggers()._recurse(
+                    conn, self._row(conn, int(row.id)), wf, go_to, why, actor, now, None
+                )
+                record = RollbackRecord(**{**record.__dict__, "recursion": detail})
+            return record
+
+    def rollback_plan(self, ref: str | int, cause: str) -> RollbackPlanReport:
+        """Explain which branch of the current stage's decision tree applies to a cause, and what it would do."""
+        with self.tx() as conn:
+            row = self._row(conn, ref)
+            wf = self.pinned(conn, row.workflow_digest).workflow
+            stage = self._stage(wf, int(row.stage))
+            plan = self._plan(stage, cause)
+            version: int | None = None
+            diff: list[DiffEntry] = []
+            if plan.snapshot is not None:
+                try:
+                    version = self._resolve(conn, row, plan.snapshot, "--cause")
+                except NotFound:
+                    version = None
+                else:
+                    diff = self._diff(conn, row, int(row.config_version), version, list(plan.scope) or None)
+            return RollbackPlanReport(
+                row.name,
+                stage.id,
+                plan.cause,
+                plan.action,
+                plan.restores,
+                plan.snapshot,
+                version,
+                list(plan.scope),
+                plan.go_to,
+                plan.description,
+                plan.why,
+                list(plan.steps),
+                diff,
+                list(causes(stage)),
+            )
+
+    def rollbacks(self, ref: str | int | None = None) -> list[RollbackRecord]:
+        """The rollback log, newest first (one venture's, or every venture's)."""
+        with self.tx() as conn:
+            query = select(rollbacks).order_by(rollbacks.c.id.desc())
+            names: dict[int, str] = {}
+            if ref is not None:
+                row = self._row(conn, ref)
+                names[int(row.id)] = row.name
+                query = query.where(rollbacks.c.venture_id == row.id)
+            out = []
+            for r in conn.execute(query):
+                if int(r.venture_id) not in names:
+                    names[int(r.venture_id)] = self._row(conn, int(r.venture_id)).name
+                out.append(_record(r, names[int(r.venture_id)]))
+            return out
+
+    # -- the trigger hook ----------------------------------------------------------------------
+    def _rollback_action(
+        self, conn: Connection, row: Row[Any], wf: Workflow, trig: Trigger, actor: Actor, now: datetime
+    ) -> tuple[str, str]:
+        """A rollback trigger restores `rollback_to` (default `pre-stage-N`) for its scopes, in this transaction."""
+        target = trig.action.rollback_to or f"pre-stage-{row.stage}"
+        reason = f"{trig.id}: {trig.description or trig.when}"
+        self._event(
+            conn,
+            int(row.id),
+            "rollback.decided",
+            actor,
+            now,
+            stage=int(row.stage),
+            reason=reason,
+            data={"trigger": trig.id, "to": trig.action.rollback_to, "scope": trig.action.scope},
+        )
+        try:
+            record = self._restore(
+                conn,
+                row,
+                target,
+                list(trig.action.scope) or None,
+                cause=f"trigger {trig.id}",
+                reason=reason,
+                actor=actor,
+                now=now,
+                trigger=trig.id,
+                role=trig.role,
+                dry_run=False,
+            )
+        except BadInput as exc:  # e.g. no snapshot was taken on entry: a person has to decide
+            code = self._triggers()._escalate(
+                conn, self._row(conn, int(row.id)), trig.role, f"{trig.id}: rollback impossible: {exc}", now, trig.id
+            )
+            return "escalated", code
+        if record.escalation is not None:
+            return "escalated", record.escalation
+        return "acted", (
+            f"rolled back to {target}: {len(record.diff)} change(s), "
+            f"{len(record.handlers)} handler(s), {record.duration_ms:.1f} ms"
+        )
+
+    # -- the restore itself --------------------------------------------------------------------
+    def _restore(
+        self,
+        conn: Connection,
+        row: Row[Any],
+        target: str,
+        scope: list[str] | None,
+        *,
+        cause: str,
+        reason: str,
+        actor: Actor,
+        now: datetime,
+        trigger: str | None,
+        role: str,
+        dry_run: bool,
+    ) -> RollbackRecord:
+        start = time.perf_counter()
+        vid, current = int(row.id), int(row.config_version)
+        target_version = self._resolve(conn, row, target, "--to")
+        diff = self._diff(conn, row, current, target_version, scope)
+        scopes = list(scope) if scope else sorted({e.scope for e in diff})
+
+        def record(**extra: Any) -> RollbackRecord:
+            base: dict[str, Any] = {
+                "id": None,
+                "venture_id": vid,
+                "venture": row.name,
+                "stage": int(row.stage),
+                "target": target,
+                "target_version": target_version,
+                "from_version": current,
+                "to_version": None,
+                "scope": scopes,
+                "cause": cause,
+                "reason": reason,
+                "trigger": trigger,
+                "actor": actor.name,
+                "started_at": now,
+                "duration_ms": (time.perf_counter() - start) * 1000,
+                "outcome": "dry-run",
+                "diff": diff,
+                "handlers": [],
+                "escalation": None,
+            }
+            return RollbackRecord(**{**base, **extra})
+
+        if dry_run:
+            return record()
+        to_version = None
+        if diff:
+            restored = self._state_at(conn, vid, target_version)
+            changes = {e.key: restored[e.key][0] if e.key in restored else None for e in diff}
+            to_version = current + 1
+            before = self._state_at(conn, vid, current)
+            why = reason or f"rollback to {target}"
+            self._write_version(conn, row, to_version, changes, before, "rollback", actor, why, now)
+            row = self._row(conn, vid)
+        context = {"target": target, "target_version": target_version, "cause": cause, "reason": reason}
+        results = self._run_handlers(row, scopes, diff, trigger, context)
+        failed = [h for h in results if not h.ok]
+        escalation = None
+        if failed:
+            what = "; ".join(f"{h.scope}/{h.handler}: {h.detail}" for h in failed)
+            escalation = self._triggers()._escalate(conn, row, role, f"rollback handler failed: {what}", now, trigger)
+        done = record(
+            to_version=to_version,
+            outcome="escalated" if failed else "completed",
+            handlers=results,
+            escalation=escalation,
+        )
+        rid = conn.execute(
+            insert(rollbacks)
+            .values(
+                venture_id=vid,
+                stage=done.stage,
+                target=target,
+                target_version=target_version,
+                from_version=current,
+                to_version=to_version,
+                scope=scopes,
+                cause=cause,
+                reason=reason,
+                trigger_id=trigger,
+                actor=actor.name,
+                started_at=now,
+                duration_ms=done.duration_ms,
+                outcome=done.outcome,
+                diff=[e.as_dict() for e in diff],
+                handlers=[h.as_dict() for h in results],
+                escalation=escalation,
+            )
+            .returning(rollbacks.c.id)
+        ).scalar_one()
+        self._event(
+            conn,
+            vid,
+            "rollback.failed" if failed else "rollback.completed",
+            actor,
+            now,
+            stage=done.stage,
+            reason=reason or cause,
+            data={
+                "rollback": int(rid),
+                "target": target,
+                "target_version": target_version,
+                "from_version": current,
+                "to_version": to_version,
+                "scope": scopes,
+                "cause": cause,
+                "changes": [e.key for e in diff],
+                "handlers": [h.as_dict() for h in results],
+                "duration_ms": round(done.duration_ms, 3),
+                "escalation": escalation,
+            },
+        )
+        return RollbackRecord(**{**done.__dict__, "id": int(rid)})
+
+    def _run_handlers(
+        self, row: Row[Any], scopes: list[str], diff: list[DiffEntry], trigger: str | None, context: dict[str, Any]
+    ) -> list[HandlerResult]:
+        """Run every handler of every affected scope; a failure is recorded, never raised."""
+        results: list[HandlerResult] = []
+        for scope in scopes:
+            changes = tuple(e for e in diff if e.scope == scope)
+            ctx = RollbackContext(
+                row.name,
+                int(row.id),
+                int(row.stage),
+                scope,
+                context["target"],
+                context["target_version"],
+                context["cause"],
+                context["reason"],
+                trigger,
+                changes,
+            )
+            for handler in self._rollback_handlers.get(scope, []):
+                name = getattr(handler, "__qualname__", repr(handler))
+                start = time.perf_counter()
+                try:
+                    out = handler(ctx)
+                except Exception as exc:  # a crew's handler failing must escalate, not abort the rollback
+                    ms = (time.perf_counter() - start) * 1000
+                    results.append(HandlerResult(scope, name, False, f"{type(exc).__name__}: {exc}", ms))
+                else:
+                    ms = (time.perf_counter() - start) * 1000
+                    results.append(HandlerResult(scope, name, True, "" if out is None else str(out), ms))
+        return results
+
+    # -- helpers -------------------------------------------------------------------------------
+    @staticmethod
+    def _plan(stage: Stage, cause: str) -> RollbackPlan:
+        try:
+            return plan_rollback(stage, cause)
+        except UnknownCause as exc:
+            raise BadInput(
+                f"unknown cause '{cause}' for stage {stage.id}",
+                where="--cause",
+                hint="causes: " + (", ".join(exc.available) or "none (the stage has no decision tree)"),
+            ) from None
+
+    def _check_scope(self, wf: Workflow, stage: Stage, scope: list[str] | None) -> None:
+        if not scope:
+            return
+        known = set(stage.rollback.scopes) | set(self._rollback_handlers)
+        known |= {scope_of(k) for k in wf.config} | {scope_of(k) for s in wf.stages for k in s.config}
+        unknown = [s for s in scope if s not in known]
+        if unknown:
+            raise BadInput(
+                f"unknown rollback scope {', '.join(unknown)}",
+                where="--scope",
+                hint=f"stage {stage.id} declares: {', '.join(stage.rollback.scopes) or 'none'}; "
+                "a config key's first dotted part is also a scope",
+            )
+
+    def _triggers(self) -> TriggerOps:
+        """This engine as the trigger layer (for escalation and recursion, which live there)."""
+        if not isinstance(self, TriggerOps):
+            raise TypeError("rollbacks run inside venturegate.engine.Engine, which includes the trigger layer")
+        return self

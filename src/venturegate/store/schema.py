@@ -84,6 +84,8 @@ ventures = Table(
     Column("revision", Integer, nullable=False, default=0),
     _ts("created_at"),
     _ts("updated_at"),
+    # The venture's latest configuration version (0: never configured); keys the in-memory override cache.
+    Column("config_version", Integer, nullable=False, default=0, server_default="0"),
 )
 
 stage_visits = Table(
@@ -251,6 +253,121 @@ stage_modes = Table(
 
 # --- configuration versions, snapshots, rollback log (engine/configuration.py, engine/rollbacks.py) ---
 
+config_versions = Table(
+    "config_versions",
+    metadata,
+    # One row per key changed; a rollback writes several rows under one version. Never updated or deleted.
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("venture_id", Id, ForeignKey("ventures.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("key", String(120), nullable=False),
+    Column("scope", String(120), nullable=False),
+    Column("value", JSON, nullable=True),
+    Column("unset", Boolean, nullable=False, default=False),
+    Column("previous", JSON, nullable=True),
+    Column("change", String(20), nullable=False),
+    Column("stage", Integer, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("actor_role", String(40), nullable=True),
+    Column("reason", Text, nullable=False, default=""),
+    _ts("created_at"),
+    UniqueConstraint("venture_id", "version", "key"),
+)
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    # A snapshot names a configuration version of a venture; `pre-stage-N` is retaken on each entry (newest wins).
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("venture_id", Id, ForeignKey("ventures.id"), nullable=False),
+    Column("name", String(120), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("stage", Integer, nullable=False),
+    Column("auto", Boolean, nullable=False, default=False),
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    _ts("created_at"),
+    Index("ix_snapshots_venture_name", "venture_id", "name"),
+)
+
+rollbacks = Table(
+    "rollbacks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("venture_id", Id, ForeignKey("ventures.id"), nullable=False),
+    Column("stage", Integer, nullable=False),
+    Column("target", String(120), nullable=False),
+    Column("target_version", Integer, nullable=False),
+    Column("from_version", Integer, nullable=False),
+    Column("to_version", Integer, nullable=True),
+    Column("scope", JSON, nullable=False),
+    Column("cause", String(120), nullable=False, default=""),
+    Column("reason", Text, nullable=False, default=""),
+    Column("trigger_id", String(80), nullable=True),
+    Column("actor", String(200), nullable=False),
+    _ts("started_at"),
+    Column("duration_ms", Float, nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("diff", JSON, nullable=False),
+    Column("handlers", JSON, nullable=False),
+    Column("escalation", String(60), nullable=True),
+    Index("ix_rollbacks_venture", "venture_id", "id"),
+)
+
 # --- error log (engine/error_handling.py) ---
 
+error_log = Table(
+    "error_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("venture_id", Id, ForeignKey("ventures.id"), nullable=False),
+    Column("stage", Integer, nullable=False),
+    Column("rule_id", String(80), nullable=False),
+    Column("category", String(20), nullable=False),
+    Column("matched", Boolean, nullable=False),
+    Column("why", JSON, nullable=False),
+    Column("error_type", String(200), nullable=False),
+    Column("http_status", Integer, nullable=True),
+    Column("message", Text, nullable=False),
+    Column("operation", String(200), nullable=True),
+    # open (being handled, or its handler died), resolved, recursed, escalated, aborted
+    Column("status", String(20), nullable=False),
+    Column("resolution", Text, nullable=False),
+    Column("resolved_automatically", Boolean, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("steps", JSON, nullable=False),
+    Column("escalation_code", String(60), nullable=True),
+    Column("actor", String(200), nullable=False),
+    _ts("occurred_at"),
+    _ts("recorded_at"),
+    _ts("closed_at", nullable=True),
+    Column("time_to_resolve_ms", Float, nullable=True),
+    Index("ix_error_log_venture", "venture_id", "stage"),
+    Index("ix_error_log_category", "category"),
+)
+
 # --- notification outbox (engine/outbox.py, notify/) ---
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_id", Id, ForeignKey("events.id"), nullable=False),
+    Column("venture_id", Id, nullable=True),
+    Column("channel", String(80), nullable=False),
+    Column("kind", String(60), nullable=False),
+    Column("severity", String(2), nullable=False),
+    Column("stage", Integer, nullable=True),
+    Column("group_key", String(300), nullable=False),
+    # pending (waiting, retrying or claimed by a deliverer until next_attempt_at), sent, dead
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    _ts("created_at"),
+    _ts("next_attempt_at"),
+    Column("claim", String(40), nullable=True),
+    _ts("sent_at", nullable=True),
+    Column("delivery", String(40), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+    Index("ix_outbox_group", "status", "group_key"),
+)
