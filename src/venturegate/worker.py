@@ -57,13 +57,22 @@ def register(huey: Huey, engine_factory: Any) -> Any:
         report = engine().tick()
         if report.timers:
             log.info("ran %d timers, %d triggers fired", report.timers, len(report.fired))
+        sent = deliver()
         now = datetime.now(UTC)
-        nxt = report.next_due or now + MAX_SLEEP
+        nxt = min((d for d in (report.next_due, sent) if d is not None), default=now + MAX_SLEEP)
         wake.schedule(eta=min(max(nxt, now), now + MAX_SLEEP))
+
+    def deliver() -> datetime | None:
+        """Send the notifications that are due; when the next one is (its rows hold attempts and times)."""
+        out = engine().deliver_outbox()
+        if out.claimed:
+            log.info("outbox: %d sent, %d to retry, %d dead-lettered", out.sent, out.retrying, len(out.dead))
+        return out.next_due
 
     @huey.periodic_task(crontab(minute="*"), name="venturegate.sweep")  # type: ignore[untyped-decorator]
     def sweep() -> None:
         engine().tick()
+        deliver()
 
     return wake
 

@@ -22,7 +22,7 @@ from venturegate.definitions.source import (
 )
 
 BUNDLED_PATH = Path(__file__).parent / "bundled" / "workflow.yaml"
-TOP_KEYS = ("workflow", "roles", "defaults", "config", "artifacts", "stages", "include", "extends")
+TOP_KEYS = ("workflow", "roles", "defaults", "config", "artifacts", "notifications", "stages", "include", "extends")
 _MERGED_MAPS = ("metrics", "config", "artifacts", "approvals")
 _MERGED_LISTS = ("substages", "triggers", "errors")
 _FIELD_NAMES = sorted(
@@ -222,7 +222,7 @@ def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> _Raw:
         elif not ifound:
             problems.append(idoc.problem((), "an included file holds one stage mapping or `stages: [...]`"))
 
-    top.data = {k: v for k, v in doc.data.items() if k in TOP_KEYS[:5]}
+    top.data = {k: v for k, v in doc.data.items() if k in TOP_KEYS[:6]}
     if base is None:
         raw.stages = stages
         return raw

@@ -630,6 +630,8 @@ class Workflow(_Model):
     """Workflow-wide artifact declarations."""
     stages: list[Stage] = []
     """The stages, in order."""
+    notifications: Notifications | None = None
+    """Notification channels and routing (README, "Notifications"); none: events notify nobody."""
 
     def stage(self, stage_id: int) -> Stage | None:
         """The stage with that id."""
@@ -693,3 +695,83 @@ class Workflow(_Model):
         st = self.stage(int(head))
         sub = st.substage(substage_id) if st is not None else None
         return (st, sub) if st is not None and sub is not None else None
+
+
+ChannelType = Literal["slack", "email", "webhook"]
+GroupBy = Literal["venture", "kind", "kind_prefix", "stage", "severity"]
+ENV_REF_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+"""`${NAME}` in a channel setting: the environment variable NAME, read when a notification is delivered."""
+
+
+class Channel(_Model):
+    """A notification channel: a Slack incoming webhook, an SMTP mailbox or a signed JSON webhook."""
+
+    type: ChannelType
+    """`slack` (incoming webhook), `email` (SMTP) or `webhook` (JSON POST signed with HMAC-SHA256)."""
+    url: str = ""
+    """Slack webhook URL or webhook endpoint (`slack`, `webhook`); `${NAME}` reads an environment variable."""
+    secret: str = ""
+    """HMAC-SHA256 signing key of a `webhook` channel; write `${NAME}` so that it stays out of the file."""
+    to: list[str] = []
+    """Recipients of an `email` channel; each may be `${NAME}`."""
+    sender: str = "venturegate@localhost"
+    """From address of an `email` channel."""
+    smtp_host: str = "localhost"
+    """SMTP server of an `email` channel; may be `${NAME}`."""
+    smtp_port: str | int = 25
+    """SMTP port; may be `${NAME}`."""
+    smtp_user: str = ""
+    """SMTP login, if the server wants one; may be `${NAME}`."""
+    smtp_password: str = ""
+    """SMTP password; write `${NAME}`."""
+    starttls: bool = False
+    """Upgrade the SMTP connection with STARTTLS."""
+    timeout: Duration = "10s"
+    """How long one delivery attempt may take before it counts as failed."""
+
+    @model_validator(mode="after")
+    def _complete(self) -> Channel:
+        if self.type in ("slack", "webhook") and not self.url:
+            raise ValueError(f"a {self.type} channel needs `url` (e.g. ${{VENTUREGATE_SLACK_WEBHOOK}})")
+        if self.type == "webhook" and not self.secret:
+            raise ValueError("a webhook channel needs `secret` (the HMAC key, e.g. ${VENTUREGATE_WEBHOOK_SECRET})")
+        if self.type == "email" and not self.to:
+            raise ValueError("an email channel needs `to` (one or more recipients)")
+        return self
+
+
+class Route(_Model):
+    """A routing rule: notifications of the events it matches go to its channels."""
+
+    kinds: list[str] = ["*"]
+    """Event kinds matched, as glob patterns (`rollback.*`, `approval.requested`, `*`)."""
+    severity: list[Severity] = []
+    """Severities matched (`[P0, P1]`); empty matches every severity."""
+    stages: list[int] = []
+    """Stages matched (the event's stage); empty matches every stage."""
+    channels: list[str] = Field(min_length=1)
+    """Names of channels (declared under `notifications.channels`) the notification goes to."""
+
+
+class Notifications(_Model):
+    """Where event notifications go: channels, routing rules, grouping and retries."""
+
+    channels: dict[str, Channel] = {}
+    """Channels by name."""
+    routes: list[Route] = []
+    """Routing rules; every rule that matches an event adds its channels (each channel gets an event once)."""
+    severities: dict[str, Severity] = {}
+    """Severity by event kind (glob patterns, first match wins), before the built-in mapping (README)."""
+    group_wait: Duration = "30s"
+    """Notifications with the same group key arriving within this time are sent as one message."""
+    group_by: list[GroupBy] = ["venture", "kind_prefix"]
+    """What, besides the channel, makes up the group key: venture, kind, kind_prefix (`rollback`), stage, severity."""
+    max_attempts: int = Field(default=8, ge=1)
+    """Delivery attempts before a notification is dead-lettered (`venturegate outbox --status dead`)."""
+    backoff: Duration = "30s"
+    """Wait after the first failed attempt; doubled after each further one."""
+    max_backoff: Duration = "1h"
+    """Longest wait between attempts."""
+
+
+Workflow.model_rebuild()

@@ -18,6 +18,7 @@ from venturegate.core.conditions import (
 )
 from venturegate.core.durations import parse_duration
 from venturegate.definitions.model import (
+    ENV_REF_RE,
     ApprovalCheck,
     ArtifactCheck,
     AttestCheck,
@@ -128,6 +129,7 @@ class _Checker:
     def run(self) -> list[Problem]:
         self.collect()
         self.workflow_level()
+        self.notifications()
         for stage in self.wf.stages:
             self.stage(stage)
         self.cycles()
@@ -179,6 +181,27 @@ class _Checker:
             self.param(None, ("config", key), param)
         for name, art in self.wf.artifacts.items():
             self.schema(None, ("artifacts", name, "schema"), art.json_schema)
+
+    def notifications(self) -> None:
+        """Routes name declared channels; `$` in a channel setting is a well-formed `${NAME}` reference."""
+        cfg = self.wf.notifications
+        if cfg is None:
+            return
+        for i, route in enumerate(cfg.routes):
+            for j, name in enumerate(route.channels):
+                if name not in cfg.channels:
+                    known = cfg.channels.keys()
+                    hint = _hint(name, known) or ("channels: " + ", ".join(sorted(known)) if known else "")
+                    self.at(None, ("notifications", "routes", i, "channels", j), f"unknown channel '{name}'", hint)
+        for name, channel in cfg.channels.items():
+            for key in ("url", "secret", "sender", "smtp_host", "smtp_port", "smtp_user", "smtp_password"):
+                self.env_refs(("notifications", "channels", name, key), str(getattr(channel, key)))
+            for j, to in enumerate(channel.to):
+                self.env_refs(("notifications", "channels", name, "to", j), to)
+
+    def env_refs(self, path: PathKey, value: str) -> None:
+        if "$" in ENV_REF_RE.sub("", value):
+            self.at(None, path, f"'{value}' has a `$` that is not a `${{NAME}}` reference", "write ${NAME}")
 
     def stage(self, st: Stage) -> None:
         self.role(st, ("owner",), st.owner)

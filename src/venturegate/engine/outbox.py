@@ -1,9 +1,354 @@
-"""The notification outbox: rows written with their events, delivered later by the worker."""
+"""The notification outbox: rows written with their events, delivered later by the worker.
+
+Delivery is at-least-once and crash-safe: a deliverer *claims* a due group (a token, and a lease
+written into `next_attempt_at`) and commits; sends; then, in a second transaction, marks the rows
+it still holds sent, or counts the failed attempt and schedules the next one with exponential
+backoff — or dead-letters the rows after the last attempt. A deliverer that dies after claiming
+leaves its rows pending; they fall due again when the lease ends and are sent again.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Row, func, insert, select, update
+
+from venturegate.core.durations import parse_duration
+from venturegate.definitions.loader import LoadedWorkflow
+from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase
+from venturegate.engine.errors import BadInput, Conflict, NotFound
+from venturegate.engine.records import Event
+from venturegate.notify.delivery import deliver
+from venturegate.notify.messages import Batch, Item
+from venturegate.notify.routing import RoutingPlan
+from venturegate.store.schema import events, outbox, ventures
+
+log = logging.getLogger("venturegate.outbox")
+
+OutboxStatus = Literal["pending", "sent", "dead"]
+STATUSES: tuple[OutboxStatus, ...] = ("pending", "sent", "dead")
+LEASE = timedelta(minutes=10)
+"""How long a claimed group is held by its deliverer before another may send it again."""
+MAX_GROUP = 100
+"""Most notifications in one message; a larger group goes out as several."""
+CLAIM_GROUPS = 200
+"""Most groups one delivery run claims."""
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One notification in the outbox: where it goes, its state and its delivery history."""
+
+    id: int
+    event_id: int
+    venture_id: int | None
+    channel: str
+    kind: str
+    severity: str
+    stage: int | None
+    group_key: str
+    status: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    delivery: str | None
+    last_error: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (datetimes as ISO 8601)."""
+        return {k: _iso(v) for k, v in asdict(self).items()}
+
+
+@dataclass
+class DeliveryReport:
+    """What one delivery run did."""
+
+    claimed: int = 0
+    """Notifications claimed (due, or waiting in a due group)."""
+    messages: int = 0
+    """Messages the channels took (a message carries a whole group)."""
+    sent: int = 0
+    """Notifications delivered."""
+    retrying: int = 0
+    """Notifications whose attempt failed and that will be tried again."""
+    dead: list[int] = field(default_factory=list)
+    """Ids of notifications dead-lettered by this run."""
+    errors: list[str] = field(default_factory=list)
+    """`channel: error` for each failed message."""
+    next_due: datetime | None = None
+    """When the next pending notification falls due."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {k: _iso(v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    batch: Batch
+    claim: str
+
+
+def _entry(r: Row[Any]) -> OutboxEntry:
+    return OutboxEntry(
+        int(r.id),
+        int(r.event_id),
+        None if r.venture_id is None else int(r.venture_id),
+        r.channel,
+        r.kind,
+        r.severity,
+        r.stage,
+        r.group_key,
+        r.status,
+        int(r.attempts),
+        r.created_at,
+        r.next_attempt_at,
+        r.sent_at,
+        r.delivery,
+        r.last_error,
+    )
+
+
+def _delivery_id(ids: list[int]) -> str:
+    """Stable for the same set of notifications, so a retried message keeps its id (receivers deduplicate)."""
+    return "d-" + hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:24]
 
 
 class OutboxOps(EngineBase):
     """Routing events to notification channels through the outbox, and its delivery."""
+
+    _outbox_plan: tuple[LoadedWorkflow, RoutingPlan, timedelta] | None = None
+
+    def _routing(self) -> tuple[RoutingPlan, timedelta]:
+        """The routing plan of the engine's workflow, compiled once (notification routing is deployment config)."""
+        cached = self._outbox_plan
+        if cached is None or cached[0] is not self.workflow:
+            plan = RoutingPlan.for_workflow(self.workflow.workflow)
+            cached = (self.workflow, plan, timedelta(seconds=parse_duration(plan.config.group_wait)))
+            self._outbox_plan = cached
+        return cached[1], cached[2]
+
+    def _notify(self, conn: Connection, event: Event) -> None:
+        """Queue the event's notifications in the outbox, in the event's transaction (no query when none match)."""
+        plan, wait = self._routing()
+        routed = plan.route(event.kind, event.venture_id, event.stage, event.data)
+        if not routed:
+            return
+        due = event.at + wait
+        conn.execute(
+            insert(outbox),
+            [
+                {
+                    "event_id": event.id,
+                    "venture_id": event.venture_id,
+                    "channel": r.channel,
+                    "kind": event.kind,
+                    "severity": r.severity,
+                    "stage": event.stage,
+                    "group_key": r.group_key,
+                    "status": "pending",
+                    "attempts": 0,
+                    "created_at": event.at,
+                    "next_attempt_at": due,
+                }
+                for r in routed
+            ],
+        )
+
+    # -- reading and retrying ----------------------------------------------------------------
+    def outbox_entries(self, status: str | None = None, *, limit: int = 200) -> list[OutboxEntry]:
+        """Notifications, newest first; `status` is pending, sent or dead."""
+        query = select(outbox).order_by(outbox.c.id.desc()).limit(limit)
+        if status is not None:
+            if status not in STATUSES:
+                raise BadInput(f"unknown status '{status}'", where="--status", hint="pending, sent or dead")
+            query = query.where(outbox.c.status == status)
+        with self.tx() as conn:
+            return [_entry(r) for r in conn.execute(query).all()]
+
+    def retry_outbox(self, outbox_id: int, *, actor: Actor, now: datetime | None = None) -> OutboxEntry:
+        """Put a dead-lettered notification back to pending, due now, with its attempts reset."""
+        now = self.when(now)
+        with self.tx() as conn:
+            r = conn.execute(select(outbox).where(outbox.c.id == outbox_id)).first()
+            if r is None:
+                raise NotFound(f"no notification #{outbox_id}", where="ID", hint="`venturegate outbox` lists them")
+            if r.status != "dead":
+                raise Conflict(f"notification #{outbox_id} is {r.status}; only a dead one can be retried")
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id == outbox_id)
+                .values(status="pending", attempts=0, next_attempt_at=now, claim=None)
+            )
+            self._event(
+                conn,
+                r.venture_id,
+                "outbox.retried",
+                actor,
+                now,
+                stage=r.stage,
+                reason=f"notification #{outbox_id} to {r.channel}",
+                data={"outbox": outbox_id, "channel": r.channel, "last_error": r.last_error},
+            )
+            return _entry(conn.execute(select(outbox).where(outbox.c.id == outbox_id)).one())
+
+    # -- delivery ----------------------------------------------------------------------------
+    def deliver_outbox(self, now: datetime | None = None, *, limit: int = CLAIM_GROUPS) -> DeliveryReport:
+        """Send every due group as one message per group; count failures, back off, dead-letter the exhausted."""
+        started = self.when(now)
+        plan, _ = self._routing()
+        claimed = self._claim(started, limit)
+        outcomes = deliver([c.batch for c in claimed], plan.config.channels) if claimed else {}
+        finished = started if now is not None else self.when(None)
+        return self._settle(claimed, outcomes, finished, plan)
+
+    def _claim(self, now: datetime, limit: int) -> list[_Claimed]:
+        """Claim due groups (a group is due when its oldest pending notification is) in one transaction."""
+        found: list[_Claimed] = []
+        with self.tx() as conn:
+            first = func.min(outbox.c.id)
+            keys = conn.execute(
+                select(outbox.c.group_key)
+                .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
+                .group_by(outbox.c.group_key)
+                .order_by(first)
+                .limit(limit)
+            ).scalars()
+            for key in list(keys):
+                claimed = self._claim_group(conn, key, now)
+                if claimed is not None:
+                    found.append(claimed)
+        return found
+
+    def _claim_group(self, conn: Connection, key: str, now: datetime) -> _Claimed | None:
+        query = (
+            select(
+                outbox.c.id,
+                outbox.c.event_id,
+                outbox.c.channel,
+                outbox.c.severity,
+                outbox.c.next_attempt_at,
+                events.c.kind,
+                events.c.stage,
+                events.c.reason,
+                events.c.at,
+                events.c.actor,
+                events.c.data,
+                ventures.c.name,
+            )
+            .join(events, events.c.id == outbox.c.event_id)
+            .outerjoin(ventures, ventures.c.id == outbox.c.venture_id)
+            .where(outbox.c.status == "pending", outbox.c.group_key == key, outbox.c.created_at <= now)
+            .order_by(outbox.c.id)
+            .limit(MAX_GROUP)
+        )
+        if self.db.dialect.name == "postgresql":
+            # A concurrent deliverer skips what this one holds instead of waiting for it.
+            query = query.with_for_update(skip_locked=True, of=outbox)
+        rows = conn.execute(query).all()
+        if not rows or rows[0].next_attempt_at > now:
+            return None
+        ids = [int(r.id) for r in rows]
+        claim = uuid.uuid4().hex
+        conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(claim=claim, next_attempt_at=now + LEASE))
+        items = tuple(
+            Item(int(r.id), int(r.event_id), r.kind, r.severity, r.name, r.stage, r.reason, r.at, r.actor, r.data)
+            for r in rows
+        )
+        return _Claimed(Batch(_delivery_id(ids), rows[0].channel, key, items), claim)
+
+    def _settle(
+        self, claimed: list[_Claimed], outcomes: dict[str, str | None], now: datetime, plan: RoutingPlan
+    ) -> DeliveryReport:
+        """Record each message's outcome on the rows the claim still holds (a lost lease changes nothing)."""
+        report = DeliveryReport(claimed=sum(len(c.batch.items) for c in claimed))
+        cfg = plan.config
+        with self.tx() as conn:
+            for c in claimed:
+                error = outcomes.get(c.batch.delivery, "not attempted")
+                if error is None:
+                    report.messages += 1
+                    report.sent += self._mark_sent(conn, c, now)
+                else:
+                    report.errors.append(f"{c.batch.channel}: {error}")
+                    self._mark_failed(conn, c, error, now, cfg.max_attempts, cfg.backoff, cfg.max_backoff, report)
+            report.next_due = self._next_due(conn)
+        return report
+
+    @staticmethod
+    def _next_due(conn: Connection) -> datetime | None:
+        """When the next group falls due: the earliest next attempt of each group's oldest pending row."""
+        oldest = select(func.min(outbox.c.id)).where(outbox.c.status == "pending").group_by(outbox.c.group_key)
+        return conn.execute(select(func.min(outbox.c.next_attempt_at)).where(outbox.c.id.in_(oldest))).scalar()
+
+    @staticmethod
+    def _mark_sent(conn: Connection, c: _Claimed, now: datetime) -> int:
+        done = conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_([i.outbox_id for i in c.batch.items]), outbox.c.claim == c.claim)
+            .values(
+                status="sent",
+                attempts=outbox.c.attempts + 1,
+                sent_at=now,
+                delivery=c.batch.delivery,
+                claim=None,
+                last_error=None,
+            )
+        )
+        return int(done.rowcount)
+
+    @staticmethod
+    def _mark_failed(
+        conn: Connection,
+        c: _Claimed,
+        error: str,
+        now: datetime,
+        max_attempts: int,
+        backoff: str,
+        max_backoff: str,
+        report: DeliveryReport,
+    ) -> None:
+        held = conn.execute(
+            select(outbox.c.id, outbox.c.attempts).where(
+                outbox.c.id.in_([i.outbox_id for i in c.batch.items]), outbox.c.claim == c.claim
+            )
+        ).all()
+        by_attempts: dict[int, list[int]] = defaultdict(list)
+        for r in held:
+            by_attempts[int(r.attempts) + 1].append(int(r.id))
+        for attempts, ids in by_attempts.items():
+            dead = attempts >= max_attempts
+            wait = backoff_seconds(attempts, backoff, max_backoff)
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(ids))
+                .values(
+                    status="dead" if dead else "pending",
+                    attempts=attempts,
+                    next_attempt_at=now if dead else now + timedelta(seconds=wait),
+                    claim=None,
+                    last_error=error[:2000],
+                )
+            )
+            if dead:
+                report.dead += ids
+                log.warning("dead-lettered notifications %s to %s: %s", ids, c.batch.channel, error)
+            else:
+                report.retrying += len(ids)
+
+
+def backoff_seconds(attempts: int, backoff: str, max_backoff: str) -> float:
+    """Wait after the `attempts`-th failed attempt: `backoff`, doubled for each further attempt, capped."""
+    return float(min(parse_duration(backoff) * 2 ** (attempts - 1), parse_duration(max_backoff)))
