@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Self
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from sqlalchemy import Engine as SAEngine
 
 from venturegate.core.gates import GateName, GateResult, evaluate_gate
@@ -19,6 +19,7 @@ from venturegate.engine.errors import BadInput, Conflict, NotFound
 from venturegate.engine.facts import StoreData, gate_facts
 from venturegate.engine.records import Event, Fired, Venture
 from venturegate.store.database import connect, ensure_schema
+from venturegate.store.prepared import Prepared, Record
 from venturegate.store.schema import (
     events,
     stage_visits,
@@ -30,8 +31,83 @@ from venturegate.store.schema import (
 
 Clock = Callable[[], datetime]
 
+_EVENT_COLUMNS = (
+    "venture_id",
+    "kind",
+    "actor",
+    "actor_role",
+    "actor_kind",
+    "at",
+    "stage",
+    "substage",
+    "reason",
+    "data",
+)
+_INSERT_EVENT = Prepared(insert(events).values({c: bindparam(c) for c in _EVENT_COLUMNS}).returning(events.c.id))
+_VENTURE_BY_ID = Prepared(select(ventures).where(ventures.c.id == bindparam("ref")))
+_VENTURE_BY_ID_LOCKED = Prepared(select(ventures).where(ventures.c.id == bindparam("ref")).with_for_update())
+_VENTURE_BY_NAME = Prepared(select(ventures).where(ventures.c.name == bindparam("ref")))
+_VENTURE_BY_NAME_LOCKED = Prepared(select(ventures).where(ventures.c.name == bindparam("ref")).with_for_update())
+_CURRENT_VISIT = Prepared(
+    select(stage_visits)
+    .where(stage_visits.c.venture_id == bindparam("vid"))
+    .order_by(stage_visits.c.id.desc())
+    .limit(1)
+)
+_PENDING_TIMER = Prepared(
+    select(timers.c.id, timers.c.due_at).where(
+        timers.c.venture_id == bindparam("vid"),
+        timers.c.kind == bindparam("kind"),
+        timers.c.ref == bindparam("ref"),
+        timers.c.done_at.is_(None),
+    )
+)
+_INSERT_TIMER = Prepared(
+    insert(timers).values(
+        venture_id=bindparam("vid"), kind=bindparam("kind"), ref=bindparam("ref"), due_at=bindparam("due")
+    )
+)
+_MOVE_TIMER = Prepared(update(timers).where(timers.c.id == bindparam("tid")).values(due_at=bindparam("due")))
+_SET_VENTURE: dict[tuple[str, ...], Prepared] = {}
+_ATTEMPTS = Prepared(
+    select(func.count())
+    .select_from(stage_visits)
+    .where(stage_visits.c.venture_id == bindparam("vid"), stage_visits.c.stage == bindparam("stage"))
+)
+_INSERT_VISIT = Prepared(
+    insert(stage_visits)
+    .values(
+        venture_id=bindparam("vid"),
+        stage=bindparam("stage"),
+        attempt=bindparam("attempt"),
+        entered_at=bindparam("now"),
+        reason=bindparam("reason"),
+    )
+    .returning(stage_visits.c.id)
+)
+_INSERT_SUBSTAGE = Prepared(
+    insert(substage_status).values(visit_id=bindparam("visit"), substage=bindparam("sub"), status="open", items=[])
+)
+_HISTORY = Prepared(
+    select(events).where(events.c.venture_id == bindparam("vid")).order_by(events.c.id.desc()).limit(bindparam("n"))
+)
 
-def event_record(r: Row[Any]) -> Event:
+
+def _set_statement(keys: tuple[str, ...]) -> Prepared:
+    """The optimistic update of a venture's columns `keys` (one compiled statement per column set)."""
+    found = _SET_VENTURE.get(keys)
+    if found is None:
+        found = _SET_VENTURE[keys] = Prepared(
+            update(ventures)
+            .where(ventures.c.id == bindparam("vid"), ventures.c.revision == bindparam("rev"))
+            .values(
+                revision=bindparam("new_rev"), updated_at=bindparam("now"), **{k: bindparam(f"v_{k}") for k in keys}
+            )
+        )
+    return found
+
+
+def event_record(r: Any) -> Event:
     """An `events` row as a record."""
     return Event(
         int(r.id),
@@ -61,6 +137,7 @@ class EngineBase:
         self.workflow = workflow
         self.clock = clock
         self._pinned: dict[str, LoadedWorkflow] = {workflow.digest: workflow}
+        self._stored: set[str] = set()  # digests known to be in workflow_versions
 
     @classmethod
     def open(cls, url: str | None = None, workflow_path: str | None = None, clock: Clock = utc_now) -> Self:
@@ -96,8 +173,12 @@ class EngineBase:
 
     def _pin_current(self, conn: Connection, now: datetime) -> None:
         wf = self.workflow
+        if wf.digest in self._stored:
+            return
         exists = conn.execute(select(workflow_versions.c.digest).where(workflow_versions.c.digest == wf.digest)).first()
-        if exists is None:
+        if exists is not None:
+            self._stored.add(wf.digest)  # stored and committed: it stays (versions are never deleted)
+        else:
             conn.execute(
                 insert(workflow_versions).values(
                     digest=wf.digest,
@@ -108,13 +189,17 @@ class EngineBase:
                 )
             )
 
-    def _row(self, conn: Connection, ref: str | int, lock: bool = False) -> Row[Any]:
+    def _find(self, conn: Connection, name: str) -> Record | None:
+        """The venture with this name, or None."""
+        return _VENTURE_BY_NAME.first(conn, {"ref": name})
+
+    def _row(self, conn: Connection, ref: str | int, lock: bool = False) -> Record:
         text = str(ref).strip()
-        cond = ventures.c.id == int(text) if text.isdigit() else ventures.c.name == text
-        query = select(ventures).where(cond)
-        if lock and self.db.dialect.name == "postgresql":
-            query = query.with_for_update()
-        row = conn.execute(query).first()
+        lock = lock and conn.dialect.name == "postgresql"
+        if text.isdigit():
+            row = (_VENTURE_BY_ID_LOCKED if lock else _VENTURE_BY_ID).first(conn, {"ref": int(text)})
+        else:
+            row = (_VENTURE_BY_NAME_LOCKED if lock else _VENTURE_BY_NAME).first(conn, {"ref": text})
         if row is None:
             raise NotFound(f"no venture '{ref}'", where="venture", hint="`venturegate venture list` shows them")
         return row
@@ -135,12 +220,10 @@ class EngineBase:
 
     def _set(self, conn: Connection, row: Row[Any], now: datetime, **values: Any) -> None:
         # Optimistic check on top of the row lock: a lost race shows up as a conflict, never a double write.
-        done = conn.execute(
-            update(ventures)
-            .where(ventures.c.id == row.id, ventures.c.revision == row.revision)
-            .values(revision=row.revision + 1, updated_at=now, **values)
-        )
-        if done.rowcount != 1:
+        keys = tuple(sorted(values))
+        params = {"vid": row.id, "rev": row.revision, "new_rev": row.revision + 1, "now": now}
+        params.update({f"v_{k}": values[k] for k in keys})
+        if _set_statement(keys).run(conn, params) != 1:
             raise Conflict(f"venture '{row.name}' changed while this request ran; retry it")
 
     def _event(
@@ -157,22 +240,21 @@ class EngineBase:
         data: dict[str, Any] | None = None,
     ) -> int:
         """Append an event; the notification layer may queue notifications for it in the same transaction."""
-        event_id = conn.execute(
-            insert(events)
-            .values(
-                venture_id=venture_id,
-                kind=kind,
-                actor=actor.name,
-                actor_role=actor.role,
-                actor_kind=actor.kind,
-                at=now,
-                stage=stage,
-                substage=substage,
-                reason=reason,
-                data=data,
-            )
-            .returning(events.c.id)
-        ).scalar_one()
+        event_id = _INSERT_EVENT.scalar(
+            conn,
+            {
+                "venture_id": venture_id,
+                "kind": kind,
+                "actor": actor.name,
+                "actor_role": actor.role,
+                "actor_kind": actor.kind,
+                "at": now,
+                "stage": stage,
+                "substage": substage,
+                "reason": reason,
+                "data": data,
+            },
+        )
         self._notify(
             conn,
             Event(
@@ -181,13 +263,8 @@ class EngineBase:
         )
         return int(event_id)
 
-    def _visit(self, conn: Connection, venture_id: int) -> Row[Any]:
-        row = conn.execute(
-            select(stage_visits)
-            .where(stage_visits.c.venture_id == venture_id)
-            .order_by(stage_visits.c.id.desc())
-            .limit(1)
-        ).first()
+    def _visit(self, conn: Connection, venture_id: int) -> Record:
+        row = _CURRENT_VISIT.first(conn, {"vid": venture_id})
         assert row is not None, "every venture has a current visit"
         return row
 
@@ -232,18 +309,11 @@ class EngineBase:
         """Open a new visit of a stage, judge its entry gate, and block the venture if it fails."""
         wf = self.pinned(conn, row.workflow_digest).workflow
         stage = self._stage(wf, stage_id)
-        attempt = 1 + len(
-            conn.execute(
-                select(stage_visits.c.id).where(stage_visits.c.venture_id == row.id, stage_visits.c.stage == stage_id)
-            ).all()
+        attempt = 1 + int(_ATTEMPTS.scalar(conn, {"vid": row.id, "stage": stage_id}))
+        visit_id = _INSERT_VISIT.scalar(
+            conn, {"vid": row.id, "stage": stage_id, "attempt": attempt, "now": now, "reason": reason}
         )
-        visit_id = conn.execute(
-            insert(stage_visits)
-            .values(venture_id=row.id, stage=stage_id, attempt=attempt, entered_at=now, reason=reason)
-            .returning(stage_visits.c.id)
-        ).scalar_one()
-        for sub in stage.substages:
-            conn.execute(insert(substage_status).values(visit_id=visit_id, substage=sub.id, status="open", items=[]))
+        _INSERT_SUBSTAGE.many(conn, [{"visit": visit_id, "sub": sub.id} for sub in stage.substages])
         self._set(conn, row, now, stage=stage_id, status="active", status_detail=None)
         row = self._row(conn, int(row.id))
         self._event(
@@ -261,23 +331,14 @@ class EngineBase:
 
     def _schedule(self, conn: Connection, venture_id: int, kind: str, ref: str, due: datetime) -> None:
         """A durable wake-up: the truth is this row; a queue only shortens the wait (see `tick`)."""
-        pending = conn.execute(
-            select(timers.c.id, timers.c.due_at).where(
-                timers.c.venture_id == venture_id,
-                timers.c.kind == kind,
-                timers.c.ref == ref,
-                timers.c.done_at.is_(None),
-            )
-        ).first()
+        pending = _PENDING_TIMER.first(conn, {"vid": venture_id, "kind": kind, "ref": ref})
         if pending is None:
-            conn.execute(insert(timers).values(venture_id=venture_id, kind=kind, ref=ref, due_at=due))
+            _INSERT_TIMER.run(conn, {"vid": venture_id, "kind": kind, "ref": ref, "due": due})
         elif pending.due_at != due:
-            conn.execute(update(timers).where(timers.c.id == pending.id).values(due_at=due))
+            _MOVE_TIMER.run(conn, {"tid": pending.id, "due": due})
 
     def _history(self, conn: Connection, venture_id: int, limit: int = 25) -> list[Event]:
-        rows = conn.execute(
-            select(events).where(events.c.venture_id == venture_id).order_by(events.c.id.desc()).limit(limit)
-        ).all()
+        rows = _HISTORY.all(conn, {"vid": venture_id, "n": limit})
         return [event_record(r) for r in reversed(rows)]
 
     def _advance_row(self, conn: Connection, row: Row[Any], actor: Actor, now: datetime, result: GateResult) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, bindparam, func, select
 
 from venturegate.core.cadence import cadence_seconds, stale_grace
 from venturegate.core.conditions.data import ConfigValue, Sample
@@ -14,6 +14,7 @@ from venturegate.core.durations import parse_duration
 from venturegate.core.gates import ApprovalFact, GateFacts
 from venturegate.core.settings import effective_config
 from venturegate.definitions.model import LevelKind, ParamValue, Workflow
+from venturegate.store.prepared import Prepared
 from venturegate.store.schema import (
     approvals,
     artifacts,
@@ -22,6 +23,47 @@ from venturegate.store.schema import (
     samples,
     substage_status,
 )
+
+_LATEST = Prepared(
+    select(samples.c.at, samples.c.value)
+    .where(
+        samples.c.venture_id == bindparam("vid"),
+        samples.c.metric == bindparam("metric"),
+        samples.c.at <= bindparam("now"),
+    )
+    .order_by(samples.c.at.desc(), samples.c.id.desc())
+    .limit(1)
+)
+_WINDOW = Prepared(
+    select(samples.c.at, samples.c.value)
+    .where(
+        samples.c.venture_id == bindparam("vid"),
+        samples.c.metric == bindparam("metric"),
+        samples.c.at > bindparam("start"),
+        samples.c.at <= bindparam("end"),
+    )
+    .order_by(samples.c.at, samples.c.id)
+)
+_SUBSTAGES = Prepared(
+    select(substage_status.c.substage, substage_status.c.status).where(substage_status.c.visit_id == bindparam("visit"))
+)
+_ARTIFACTS = Prepared(
+    select(artifacts.c.name, func.max(artifacts.c.version).label("version"))
+    .where(artifacts.c.venture_id == bindparam("vid"), artifacts.c.valid.is_(True))
+    .group_by(artifacts.c.name)
+)
+_NEWEST_APPROVALS = (
+    select(approvals.c.role, func.max(approvals.c.id).label("id"))
+    .where(approvals.c.visit_id == bindparam("visit"))
+    .group_by(approvals.c.role)
+    .subquery()
+)
+_APPROVALS = Prepared(
+    select(approvals.c.id, approvals.c.role, approvals.c.status, approvals.c.expires_at, approvals.c.decided_by).join(
+        _NEWEST_APPROVALS, and_(approvals.c.id == _NEWEST_APPROVALS.c.id)
+    )
+)
+_ATTESTED = Prepared(select(attestations.c.criterion).where(attestations.c.visit_id == bindparam("visit")))
 
 
 @dataclass
@@ -40,16 +82,7 @@ class StoreData:
 
     def latest(self, metric: str) -> Sample | None:
         """Newest sample at or before now."""
-        row = self.conn.execute(
-            select(samples.c.at, samples.c.value)
-            .where(
-                samples.c.venture_id == self.venture_id,
-                samples.c.metric == metric,
-                samples.c.at <= self.now,
-            )
-            .order_by(samples.c.at.desc(), samples.c.id.desc())
-            .limit(1)
-        ).first()
+        row = _LATEST.first(self.conn, {"vid": self.venture_id, "metric": metric, "now": self.now})
         if row is None:
             return None
         m = self.workflow.metric(metric, self.stage_id)
@@ -61,16 +94,7 @@ class StoreData:
 
     def window(self, metric: str, start: datetime, end: datetime) -> Sequence[Sample]:
         """Samples with start < at <= end, oldest first."""
-        rows = self.conn.execute(
-            select(samples.c.at, samples.c.value)
-            .where(
-                samples.c.venture_id == self.venture_id,
-                samples.c.metric == metric,
-                samples.c.at > start,
-                samples.c.at <= end,
-            )
-            .order_by(samples.c.at, samples.c.id)
-        )
+        rows = _WINDOW.all(self.conn, {"vid": self.venture_id, "metric": metric, "start": start, "end": end})
         return [Sample(r.at, r.value) for r in rows]
 
     def level(self, kind: LevelKind, metric: str) -> float | None:
@@ -115,30 +139,12 @@ class StoreData:
 
 def gate_facts(conn: Connection, data: StoreData, visit_id: int) -> GateFacts:
     """Substages, artifacts, approvals and attestations of a venture's current visit."""
-    subs = {
-        r.substage: r.status == "done"
-        for r in conn.execute(
-            select(substage_status.c.substage, substage_status.c.status).where(substage_status.c.visit_id == visit_id)
-        )
-    }
+    subs = {r.substage: r.status == "done" for r in _SUBSTAGES.all(conn, {"visit": visit_id})}
     stage = data.workflow.stage(data.stage_id)
     order = [s.id for s in stage.substages] if stage else []
     subs = {sid: subs.get(sid, False) for sid in order} | {k: v for k, v in subs.items() if k not in order}
-    latest = (
-        select(artifacts.c.name, func.max(artifacts.c.version).label("version"))
-        .where(artifacts.c.venture_id == data.venture_id, artifacts.c.valid.is_(True))
-        .group_by(artifacts.c.name)
-    )
-    arts = {r.name: int(r.version) for r in conn.execute(latest)}
-    newest = (
-        select(approvals.c.role, func.max(approvals.c.id).label("id"))
-        .where(approvals.c.visit_id == visit_id)
-        .group_by(approvals.c.role)
-        .subquery()
-    )
-    rows = conn.execute(select(approvals).join(newest, and_(approvals.c.id == newest.c.id)))
+    arts = {r.name: int(r.version) for r in _ARTIFACTS.all(conn, {"vid": data.venture_id})}
+    rows = _APPROVALS.all(conn, {"visit": visit_id})
     apprs = {r.role: ApprovalFact(int(r.id), r.status, r.expires_at, r.decided_by) for r in rows}
-    attested = frozenset(
-        r.criterion for r in conn.execute(select(attestations.c.criterion).where(attestations.c.visit_id == visit_id))
-    )
+    attested = frozenset(r.criterion for r in _ATTESTED.all(conn, {"visit": visit_id}))
     return GateFacts(data=data, substages=subs, artifacts=arts, approvals=apprs, attested=attested)

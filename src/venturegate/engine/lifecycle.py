@@ -43,7 +43,7 @@ class LifecycleOps(EngineBase):
             raise BadInput("a venture name cannot be only digits (digits name a venture by id)", where="name")
         self._stage(self.workflow.workflow, stage)
         with self.tx() as conn:
-            if conn.execute(select(ventures.c.id).where(ventures.c.name == name)).first():
+            if self._find(conn, name) is not None:
                 raise BadInput(f"a venture named '{name}' already exists", where="name")
             self._pin_current(conn, now)
             vid = conn.execute(

@@ -5,32 +5,48 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from venturegate.core.triggers import Mode, demote, promote
 from venturegate.definitions.model import Workflow
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase
 from venturegate.engine.errors import BadInput
+from venturegate.store.prepared import Prepared
 from venturegate.store.schema import stage_modes
 
 STAGE_WIDE = 0
 """`stage_modes.venture_id` of the stage-wide progression mode (a venture row overrides it)."""
 MODES: tuple[Mode, ...] = ("manual", "assisted", "auto")
+_MODES_FOR = Prepared(
+    select(stage_modes.c.venture_id, stage_modes.c.mode).where(
+        stage_modes.c.stage == bindparam("stage"), stage_modes.c.venture_id.in_([bindparam("vid"), STAGE_WIDE])
+    )
+)
+_STAGE_WIDE = Prepared(
+    select(stage_modes).where(stage_modes.c.venture_id == STAGE_WIDE, stage_modes.c.stage == bindparam("stage"))
+)
+_INSERT_MODE = Prepared(
+    insert(stage_modes).values(
+        venture_id=STAGE_WIDE,
+        stage=bindparam("stage"),
+        mode=bindparam("mode"),
+        successes=bindparam("succ"),
+        failures=bindparam("fail"),
+    )
+)
+_UPDATE_MODE = Prepared(
+    update(stage_modes)
+    .where(stage_modes.c.venture_id == STAGE_WIDE, stage_modes.c.stage == bindparam("stage"))
+    .values(mode=bindparam("mode"), successes=bindparam("succ"), failures=bindparam("fail"))
+)
 
 
 class ProgressionOps(EngineBase):
     """Reading, counting and setting progression modes."""
 
     def _progression_mode(self, conn: Connection, wf: Workflow, vid: int, stage_id: int) -> Any:
-        rows = {
-            r.venture_id: r.mode
-            for r in conn.execute(
-                select(stage_modes).where(
-                    stage_modes.c.stage == stage_id, stage_modes.c.venture_id.in_([vid, STAGE_WIDE])
-                )
-            )
-        }
+        rows = {r.venture_id: r.mode for r in _MODES_FOR.all(conn, {"stage": stage_id, "vid": vid})}
         return rows.get(vid) or rows.get(STAGE_WIDE) or wf.progression_for(stage_id).mode
 
     def _record_failure(self, conn: Connection, wf: Workflow, vid: int, stage_id: int) -> None:
@@ -42,32 +58,16 @@ class ProgressionOps(EngineBase):
     def _record_success(self, conn: Connection, wf: Workflow, stage_id: int) -> None:
         prog = wf.progression_for(stage_id)
         mode = self._progression_mode(conn, wf, STAGE_WIDE, stage_id)
-        r = conn.execute(
-            select(stage_modes.c.successes).where(
-                stage_modes.c.venture_id == STAGE_WIDE, stage_modes.c.stage == stage_id
-            )
-        ).first()
+        r = _STAGE_WIDE.first(conn, {"stage": stage_id})
         new = promote(mode, (r.successes if r else 0) + 1, {str(k): v for k, v in prog.promote_after.items()})
         self._upsert_mode(conn, stage_id, new, success=True, reset=new != mode)
 
     def _upsert_mode(self, conn: Connection, stage_id: int, mode: str, *, success: bool, reset: bool) -> None:
-        r = conn.execute(
-            select(stage_modes).where(stage_modes.c.venture_id == STAGE_WIDE, stage_modes.c.stage == stage_id)
-        ).first()
+        r = _STAGE_WIDE.first(conn, {"stage": stage_id})
         succ = 0 if reset else (r.successes if r else 0) + (1 if success else 0)
         fail = (r.failures if r else 0) + (0 if success else 1)
-        if r is None:
-            conn.execute(
-                insert(stage_modes).values(
-                    venture_id=STAGE_WIDE, stage=stage_id, mode=mode, successes=succ, failures=fail
-                )
-            )
-        else:
-            conn.execute(
-                update(stage_modes)
-                .where(stage_modes.c.venture_id == STAGE_WIDE, stage_modes.c.stage == stage_id)
-                .values(mode=mode, successes=succ, failures=fail)
-            )
+        values = {"stage": stage_id, "mode": mode, "succ": succ, "fail": fail}
+        (_INSERT_MODE if r is None else _UPDATE_MODE).run(conn, values)
 
     def progression(self, stage: int | None = None) -> list[dict[str, Any]]:
         """Stage-wide and per-venture modes with their run counts."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, tuple_, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from venturegate.core.cadence import cadence_seconds, stale_grace
@@ -16,10 +16,28 @@ from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase
 from venturegate.engine.errors import BadInput
 from venturegate.engine.records import Fired, SampleResult
+from venturegate.store.prepared import Prepared
 from venturegate.store.schema import samples, timers
 
 FUTURE_SLACK = timedelta(minutes=5)
 """How far ahead of the clock a sample's time may be (clock skew between machines)."""
+
+_SAMPLE_COLUMNS = ("venture_id", "metric", "value", "at", "sample_key", "actor", "recorded_at")
+_INSERT_SAMPLE = {
+    # A concurrent batch carrying the same key loses quietly instead of failing the whole batch.
+    d.__name__.rsplit(".", 1)[-1]: Prepared(
+        d.insert(samples)
+        .values({c: bindparam(c) for c in _SAMPLE_COLUMNS})
+        .on_conflict_do_nothing(index_elements=["venture_id", "sample_key"])
+    )
+    for d in (sqlite, postgresql)
+}
+_LAST_SAMPLE_ID = Prepared(select(func.max(samples.c.id)))
+_KEYS_SINCE = Prepared(
+    select(samples.c.venture_id, samples.c.sample_key).where(
+        samples.c.id > bindparam("after"), samples.c.sample_key.is_not(None)
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -72,7 +90,7 @@ class SampleOps(EngineBase):
             return Ingested([], [])
         with self.tx() as conn:
             rows, results, by_id = self._validate(conn, batch, now, actor)
-            self._insert(conn, rows)
+            rows = self._insert(conn, rows, results)
             touched: dict[int, set[str]] = {}
             for r in rows:
                 touched.setdefault(r["venture_id"], set()).add(r["metric"])
@@ -184,31 +202,42 @@ class SampleOps(EngineBase):
                         "recorded_at": now,
                     }
                 )
-        if keys:
-            existing = self._existing_keys(conn, list(keys))
-            if existing:
-                for r in results:
-                    if r.key is not None and (r.venture_id, r.key) in existing:
-                        object.__setattr__(r, "duplicate", True)
-                rows = [
-                    r for r in rows if r["sample_key"] is None or (r["venture_id"], r["sample_key"]) not in existing
-                ]
         return rows, results, {int(r.id): r for r in vrows.values()}
 
     def _existing_keys(self, conn: Connection, keys: list[tuple[int, str]]) -> set[tuple[int, str]]:
+        """Which (venture, key) pairs are already stored (PostgreSQL: before inserting)."""
         found: set[tuple[int, str]] = set()
         for i in range(0, len(keys), 500):
             chunk = keys[i : i + 500]
+            # Two `= ANY` lists on the unique index, then the exact pairs here: an index scan whatever plan
+            # PostgreSQL caches for the prepared statement (a row-value IN list got a sequential scan).
             query = select(samples.c.venture_id, samples.c.sample_key).where(
-                tuple_(samples.c.venture_id, samples.c.sample_key).in_(chunk)
+                samples.c.venture_id.in_({v for v, _ in chunk}), samples.c.sample_key.in_({k for _, k in chunk})
             )
-            found |= {(int(r.venture_id), r.sample_key) for r in conn.execute(query)}
+            found |= {(int(r.venture_id), r.sample_key) for r in conn.execute(query)} & set(chunk)
         return found
 
-    def _insert(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        dialect = postgresql if self.db.dialect.name == "postgresql" else sqlite
-        # A concurrent batch carrying the same key loses quietly instead of failing the whole batch.
-        stmt = dialect.insert(samples).on_conflict_do_nothing(index_elements=["venture_id", "sample_key"])
-        conn.execute(stmt, rows)
+    def _insert(
+        self, conn: Connection, rows: list[dict[str, Any]], results: list[SampleResult]
+    ) -> list[dict[str, Any]]:
+        """Insert the rows whose key is new; mark the others' results duplicate. Returns the rows inserted."""
+        keyed = [(r["venture_id"], r["sample_key"]) for r in rows if r["sample_key"] is not None]
+        if conn.dialect.name == "postgresql":
+            existing = self._existing_keys(conn, keyed) if keyed else set()
+            rows = [r for r in rows if (r["venture_id"], r["sample_key"]) not in existing]
+            _INSERT_SAMPLE["postgresql"].many(conn, rows)
+        else:
+            # SQLite writers are serialized (BEGIN IMMEDIATE): every row after the current last id is ours,
+            # so the keyed rows that did not appear there were duplicates. No pre-check in the common case.
+            before = _LAST_SAMPLE_ID.scalar(conn) or 0
+            _INSERT_SAMPLE["sqlite"].many(conn, rows)
+            existing = set()
+            if keyed:
+                mine = {(int(r.venture_id), r.sample_key) for r in _KEYS_SINCE.all(conn, {"after": before})}
+                existing = set(keyed) - mine
+                rows = [r for r in rows if (r["venture_id"], r["sample_key"]) not in existing]
+        if existing:
+            for res in results:
+                if res.key is not None and (res.venture_id, res.key) in existing:
+                    object.__setattr__(res, "duplicate", True)
+        return rows

@@ -6,7 +6,7 @@ import functools
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from venturegate.core.conditions import references
 from venturegate.core.durations import parse_duration
@@ -17,6 +17,7 @@ from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.errors import BadInput, Conflict, NotFound
 from venturegate.engine.progression import ProgressionOps
 from venturegate.engine.records import Fired
+from venturegate.store.prepared import Prepared
 from venturegate.store.schema import (
     approvals,
     escalations,
@@ -24,6 +25,29 @@ from venturegate.store.schema import (
     stage_visits,
     substage_status,
     trigger_state,
+)
+
+_STATE_COLUMNS = ("state", "since", "last_fired_at", "fired_count", "acted_count", "last_evaluated_at", "last_value")
+_STATES = Prepared(select(trigger_state).where(trigger_state.c.venture_id == bindparam("vid")))
+_UPDATE_STATE = Prepared(
+    update(trigger_state)
+    .where(trigger_state.c.venture_id == bindparam("vid"), trigger_state.c.trigger_id == bindparam("tid"))
+    .values({c: bindparam(c) for c in _STATE_COLUMNS})
+)
+_INSERT_STATE = Prepared(
+    insert(trigger_state).values(
+        venture_id=bindparam("vid"), trigger_id=bindparam("tid"), **{c: bindparam(c) for c in _STATE_COLUMNS}
+    )
+)
+_COUNT_ACT = Prepared(
+    update(trigger_state)
+    .where(trigger_state.c.venture_id == bindparam("vid"), trigger_state.c.trigger_id == bindparam("tid"))
+    .values(acted_count=trigger_state.c.acted_count + 1)
+)
+_REOPEN = Prepared(
+    update(substage_status)
+    .where(substage_status.c.visit_id == bindparam("visit"), substage_status.c.substage == bindparam("sub"))
+    .values(status="open", items=[], completed_by=None, completed_at=None)
 )
 
 
@@ -67,39 +91,34 @@ class TriggerOps(ProgressionOps):
         return fired
 
     def _states(self, conn: Connection, vid: int) -> dict[str, tuple[TriggerState, bool]]:
-        rows = conn.execute(select(trigger_state).where(trigger_state.c.venture_id == vid))
+        rows = _STATES.all(conn, {"vid": vid})
         return {
             r.trigger_id: (TriggerState(r.state, r.since, r.last_fired_at, r.fired_count, r.acted_count), True)
             for r in rows
         }
 
     def _state(self, conn: Connection, vid: int, trig_id: str) -> tuple[TriggerState, bool]:
-        r = conn.execute(
-            select(trigger_state).where(trigger_state.c.venture_id == vid, trigger_state.c.trigger_id == trig_id)
-        ).first()
-        if r is None:
-            return TriggerState(), False
-        return TriggerState(r.state, r.since, r.last_fired_at, r.fired_count, r.acted_count), True
+        return self._states(conn, vid).get(trig_id, (TriggerState(), False))
 
     def _save_state(
         self, conn: Connection, vid: int, trig_id: str, st: TriggerState, exists: bool, **extra: Any
     ) -> None:
         values = {
+            "vid": vid,
+            "tid": trig_id,
             "state": st.state,
             "since": st.since,
             "last_fired_at": st.last_fired_at,
             "fired_count": st.fired_count,
             "acted_count": st.acted_count,
+            "last_evaluated_at": None,
+            "last_value": None,
             **extra,
         }
         if exists:
-            conn.execute(
-                update(trigger_state)
-                .where(trigger_state.c.venture_id == vid, trigger_state.c.trigger_id == trig_id)
-                .values(**values)
-            )
+            _UPDATE_STATE.run(conn, values)
         else:
-            conn.execute(insert(trigger_state).values(venture_id=vid, trigger_id=trig_id, **values))
+            _INSERT_STATE.run(conn, values)
 
     def _judge(
         self,
@@ -142,7 +161,7 @@ class TriggerOps(ProgressionOps):
                 reason=f"{trig.id}: {trig.when}",
                 data={"trigger": trig.id, "kind": trig.kind, "explanation": expl.to_dict()},
             )
-            mode, outcome, detail = self._fire(conn, row, wf, trig, now)
+            mode, outcome, detail = self._fire(conn, row, wf, trig, now, result.state.acted_count)
             return Fired(trig.id, trig.kind, action, mode, outcome, vid, detail)
         if result.state.state == "pending" and prev.state != "pending":
             self._event(
@@ -160,19 +179,19 @@ class TriggerOps(ProgressionOps):
 
     # -- firing -------------------------------------------------------------------------------
     def _fire(
-        self, conn: Connection, row: Row[Any], wf: Workflow, trig: Trigger, now: datetime
+        self, conn: Connection, row: Row[Any], wf: Workflow, trig: Trigger, now: datetime, acted: int
     ) -> tuple[str, str, str]:
+        """Act, propose or notify by mode; `acted` is how many times this trigger already acted for the venture."""
         vid, stage_id = int(row.id), int(row.stage)
         mode = trig.mode
         if trig.kind == "advance":
             mode = effective_mode(trig.mode, self._progression_mode(conn, wf, vid, stage_id))
-        state, _ = self._state(conn, vid, trig.id)
-        if trig.kind in ("recursion", "rollback") and trig.max is not None and state.acted_count >= trig.max:
+        if trig.kind in ("recursion", "rollback") and trig.max is not None and acted >= trig.max:
             code = self._escalate(
                 conn,
                 row,
                 trig.role,
-                f"{trig.id} fired after {state.acted_count} recursions (limit {trig.max})",
+                f"{trig.id} fired after {acted} recursions (limit {trig.max})",
                 now,
                 trig.id,
             )
@@ -273,14 +292,12 @@ class TriggerOps(ProgressionOps):
         return self._recurse(conn, row, wf, target, reason, actor, now, trig.id)
 
     def _count_act(self, conn: Connection, vid: int, trig_id: str) -> None:
-        st, exists = self._state(conn, vid, trig_id)
-        self._save_state(
-            conn,
-            vid,
-            trig_id,
-            TriggerState(st.state, st.since, st.last_fired_at, st.fired_count, st.acted_count + 1),
-            exists,
-        )
+        if _COUNT_ACT.run(conn, {"vid": vid, "tid": trig_id}) == 0:
+            _INSERT_STATE.run(
+                conn,
+                {"vid": vid, "tid": trig_id, "state": "inactive", "since": None, "last_fired_at": None}
+                | {"fired_count": 0, "acted_count": 1, "last_evaluated_at": None, "last_value": None},
+            )
 
     def _recurse(
         self,
@@ -365,11 +382,7 @@ class TriggerOps(ProgressionOps):
         ids = [s.id for s in stage.substages]
         visit = self._visit(conn, visit_vid)
         for sid in ids[ids.index(substage) :]:
-            conn.execute(
-                update(substage_status)
-                .where(substage_status.c.visit_id == visit.id, substage_status.c.substage == sid)
-                .values(status="open", items=[], completed_by=None, completed_at=None)
-            )
+            _REOPEN.run(conn, {"visit": visit.id, "sub": sid})
 
     def _escalate(
         self, conn: Connection, row: Row[Any], role: str, reason: str, now: datetime, trig_id: str | None
