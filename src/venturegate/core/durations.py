@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from decimal import Decimal
@@ -34,8 +35,9 @@ _MS_PER_UNIT: tuple[tuple[str, int], ...] = (
 _EXACT_LIMIT = 2.0**52 / 1000
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_duration(text: str) -> float:
-    """Return the number of seconds in a duration such as `30s`, `500ms`, `5m` or `1h30m`."""
+    """Return the number of seconds in a duration such as `30s`, `500ms`, `5m` or `1h30m` (cached: it is pure)."""
     stripped = text.strip()
     if not _WHOLE.fullmatch(stripped):
         raise ValueError(

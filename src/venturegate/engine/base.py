@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -138,6 +139,7 @@ class EngineBase:
         self.clock = clock
         self._pinned: dict[str, LoadedWorkflow] = {workflow.digest: workflow}
         self._stored: set[str] = set()  # digests known to be in workflow_versions
+        self._local = threading.local()  # SQLite: each thread's held connection (see `tx`)
 
     @classmethod
     def open(cls, url: str | None = None, workflow_path: str | None = None, clock: Clock = utc_now) -> Self:
@@ -149,9 +151,24 @@ class EngineBase:
     # -- plumbing ----------------------------------------------------------------------------
     @contextmanager
     def tx(self) -> Iterator[Connection]:
-        """One transaction; everything in it commits together or not at all."""
-        with self.db.begin() as conn:
-            yield conn
+        """One transaction; everything in it commits together or not at all.
+
+        On SQLite each thread keeps its connection between transactions: a pool checkout and return
+        cost three times as much as the transaction itself (see docs/decisions.md).
+        """
+        if self.db.dialect.name != "sqlite":
+            with self.db.begin() as conn:
+                yield conn
+            return
+        held: Connection | None = getattr(self._local, "conn", None)
+        if held is not None and held.in_transaction():  # a nested call gets a connection of its own
+            with self.db.begin() as conn:
+                yield conn
+            return
+        if held is None or held.closed or held.invalidated:
+            held = self._local.conn = self.db.connect()
+        with held.begin():
+            yield held
 
     def when(self, now: datetime | None) -> datetime:
         """`now` if given (must be timezone-aware), else the clock."""

@@ -229,7 +229,7 @@ class SampleOps(EngineBase):
         else:
             # SQLite writers are serialized (BEGIN IMMEDIATE): every row after the current last id is ours,
             # so the keyed rows that did not appear there were duplicates. No pre-check in the common case.
-            before = _LAST_SAMPLE_ID.scalar(conn) or 0
+            before = (_LAST_SAMPLE_ID.scalar(conn) or 0) if keyed else 0
             _INSERT_SAMPLE["sqlite"].many(conn, rows)
             existing = set()
             if keyed:

@@ -381,8 +381,7 @@ class TriggerOps(ProgressionOps):
     def _reopen(self, conn: Connection, visit_vid: int, stage: Stage, substage: str) -> None:
         ids = [s.id for s in stage.substages]
         visit = self._visit(conn, visit_vid)
-        for sid in ids[ids.index(substage) :]:
-            _REOPEN.run(conn, {"visit": visit.id, "sub": sid})
+        _REOPEN.many(conn, [{"visit": visit.id, "sub": sid} for sid in ids[ids.index(substage) :]])
 
     def _escalate(
         self, conn: Connection, row: Row[Any], role: str, reason: str, now: datetime, trig_id: str | None

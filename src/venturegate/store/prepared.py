@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection
@@ -23,7 +24,18 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
+from venturegate.store.schema import UTCDateTime
+
 Processor = Callable[[Any], Any] | None
+
+
+def _sqlite_utc(value: datetime) -> str:
+    """`UTCDateTime` on SQLite: UTC, zone dropped, `YYYY-MM-DD HH:MM:SS.ffffff` like SQLAlchemy's DATETIME."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the store; pass an aware UTC time")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 Record = Any
 """A row from `Prepared`: a named tuple whose fields are the statement's column keys (like `Row`'s attributes)."""
 
@@ -58,7 +70,10 @@ class Prepared:
         defaults: dict[str, Any] = {}
         for name in set(names):
             bind = compiled.binds[name]
-            binders[name] = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if dialect.name == "sqlite" and isinstance(bind.type, UTCDateTime):
+                binders[name] = _sqlite_utc  # the same text SQLAlchemy writes, without its %-formatting
+            else:
+                binders[name] = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if not bind.required:
                 defaults[name] = bind.effective_value  # a literal written into the statement
         columns = tuple(getattr(self.statement, "exported_columns", ()))

@@ -1,0 +1,79 @@
+"""`Prepared` statements write and read exactly what SQLAlchemy's own execution does, on both backends."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import bindparam, insert, select, update
+
+from venturegate.store.database import connect, ensure_schema
+from venturegate.store.prepared import Prepared
+from venturegate.store.schema import events
+
+COLUMNS = ("venture_id", "kind", "actor", "actor_role", "actor_kind", "at", "stage", "substage", "reason", "data")
+INSERT = Prepared(insert(events).values({c: bindparam(c) for c in COLUMNS}).returning(events.c.id))
+BY_ID = Prepared(select(events).where(events.c.id == bindparam("id")))
+BY_KIND = Prepared(select(events.c.id).where(events.c.kind == "fixed", events.c.stage == bindparam("stage")))
+RENAME = Prepared(update(events).where(events.c.kind == bindparam("old")).values(kind=bindparam("new")))
+
+
+def _values(at: datetime, data: object, kind: str = "k", stage: int | None = None) -> dict[str, object]:
+    return {
+        "venture_id": None,
+        "kind": kind,
+        "actor": "a",
+        "actor_role": None,
+        "actor_kind": "human",
+        "at": at,
+        "stage": stage,
+        "substage": None,
+        "reason": "",
+        "data": data,
+    }
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        datetime(2026, 1, 1, tzinfo=UTC),
+        datetime(2026, 5, 3, 4, 5, 6, 7, tzinfo=timezone(timedelta(hours=3))),
+    ],
+)
+def test_round_trip_matches_sqlalchemy(db_url: str, at: datetime) -> None:
+    db = connect(db_url)
+    ensure_schema(db)
+    data = {"a": [1, 2.5, None], "b": "ü"}
+    with db.begin() as conn:
+        fast_id = INSERT.scalar(conn, _values(at, data))
+        slow_id = conn.execute(insert(events).values(_values(at, data)).returning(events.c.id)).scalar_one()
+        for ident in (fast_id, slow_id):
+            fast = BY_ID.first(conn, {"id": ident})
+            slow = conn.execute(select(events).where(events.c.id == ident)).one()
+            assert tuple(fast) == tuple(slow)
+            assert fast.at == at and fast.at.tzinfo is not None
+            assert fast.data == data
+        assert BY_ID.first(conn, {"id": -1}) is None
+    db.dispose()
+
+
+def test_literals_many_and_rowcount(db_url: str) -> None:
+    db = connect(db_url)
+    ensure_schema(db)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    with db.begin() as conn:
+        INSERT.many(conn, [_values(at, None, "fixed", 2), _values(at, None, "fixed", 3), _values(at, None, "x", 2)])
+        assert [r.id for r in BY_KIND.all(conn, {"stage": 2})] == [1]
+        assert RENAME.run(conn, {"old": "fixed", "new": "renamed"}) == 2
+        assert BY_KIND.all(conn, {"stage": 2}) == []
+        with pytest.raises(LookupError):
+            BY_KIND.scalar(conn, {"stage": 3})
+    db.dispose()
+
+
+def test_naive_datetimes_are_refused(db_url: str) -> None:
+    db = connect(db_url)
+    ensure_schema(db)
+    with db.begin() as conn, pytest.raises(Exception, match="naive datetime"):
+        INSERT.scalar(conn, _values(datetime(2026, 1, 1), None))
+    db.dispose()
