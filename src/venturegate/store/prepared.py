@@ -29,6 +29,11 @@ from venturegate.store.schema import UTCDateTime
 Processor = Callable[[Any], Any] | None
 
 
+def _sqlite_utc_read(value: str | None) -> datetime | None:
+    """`UTCDateTime` read back from SQLite's text (what SQLAlchemy's regex parser returns, faster)."""
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
 def _sqlite_utc(value: datetime) -> str:
     """`UTCDateTime` on SQLite: UTC, zone dropped, `YYYY-MM-DD HH:MM:SS.ffffff` like SQLAlchemy's DATETIME."""
     if value.tzinfo is None:
@@ -47,6 +52,7 @@ class _Compiled:
     positional: bool
     binders: dict[str, Processor]
     defaults: dict[str, Any]
+    plan: tuple[tuple[str, Processor, bool, Any], ...]  # per parameter: name, binder, has default, default
     row: Any
     columns: tuple[Any, ...]
     readers: tuple[Processor, ...] | None = None  # from the first result's column type codes
@@ -78,30 +84,23 @@ class Prepared:
                 defaults[name] = bind.effective_value  # a literal written into the statement
         columns = tuple(getattr(self.statement, "exported_columns", ()))
         row = namedtuple("Row", [c.key for c in columns], rename=True) if columns else None
+        plan = tuple((n, binders[n], n in defaults, defaults.get(n)) for n in names)
         found = self._compiled[dialect.name] = _Compiled(
-            compiled.string, names, positional, binders, defaults, row, columns
+            compiled.string, names, positional, binders, defaults, plan, row, columns
         )
         return found
 
     @staticmethod
     def _params(c: _Compiled, values: Mapping[str, Any]) -> Any:
-        if c.positional:
-            out: list[Any] = []
-            for name in c.names:
-                value = values[name] if name in values else c.defaults[name]
-                fn = c.binders[name]
-                out.append(fn(value) if fn is not None and value is not None else value)
-            return tuple(out)
-        params: dict[str, Any] = {}
-        for name in c.names:
-            value = values[name] if name in values else c.defaults[name]
-            fn = c.binders[name]
-            params[name] = fn(value) if fn is not None and value is not None else value
-        return params
+        out: list[Any] = []
+        for name, fn, has_default, default in c.plan:
+            value = values[name] if not has_default or name in values else default
+            out.append(fn(value) if fn is not None and value is not None else value)
+        return tuple(out) if c.positional else dict(zip(c.names, out, strict=True))
 
     @staticmethod
     def _cursor(conn: Connection) -> Any:
-        return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
     @staticmethod
     def _rows(c: _Compiled, dialect: Dialect, description: Any, raw: Iterable[Sequence[Any]]) -> list[Any]:
@@ -109,7 +108,9 @@ class Prepared:
         if readers is None:
             # Result processors may depend on the driver's type code of each column (PostgreSQL numerics).
             readers = c.readers = tuple(
-                col.type.dialect_impl(dialect).result_processor(dialect, desc[1])
+                _sqlite_utc_read
+                if dialect.name == "sqlite" and isinstance(col.type, UTCDateTime)
+                else col.type.dialect_impl(dialect).result_processor(dialect, desc[1])
                 for col, desc in zip(c.columns, description, strict=True)
             )
         if not any(readers):
