@@ -371,3 +371,5 @@ outbox = Table(
     Index("ix_outbox_due", "status", "next_attempt_at"),
     Index("ix_outbox_group", "status", "group_key"),
 )
+
+# --- API tokens (engine/tokens.py, api/) ---
