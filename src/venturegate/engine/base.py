@@ -291,10 +291,16 @@ class EngineBase:
             raise NotFound(f"stage {stage_id} is not in workflow {wf.workflow.id} {wf.workflow.version}")
         return stage
 
-    def _data(self, conn: Connection, row: Row[Any], visit: Row[Any], now: datetime) -> StoreData:
+    def _data(self, conn: Connection, row: Row[Any], visit: Record | None, now: datetime) -> StoreData:
+        """What conditions read for a venture; without `visit`, the visit is read only if a condition needs it."""
         wf = self.pinned(conn, row.workflow_digest).workflow
         overrides = self._config_overrides(conn, row)
-        return StoreData(conn, int(row.id), wf, int(row.stage), row.segment, visit.entered_at, now, overrides)
+        vid = int(row.id)
+        entered = visit.entered_at if visit is not None else None
+        data = StoreData(conn, vid, wf, int(row.stage), row.segment, entered, now, overrides)
+        if visit is None:
+            data.entered_loader = lambda: self._visit(conn, vid).entered_at
+        return data
 
     def _effective(self, conn: Connection, wf: Workflow, row: Row[Any]) -> dict[str, Setting]:
         """The venture's effective configuration at its current stage (default → segment → venture override)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -79,6 +79,8 @@ class StoreData:
     now: datetime
     overrides: Mapping[str, ParamValue] = field(default_factory=dict)
     _config: dict[str, ParamValue] | None = None
+    entered_loader: Callable[[], datetime | None] | None = None
+    """Reads `entered_at` on first use when it was not given (trigger conditions rarely need it)."""
 
     def latest(self, metric: str) -> Sample | None:
         """Newest sample at or before now."""
@@ -119,6 +121,8 @@ class StoreData:
 
     def days_in_stage(self, now: datetime) -> float | None:
         """Days since the current stage visit began."""
+        if self.entered_at is None and self.entered_loader is not None:
+            self.entered_at, self.entered_loader = self.entered_loader(), None
         if self.entered_at is None:
             return None
         return (now - self.entered_at).total_seconds() / 86400

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
@@ -148,6 +148,7 @@ class SampleOps(EngineBase):
         rows: list[dict[str, Any]] = []
         results: list[SampleResult] = []
         keys: dict[tuple[int, str], int] = {}
+        latest_allowed = now + FUTURE_SLACK
         for i, s in enumerate(batch):
             where = f"sample {i}" if len(batch) > 1 else "sample"
             ref = str(s.venture)
@@ -180,8 +181,8 @@ class SampleOps(EngineBase):
             err = unit_error(units[unit_key], s.value)
             if err:
                 raise BadInput(err, where=f"{where}.value ({s.metric})")
-            at = self.when(s.at) if s.at is not None else now
-            if at > now + FUTURE_SLACK:
+            at = now if s.at is None else s.at if s.at.tzinfo is UTC else self.when(s.at)
+            if at > latest_allowed:
                 raise BadInput(f"time {at.isoformat()} is in the future", where=f"{where}.at")
             if s.key is not None and not (0 < len(s.key) <= 200):
                 raise BadInput("an idempotency key needs 1–200 characters", where=f"{where}.key")

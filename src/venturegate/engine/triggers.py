@@ -44,6 +44,11 @@ _COUNT_ACT = Prepared(
     .where(trigger_state.c.venture_id == bindparam("vid"), trigger_state.c.trigger_id == bindparam("tid"))
     .values(acted_count=trigger_state.c.acted_count + 1)
 )
+_COUNT_ESCALATIONS = Prepared(
+    select(func.count()).select_from(escalations).where(escalations.c.stage == bindparam("stage"))
+)
+_ESCALATION_COLUMNS = ("code", "venture_id", "stage", "trigger_id", "role", "status", "reason", "history", "created_at")
+_INSERT_ESCALATION = Prepared(insert(escalations).values({c: bindparam(c) for c in _ESCALATION_COLUMNS}))
 _REOPEN = Prepared(
     update(substage_status)
     .where(substage_status.c.visit_id == bindparam("visit"), substage_status.c.substage == bindparam("sub"))
@@ -67,7 +72,6 @@ class TriggerOps(ProgressionOps):
         wf = self.pinned(conn, row.workflow_digest).workflow
         stage = self._stage(wf, int(row.stage))
         fired: list[Fired] = []
-        visit: Row[Any] | None = None
         states: dict[str, tuple[TriggerState, bool]] | None = None
         for trig in stage.triggers:
             if only is not None and trig.id != only:
@@ -76,16 +80,15 @@ class TriggerOps(ProgressionOps):
                 continue
             if row.status != "active" or int(row.stage) != stage.id:
                 break
-            if visit is None or states is None:
-                visit = self._visit(conn, int(row.id))
+            if states is None:
                 states = self._states(conn, int(row.id))
-            result = self._judge(conn, row, wf, trig, now, visit, states.get(trig.id, (TriggerState(), False)))
+            result = self._judge(conn, row, wf, trig, now, states.get(trig.id, (TriggerState(), False)))
             if result is not None:
                 fired.append(result)
                 if result.outcome not in ("pending", "suppressed-cooldown", "notified"):
                     # The action may have moved the venture: read it, its visit and trigger states again.
                     row = self._row(conn, int(row.id))
-                    visit = states = None
+                    states = None
             elif states is not None:
                 states[trig.id] = (states.get(trig.id, (TriggerState(), False))[0], True)
         return fired
@@ -127,11 +130,10 @@ class TriggerOps(ProgressionOps):
         wf: Workflow,
         trig: Trigger,
         now: datetime,
-        visit: Row[Any],
         known: tuple[TriggerState, bool],
     ) -> Fired | None:
         vid = int(row.id)
-        expl = parsed_eval(self, conn, row, visit, trig, now)
+        expl = parsed_eval(self, conn, row, None, trig, now)
         prev, exists = known
         result = step(
             prev,
@@ -387,23 +389,22 @@ class TriggerOps(ProgressionOps):
         self, conn: Connection, row: Row[Any], role: str, reason: str, now: datetime, trig_id: str | None
     ) -> str:
         stage_id = int(row.stage)
-        n = conn.execute(
-            select(func.count()).select_from(escalations).where(escalations.c.stage == stage_id)
-        ).scalar_one()
+        n = _COUNT_ESCALATIONS.scalar(conn, {"stage": stage_id})
         code = f"SD-{stage_id}-ESCALATION-{n + 1}"
         history = [e.as_dict() for e in self._history(conn, int(row.id))]
-        conn.execute(
-            insert(escalations).values(
-                code=code,
-                venture_id=row.id,
-                stage=stage_id,
-                trigger_id=trig_id,
-                role=role,
-                status="open",
-                reason=reason,
-                history=history,
-                created_at=now,
-            )
+        _INSERT_ESCALATION.run(
+            conn,
+            {
+                "code": code,
+                "venture_id": row.id,
+                "stage": stage_id,
+                "trigger_id": trig_id,
+                "role": role,
+                "status": "open",
+                "reason": reason,
+                "history": history,
+                "created_at": now,
+            },
         )
         self._set(conn, row, now, status="paused", status_detail={"escalation": code, "reason": reason})
         self._event(
@@ -499,7 +500,9 @@ class TriggerOps(ProgressionOps):
         self._act(conn, row, wf, trig, now, actor)
 
 
-def parsed_eval(ops: TriggerOps, conn: Connection, row: Row[Any], visit: Row[Any], trig: Trigger, now: datetime) -> Any:
+def parsed_eval(
+    ops: TriggerOps, conn: Connection, row: Row[Any], visit: Any | None, trig: Trigger, now: datetime
+) -> Any:
     """Evaluate a trigger's condition for a venture at `now`."""
     from venturegate.core.conditions import evaluate
 

@@ -36,9 +36,11 @@ def _sqlite_utc_read(value: str | None) -> datetime | None:
 
 def _sqlite_utc(value: datetime) -> str:
     """`UTCDateTime` on SQLite: UTC, zone dropped, `YYYY-MM-DD HH:MM:SS.ffffff` like SQLAlchemy's DATETIME."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to the store; pass an aware UTC time")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware UTC time")
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 Record = Any
