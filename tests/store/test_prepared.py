@@ -77,3 +77,18 @@ def test_naive_datetimes_are_refused(db_url: str) -> None:
     with db.begin() as conn, pytest.raises(Exception, match="naive datetime"):
         INSERT.scalar(conn, _values(datetime(2026, 1, 1), None))
     db.dispose()
+
+
+def test_python_side_defaults_apply(db_url: str) -> None:
+    """Columns left out of a prepared insert get their scalar `default=` like SQLAlchemy's own execution."""
+    db = connect(db_url)
+    ensure_schema(db)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    without_reason = Prepared(
+        insert(events).values({c: bindparam(c) for c in COLUMNS if c != "reason"}).returning(events.c.reason)
+    )
+    with db.begin() as conn:
+        values = _values(at, None)
+        del values["reason"]
+        assert without_reason.scalar(conn, values) == ""
+    db.dispose()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, event, insert, select
+from sqlalchemy import Connection, Row, bindparam, event, insert, select
 from sqlalchemy import Engine as SAEngine
 
 from venturegate.core.durations import parse_duration
@@ -26,11 +26,24 @@ from venturegate.engine.actors import Actor
 from venturegate.engine.base import Clock, EngineBase, utc_now
 from venturegate.engine.errors import BadInput, Conflict, Forbidden, NotFound
 from venturegate.engine.records import _Record
+from venturegate.store.prepared import Prepared
 from venturegate.store.schema import config_versions, snapshots
 
 _WRITTEN = "venturegate.config_written"
 """`Connection.info` key: (venture, version) pairs written by the open transaction (not cacheable yet)."""
 _CACHE_LIMIT = 4096
+_INSERT_AUTO_SNAPSHOT = Prepared(  # on every stage entry: prepared (see store/prepared.py)
+    insert(snapshots).values(
+        venture_id=bindparam("vid"),
+        name=bindparam("name"),
+        version=bindparam("version"),
+        stage=bindparam("stage"),
+        auto=True,
+        actor=bindparam("actor"),
+        reason=bindparam("reason"),
+        created_at=bindparam("now"),
+    )
+)
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,119}$")
 _AUTO_RE = re.compile(r"^pre-stage-\d+$")
 _TRUE = {"true", "yes", "on", "1"}
@@ -287,17 +300,17 @@ class ConfigOps(EngineBase):
         stage = self.pinned(conn, row.workflow_digest).workflow.stage(stage_id)
         if stage is None or not stage.rollback.snapshot_on_entry:
             return
-        conn.execute(
-            insert(snapshots).values(
-                venture_id=row.id,
-                name=f"pre-stage-{stage_id}",
-                version=int(row.config_version),
-                stage=stage_id,
-                auto=True,
-                actor=actor.name,
-                reason=f"entered stage {stage_id}",
-                created_at=now,
-            )
+        _INSERT_AUTO_SNAPSHOT.run(
+            conn,
+            {
+                "vid": row.id,
+                "name": f"pre-stage-{stage_id}",
+                "version": int(row.config_version),
+                "stage": stage_id,
+                "actor": actor.name,
+                "reason": f"entered stage {stage_id}",
+                "now": now,
+            },
         )
 
     # -- reading -------------------------------------------------------------------------------

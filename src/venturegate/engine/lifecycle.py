@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from venturegate.core.gates import GateName, GateResult, evaluate_checks
 from venturegate.definitions.model import SEGMENTS, AttestCheck
@@ -13,7 +13,23 @@ from venturegate.engine.base import EngineBase, event_record
 from venturegate.engine.errors import BadInput, Conflict, GateNotPassed
 from venturegate.engine.facts import gate_facts
 from venturegate.engine.records import Event, SubstageState, Venture, Visit
+from venturegate.store.prepared import Prepared
 from venturegate.store.schema import attestations, events, stage_visits, substage_status, ventures
+
+_INSERT_VENTURE = Prepared(
+    insert(ventures)
+    .values(
+        name=bindparam("name"),
+        segment=bindparam("segment"),
+        workflow_digest=bindparam("digest"),
+        stage=bindparam("stage"),
+        status="active",
+        revision=0,
+        created_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+    .returning(ventures.c.id)
+)
 
 
 class LifecycleOps(EngineBase):
@@ -46,20 +62,10 @@ class LifecycleOps(EngineBase):
             if self._find(conn, name) is not None:
                 raise BadInput(f"a venture named '{name}' already exists", where="name")
             self._pin_current(conn, now)
-            vid = conn.execute(
-                insert(ventures)
-                .values(
-                    name=name,
-                    segment=segment,
-                    workflow_digest=self.workflow.digest,
-                    stage=stage,
-                    status="active",
-                    revision=0,
-                    created_at=now,
-                    updated_at=now,
-                )
-                .returning(ventures.c.id)
-            ).scalar_one()
+            vid = _INSERT_VENTURE.scalar(
+                conn,
+                {"name": name, "segment": segment, "digest": self.workflow.digest, "stage": stage, "now": now},
+            )
             self._event(
                 conn,
                 vid,

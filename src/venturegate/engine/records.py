@@ -115,6 +115,22 @@ class Event(_Record):
     reason: str
     data: dict[str, Any] | None
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; `data` came out of a JSON column, so only the time needs converting."""
+        return {
+            "id": self.id,
+            "venture_id": self.venture_id,
+            "kind": self.kind,
+            "actor": self.actor,
+            "actor_role": self.actor_role,
+            "actor_kind": self.actor_kind,
+            "at": self.at.isoformat(),
+            "stage": self.stage,
+            "substage": self.substage,
+            "reason": self.reason,
+            "data": self.data,
+        }
+
 
 @dataclass(frozen=True)
 class SampleResult(_Record):

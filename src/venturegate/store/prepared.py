@@ -84,6 +84,16 @@ class Prepared:
                 binders[name] = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if not bind.required:
                 defaults[name] = bind.effective_value  # a literal written into the statement
+        # Columns with a Python-side default that the statement leaves out: SQLAlchemy computes them at
+        # execution ("prefetch"); here a scalar default is a fixed parameter, and a callable one an error.
+        for col, kind in [(c, "default") for c in compiled.insert_prefetch] + [
+            (c, "onupdate") for c in compiled.update_prefetch
+        ]:
+            default = getattr(col, kind)
+            if default is None or not default.is_scalar:
+                raise TypeError(f"Prepared cannot compute the {kind} of column {col.key!r}; pass it explicitly")
+            if col.key in binders:
+                defaults[col.key] = default.arg
         columns = tuple(getattr(self.statement, "exported_columns", ()))
         row = namedtuple("Row", [c.key for c in columns], rename=True) if columns else None
         plan = tuple((n, binders[n], n in defaults, defaults.get(n)) for n in names)
