@@ -37,7 +37,7 @@ def _stage(wf: LoadedWorkflow, n: int) -> Stage:
         (30, "traffic_only", "rollback", True, ("traffic",), None),
         (30, "green_unrecoverable", "rollback_and_recurse", True, ("traffic", "database", "green"), "30.1"),
         (30, "not_switched", "abort", False, (), None),
-        (28, "Stale-Cache", "rollback_and_recurse", True, ("cache_config", "cache_data"), "28.2"),
+        (28, "Stale-Cache", "rollback_and_recurse", True, ("cache", "cache_data"), "28.2"),
     ],
 )
 def test_each_cause_takes_its_branch(

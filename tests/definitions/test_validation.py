@@ -780,3 +780,29 @@ def test_metric_declared_twice_must_keep_its_unit(tmp_path: Path) -> None:
     problem = one_problem(src)
     assert problem.message == "stage 2: metric 'm' is declared elsewhere with unit percent"
     assert (problem.line, problem.column) == src.at("ms")
+
+
+def test_customer_check_config_references_are_checked_at_load(tmp_path: Path) -> None:
+    src = stages(
+        tmp_path,
+        """
+        - id: 1
+          title: Listen
+          metrics: {nps_response: {unit: score}}
+          config:
+            min_answers: {type: int, default: 5}
+            window_days: {type: string, default: "30d"}
+          gates:
+            exit:
+              - customer: {metric: nps_response, min_count: config.min_answers, window: config.window_days}
+              - customer: {metric: nps_response, required: config.mandatory}
+        """,
+    )
+    f = src.file
+    assert_problems(
+        src.problems(),
+        [
+            (f, src.at("config.window_days"), "stage 1: config parameter 'window_days' is string, expected duration"),
+            (f, src.at("config.mandatory"), "stage 1: unknown config parameter 'mandatory'"),
+        ],
+    )

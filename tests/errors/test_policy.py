@@ -64,6 +64,7 @@ class HealthCheckError(Exception):
         (19, RuntimeError("integration tests below 90%"), "E19-TESTS-FAILING", "api"),
         (19, RuntimeError("throughput 40 rps below the 100 rps required"), "E19-THROUGHPUT", "performance"),
         (28, ConnectionRefusedError("redis connection refused"), "E28-CACHE-UNREACHABLE", "network"),
+        (28, TimeoutError(), "E28-PROFILING-TIMEOUT", "network"),
         (28, HTTPStatusError("403 Forbidden", 403), "E28-APM-AUTH", "api"),
         (28, ClientResponseError("Service Unavailable", 503), "E28-APM-UNAVAILABLE", "api"),
         (28, RuntimeError("p95 regression: slower than baseline"), "E28-OPTIMIZATION-REGRESSION", "performance"),

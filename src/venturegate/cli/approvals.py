@@ -1,4 +1,4 @@
-"""Commands for approvals: request, approve, reject, list."""
+"""Commands for approvals: request, approve, reject, bypass in an emergency, review a bypass, list."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import typer
 from rich.table import Table
 
 from venturegate.cli.context import STATE, emit_json, handled, out
+from venturegate.engine.approvals import ReviewedApproval
 
-approval_app = typer.Typer(help="Request and decide approvals.", no_args_is_help=True)
+approval_app = typer.Typer(help="Request, decide and bypass approvals; review bypasses.", no_args_is_help=True)
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 REASON = Annotated[str, typer.Option("--reason", help="Why (recorded).")]
 
@@ -51,20 +52,55 @@ _decide("approve", True)
 _decide("reject", False)
 
 
+@approval_app.command("bypass")
+@handled
+def bypass(
+    approval_id: Annotated[int, typer.Argument(metavar="ID", help="Approval id.")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why it cannot wait (mandatory unless the policy says not).")
+    ] = "",
+    as_json: JSON = False,
+) -> None:
+    """Grant a pending approval in an emergency (roles in its bypass policy only); flags the venture until reviewed."""
+    a = STATE.engine().bypass_approval(approval_id, actor=STATE.who(), reason=reason)
+    if as_json:
+        emit_json(a.as_dict())
+    else:
+        out.print(f"approval #{a.id} bypassed by {a.decided_by}; the venture is flagged until the bypass is reviewed")
+
+
+@approval_app.command("review")
+@handled
+def review(
+    approval_id: Annotated[int, typer.Argument(metavar="ID", help="Id of a bypassed approval.")],
+    reason: Annotated[str, typer.Option("--reason", help="The review's finding (mandatory).")] = "",
+    as_json: JSON = False,
+) -> None:
+    """Review an emergency bypass (the escalation role, not the person who bypassed); lifts the venture's flag."""
+    a = STATE.engine().review_bypass(approval_id, actor=STATE.who(), reason=reason)
+    if as_json:
+        emit_json(a.as_dict())
+    else:
+        out.print(f"bypass of approval #{a.id} reviewed by {a.reviewed_by}")
+
+
 @approval_app.command("list")
 @handled
 def list_(
     venture: Annotated[str | None, typer.Argument(help="Venture id or name (all when omitted).")] = None,
-    status: Annotated[str | None, typer.Option("--status", help="pending, approved, rejected, expired…")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="pending, approved, rejected, expired, bypassed")
+    ] = None,
+    unreviewed: Annotated[bool, typer.Option("--unreviewed", help="Only bypasses awaiting review.")] = False,
     as_json: JSON = False,
 ) -> None:
-    """List approval requests, newest first."""
-    rows = STATE.engine().approvals(venture, status)
+    """List approval requests, newest first (`--unreviewed`: the bypasses that flag their ventures)."""
+    rows = STATE.engine().approvals(venture, status, unreviewed=unreviewed)
     if as_json:
         emit_json([a.as_dict() for a in rows])
         return
     table = Table(title="Approvals")
-    for col in ("id", "venture", "stage", "role", "status", "requested", "expires", "decided by"):
+    for col in ("id", "venture", "stage", "role", "status", "requested", "expires", "decided by", "review"):
         table.add_column(col)
     for a in rows:
         table.add_row(
@@ -76,5 +112,12 @@ def list_(
             a.requested_at.strftime("%Y-%m-%d %H:%M"),
             a.expires_at.strftime("%Y-%m-%d %H:%M") if a.expires_at else "",
             a.decided_by or "",
+            _review(a),
         )
     out.print(table)
+
+
+def _review(a: ReviewedApproval) -> str:
+    if a.awaiting_review:
+        return "[red]⚑ open[/red]"
+    return f"by {a.reviewed_by}" if a.reviewed_by else ""

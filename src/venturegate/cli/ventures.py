@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -10,6 +11,7 @@ from venturegate.cli.context import STATE, emit_json, handled, out
 from venturegate.cli.data import parse_time
 from venturegate.cli.render import events_table, gate_result, ventures_table
 from venturegate.core.gates import GateName
+from venturegate.engine.records import Approval
 
 venture_app = typer.Typer(help="Create, list, show, pause, resume and kill ventures.", no_args_is_help=True)
 substage_app = typer.Typer(help="Work on the substages of a venture's current stage.", no_args_is_help=True)
@@ -45,11 +47,15 @@ def list_(
     as_json: JSON = False,
 ) -> None:
     """List ventures."""
-    rows = STATE.engine().ventures(stage, status)
+    eng = STATE.engine()
+    rows = eng.ventures(stage, status)
+    flags = _flags(eng.unreviewed_bypasses())
     if as_json:
-        emit_json([v.as_dict() for v in rows])
+        emit_json([{**v.as_dict(), **_flag_json(flags.get(v.id, []))} for v in rows])
     else:
         ventures_table(rows)
+        for v in rows:
+            _print_flag(v.name, flags.get(v.id, []))
 
 
 @venture_app.command("show")
@@ -61,10 +67,12 @@ def show(venture: VENTURE, as_json: JSON = False) -> None:
     visits = eng.visits(v.id)
     subs = eng.substages(v.id)
     pending = eng.approvals(v.id, "pending")
+    unreviewed = [a.id for a in eng.unreviewed_bypasses(v.id)]
     if as_json:
         emit_json(
             {
                 **v.as_dict(),
+                **_flag_json(unreviewed),
                 "visits": [x.as_dict() for x in visits],
                 "substages": [s.as_dict() for s in subs],
                 "pending_approvals": [a.as_dict() for a in pending],
@@ -72,6 +80,7 @@ def show(venture: VENTURE, as_json: JSON = False) -> None:
         )
         return
     ventures_table([v], title=f"Venture {v.name}")
+    _print_flag(v.name, unreviewed)
     for s in subs:
         mark = "[green]✓[/green]" if s.status == "done" else "·"
         out.print(f"  {mark} {s.id} {s.title}" + (f" — by {s.completed_by}" if s.completed_by else ""))
@@ -79,6 +88,26 @@ def show(venture: VENTURE, as_json: JSON = False) -> None:
         out.print(f"  approval #{a.id} pending for {a.role} until {a.expires_at}")
     if v.status_detail:
         out.print(f"  detail: {v.status_detail.get('reason', 'entry gate not passed')}")
+
+
+def _flags(bypasses: Sequence[Approval]) -> dict[int, list[int]]:
+    """Venture id → ids of its bypassed approvals awaiting review (what flags it)."""
+    out_: dict[int, list[int]] = {}
+    for a in bypasses:
+        out_.setdefault(a.venture_id, []).append(a.id)
+    return out_
+
+
+def _flag_json(approval_ids: list[int]) -> dict[str, bool | list[int]]:
+    return {"flagged": bool(approval_ids), "unreviewed_bypasses": approval_ids}
+
+
+def _print_flag(name: str, approval_ids: list[int]) -> None:
+    if approval_ids:
+        ids = ", ".join(f"#{i}" for i in approval_ids)
+        out.print(
+            f"  [bold red]⚑ {name} is flagged[/bold red]: bypassed approval {ids} awaits review (`approval review ID`)"
+        )
 
 
 def _status(verb: str) -> None:

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from venturegate.core.conditions import DataAccess, Explanation, evaluate, format_value, parse
+from venturegate.core.conditions.data import ConfigValue
 from venturegate.core.conditions.nodes import Expr
-from venturegate.core.durations import parse_duration
+from venturegate.core.durations import format_duration, parse_duration
 from venturegate.definitions.model import (
     ApprovalCheck,
     ArtifactCheck,
@@ -34,6 +35,8 @@ class ApprovalFact:
     status: Literal["pending", "approved", "rejected", "expired", "bypassed"]
     expires_at: datetime | None
     decided_by: str | None = None
+    reason: str | None = None
+    """The decision's reason (for a bypass, why it could not wait)."""
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,8 @@ def _approval(chk: ApprovalCheck, facts: GateFacts, now: datetime) -> CheckResul
         status = "expired"
     if status in ("approved", "bypassed"):
         by = f" by {fact.decided_by}" if fact.decided_by else ""
-        return CheckResult(name, "approval", "pass", status, "approved", f"request #{fact.id} {status}{by}")
+        why = f": {fact.reason}" if status == "bypassed" and fact.reason else ""
+        return CheckResult(name, "approval", "pass", status, "approved", f"request #{fact.id} {status}{by}{why}")
     if status == "pending":
         until = f" until {fact.expires_at.isoformat()}" if fact.expires_at else ""
         return CheckResult(
@@ -196,41 +200,82 @@ def _substages(chk: SubstagesDoneCheck, facts: GateFacts) -> CheckResult:
     )
 
 
+@dataclass(frozen=True)
+class _Setting:
+    """A customer check's number or switch, with where it came from (said in the explanation)."""
+
+    value: ConfigValue | None
+    source: str
+
+
+def _setting(value: float | bool | str, facts: GateFacts) -> _Setting:
+    """A literal from the stage definition, or the venture's effective value of a `config.<key>` reference."""
+    if isinstance(value, str) and value.startswith("config."):
+        key = value.removeprefix("config.")
+        return _Setting(facts.data.config(key), f"config {key}")
+    return _Setting(value, "the stage definition")
+
+
+def _unusable(setting: _Setting, kind: type | tuple[type, ...]) -> str:
+    """Why a setting cannot be used (undeclared parameter, wrong type), or "" when it can."""
+    if setting.value is None:
+        return f"{setting.source} is not declared for this stage, so the check cannot be judged"
+    if (isinstance(setting.value, bool) and kind is not bool) or not isinstance(setting.value, kind):
+        return f"{setting.source} is {setting.value!r}, which this check cannot use"
+    return ""
+
+
 def _customer(chk: CustomerCheck, facts: GateFacts, now: datetime) -> CheckResult:
     spec = chk.customer
-    start = now - timedelta(seconds=parse_duration(spec.window))
-    values = [s.value for s in facts.data.window(spec.metric, start, now)]
     name = chk.name or f"customer feedback ({spec.metric})"
-    expected: JSONValue = f">= {spec.min_count} responses" + (
-        f", mean >= {spec.min_value:g}" if spec.min_value is not None else ""
-    )
-    if len(values) < spec.min_count:
-        return CheckResult(
-            name,
-            "customer",
-            "fail",
-            len(values),
-            expected,
-            f"{len(values)} of {spec.min_count} responses in the last {spec.window}",
-        )
+    required = _setting(spec.required, facts)
+    if required.value is False:
+        why = f"not required for this venture ({required.source} is false)"
+        return CheckResult(name, "customer", "pass", "not required", "not required", why)
+    count, window = _setting(spec.min_count, facts), _setting(spec.window, facts)
+    floor = _setting(spec.min_value, facts) if spec.min_value is not None else None
+    problem = _unusable(required, bool) or _unusable(count, int) or _unusable(window, (int, float, str))
+    problem = problem or (_unusable(floor, (int, float)) if floor is not None else "")
+    if problem:
+        return CheckResult(name, "customer", "unknown", None, None, problem)
+    assert isinstance(count.value, int) and isinstance(window.value, int | float | str)  # checked by _unusable
+    seconds = parse_duration(window.value) if isinstance(window.value, str) else float(window.value)
+    span = window.value if isinstance(window.value, str) else _days(seconds)
+    sources = f"minimum {count.value} from {count.source}, window {span} from {window.source}"
+    least = None
+    if floor is not None:
+        assert isinstance(floor.value, int | float)
+        least = float(floor.value)
+        sources += f", mean {least:g} from {floor.source}"
+    return _judge_feedback(name, spec.metric, facts.data, now, (seconds, span, count.value, least), sources)
+
+
+def _days(seconds: float) -> str:
+    """A window as people write it: whole days as `30d` (not `4w2d`), anything else as a duration."""
+    return f"{int(seconds // 86400)}d" if seconds >= 86400 and seconds % 86400 == 0 else format_duration(seconds)
+
+
+def _judge_feedback(
+    name: str,
+    metric: str,
+    data: DataAccess,
+    now: datetime,
+    levels: tuple[float, str, int, float | None],
+    sources: str,
+) -> CheckResult:
+    """Count the responses in the window (seconds, `span` as text) against the minimum, then their mean."""
+    seconds, span, need, least = levels
+    values = [s.value for s in data.window(metric, now - timedelta(seconds=seconds), now)]
+    expected: JSONValue = f">= {need} responses in {span}" + (f", mean >= {least:g}" if least is not None else "")
+    if len(values) < need:
+        why = f"{len(values)} of {need} responses in the last {span} ({sources})"
+        return CheckResult(name, "customer", "fail", len(values), expected, why)
     mean = sum(values) / len(values)
-    if spec.min_value is not None and mean < spec.min_value:
-        return CheckResult(
-            name,
-            "customer",
-            "fail",
-            round(mean, 4),
-            expected,
-            f"mean {mean:.2f} is below {spec.min_value:g}",
-        )
-    return CheckResult(
-        name,
-        "customer",
-        "pass",
-        round(mean, 4),
-        expected,
-        f"{len(values)} responses, mean {mean:.2f}",
-    )
+    if least is not None and mean < least:
+        why = f"mean {mean:.2f} of {len(values)} responses is below {least:g} ({sources})"
+        return CheckResult(name, "customer", "fail", round(mean, 4), expected, why)
+    why = f"{len(values)} responses, mean {mean:.2f} ({sources})"
+    return CheckResult(name, "customer", "pass", round(mean, 4), expected, why)
 
 
 def evaluate_checks(checks: Sequence[GateCheck], facts: GateFacts, now: datetime) -> tuple[CheckResult, ...]:

@@ -16,6 +16,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -241,16 +242,30 @@ class SubstagesDoneCheck(_Model):
 
 
 class CustomerSpec(_Model):
-    """What counts as enough customer feedback."""
+    """What counts as enough customer feedback; each number may be `config.<key>`, so that ventures set it."""
 
     metric: str
     """Metric holding customer feedback samples (survey or NPS scores)."""
-    min_count: int = Field(default=5, ge=1)
-    """How many responses are needed."""
-    min_value: float | None = None
-    """Lowest acceptable mean of the responses, if any."""
-    window: Duration = "30d"
-    """How far back responses count."""
+    min_count: int | str = 5
+    """How many responses are needed; `config.<key>` reads an `int` parameter (e.g. `config.customer.min_count`)."""
+    min_value: float | str | None = None
+    """Lowest acceptable mean of the responses, if any; `config.<key>` reads a number parameter."""
+    window: DurationRef = "30d"
+    """How far back responses count; `config.<key>` reads a `duration` parameter."""
+    required: bool | str = True
+    """Whether the check applies; `config.<key>` reads a `bool` parameter, so a venture can switch it on or off."""
+
+    @field_validator("min_count", "min_value", "required", mode="before")
+    @classmethod
+    def _value_or_config(cls, value: Any, info: ValidationInfo) -> Any:
+        kind = {"min_count": "whole number", "min_value": "number", "required": "true/false"}[str(info.field_name)]
+        if isinstance(value, str) and (not value.strip().startswith("config.") or value.strip() == "config."):
+            raise ValueError(f"'{value}' is neither a {kind} nor config.<key> (e.g. config.customer.{info.field_name})")
+        if isinstance(value, str):
+            return value.strip()
+        if info.field_name == "min_count" and isinstance(value, int) and (isinstance(value, bool) or value < 1):
+            raise ValueError(f"min_count must be a whole number of at least 1, not {value}")
+        return value
 
 
 class CustomerCheck(_Model):

@@ -330,13 +330,24 @@ class _Checker:
                 self.role(st, (*p, "approval"), chk.approval)
             elif isinstance(chk, AttestCheck):
                 self.role(st, (*p, "role"), chk.role)
-            elif isinstance(chk, CustomerCheck) and chk.customer.metric not in self.metrics:
-                self.at(
-                    st,
-                    (*p, "customer", "metric"),
-                    f"unknown metric '{chk.customer.metric}'",
-                    _hint(chk.customer.metric, self.metrics),
+            elif isinstance(chk, CustomerCheck):
+                if chk.customer.metric not in self.metrics:
+                    self.at(
+                        st,
+                        (*p, "customer", "metric"),
+                        f"unknown metric '{chk.customer.metric}'",
+                        _hint(chk.customer.metric, self.metrics),
+                    )
+                wants: tuple[tuple[str, ConfigType], ...] = (
+                    ("required", "bool"),
+                    ("min_count", "number"),
+                    ("min_value", "number"),
+                    ("window", "duration"),
                 )
+                for name, want in wants:
+                    value = getattr(chk.customer, name)
+                    if isinstance(value, str):
+                        self.config_ref(st, (*p, "customer", name), value, want)
 
     def levels(self, st: Stage, name: str, metric: Metric) -> None:
         places: list[tuple[PathKey, str | None]] = [((), None)]

@@ -1,7 +1,8 @@
-"""Approval requests for a role, with a timeout from the stage's policy, and their decisions."""
+"""Approval requests for a role, with a timeout from the stage's policy, their decisions and emergency bypasses."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,8 +16,18 @@ from venturegate.engine.records import Approval
 from venturegate.store.schema import approvals
 
 
-def _approval(r: Row[Any]) -> Approval:
-    return Approval(
+@dataclass(frozen=True)
+class ReviewedApproval(Approval):
+    """An approval with the review of its emergency bypass; `awaiting_review` flags the venture."""
+
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+    review_reason: str | None = None
+    awaiting_review: bool = False
+
+
+def _approval(r: Row[Any]) -> ReviewedApproval:
+    return ReviewedApproval(
         int(r.id),
         int(r.venture_id),
         int(r.stage),
@@ -30,11 +41,15 @@ def _approval(r: Row[Any]) -> Approval:
         r.decided_at,
         r.decision_reason,
         r.payload,
+        r.reviewed_by,
+        r.reviewed_at,
+        r.review_reason,
+        r.status == "bypassed" and r.reviewed_at is None,
     )
 
 
 class ApprovalOps(EngineBase):
-    """Requesting and deciding approvals."""
+    """Requesting, deciding, bypassing approvals and reviewing bypasses."""
 
     def request_approval(
         self,
@@ -45,7 +60,7 @@ class ApprovalOps(EngineBase):
         reason: str = "",
         payload: dict[str, Any] | None = None,
         now: datetime | None = None,
-    ) -> Approval:
+    ) -> ReviewedApproval:
         """Ask a role to approve something in the current stage (an open request for that role is returned as is)."""
         now = self.when(now)
         with self.tx() as conn:
@@ -108,7 +123,7 @@ class ApprovalOps(EngineBase):
         actor: Actor,
         reason: str = "",
         now: datetime | None = None,
-    ) -> Approval:
+    ) -> ReviewedApproval:
         """Approve or reject a pending request; only its role may decide."""
         now = self.when(now)
         with self.tx() as conn:
@@ -162,15 +177,158 @@ class ApprovalOps(EngineBase):
             raise raise_after
         return result
 
+    def bypass_approval(
+        self,
+        approval_id: int,
+        *,
+        actor: Actor,
+        reason: str = "",
+        now: datetime | None = None,
+    ) -> ReviewedApproval:
+        """Grant a pending approval in an emergency, without its role: the venture is flagged until reviewed.
+
+        Only a role the approval's policy lists under `bypass.roles` may, with a reason when the policy
+        requires one; the approval becomes `bypassed` (decided_by/at/reason say who, when and why).
+        """
+        now = self.when(now)
+        reason = reason.strip()
+        with self.tx() as conn:
+            r = self._approval_or_404(conn, approval_id)
+            row = self._row(conn, int(r.venture_id), lock=True)
+            wf = self.pinned(conn, row.workflow_digest).workflow
+            policy = wf.approval_policy(int(r.stage), r.role).bypass
+            if policy is None:
+                raise Forbidden(
+                    f"approval #{approval_id} ({r.role}, stage {r.stage}) may not be bypassed: "
+                    "its policy says bypass: null"
+                )
+            if actor.role not in policy.roles:
+                raise Forbidden(
+                    f"only {' or '.join(policy.roles)} may bypass approval #{approval_id}; "
+                    f"{actor.name} acts as {actor.role}"
+                )
+            if policy.reason_required and not reason:
+                raise BadInput(
+                    f"bypassing approval #{approval_id} needs a reason",
+                    where="--reason",
+                    hint='say why it cannot wait, e.g. --reason "payment outage, launch today"',
+                )
+            if r.status != "pending":
+                raise Conflict(f"approval #{approval_id} is {r.status}; only a pending approval can be bypassed")
+            if r.expires_at is not None and now >= r.expires_at:
+                raise Conflict(f"approval #{approval_id} expired at {r.expires_at.isoformat()}; request a new one")
+            if row.status in ("killed", "completed"):
+                raise Conflict(f"venture '{row.name}' is {row.status}")
+            conn.execute(
+                update(approvals)
+                .where(approvals.c.id == r.id)
+                .values(status="bypassed", decided_by=actor.name, decided_at=now, decision_reason=reason)
+            )
+            self._set(conn, row, now)
+            self._event(
+                conn,
+                int(row.id),
+                "approval.bypassed",
+                actor,
+                now,
+                stage=int(r.stage),
+                reason=reason,
+                data={"approval": int(r.id), "role": r.role, "review_role": wf.defaults.escalation_role},
+            )
+            self._after_decision(conn, self._approval_row(conn, int(r.id)), True, actor, now)
+            self._recheck_entry(conn, self._row(conn, int(row.id)), actor, now)
+            self._facts_changed(conn, self._row(conn, int(row.id)), now)
+            return _approval(self._approval_row(conn, int(r.id)))
+
+    def _approval_or_404(self, conn: Connection, approval_id: int) -> Row[Any]:
+        r = conn.execute(select(approvals).where(approvals.c.id == approval_id)).first()
+        if r is None:
+            raise NotFound(f"no approval #{approval_id}", where="ID", hint="`venturegate approval list` shows them")
+        return r
+
+    def review_bypass(
+        self,
+        approval_id: int,
+        *,
+        actor: Actor,
+        reason: str,
+        now: datetime | None = None,
+    ) -> ReviewedApproval:
+        """Review an emergency bypass, which lifts the venture's flag once no other bypass awaits review.
+
+        The reviewer is the workflow's escalation role (`defaults.escalation_role`, chairman by default)
+        and must be someone other than the person who bypassed.
+        """
+        now = self.when(now)
+        reason = reason.strip()
+        with self.tx() as conn:
+            r = self._approval_or_404(conn, approval_id)
+            row = self._row(conn, int(r.venture_id), lock=True)
+            reviewer = self.pinned(conn, row.workflow_digest).workflow.defaults.escalation_role
+            if actor.role != reviewer:
+                raise Forbidden(f"bypass reviews are for {reviewer}; {actor.name} acts as {actor.role}")
+            if not reason:
+                raise BadInput(
+                    f"reviewing the bypass of approval #{approval_id} needs a reason",
+                    where="--reason",
+                    hint='e.g. --reason "justified: outage confirmed"',
+                )
+            if r.status != "bypassed":
+                raise Conflict(f"approval #{approval_id} is {r.status}, not bypassed; there is nothing to review")
+            if r.reviewed_at is not None:
+                raise Conflict(
+                    f"the bypass of approval #{approval_id} was already reviewed by {r.reviewed_by} "
+                    f"at {r.reviewed_at.isoformat()}"
+                )
+            if actor.name == r.decided_by:
+                raise Forbidden(f"{actor.name} bypassed approval #{approval_id}; another {reviewer} must review it")
+            conn.execute(
+                update(approvals)
+                .where(approvals.c.id == r.id)
+                .values(reviewed_by=actor.name, reviewed_at=now, review_reason=reason)
+            )
+            self._set(conn, row, now)
+            still = self._unreviewed_ids(conn, int(row.id))
+            self._event(
+                conn,
+                int(row.id),
+                "approval.reviewed",
+                actor,
+                now,
+                stage=int(r.stage),
+                reason=reason,
+                data={"approval": int(r.id), "role": r.role, "bypassed_by": r.decided_by, "still_flagged": still},
+            )
+            return _approval(self._approval_row(conn, int(r.id)))
+
+    @staticmethod
+    def _unreviewed_ids(conn: Connection, venture_id: int) -> list[int]:
+        rows = conn.execute(
+            select(approvals.c.id).where(
+                approvals.c.venture_id == venture_id,
+                approvals.c.status == "bypassed",
+                approvals.c.reviewed_at.is_(None),
+            )
+        )
+        return [int(i) for i in rows.scalars()]
+
     def _approval_row(self, conn: Connection, approval_id: int) -> Row[Any]:
         return conn.execute(select(approvals).where(approvals.c.id == approval_id)).one()
 
-    def approvals(self, ref: str | int | None = None, status: str | None = None) -> list[Approval]:
-        """Approval requests, newest first."""
+    def approvals(
+        self, ref: str | int | None = None, status: str | None = None, *, unreviewed: bool = False
+    ) -> list[ReviewedApproval]:
+        """Approval requests, newest first; `unreviewed` keeps the bypasses that await review."""
         query = select(approvals).order_by(approvals.c.id.desc())
         with self.tx() as conn:
             if ref is not None:
                 query = query.where(approvals.c.venture_id == self._row(conn, ref).id)
             if status is not None:
                 query = query.where(approvals.c.status == status)
+            if unreviewed:
+                query = query.where(approvals.c.status == "bypassed", approvals.c.reviewed_at.is_(None))
             return [_approval(r) for r in conn.execute(query)]
+
+    def unreviewed_bypasses(self, ref: str | int | None = None) -> list[ReviewedApproval]:
+        """Bypassed approvals awaiting review (what flags a venture), newest first."""
+        return self.approvals(ref, unreviewed=True)

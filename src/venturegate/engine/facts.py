@@ -59,9 +59,14 @@ _NEWEST_APPROVALS = (
     .subquery()
 )
 _APPROVALS = Prepared(
-    select(approvals.c.id, approvals.c.role, approvals.c.status, approvals.c.expires_at, approvals.c.decided_by).join(
-        _NEWEST_APPROVALS, and_(approvals.c.id == _NEWEST_APPROVALS.c.id)
-    )
+    select(
+        approvals.c.id,
+        approvals.c.role,
+        approvals.c.status,
+        approvals.c.expires_at,
+        approvals.c.decided_by,
+        approvals.c.decision_reason,
+    ).join(_NEWEST_APPROVALS, and_(approvals.c.id == _NEWEST_APPROVALS.c.id))
 )
 _ATTESTED = Prepared(select(attestations.c.criterion).where(attestations.c.visit_id == bindparam("visit")))
 
@@ -149,6 +154,6 @@ def gate_facts(conn: Connection, data: StoreData, visit_id: int) -> GateFacts:
     subs = {sid: subs.get(sid, False) for sid in order} | {k: v for k, v in subs.items() if k not in order}
     arts = {r.name: int(r.version) for r in _ARTIFACTS.all(conn, {"vid": data.venture_id})}
     rows = _APPROVALS.all(conn, {"visit": visit_id})
-    apprs = {r.role: ApprovalFact(int(r.id), r.status, r.expires_at, r.decided_by) for r in rows}
+    apprs = {r.role: ApprovalFact(int(r.id), r.status, r.expires_at, r.decided_by, r.decision_reason) for r in rows}
     attested = frozenset(r.criterion for r in _ATTESTED.all(conn, {"visit": visit_id}))
     return GateFacts(data=data, substages=subs, artifacts=arts, approvals=apprs, attested=attested)
