@@ -24,7 +24,8 @@ TALLY = Spec("tally-books", "b2b_smb", 19, "bookkeeping for cafés and small sho
 CARTWHEEL = Spec("cartwheel", "b2c_mass", 19, "second-hand kids' gear marketplace")
 LUMEN = Spec("lumen-atelier", "b2c_premium", 28, "made-to-measure lighting studio")
 QUARRY = Spec("quarry-analytics", "b2b_enterprise", 28, "site analytics for aggregate quarries")
-VENTURES = (KEYSTONE, TALLY, CARTWHEEL, LUMEN, QUARRY)
+FERRY = Spec("ferryway", "b2c_mass", 30, "ferry tickets and boarding passes for island routes")
+VENTURES = (KEYSTONE, TALLY, CARTWHEEL, LUMEN, QUARRY, FERRY)
 
 
 def iso(t: datetime) -> str:
@@ -619,3 +620,92 @@ def performance_report(before: Perf, after: Perf, at: datetime) -> JSON:
         "verdict": "pass",
         "recommendations": ["Move image resizing to the CDN edge", "Review pool size after the next traffic peak"],
     }
+
+
+# -- stage 30 ----------------------------------------------------------------------------------
+
+FERRY_RELEASE = "3.2.0"
+FERRY_CANARY_STEPS = [10, 50, 100]
+"""The canary schedule of Ferryway's deployment plan: the stage's default `traffic.canary_steps`."""
+FERRY_CUTOVER_ERRORS = (0.6, 2.8, 6.1, 7.4, 8.2, 7.9, 8.6, 8.1, 7.7, 8.4, 8.0, 7.6, 8.3, 8.1, 7.9)
+"""Ferryway's cutover error rate (percent), one reading every 10 s from the moment half the traffic is on green."""
+FERRY_BLUE_ERRORS = (1.9, 0.5, 0.4, 0.4, 0.3, 0.4)
+"""The error rate, every 10 s, once traffic is back on blue."""
+
+
+def release_candidate(t0: datetime) -> JSON:
+    """The build Ferryway enters stage 30 with: approved, tested, no database migration."""
+    return {
+        "version": FERRY_RELEASE,
+        "commit": "4f9c2e71ab",
+        "build_ref": f"registry.ferryway.internal/app:{FERRY_RELEASE}",
+        "changelog": "Seat maps for the island routes; boarding passes in the wallet apps.",
+        "approval": {"approved_by": "ada", "role": "chairman", "approved_at": iso(t0 - timedelta(days=1))},
+        "tests_passed": True,
+        "security_baseline": {"passed": True, "report": "https://ci.ferryway.internal/security/3.2.0"},
+        "migrations": [],
+    }
+
+
+def deployment_plan(t0: datetime) -> JSON:
+    """How 3.2.0 goes out: Kubernetes, three health endpoints, backups, the 10/50/100 canary."""
+    base = "https://ferryway.internal"
+    return {
+        "release_version": FERRY_RELEASE,
+        "platform": "kubernetes",
+        "scheduled_for": iso(t0 + timedelta(days=1, hours=6)),
+        "maintenance_window": "none (blue-green, zero downtime)",
+        "health_checks": [
+            {"name": "database", "url": f"{base}/healthz/db"},
+            {"name": "api", "url": f"{base}/healthz"},
+            {"name": "external", "url": f"{base}/healthz/payments"},
+        ],
+        "dependencies": [
+            {"name": "Adyen payments", "kind": "external_service", "critical": True},
+            {"name": "SEAT_MAP_TILES_URL", "kind": "env_var", "critical": True},
+            {"name": "vault:kv/ferryway/wallet-passes", "kind": "secret", "critical": False},
+        ],
+        "backups": {"database": True, "files": True, "restore_test_environment": "staging"},
+        "canary": {"steps": FERRY_CANARY_STEPS, "monitor_seconds_per_step": 300},
+    }
+
+
+def rollback_strategy() -> JSON:
+    """Back to blue: a traffic rollback in under a minute, or a full one in five."""
+    return {
+        "blue_environment": "ferryway-blue (3.1.4)",
+        "backup_ref": "rds-snapshot:ferryway-prod-pre-3-2-0",
+        "types": [
+            {"type": "traffic", "max_minutes": 1, "expected_downtime_minutes": 0, "data_loss_possible": False},
+            {"type": "full", "max_minutes": 5, "expected_downtime_minutes": 2, "data_loss_possible": True},
+        ],
+        "triggers": [
+            "cutover error rate above rollback.error_rate_threshold for rollback.error_rate_duration",
+            "p95 above rollback.response_time_threshold for the same window",
+            "any smoke test failing after the switch",
+        ],
+        "dry_run_command": "venturegate rollback ferryway --to pre-stage-30 --dry-run",
+    }
+
+
+class ProviderError(Exception):
+    """An HTTP error from a provider's API, with its status (as aiohttp's and httpx's errors carry one)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class ShippoSandbox:
+    """Shippo's sandbox as Cartwheel's crew meets it: throttled (429) for the first `throttled` calls."""
+
+    throttled: int = 2
+    calls: int = 0
+
+    def buy_label(self) -> JSON:
+        """Buy a test shipping label."""
+        self.calls += 1
+        if self.calls <= self.throttled:
+            raise ProviderError(429, "429 Too Many Requests: rate limit of 25 requests/s exceeded")
+        return {"object_id": "lbl_7d41c0e2", "status": "SUCCESS", "tracking_number": "SHIPPO_DELIVERED"}

@@ -1,24 +1,31 @@
 """`venturegate demo`: a fresh workspace and a day and a half in the life of a venture studio, step by step.
 
-Five ventures in the four segments sit at stages 14, 19 and 28. A simulated clock drives the story: every
+Six ventures in the four segments sit at stages 14, 19, 28 and 30. A simulated clock drives the story: every
 engine call gets an explicit `now`, so `for:` holds and one-hour windows play out instantly and every run
-tells the same story with the same numbers.
+tells the same story with the same numbers. Notifications go through the outbox to a local inbox (a fake
+Slack webhook and an SMTP sink on 127.0.0.1), so nothing leaves the machine.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar
 
+import stamina
 from rich import box
 from rich.markup import escape
 from rich.table import Table
+from stamina.instrumentation import RetryDetails, get_on_retry_hooks, set_on_retry_hooks
 
 from venturegate import _demo_data as data
 from venturegate.cli import render
@@ -28,6 +35,9 @@ from venturegate.core.settings import effective_config
 from venturegate.definitions.loader import load_workflow
 from venturegate.definitions.model import Trigger
 from venturegate.engine import Actor, BadInput, Engine, Fired, Ingested, SampleIn
+from venturegate.engine.error_handling import ErrorRecord
+from venturegate.engine.rollbacks import RollbackContext, RollbackRecord
+from venturegate.notify.inbox import LocalInbox, Mail, SlackMessage
 from venturegate.store.database import connect, ensure_schema
 
 CHAIRMAN = Actor("ada", "chairman")
@@ -37,8 +47,10 @@ CREW = {
     14: Actor("crew-14", "agent", "agent"),
     19: Actor("crew-19", "agent", "agent"),
     28: Actor("crew-28", "agent", "agent"),
+    30: Actor("crew-30", "agent", "agent"),
 }
 MONITOR = Actor("telemetry", "agent", "agent")
+R = TypeVar("R")
 
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 """When the story begins (a Monday morning)."""
@@ -47,34 +59,82 @@ HOURS = 32
 MARKER = ".venturegate-demo"
 """A file that marks a folder as a demo workspace (only such a folder, or an empty one, is deleted)."""
 
-K, T, C, L, Q = (v.name for v in data.VENTURES)
+K, T, C, L, Q, F = (v.name for v in data.VENTURES)
 
 
-def run_demo(workdir: Path, start: datetime = START) -> None:
-    """Recreate `workdir`, tell the story into its database, and print a summary.
+@dataclass(frozen=True)
+class DemoSummary:
+    """What a demo run left behind: where, how long, and what reached the local inbox."""
+
+    folder: Path
+    database: Path
+    seconds: float
+    rollbacks: list[RollbackRecord]
+    errors: list[ErrorRecord]
+    slack: list[SlackMessage]
+    """Messages the fake Slack webhook took, in arrival order."""
+    mail: list[Mail]
+    """E-mails the SMTP sink took, in arrival order."""
+    stage19: dict[str, Any] | None = None
+    """What the stage-19 crew run did (None when the demo ran without crews)."""
+
+
+def run_demo(workdir: Path, start: datetime = START, *, crews: bool = True) -> DemoSummary:
+    """Recreate `workdir`, tell the story into its database, print a summary and return what happened.
 
     `workdir` must be new, empty or an earlier demo workspace; anything else is refused, never deleted.
+    With `crews`, the stage-19 crew then runs for real against the bundled demo provider (about 20 s).
     """
     began = time.perf_counter()
     folder = _fresh_workspace(workdir)
     db_path = folder / "venturegate.db"
     db = connect(f"sqlite:///{db_path}")
     try:
-        ensure_schema(db)
-        t0 = start.astimezone(UTC)
-        story = Story(Engine(db, load_workflow()), t0)
-        out.rule("[bold]venturegate demo[/bold]")
-        out.print(f"workspace  {escape(str(folder))}")
-        out.print(
-            f"clock      simulated, {t0:%a %d %b %H:%M} → {story.at(HOURS):%a %d %b %H:%M} UTC "
-            "(every engine call gets an explicit time, so `for:` holds and 1-hour windows play out instantly)"
-        )
-        story.tell()
-        story.summary()
-        _next_steps(db_path, story.at(HOURS))
+        with LocalInbox() as inbox, _environment(inbox.environment()):
+            ensure_schema(db)
+            t0 = start.astimezone(UTC)
+            story = Story(Engine(db, load_workflow()), t0, inbox)
+            out.rule("[bold]venturegate demo[/bold]")
+            out.print(f"workspace  {escape(str(folder))}")
+            out.print(
+                f"clock      simulated, {t0:%a %d %b %H:%M} → {story.at(HOURS):%a %d %b %H:%M} UTC "
+                "(every engine call gets an explicit time, so `for:` holds and 1-hour windows play out instantly)"
+            )
+            out.print(
+                f"inbox      a fake Slack webhook at {escape(inbox.slack_url)} and an SMTP sink at "
+                f"127.0.0.1:{inbox.smtp_port} (VENTUREGATE_SLACK_WEBHOOK, VENTUREGATE_SMTP_HOST/PORT point here)"
+            )
+            story.tell()
+            story.summary()
+            stage19 = None
+            if crews:
+                from venturegate.crews.stage19.demo import run_stage19_demo
+
+                stage19 = run_stage19_demo(story.engine, out, folder / "stage19")
+            _next_steps(db_path, story.at(HOURS))
+            rollbacks = story.engine.rollbacks()
+            errors = story.engine.error_records()
+            slack, mail = list(inbox.slack), list(inbox.mail)
     finally:
         db.dispose()
-    out.print(f"[dim]finished in {time.perf_counter() - began:.1f} s[/dim]")
+    seconds = time.perf_counter() - began
+    out.print(f"[dim]finished in {seconds:.1f} s[/dim]")
+    return DemoSummary(folder, db_path, seconds, rollbacks, errors, slack, mail, stage19)
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the block (channels read `${NAME}` at delivery), then restore them."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
 
 
 def _fresh_workspace(workdir: Path) -> Path:
@@ -105,6 +165,10 @@ def _next_steps(db_path: Path, end: datetime) -> None:
         f"events {L}",
         f"triggers {C}",
         "escalations",
+        f"rollback log {F}",
+        f"config history {F}",
+        "errors",
+        "outbox",
         "stats",
     ):
         out.print(f"  {escape(vg)} {cmd}", soft_wrap=True)
@@ -120,6 +184,7 @@ class Story:
 
     engine: Engine
     t0: datetime
+    inbox: LocalInbox
     rng: random.Random = field(default_factory=lambda: random.Random(2026))
     ids: dict[str, int] = field(default_factory=dict)
     stage: dict[str, int] = field(default_factory=dict)
@@ -130,6 +195,8 @@ class Story:
         for st in self.engine.workflow.workflow.stages:
             for trig in st.triggers:
                 self.triggers[trig.id] = trig
+        # What crew-30 would register: on a traffic rollback, move the load balancer back to blue.
+        self.engine.register_rollback_handler("traffic", move_traffic_to_blue)
 
     # -- telling ---------------------------------------------------------------------------------
     def at(self, hour: float, minute: int = 0) -> datetime:
@@ -176,7 +243,7 @@ class Story:
     # -- recording -------------------------------------------------------------------------------
     def sample(self, venture: str, metric: str, value: float, at: datetime) -> SampleIn:
         """A sample with an idempotency key (a re-run of the demo step would be harmless)."""
-        return SampleIn(venture, metric, round(value, 2), at, f"{metric}@{at:%Y%m%dT%H%M}")
+        return SampleIn(venture, metric, round(value, 2), at, f"{metric}@{at:%Y%m%dT%H%M%S}")
 
     def record(self, batch: list[SampleIn], now: datetime, actor: Actor = MONITOR) -> Ingested:
         """Record a batch, count it per venture and narrate the triggers it set off."""
@@ -231,7 +298,7 @@ class Story:
             if hour == 25:
                 out.rule("5 · PERF-002: an assisted recursion, twice, then an escalation")
             if hour == 31:
-                out.rule("6 · A trigger that waits for an hour of green")
+                out.rule("8 · A trigger that waits for an hour of green")
             self.notes(hour)
             batch = self.hour_batch(hour)
             self.record(batch, self.at(hour))
@@ -241,10 +308,13 @@ class Story:
             if hour == 23:
                 total = sum(self.samples.values())
                 self.say(self.at(hour, 1), f"{total} samples recorded in the first day across {len(self.ids)} ventures")
+            if hour < HOURS:
+                self.deliver(self.at(hour, 59))  # the worker, sending whatever fell due in the hour
+        self.notifications()
 
     def setup(self) -> None:
         """Create the ventures; each is blocked until its stage's inputs (and approvals) are there."""
-        out.rule("1 · Five ventures enter their stages")
+        out.rule("1 · Six ventures enter their stages")
         e, t0 = self.engine, self.t0
         for n, spec in enumerate(data.VENTURES):
             when = self.at(0, n)
@@ -287,6 +357,18 @@ class Story:
                 "cache_requirements": data.cache_requirements(name),
             }
             self.put_all(name, inputs, self.at(0, 25), LEAD)
+        inputs = {
+            "release_candidate": data.release_candidate(t0),
+            "deployment_plan": data.deployment_plan(t0),
+            "rollback_strategy": data.rollback_strategy(),
+        }
+        self.put_all(F, inputs, self.at(0, 30), EXEC)
+        self.say(
+            self.at(0, 30),
+            f"[bold]{F}[/bold]: its configuration was snapshotted as [bold]pre-stage-30[/bold] on entry "
+            f"(version {self.engine.snapshots(F)[0].version}: the stage defaults); the cutover is planned for "
+            "tomorrow afternoon",
+        )
 
     def put_all(self, venture: str, docs: dict[str, data.JSON], when: datetime, actor: Actor) -> None:
         """Store a venture's input artifacts (each checked against its JSON Schema) and say what changed."""
@@ -482,6 +564,7 @@ class Story:
             25: self.perf_002_first,
             27: self.perf_002_second,
             29: self.perf_002_escalates,
+            30: self.deployment,
             32: self.quarry_notified,
         }
         step = steps.get(hour)
@@ -659,6 +742,214 @@ class Story:
             "and then PERF-004 will propose the advance itself",
         )
 
+    # -- day two, 14:00: a deployment, a bad setting, a rollback; an error handled by policy -----
+    def deployment(self, hour: int) -> None:
+        """Ferryway's cutover with a too-aggressive canary, DEPLOY-002's rollback, then Cartwheel's 429s."""
+        out.rule("6 · A bad configuration change, and the rollback trigger that undoes it")
+        e = self.engine
+        when = self.at(hour, 2)
+        checks = ("health_check_pass_rate", "dependency_check_pass_rate", "backup_verification_pass_rate")
+        self.record([self.sample(F, m, 100, when) for m in checks], when, CREW[30])
+        self.complete(F, "30.1", when, "3 of 3 health endpoints answer 200, dependencies present, backups verified")
+        when = self.at(hour, 3)
+        ask = e.request_approval(
+            F, "chairman", actor=EXEC, reason=f"Release {data.FERRY_RELEASE} to production", now=when
+        )
+        e.decide_approval(ask.id, True, actor=CHAIRMAN, reason="Go, before the evening sailings", now=when)
+        self.say(when, f"[bold]{F}[/bold]: ivy (exec) asks for the cutover (#{ask.id}); ada (chairman) approves it")
+        self.bad_change(self.at(hour, 5))
+        fired_at = self.cutover(self.at(hour, 6))
+        self.show_rollback(fired_at)
+        self.back_on_blue(fired_at)
+        self.deliver(self.at(hour, 10), narrate=True)
+        out.rule("7 · An error classified, retried and resolved")
+        self.rate_limited(self.at(hour, 20))
+
+    def bad_change(self, when: datetime) -> None:
+        """Lee shortens the canary: one value refused by its range, then two accepted that will hurt."""
+        e = self.engine
+        try:
+            e.set_config(F, "traffic.canary_steps", "50,150", actor=LEAD, reason="faster cutover", now=when)
+        except BadInput as exc:
+            self.say(
+                when,
+                f"[bold]{F}[/bold]: lee sets traffic.canary_steps to 50,150: [red]refused[/red] — "
+                + escape(exc.message),
+            )
+        why = "skip the 10% step to finish before the 15:00 sailings"
+        steps = e.set_config(F, "traffic.canary_steps", "50,100", actor=LEAD, reason=why, now=when)
+        watch = e.set_config(
+            F, "traffic.canary_monitoring_duration", 60, actor=LEAD, reason="watch each step for 1 minute", now=when
+        )
+        self.say(
+            when,
+            f"[bold]{F}[/bold]: lee sets traffic.canary_steps {steps.previous} → {steps.value} "
+            f"(version {steps.version}) and traffic.canary_monitoring_duration {watch.previous} → {watch.value} s "
+            f"(version {watch.version}): "
+            f'"{why}" — [yellow]half the traffic will hit the new release at once[/yellow]',
+        )
+
+    def cutover(self, start: datetime) -> datetime:
+        """Half the traffic on green; the error rate climbs until DEPLOY-002 fires. Returns when it fired."""
+        line = self.engine.setting(F, "rollback.error_rate_threshold")
+        self.say(
+            start,
+            f"[bold]{F}[/bold]: crew-30 brings up green ({data.FERRY_RELEASE}) and moves 50% of traffic to it; "
+            f"telemetry reads the error rate every 10 s (rollback line: rollback.error_rate_threshold = {line.value}%, "
+            f"from the {line.source})",
+        )
+        self.record([self.sample(F, "green_traffic_share", 50, start)], start, CREW[30])
+        readings: list[str] = []
+        for n, rate in enumerate(data.FERRY_CUTOVER_ERRORS):
+            at = start + timedelta(seconds=10 * n)
+            readings.append(f"{rate:g}")
+            got = self.engine.record_samples([self.sample(F, "deployment_error_rate", rate, at)], actor=MONITOR, now=at)
+            self.samples[F] += 1
+            for f in got.fired:
+                if isinstance(f, Fired) and f.trigger == "DEPLOY-002":
+                    if f.outcome == "pending":
+                        self.say(at, f"[dim]error rate, %: {' '.join(readings)}[/dim]")
+                        readings = []
+                    self.fired(at, [f])
+                    if f.outcome != "pending":
+                        self.say(at, f"[dim]error rate, %: {' '.join(readings)}[/dim]")
+                        return at
+        raise RuntimeError("DEPLOY-002 did not fire: the demo's cutover readings no longer breach the threshold")
+
+    def show_rollback(self, when: datetime) -> None:
+        """The rollback log entry: what was restored from where, the handler, the duration."""
+        e = self.engine
+        rb = e.rollbacks(F)[0]
+        table = Table(
+            title=f"Rollback #{rb.id} of {F} ({rb.trigger}, {rb.outcome})", title_justify="left", box=box.SIMPLE_HEAD
+        )
+        table.add_column("parameter", no_wrap=True)
+        table.add_column(f"bad (v{rb.from_version})", justify="right", no_wrap=True)
+        table.add_column(f"restored ({rb.target}, v{rb.target_version})", justify="right", no_wrap=True)
+        for d in rb.diff:
+            table.add_row(d.key, str(d.before), f"{d.after} ({d.after_source})")
+        out.print(table)
+        for h in rb.handlers:
+            self.say(when, f"  handler {h.scope}/{h.handler}: {'ok' if h.ok else 'FAILED'} — {escape(h.detail)}")
+        left = e.config_diff(F, rb.target, "current").changes
+        same = "identical" if not left else f"{len(left)} difference(s) outside the traffic scope"
+        self.say(
+            when,
+            f"  restore + handler took [bold]{rb.duration_ms:.1f} ms[/bold] in one transaction (the studio's target: "
+            f"5 minutes); new version {rb.to_version}; config diff {rb.target} current: {same}",
+        )
+
+    def back_on_blue(self, fired_at: datetime) -> None:
+        """The error rate falls back once blue takes all the traffic again."""
+        start = fired_at + timedelta(seconds=10)
+        batch = [self.sample(F, "green_traffic_share", 0, start)]
+        batch += [
+            self.sample(F, "deployment_error_rate", rate, start + timedelta(seconds=10 * n))
+            for n, rate in enumerate(data.FERRY_BLUE_ERRORS)
+        ]
+        now = start + timedelta(seconds=10 * len(data.FERRY_BLUE_ERRORS))
+        self.record(batch, now)
+        state = next(t["state"] for t in self.engine.trigger_status(F, now=now) if t["trigger"] == "DEPLOY-002")
+        rates = ", ".join(f"{r:g}%" for r in data.FERRY_BLUE_ERRORS)
+        self.say(
+            now,
+            f"[bold]{F}[/bold]: all traffic on blue (3.1.4) again — error rate {rates}; DEPLOY-002 is {state}. "
+            "The next attempt uses the default 10/50/100 canary.",
+        )
+
+    def rate_limited(self, when: datetime) -> None:
+        """Cartwheel's crew meets Shippo's rate limit twice; the E19-RATE-LIMIT policy retries until it works."""
+        e = self.engine
+        shippo = data.ShippoSandbox(throttled=2)
+        try:
+            shippo.buy_label()
+        except data.ProviderError as exc:
+            self.say(
+                when,
+                f"[bold]{C}[/bold]: crew-19 re-runs the Shippo label test: [red]{escape(str(exc))}[/red]; "
+                "it hands the error and the call to engine.handle_error",
+            )
+            handle = partial(e.handle_error, C, None, exc, shippo.buy_label, actor=CREW[19], now=when)
+            handled, retries = _instant_retries(handle)
+        else:
+            raise RuntimeError("the Shippo sandbox stub no longer throttles")
+        for d in retries:
+            self.say(when, f"[bold]{C}[/bold]: stamina schedules retry {d.retry_num} after {escape(str(d.caused_by))}")
+        r = handled.record
+        steps = "; ".join(f"{s['action']} {s['outcome']} ({s['attempts']} attempt(s))" for s in r.steps)
+        self.say(
+            when,
+            f"[bold]{C}[/bold]: error #{r.id} classified [bold]{r.rule_id}[/bold] ({r.category}): "
+            f"{escape('; '.join(r.why))}",
+        )
+        self.say(
+            when,
+            f"[bold]{C}[/bold]: {steps} — [green]{r.status}[/green]: Shippo answered 429 twice, then sold label "
+            f"{handled.result['object_id']}; {r.time_to_resolve_ms:.1f} ms to resolve (stamina's test mode "
+            "skipped the 1 s and 2 s backoff waits)",
+        )
+        report = e.error_report()
+        share = "n/a" if report.automatic_share is None else f"{report.automatic_share:.0%}"
+        self.say(
+            when,
+            f"`venturegate errors`: {report.errors} error(s), {report.resolved_automatically} resolved without a "
+            f"human ({share}; the studio's target is {report.target:.0%})",
+        )
+
+    # -- notifications -----------------------------------------------------------------------------
+    def deliver(self, when: datetime, narrate: bool = False) -> None:
+        """Send what fell due, as the worker would; with `narrate`, say what reached the inbox."""
+        slack, mail = len(self.inbox.slack), len(self.inbox.mail)
+        report = self.engine.deliver_outbox(now=when)
+        if report.errors:
+            self.say(when, f"[red]delivery failed[/red]: {escape('; '.join(report.errors))}")
+        if not narrate:
+            return
+        self.say(
+            when,
+            f"the worker delivers the outbox: {report.sent} notification(s) in {report.messages} message(s) — "
+            f"{len(self.inbox.slack) - slack} to Slack, {len(self.inbox.mail) - mail} e-mail(s) to the chairman",
+        )
+        for m in self.inbox.slack[slack:]:
+            self.say(when, f"  [magenta]slack[/magenta]  {escape(m.title)}")
+        for x in self.inbox.mail[mail:]:
+            self.say(when, f"  [magenta]e-mail[/magenta] {escape(x.subject)}")
+
+    def notifications(self) -> None:
+        """Everything that reached the local inbox, grouped as it was sent."""
+        out.rule("9 · Notifications in a local inbox")
+        e, when = self.engine, self.at(HOURS, 1)
+        self.deliver(when)
+        sent = e.outbox_entries("sent", limit=10_000)
+        at = {x.delivery: x.sent_at for x in sent}
+        left = len(e.outbox_entries("pending", limit=10_000)) + len(e.outbox_entries("dead", limit=10_000))
+        self.say(
+            when,
+            f"every routed event went through the outbox: {len(sent)} notifications sent, {left} pending or dead; "
+            f"groups (same channel, venture and kind prefix) became {len(self.inbox.slack)} Slack messages and "
+            f"{len(self.inbox.mail)} e-mails",
+        )
+        slack = Table(title="Slack (fake incoming webhook)", title_justify="left", box=box.SIMPLE_HEAD)
+        slack.add_column("sent", no_wrap=True)
+        slack.add_column("n", justify="right")
+        slack.add_column("message (headline; a group lists its notifications)", overflow="fold")
+        for m in self.inbox.slack:
+            sent_at = at.get(m.delivery)
+            items = [_brief(line[2:]) for line in m.text.split("\n")[1:] if line.startswith("• ")]
+            text = "\n".join([_brief(m.title), *(f"  • {i}" for i in items)])
+            slack.add_row("" if sent_at is None else f"{sent_at:%a %H:%M}", str(len(items) or 1), escape(text))
+        out.print(slack)
+        mail = Table(title="The chairman's e-mail (SMTP sink)", title_justify="left", box=box.SIMPLE_HEAD)
+        mail.add_column("sent", no_wrap=True)
+        mail.add_column("to", no_wrap=True)
+        mail.add_column("subject", overflow="fold")
+        for x in self.inbox.mail:
+            sent_at = at.get(x.delivery)
+            mail.add_row(
+                "" if sent_at is None else f"{sent_at:%a %H:%M}", ", ".join(x.recipients), escape(_brief(x.subject))
+            )
+        out.print(mail)
+
     # -- the end ---------------------------------------------------------------------------------
     def summary(self) -> None:
         """Where every venture stands, from the database."""
@@ -697,3 +988,36 @@ class Story:
                 str(len(e.escalations(ref=v.id))),
             )
         out.print(table)
+
+
+def move_traffic_to_blue(ctx: RollbackContext) -> str:
+    """The demo's stand-in for crew-30's traffic handler: says what it would tell the load balancer."""
+    keys = ", ".join(c.key for c in ctx.changes) or "no setting changed"
+    return f"{ctx.venture}: HAProxy weights blue 100 / green 0 (restored: {keys})"
+
+
+def _instant_retries(call: Callable[[], R]) -> tuple[R, list[RetryDetails]]:
+    """Run `call` with stamina in test mode (no backoff waits, each rule's own attempt count) and its retries noted.
+
+    E19-RATE-LIMIT waits 1 s, then 2 s (plus jitter) between attempts; the demo skips the waits to stay fast.
+    Classification, attempts and the error record are what a real crew gets. stamina's own retry hooks
+    (a log line, a Prometheus counter) are swapped for a list for the duration, then restored.
+    """
+    seen: list[RetryDetails] = []
+
+    def note(details: RetryDetails) -> None:
+        seen.append(details)
+
+    hooks = get_on_retry_hooks()
+    set_on_retry_hooks([note])
+    try:
+        with stamina.set_testing(True, attempts=10, cap=True):
+            return call(), seen
+    finally:
+        set_on_retry_hooks(hooks)
+
+
+def _brief(line: str, reason: int = 48) -> str:
+    """A notification line with its reason cut short (the inbox keeps the whole text)."""
+    head, sep, why = line.partition(" — ")
+    return head + (sep + (why if len(why) <= reason else why[: reason - 1] + "…") if sep else "")
