@@ -1,0 +1,201 @@
+"""Errors as RFC 9457 problem details (`application/problem+json`), from engine errors and bad requests.
+
+| cause | status |
+|---|---|
+| body, path or query fails validation; an engine `BadInput` | 422 |
+| an engine refusal about who is acting (`where` is `--as`), `Forbidden` | 403 |
+| `NotFound` | 404 |
+| `Conflict` (wrong state, a concurrent change won), a database deadlock or serialization failure | 409 |
+| `GateNotPassed` (a gate blocks the operation; `gate` explains it) | 409 |
+| no or an unknown token | 401 with `WWW-Authenticate: Bearer` |
+
+Anything else is a bug: it is logged with its traceback and answered with a 500 problem.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from venturegate.api.schemas import UNION_TAGS
+from venturegate.engine.errors import ArtifactInvalid, BadInput, Conflict, Forbidden, GateNotPassed, NotFound
+
+log = logging.getLogger("venturegate.api")
+MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "/problems/"
+"""`type` is a relative URI reference, `/problems/<slug>`; docs/api.md describes each slug."""
+
+
+class ProblemDetail(BaseModel):
+    """One thing wrong with a request: where, what, how to fix it."""
+
+    where: str
+    message: str
+    hint: str = ""
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem: `type`, `title`, `status`, `detail`, and `errors` naming each field and reason."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemDetail] = []
+
+
+class ProblemResponse(JSONResponse):
+    """A JSON response with the problem media type."""
+
+    media_type = MEDIA_TYPE
+
+
+TITLES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request too large",
+    422: "Invalid input",
+    500: "Internal server error",
+}
+SLUGS = {
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "too-large",
+    422: "invalid-input",
+    500: "server-error",
+}
+
+
+def problem(
+    status: int,
+    detail: str,
+    errors: list[ProblemDetail] | None = None,
+    *,
+    slug: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> ProblemResponse:
+    """A problem+json response."""
+    body = Problem(
+        type=TYPE_BASE + (slug or SLUGS.get(status, "error")),
+        title=TITLES.get(status, "Error"),
+        status=status,
+        detail=detail,
+        errors=errors or [],
+        **extra,
+    )
+    return ProblemResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+def _where(where: str) -> str:
+    """A CLI-flavoured location (`--segment`, `SUBSTAGE`) as the API's field name."""
+    text = where.strip()
+    if text.startswith("--"):
+        return text[2:].replace("-", "_")
+    return text.lower() if text.isupper() else text
+
+
+def _engine_error(exc: BadInput) -> list[ProblemDetail]:
+    if isinstance(exc, ArtifactInvalid):
+        return [ProblemDetail(where=f"content{ptr}", message=why) for ptr, why in exc.errors]
+    return [ProblemDetail(where=_where(exc.where), message=exc.message, hint=exc.hint)]
+
+
+async def _bad_input(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, BadInput)
+    if isinstance(exc, NotFound):
+        return problem(404, str(exc), _engine_error(exc))
+    if exc.where == "--as":  # the engine's refusals about who is acting
+        return problem(403, exc.message, [ProblemDetail(where="token", message=exc.message, hint=exc.hint)])
+    slug = "artifact-invalid" if isinstance(exc, ArtifactInvalid) else None
+    return problem(422, str(exc), _engine_error(exc), slug=slug)
+
+
+async def _forbidden(request: Request, exc: Exception) -> ProblemResponse:
+    return problem(403, str(exc), [ProblemDetail(where="token", message=str(exc))])
+
+
+async def _conflict(request: Request, exc: Exception) -> ProblemResponse:
+    return problem(409, str(exc))
+
+
+async def _gate(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, GateNotPassed)
+    r = exc.result
+    failing = [ProblemDetail(where=f"gate.{c.name}", message=f"{c.verdict}: {c.reason}") for c in r.failing()]
+    gate = {"stage": r.stage, "gate": r.gate, "passed": False, "checks": [c.as_dict() for c in r.checks]}
+    return problem(409, str(exc), failing, slug="gate-not-passed", gate=gate)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    """`("body", "single", "samples", 0, "value")` → `body.samples[0].value` (union tags left out)."""
+    parts = [str(p) for p in loc]
+    if len(parts) > 1 and parts[0] == "body" and parts[1] in UNION_TAGS:
+        del parts[1]
+    text = parts[0] if parts else "request"
+    for p in parts[1:]:
+        text += f"[{p}]" if p.isdigit() else f".{p}"
+    return text
+
+
+async def _validation(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        ProblemDetail(where=_location(tuple(e.get("loc", ()))), message=str(e.get("msg", ""))) for e in exc.errors()
+    ]
+    fields = "; ".join(f"{d.where}: {d.message}" for d in errors[:3])
+    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    return problem(422, f"the request is invalid: {fields}{more}", errors)
+
+
+async def _http(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers) if exc.headers else None
+    return problem(exc.status_code, str(exc.detail), headers=headers)
+
+
+_TRANSIENT = ("40P01", "40001")
+"""PostgreSQL deadlock and serialization failure: the transaction was rolled back; a retry succeeds."""
+
+
+async def _database(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, OperationalError)
+    code = getattr(exc.orig, "sqlstate", None)
+    if code in _TRANSIENT or "database is locked" in str(exc.orig):
+        log.warning("concurrent requests collided on %s %s: %s", request.method, request.url.path, code or exc.orig)
+        return problem(409, "a concurrent request changed the same data; nothing was changed, retry the request")
+    return await _bug(request, exc)
+
+
+async def _bug(request: Request, exc: Exception) -> ProblemResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(500, "an internal error occurred; it has been logged")
+
+
+def install(app: FastAPI) -> None:
+    """Answer every error with a problem body."""
+    app.add_exception_handler(GateNotPassed, _gate)
+    app.add_exception_handler(BadInput, _bad_input)
+    app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(Conflict, _conflict)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(OperationalError, _database)
+    app.add_exception_handler(Exception, _bug)

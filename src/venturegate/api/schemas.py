@@ -1,0 +1,719 @@
+"""Request and response bodies of the REST API (the OpenAPI document is generated from these).
+
+Responses mirror the engine's records (`as_dict`, the same keys as the CLI's `--json`). Requests
+refuse what the store cannot hold (NUL characters, times outside years 1–9999 in UTC, numbers that
+are not finite) so that bad input is a 422 that names the field, never a database error.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, Tag
+
+MAX_BATCH = 10_000
+"""Most samples one `POST /api/metrics` takes."""
+CONFIG_REF = r"^([0-9]{1,18}|[A-Za-z][A-Za-z0-9._-]{0,119})$"
+"""A configuration version number, a snapshot name, or `current`."""
+MAX_ID = 2**63 - 1
+"""Largest id a path or query accepts (the store's BIGINT)."""
+
+
+def no_nul(text: str) -> str:
+    """Refuse NUL characters (PostgreSQL cannot store them in text)."""
+    if "\x00" in text:
+        raise ValueError("text cannot contain NUL (\\u0000) characters")
+    return text
+
+
+def _utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range once converted to UTC") from None
+
+
+def check_ref(text: str) -> str:
+    """A venture reference: a name, or an id within the store's range."""
+    text = text.strip()
+    if not text:
+        raise ValueError("give a venture id or name")
+    if text.isdigit():  # names are never only digits: this is an id
+        try:
+            number = int(text)
+        except ValueError:
+            raise ValueError(f"'{text}' is not a venture id") from None
+        if number > MAX_ID:
+            raise ValueError(f"venture id {text} is out of range")
+    return text
+
+
+NoNul = AfterValidator(no_nul)
+Text = Annotated[str, NoNul]
+"""Any text the store can hold."""
+Reason = Annotated[str, Field(max_length=2000, description="Why (recorded on the event)."), AfterValidator(no_nul)]
+When = Annotated[AwareDatetime, AfterValidator(_utc)]
+"""An ISO 8601 time with a zone (`Z` or `+02:00`)."""
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+VentureRef = Annotated[
+    str,
+    Field(min_length=1, max_length=200, description="Venture id or name."),
+    AfterValidator(no_nul),
+    AfterValidator(check_ref),
+]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+# -- ventures ------------------------------------------------------------------------------------
+class VentureCreate(_In):
+    """A new venture, pinned to the workflow the server runs."""
+
+    name: Annotated[Text, Field(min_length=1, max_length=200, description="Unique name (not only digits).")]
+    segment: Literal["b2b_enterprise", "b2b_smb", "b2c_mass", "b2c_premium"]
+    stage: Annotated[int, Field(ge=1, le=10_000, description="Stage to start in.")] = 1
+
+
+class StatusChange(_In):
+    """Pause, resume or kill."""
+
+    reason: Reason = ""
+
+
+class Venture(_Out):
+    """A venture and where it stands."""
+
+    id: int
+    name: str
+    segment: str
+    stage: int
+    status: str
+    workflow_digest: str
+    created_at: datetime
+    updated_at: datetime
+    status_detail: dict[str, Any] | None = None
+
+
+class Visit(_Out):
+    """One entry into a stage."""
+
+    id: int
+    stage: int
+    attempt: int
+    entered_at: datetime
+    exited_at: datetime | None
+    reason: str
+    outcome: str | None
+
+
+class Substage(_Out):
+    """A substage of the current visit."""
+
+    id: str
+    title: str
+    status: str
+    items: list[str]
+    completed_by: str | None
+    completed_at: datetime | None
+
+
+class Approval(_Out):
+    """An approval request and its decision."""
+
+    id: int
+    venture_id: int
+    stage: int
+    role: str
+    status: str
+    reason: str
+    requested_by: str
+    requested_at: datetime
+    expires_at: datetime | None
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_reason: str | None
+    payload: dict[str, Any] | None
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+    review_reason: str | None = None
+    awaiting_review: bool = False
+
+
+class VentureDetail(Venture):
+    """A venture with its visits, current substages and pending approvals."""
+
+    visits: list[Visit]
+    substages: list[Substage]
+    pending_approvals: list[Approval]
+
+
+class Advanced(Venture):
+    """The venture after an advance, and the stage it left."""
+
+    from_stage: int
+
+
+class Check(_Out):
+    """One gate check: observed value, expected level, verdict, reason, and the condition's explanation tree."""
+
+    name: str
+    kind: str
+    verdict: Literal["pass", "fail", "unknown"]
+    observed: Any = None
+    expected: Any = None
+    reason: str
+    explanation: dict[str, Any] | None = None
+
+
+class Gate(_Out):
+    """A gate's verdict, check by check."""
+
+    venture: str
+    stage: int
+    gate: str
+    passed: bool
+    checks: list[Check]
+
+
+class AdvanceIn(_In):
+    """Advance only if the venture is still in `expected_stage` (when given)."""
+
+    expected_stage: Annotated[int | None, Field(ge=0, le=10_000)] = None
+
+
+class SubstageComplete(_In):
+    """The done-when items attested (all of them when omitted)."""
+
+    items: list[Annotated[Text, Field(max_length=500)]] | None = Field(default=None, max_length=200)
+
+
+class AttestIn(_In):
+    """A written gate criterion of the current stage, exactly as defined."""
+
+    criterion: Annotated[Text, Field(min_length=1, max_length=500)]
+
+
+class Attested(_Out):
+    """An attestation recorded (a repeated one changes nothing)."""
+
+    venture: str
+    criterion: str
+    attested: bool
+
+
+class TriggerStatus(_Out):
+    """A trigger of the current stage: its state and counts."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    trigger: str
+    kind: str
+    when: str
+    for_: str = Field(alias="for")
+    mode: str
+    max: int | None
+    state: str
+    since: str | None
+    last_evaluated_at: str | None
+    last_value: Any = None
+    fired: int
+    acted: int
+
+
+# -- samples -----------------------------------------------------------------------------------
+class SampleBody(_In):
+    """One sample."""
+
+    venture: VentureRef
+    metric: Annotated[Text, Field(min_length=1, max_length=200)]
+    value: Finite
+    at: When | None = Field(default=None, description="When it was measured (default: now).")
+    key: Annotated[Text, Field(min_length=1, max_length=200)] | None = Field(
+        default=None, description="Idempotency key: a retry with the same key (per venture) records nothing."
+    )
+
+
+class SampleBatch(_In):
+    """Up to 10,000 samples, recorded in one transaction (any invalid sample rejects the batch, naming its index)."""
+
+    samples: Annotated[list[SampleBody], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+def _sample_kind(value: Any) -> str:
+    return "batch" if isinstance(value, dict) and "samples" in value else "single"
+
+
+UNION_TAGS = ("single", "batch")
+"""Tags of `Samples`' alternatives (left out of the locations in validation errors)."""
+Samples = Annotated[
+    Annotated[SampleBody, Tag("single")] | Annotated[SampleBatch, Tag("batch")], Discriminator(_sample_kind)
+]
+"""One sample, or a batch: `{"samples": [...]}`."""
+
+
+class SampleResult(_Out):
+    """What happened to one sample."""
+
+    venture_id: int
+    metric: str
+    value: float
+    at: datetime
+    key: str | None
+    duplicate: bool
+
+
+class Fired(_Out):
+    """A trigger that fired (or went pending) because of the data, and what came of it."""
+
+    trigger: str
+    kind: str
+    action: dict[str, Any]
+    mode: str
+    outcome: str
+    venture_id: int
+    detail: str = ""
+
+
+class Ingested(_Out):
+    """Counts, the keys that were already recorded, what fired; `sample` for a single sample."""
+
+    recorded: int
+    duplicates: int
+    duplicate_keys: list[str]
+    fired: list[Fired]
+    sample: SampleResult | None = None
+
+
+# -- artifacts ---------------------------------------------------------------------------------
+class ArtifactIn(_In):
+    """An artifact version: JSON content validated against the artifact's schema."""
+
+    content: Any = Field(description="The JSON document.")
+    derived_from: list[Annotated[str, Field(max_length=300, pattern=r"^[A-Za-z0-9_.-]+@[0-9]{1,18}$")]] | None = Field(
+        default=None, max_length=100, description="NAME@VERSION of the artifacts it was made from."
+    )
+
+
+class Artifact(_Out):
+    """One stored artifact version."""
+
+    id: int
+    name: str
+    version: int
+    content: Any = None
+    content_hash: str
+    derived_from: list[str]
+    stage: int
+    actor: str
+    created_at: datetime
+
+
+class LineageItem(_Out):
+    """One artifact in a lineage chain; depth 0 is the artifact asked for."""
+
+    depth: int
+    name: str
+    version: int
+    derived_from: list[str]
+    content_hash: str
+
+
+# -- approvals ---------------------------------------------------------------------------------
+class ApprovalRequest(_In):
+    """Ask a role for an approval of the current stage."""
+
+    role: Annotated[Text, Field(min_length=1, max_length=40)]
+    reason: Reason = ""
+
+
+class Decision(_In):
+    """An approval decision (a bypass needs a reason)."""
+
+    reason: Reason = ""
+
+
+# -- configuration -----------------------------------------------------------------------------
+class ConfigSetting(_Out):
+    """A parameter's effective value, where it came from, and what it may be."""
+
+    key: str
+    value: Any = None
+    source: str
+    version: int | None
+    stage: int | None
+    type: str
+    default: Any = None
+    unit: str
+    min: float | None
+    max: float | None
+    allowed: list[str] | None
+    description: str
+
+
+class ConfigSet(_In):
+    """A new value (JSON, or text as on the command line: `10,50,100`) and why."""
+
+    value: Any = Field(description="The new value.")
+    reason: Annotated[Text, Field(min_length=1, max_length=2000, description="Why (required, recorded).")]
+
+
+class ConfigChange(_Out):
+    """One key changed in one configuration version."""
+
+    version: int
+    key: str
+    scope: str
+    value: Any = None
+    unset: bool
+    previous: Any = None
+    change: str
+    stage: int
+    actor: str
+    actor_role: str | None
+    reason: str
+    at: datetime
+
+
+class DiffEntry(_Out):
+    """A key whose value differs between two configurations."""
+
+    key: str
+    scope: str
+    before: Any = None
+    after: Any = None
+    before_source: str
+    after_source: str
+
+
+class ConfigDiff(_Out):
+    """What changes from configuration A to B."""
+
+    venture: str
+    a: str
+    a_version: int
+    b: str
+    b_version: int
+    changes: list[DiffEntry]
+
+
+class SnapshotIn(_In):
+    """Name the current configuration version."""
+
+    name: Annotated[Text, Field(min_length=1, max_length=120)]
+    reason: Reason = ""
+
+
+class Snapshot(_Out):
+    """A named configuration version."""
+
+    id: int
+    venture_id: int
+    name: str
+    version: int
+    stage: int
+    auto: bool
+    actor: str
+    reason: str
+    created_at: datetime
+
+
+class RollbackIn(_In):
+    """Restore a version or snapshot (`to`), or carry out the stage's plan for `cause`."""
+
+    to: Annotated[str, Field(pattern=CONFIG_REF, description="A version number or snapshot name.")] | None = None
+    scope: list[Annotated[Text, Field(min_length=1, max_length=80)]] | None = Field(default=None, max_length=50)
+    cause: Annotated[Text, Field(max_length=120)] = ""
+    dry_run: bool = False
+    reason: Reason = ""
+
+
+class HandlerResult(_Out):
+    """One rollback handler's run."""
+
+    scope: str
+    handler: str
+    ok: bool
+    detail: str
+    ms: float
+
+
+class Rollback(_Out):
+    """A rollback (or dry run): target, diff, handlers, duration, outcome."""
+
+    id: int | None
+    venture_id: int
+    venture: str
+    stage: int
+    target: str
+    target_version: int
+    from_version: int
+    to_version: int | None
+    scope: list[str]
+    cause: str
+    reason: str
+    trigger: str | None
+    actor: str
+    started_at: datetime
+    duration_ms: float
+    outcome: str
+    diff: list[DiffEntry]
+    handlers: list[HandlerResult]
+    escalation: str | None
+    recursion: str | None = None
+
+
+class RollbackPlan(_Out):
+    """The branch of the stage's rollback decision tree for a cause, and what a restore would change."""
+
+    venture: str
+    stage: int
+    cause: str
+    action: str
+    restores: bool
+    snapshot: str | None
+    snapshot_version: int | None
+    scope: list[str]
+    go_to: int | str | None
+    description: str
+    why: str
+    steps: list[str]
+    diff: list[DiffEntry]
+    causes: list[str]
+
+
+# -- events, escalations, errors, figures --------------------------------------------------------
+class Event(_Out):
+    """An append-only record of a change."""
+
+    id: int
+    venture_id: int | None
+    kind: str
+    actor: str
+    actor_role: str | None
+    actor_kind: str
+    at: datetime
+    stage: int | None
+    substage: str | None
+    reason: str
+    data: dict[str, Any] | None
+
+
+class EventPage(_Out):
+    """A page of events, oldest first; pass `next_cursor` as `cursor` for the next page (null: no more now)."""
+
+    events: list[Event]
+    next_cursor: str | None
+
+
+class Escalation(_Out):
+    """An escalation directive and the history that led to it."""
+
+    id: int
+    code: str
+    venture_id: int
+    stage: int
+    trigger_id: str | None
+    role: str
+    status: str
+    reason: str
+    history: list[dict[str, Any]]
+    created_at: datetime
+    resolved_by: str | None
+    resolved_at: datetime | None
+    resume_at: str | None
+
+
+class EscalationResolve(_In):
+    """Where the venture resumes: a stage (`14`) or a substage of its stage (`28.2`)."""
+
+    resume_at: Annotated[Text, Field(min_length=1, max_length=20)]
+    reason: Reason = ""
+
+
+class ErrorIn(_In):
+    """An error reported by hand (at least one of status, message, types)."""
+
+    venture: VentureRef
+    stage: Annotated[int | None, Field(ge=0, le=10_000, description="Stage whose taxonomy applies.")] = None
+    status: Annotated[int | None, Field(ge=100, le=599, description="HTTP status, if any.")] = None
+    message: Annotated[Text, Field(max_length=5000)] = ""
+    types: list[Annotated[Text, Field(min_length=1, max_length=200)]] = Field(default_factory=list, max_length=20)
+
+
+class ErrorRecord(_Out):
+    """One error of the log: classification, steps taken, outcome."""
+
+    id: int
+    venture_id: int
+    stage: int
+    rule_id: str
+    category: str
+    matched: bool
+    why: list[str]
+    error_type: str
+    http_status: int | None
+    message: str
+    operation: str | None
+    status: str
+    resolution: str
+    resolved_automatically: bool
+    attempts: int
+    steps: list[dict[str, Any]]
+    escalation_code: str | None
+    actor: str
+    occurred_at: datetime
+    recorded_at: datetime
+    closed_at: datetime | None
+    time_to_resolve_ms: float | None
+
+
+class CategoryFigures(_Out):
+    """Error figures of one category."""
+
+    category: str
+    errors: int
+    resolved_automatically: int
+    resolved_by_people: int
+    escalated: int
+    recursed: int
+    aborted: int
+    open: int
+    mean_time_to_resolve_ms: float | None
+    automatic_share: float | None
+
+
+class ErrorSummary(_Out):
+    """Counts by category, mean time to resolve, the share resolved without a human."""
+
+    errors: int
+    open: int
+    resolved_automatically: int
+    resolved_by_people: int
+    automatic_share: float | None
+    target: float
+    meets_target: bool | None
+    mean_time_to_resolve_ms: float | None
+    by_category: list[CategoryFigures]
+
+
+class StageStats(_Out):
+    """One stage's figures."""
+
+    stage: int
+    mode: str
+    visits: int
+    completed_visits: int
+    automation_level: float | None
+    mean_execution_hours: float | None
+    recursions: int
+    recursion_rate: float | None
+    escalations: int
+
+
+class Progression(_Out):
+    """A stage-wide (venture_id null) or per-venture progression mode with its run counts."""
+
+    stage: int
+    venture_id: int | None
+    mode: str
+    successes: int
+    failures: int
+
+
+class ProgressionSet(_In):
+    """A mode, stage-wide or for one venture; `default` drops a venture's override."""
+
+    mode: Literal["manual", "assisted", "auto", "default"]
+    venture: VentureRef | None = None
+
+
+class Critique(_Out):
+    """A stage's rubric scores (0–5) with reasons, and their mean."""
+
+    stage: int
+    title: str
+    overall: float
+    scores: dict[str, dict[str, Any]]
+
+
+class WorkflowStageBrief(_Out):
+    """A stage in the workflow overview."""
+
+    id: int
+    title: str
+    substages: int
+    metrics: int
+    triggers: int
+
+
+class WorkflowOverview(_Out):
+    """The workflow the server runs: identity and stages in brief."""
+
+    workflow: dict[str, Any]
+    digest: str
+    stages: list[WorkflowStageBrief]
+
+
+class OutboxEntry(_Out):
+    """A notification: where it goes, its state, its delivery history."""
+
+    id: int
+    event_id: int
+    venture_id: int | None
+    channel: str
+    kind: str
+    severity: str
+    stage: int | None
+    group_key: str
+    status: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    delivery: str | None
+    last_error: str | None
+
+
+class Delivery(_Out):
+    """What one outbox delivery run did."""
+
+    claimed: int
+    messages: int
+    sent: int
+    retrying: int
+    dead: list[int]
+    errors: list[str]
+    next_due: datetime | None
+
+
+class Tick(_Out):
+    """What one run of the due timers did."""
+
+    now: datetime
+    timers: int
+    fired: list[Fired]
+    expired_approvals: list[int]
+    stale: list[dict[str, Any]]
+    next_due: datetime | None
+
+
+class Me(_Out):
+    """The token presented, and what its role may do."""
+
+    name: str
+    role: str
+    permissions: list[str]
+
+
+class Health(_Out):
+    """The server answers and its database too."""
+
+    status: Literal["ok"]
+    workflow: str

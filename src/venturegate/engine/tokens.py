@@ -1,0 +1,135 @@
+"""API tokens: a secret shown once, stored only as its SHA-256, with a role; listed and revoked by name or id."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+
+from venturegate.core.permissions import ROLES, is_role
+from venturegate.engine.actors import Actor
+from venturegate.engine.base import EngineBase
+from venturegate.engine.errors import BadInput, Conflict, NotFound
+from venturegate.engine.records import _Record
+from venturegate.store.schema import api_tokens
+
+PREFIX = "vg_"
+"""Every secret starts with this, so that a leaked one is recognisable (secret scanners, logs)."""
+CACHE_SECONDS = 5.0
+"""How long a process trusts a token it has checked; a revocation elsewhere takes effect within this."""
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class ApiToken(_Record):
+    """A token's public facts (never its secret)."""
+
+    id: int
+    name: str
+    role: str
+    created_by: str
+    created_at: datetime
+    revoked_at: datetime | None
+    revoked_by: str | None
+
+    @property
+    def actor(self) -> Actor:
+        """Who acts when this token is presented: the token's name, with its role (agents as agents)."""
+        return Actor(self.name, self.role, "agent" if self.role == "agent" else "human")
+
+
+def hash_secret(secret: str) -> str:
+    """The stored form of a secret."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _token(r: Row[Any]) -> ApiToken:
+    return ApiToken(int(r.id), r.name, r.role, r.created_by, r.created_at, r.revoked_at, r.revoked_by)
+
+
+class TokenOps(EngineBase):
+    """Creating, listing, revoking and checking API tokens."""
+
+    def create_token(self, name: str, role: str, *, actor: Actor, now: datetime | None = None) -> tuple[ApiToken, str]:
+        """Create a token; returns it with its secret, which is not stored and cannot be shown again."""
+        now = self.when(now)
+        name = name.strip()
+        if not _NAME_RE.match(name) or name.isdigit():
+            raise BadInput(
+                f"'{name}' cannot name a token",
+                where="name",
+                hint="1–100 letters, digits, . _ @ -, starting with a letter or digit, not only digits",
+            )
+        if not is_role(role):
+            raise BadInput(f"unknown role '{role}'", where="role", hint="one of " + ", ".join(ROLES))
+        secret = PREFIX + secrets.token_urlsafe(32)
+        with self.tx() as conn:
+            if conn.execute(select(api_tokens.c.id).where(api_tokens.c.name == name)).first() is not None:
+                raise Conflict(f"a token named '{name}' already exists; names are never reused, pick another")
+            tid = conn.execute(
+                insert(api_tokens)
+                .values(name=name, role=role, token_hash=hash_secret(secret), created_by=actor.name, created_at=now)
+                .returning(api_tokens.c.id)
+            ).scalar_one()
+            self._event(conn, None, "token.created", actor, now, data={"token": int(tid), "name": name, "role": role})
+            return _token(conn.execute(select(api_tokens).where(api_tokens.c.id == tid)).one()), secret
+
+    def tokens(self, *, include_revoked: bool = True) -> list[ApiToken]:
+        """Every token, oldest first."""
+        query = select(api_tokens).order_by(api_tokens.c.id)
+        if not include_revoked:
+            query = query.where(api_tokens.c.revoked_at.is_(None))
+        with self.tx() as conn:
+            return [_token(r) for r in conn.execute(query)]
+
+    def revoke_token(self, ref: str | int, *, actor: Actor, now: datetime | None = None) -> ApiToken:
+        """Revoke a token by name or id; it stops working at once in this process, within seconds elsewhere."""
+        now = self.when(now)
+        text = str(ref).strip()
+        cond = api_tokens.c.name == text
+        if text.isdigit() and len(text) < 19:
+            cond = cond | (api_tokens.c.id == int(text))
+        with self.tx() as conn:
+            r = conn.execute(select(api_tokens).where(cond).order_by(api_tokens.c.id).limit(1)).first()
+            if r is None:
+                raise NotFound(f"no token '{ref}'", where="token", hint="`venturegate token list` shows them")
+            if r.revoked_at is not None:
+                raise Conflict(f"token '{r.name}' was already revoked at {r.revoked_at.isoformat()}")
+            conn.execute(
+                update(api_tokens).where(api_tokens.c.id == r.id).values(revoked_at=now, revoked_by=actor.name)
+            )
+            self._event(conn, None, "token.revoked", actor, now, data={"token": int(r.id), "name": r.name})
+            self._token_cache().clear()
+            return _token(conn.execute(select(api_tokens).where(api_tokens.c.id == r.id)).one())
+
+    def authenticate(self, secret: str) -> ApiToken | None:
+        """The live token with this secret, or None (unknown or revoked)."""
+        if not secret.startswith(PREFIX) or len(secret) > 200:
+            return None
+        digest = hash_secret(secret)
+        cache = self._token_cache()
+        hit = cache.get(digest)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        with self.tx() as conn:
+            r = conn.execute(
+                select(api_tokens).where(api_tokens.c.token_hash == digest, api_tokens.c.revoked_at.is_(None))
+            ).first()
+        if r is None:
+            cache.pop(digest, None)
+            return None
+        if len(cache) > 10_000:
+            cache.clear()
+        token = _token(r)
+        cache[digest] = (time.monotonic() + CACHE_SECONDS, token)
+        return token
+
+    def _token_cache(self) -> dict[str, tuple[float, ApiToken]]:
+        cache: dict[str, tuple[float, ApiToken]] = self.__dict__.setdefault("_api_token_cache", {})
+        return cache
