@@ -1,0 +1,7 @@
+"""Observability: Prometheus metrics computed from the database, Grafana dashboards from the workflow."""
+
+from __future__ import annotations
+
+from venturegate.observability.metrics import VenturegateCollector, current_engine, render, router
+
+__all__ = ["VenturegateCollector", "current_engine", "render", "router"]
