@@ -77,12 +77,36 @@ def register(huey: Huey, engine_factory: Any) -> Any:
     return wake
 
 
+def register_jobs(huey: Huey, engine_factory: Any) -> Any:
+    """Register the crew-job task (`run_job(job_id)`) and the sweep that fails jobs whose worker died."""
+    engines: dict[str, Engine] = {}
+
+    def engine() -> Engine:
+        if "e" not in engines:
+            engines["e"] = engine_factory()
+        return engines["e"]
+
+    @huey.task(name="venturegate.run_job")  # type: ignore[untyped-decorator]
+    def run_job(job_id: int) -> str:
+        from venturegate.crews.runner import run_job as run
+
+        return run(engine(), job_id, worker=f"huey:{os.getpid()}").status
+
+    @huey.periodic_task(crontab(minute="*"), name="venturegate.sweep_jobs")  # type: ignore[untyped-decorator]
+    def sweep_jobs() -> None:
+        for job in engine().sweep_jobs():
+            log.warning("job %s failed: %s", job.id, job.error)
+
+    return run_job
+
+
 def run_worker(db_url: str | None, workers: int = 1) -> None:
     """Run the consumer until interrupted (`venturegate worker`)."""
     from huey.consumer import Consumer
 
     huey = make_huey()
     wake = register(huey, lambda: Engine.open(db_url))
+    register_jobs(huey, lambda: Engine.open(db_url))
     wake()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     Consumer(huey, workers=workers, periodic=True, check_worker_health=True).run()

@@ -1,0 +1,60 @@
+"""Running a crew as a job: queue it, claim it, run it with progress and cancellation, record how it ended."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from venturegate.crews.base import Cancelled, CancelToken, CrewContext, CrewResult, ProgressSink
+from venturegate.crews.registry import crew_for_stage
+from venturegate.engine.actors import Actor
+from venturegate.engine.jobs import Job
+
+if TYPE_CHECKING:
+    from venturegate.engine import Engine
+
+log = logging.getLogger("venturegate.crews")
+
+
+def queue_job(
+    engine: Engine,
+    venture: str | int,
+    stage: int,
+    options: dict[str, Any] | None = None,
+    *,
+    actor: Actor,
+    crew: str | None = None,
+) -> Job:
+    """Queue a run of the crew serving `stage` (checked to exist now, not when a worker picks it up)."""
+    name, _ = crew_for_stage(stage, crew)
+    return engine.create_job(venture, stage, name, options, actor=actor)
+
+
+def run_job(engine: Engine, job_id: int, *, worker: str = "inline", sink: ProgressSink | None = None) -> Job:
+    """Claim a queued job and run its crew to the end; the job's row says how it ended (never raises for it)."""
+    job = engine.claim_job(job_id, worker=worker)
+    if job is None:
+        return engine.job(job_id)
+    try:
+        name, crew = crew_for_stage(job.stage, job.crew)
+        venture = engine.venture(job.venture_id)
+        ctx = CrewContext(
+            engine=engine,
+            venture=venture.name,
+            stage=job.stage,
+            actor=Actor(name, "agent", "agent"),
+            options=dict(job.options),
+            job_id=job.id,
+            sink=sink,
+            cancel=CancelToken(lambda: engine.heartbeat_job(job_id)),
+        )
+        ctx.checkpoint()
+        result: CrewResult = crew.run(ctx)
+    except Cancelled:
+        return engine.finish_job(job_id, "cancelled", error="cancelled at a step boundary")
+    except Exception as exc:
+        log.error("job %s failed:\n%s", job_id, traceback.format_exc())
+        return engine.finish_job(job_id, "failed", error=f"{type(exc).__name__}: {exc}")
+    status = "failed" if result.status == "failed" else "succeeded"
+    return engine.finish_job(job_id, status, result=result.as_dict(), error=result.summary.get("error"))

@@ -1,0 +1,294 @@
+"""Crew jobs: one run of a crew for a venture's stage, queued, claimed, heart-beating, finished or cancelled.
+
+A job's row is the truth; a queue (the worker's Huey task) only says "run job N now". A running job
+beats its heart on every progress report; a job whose heartbeat is older than the lease is failed
+visibly by `sweep_jobs` (the worker's sweep and `venturegate jobs` run it): crews record samples and
+artifacts as they go, so a half-done run cannot safely be resumed from the middle — it is re-run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select, update
+
+from venturegate.engine.actors import SYSTEM, Actor
+from venturegate.engine.base import EngineBase
+from venturegate.engine.errors import BadInput, Conflict, NotFound
+from venturegate.engine.records import _Record
+from venturegate.store.schema import jobs
+
+JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+"""Where a job stands; the last three are final."""
+FINAL = ("succeeded", "failed", "cancelled")
+DEFAULT_LEASE = timedelta(minutes=10)
+"""A running job whose heartbeat is older than this is taken for dead (its worker crashed)."""
+
+
+@dataclass(frozen=True)
+class Job(_Record):
+    """One run of a crew for a venture's stage."""
+
+    id: int
+    venture_id: int
+    stage: int
+    crew: str
+    status: str
+    options: dict[str, Any]
+    progress: dict[str, Any]
+    result: dict[str, Any] | None
+    cancel_requested: bool
+    actor: str
+    worker: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    error: str | None
+
+    @property
+    def final(self) -> bool:
+        """Whether the job has ended (succeeded, failed or cancelled)."""
+        return self.status in FINAL
+
+
+def _job(r: Row[Any]) -> Job:
+    return Job(
+        int(r.id),
+        int(r.venture_id),
+        int(r.stage),
+        r.crew,
+        r.status,
+        dict(r.options or {}),
+        dict(r.progress or {}),
+        None if r.result is None else dict(r.result),
+        bool(r.cancel_requested),
+        r.actor,
+        r.worker,
+        r.created_at,
+        r.started_at,
+        r.finished_at,
+        r.heartbeat_at,
+        r.error,
+    )
+
+
+class JobOps(EngineBase):
+    """Creating, claiming, heart-beating, finishing, cancelling and listing crew jobs."""
+
+    def create_job(
+        self,
+        ref: str | int,
+        stage: int,
+        crew: str,
+        options: dict[str, Any] | None = None,
+        *,
+        actor: Actor,
+        now: datetime | None = None,
+    ) -> Job:
+        """Queue a run of `crew` for the venture's `stage` (which must be its current stage)."""
+        now = self.when(now)
+        opts = dict(options or {})
+        bad = [k for k, v in opts.items() if not isinstance(k, str) or not isinstance(v, str | int | float | bool)]
+        if bad:
+            raise BadInput(f"job options must be simple values; not {bad}", where="--option", hint="KEY=VALUE")
+        with self.tx() as conn:
+            row = self._row(conn, ref, lock=True)
+            if int(row.stage) != stage:
+                raise Conflict(f"venture '{row.name}' is at stage {row.stage}, not {stage}; run the crew of its stage")
+            if row.status != "active":
+                raise Conflict(f"venture '{row.name}' is {row.status}; a crew runs only for an active venture")
+            busy = conn.execute(
+                select(jobs.c.id).where(
+                    jobs.c.venture_id == row.id, jobs.c.stage == stage, jobs.c.status.in_(("queued", "running"))
+                )
+            ).first()
+            if busy is not None:
+                raise Conflict(
+                    f"job {busy.id} already runs for venture '{row.name}' stage {stage}; "
+                    f"wait for it, or `venturegate job cancel {busy.id}`"
+                )
+            job_id = int(
+                conn.execute(
+                    insert(jobs)
+                    .values(
+                        venture_id=row.id,
+                        stage=stage,
+                        crew=crew,
+                        status="queued",
+                        options=opts,
+                        progress={},
+                        cancel_requested=False,
+                        actor=actor.name,
+                        created_at=now,
+                    )
+                    .returning(jobs.c.id)
+                ).scalar_one()
+            )
+            self._event(
+                conn, int(row.id), "job.queued", actor, now, stage=stage, reason=f"job {job_id}: crew {crew}",
+                data={"job": job_id, "crew": crew, "options": opts},
+            )  # fmt: skip
+            return self._job_row(conn, job_id)
+
+    def claim_job(self, job_id: int, *, worker: str = "inline", now: datetime | None = None) -> Job | None:
+        """Start a queued job (queued → running); None when it is not queued any more (another worker took it)."""
+        now = self.when(now)
+        with self.tx() as conn:
+            job = self._job_row(conn, job_id)
+            if job.status != "queued":
+                return None
+            if job.cancel_requested:
+                self._end(conn, job, "cancelled", now, error="cancelled before it started")
+                return None
+            done = conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status == "queued")
+                .values(status="running", started_at=now, heartbeat_at=now, worker=worker[:200])
+            ).rowcount
+            if done != 1:
+                return None
+            self._event(
+                conn, job.venture_id, "job.started", SYSTEM, now, stage=job.stage,
+                reason=f"job {job_id}: crew {job.crew} on {worker}", data={"job": job_id, "worker": worker},
+            )  # fmt: skip
+            return self._job_row(conn, job_id)
+
+    def heartbeat_job(
+        self, job_id: int, *, progress: dict[str, Any] | None = None, now: datetime | None = None
+    ) -> bool:
+        """Mark a running job alive (and store its progress); returns whether cancellation was requested."""
+        now = self.when(now)
+        values: dict[str, Any] = {"heartbeat_at": now}
+        if progress is not None:
+            values["progress"] = progress
+        with self.tx() as conn:
+            conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status == "running").values(**values))
+            found = conn.execute(select(jobs.c.cancel_requested).where(jobs.c.id == job_id)).first()
+            if found is None:
+                raise NotFound(f"no job {job_id}", where="JOB")
+            return bool(found.cancel_requested)
+
+    def crew_progress(
+        self,
+        job_id: int,
+        step: str,
+        done: int,
+        total: int,
+        message: str = "",
+        *,
+        actor: Actor,
+        now: datetime | None = None,
+    ) -> bool:
+        """Record a crew's progress as a `crew.progress` event and the job's heartbeat; returns cancel_requested."""
+        now = self.when(now)
+        if total < 0 or done < 0:
+            raise BadInput(f"progress must not be negative ({done}/{total})", where="progress")
+        progress = {"step": step, "done": done, "total": total, "message": message[:500], "at": now.isoformat()}
+        with self.tx() as conn:
+            job = self._job_row(conn, job_id)
+            if job.status == "running":
+                conn.execute(update(jobs).where(jobs.c.id == job_id).values(heartbeat_at=now, progress=progress))
+            self._event(
+                conn, job.venture_id, "crew.progress", actor, now, stage=job.stage, reason=f"{step}: {message}"[:500],
+                data={"job": job_id, "crew": job.crew, **progress},
+            )  # fmt: skip
+            return job.cancel_requested
+
+    def finish_job(
+        self,
+        job_id: int,
+        status: str,
+        *,
+        result: dict[str, Any] | None = None,
+        error: str | None = None,
+        now: datetime | None = None,
+    ) -> Job:
+        """End a running job as succeeded, failed or cancelled (an already-ended job is left as it is)."""
+        if status not in FINAL:
+            raise BadInput(f"a job ends as one of {', '.join(FINAL)}, not '{status}'", where="status")
+        now = self.when(now)
+        with self.tx() as conn:
+            job = self._job_row(conn, job_id)
+            if job.final:
+                return job
+            self._end(conn, job, status, now, error=error, result=result)
+            return self._job_row(conn, job_id)
+
+    def cancel_job(self, job_id: int, *, actor: Actor, now: datetime | None = None) -> Job:
+        """Ask a job to stop: a queued job is cancelled at once, a running one at its next step."""
+        now = self.when(now)
+        with self.tx() as conn:
+            job = self._job_row(conn, job_id)
+            if job.final:
+                raise Conflict(f"job {job_id} has already {job.status}")
+            conn.execute(update(jobs).where(jobs.c.id == job_id).values(cancel_requested=True))
+            self._event(
+                conn, job.venture_id, "job.cancel_requested", actor, now, stage=job.stage, reason=f"job {job_id}",
+                data={"job": job_id},
+            )  # fmt: skip
+            if job.status == "queued":
+                self._end(conn, self._job_row(conn, job_id), "cancelled", now, error=f"cancelled by {actor.name}")
+            return self._job_row(conn, job_id)
+
+    def job(self, job_id: int) -> Job:
+        """One job."""
+        with self.tx() as conn:
+            return self._job_row(conn, job_id)
+
+    def jobs(self, venture: str | int | None = None, status: str | None = None, limit: int = 100) -> list[Job]:
+        """Jobs, newest first."""
+        if status is not None and status not in JOB_STATUSES:
+            raise BadInput(f"no job status '{status}'", where="--status", hint=f"one of {', '.join(JOB_STATUSES)}")
+        query = select(jobs).order_by(jobs.c.id.desc()).limit(max(1, limit))
+        with self.tx() as conn:
+            if venture is not None:
+                query = query.where(jobs.c.venture_id == self._row(conn, venture).id)
+            if status is not None:
+                query = query.where(jobs.c.status == status)
+            return [_job(r) for r in conn.execute(query)]
+
+    def sweep_jobs(self, *, lease: timedelta = DEFAULT_LEASE, now: datetime | None = None) -> list[Job]:
+        """Fail, visibly, every running job whose heartbeat is older than `lease` (its worker died)."""
+        now = self.when(now)
+        with self.tx() as conn:
+            stale = conn.execute(
+                select(jobs).where(jobs.c.status == "running", jobs.c.heartbeat_at < now - lease)
+            ).all()
+            for r in stale:
+                beat = r.heartbeat_at.isoformat() if r.heartbeat_at else "never"
+                self._end(
+                    conn, _job(r), "failed", now,
+                    error=f"worker lost: no heartbeat since {beat} (lease {lease}); re-run the crew",
+                )  # fmt: skip
+            return [self._job_row(conn, int(r.id)) for r in stale]
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _job_row(self, conn: Connection, job_id: int) -> Job:
+        found = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
+        if found is None:
+            raise NotFound(f"no job {job_id}", where="JOB", hint="`venturegate jobs` lists them")
+        return _job(found)
+
+    def _end(
+        self,
+        conn: Connection,
+        job: Job,
+        status: str,
+        now: datetime,
+        *,
+        error: str | None = None,
+        result: dict[str, Any] | None = None,
+    ) -> None:
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.id == job.id)
+            .values(status=status, finished_at=now, error=None if error is None else error[:2000], result=result)
+        )
+        self._event(
+            conn, job.venture_id, f"job.{status}", SYSTEM, now, stage=job.stage,
+            reason=f"job {job.id}: crew {job.crew}" + (f": {error}" if error else ""),
+            data={"job": job.id, "crew": job.crew, "error": error},
+        )  # fmt: skip
