@@ -125,6 +125,12 @@ def event_record(r: Any) -> Event:
     )
 
 
+def as_id(text: str) -> int | None:
+    """The integer id `text` names (ASCII digits that fit a BIGINT), or None when it is a name."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
 def utc_now() -> datetime:
     """The wall clock, in UTC (the engine's default clock; tests pass `now` instead)."""
     return datetime.now(UTC)
@@ -213,8 +219,9 @@ class EngineBase:
     def _row(self, conn: Connection, ref: str | int, lock: bool = False) -> Record:
         text = str(ref).strip()
         lock = lock and conn.dialect.name == "postgresql"
-        if text.isdigit():
-            row = (_VENTURE_BY_ID_LOCKED if lock else _VENTURE_BY_ID).first(conn, {"ref": int(text)})
+        ident = as_id(text)
+        if ident is not None:
+            row = (_VENTURE_BY_ID_LOCKED if lock else _VENTURE_BY_ID).first(conn, {"ref": ident})
         else:
             row = (_VENTURE_BY_NAME_LOCKED if lock else _VENTURE_BY_NAME).first(conn, {"ref": text})
         if row is None:

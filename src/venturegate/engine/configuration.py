@@ -515,8 +515,8 @@ class ConfigOps(EngineBase):
         latest = int(row.config_version)
         if text == "current":
             return latest
-        if text.isdigit():
-            if int(text) > latest:
+        if text.isascii() and text.isdigit():
+            if len(text) > 18 or int(text) > latest:
                 raise NotFound(f"version {text} does not exist (latest is {latest})", where=where)
             return int(text)
         found = conn.execute(

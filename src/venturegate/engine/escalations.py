@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Row, select, update
 
 from venturegate.engine.actors import Actor
+from venturegate.engine.base import as_id
 from venturegate.engine.errors import BadInput, Conflict, NotFound
 from venturegate.engine.records import _Record
 from venturegate.engine.timers import TimerOps
@@ -72,7 +73,8 @@ class EscalationOps(TimerOps):
         now = self.when(now)
         with self.tx() as conn:
             text = str(ident)
-            cond = escalations.c.id == int(text) if text.isdigit() else escalations.c.code == text
+            number = as_id(text)
+            cond = escalations.c.id == number if number is not None else escalations.c.code == text
             esc = conn.execute(select(escalations).where(cond)).first()
             if esc is None:
                 raise NotFound(f"no escalation '{ident}'", where="ID", hint="`venturegate escalations` lists them")

@@ -17,7 +17,7 @@ from venturegate.engine.base import EngineBase
 from venturegate.engine.errors import BadInput
 from venturegate.engine.records import Fired, SampleResult
 from venturegate.store.prepared import Prepared
-from venturegate.store.schema import samples, timers
+from venturegate.store.schema import samples, timers, ventures
 
 FUTURE_SLACK = timedelta(minutes=5)
 """How far ahead of the clock a sample's time may be (clock skew between machines)."""
@@ -90,6 +90,8 @@ class SampleOps(EngineBase):
             return Ingested([], [])
         with self.tx() as conn:
             rows, results, by_id = self._validate(conn, batch, now, actor)
+            if conn.dialect.name == "postgresql":
+                by_id = self._lock_in_order(conn, by_id)
             rows = self._insert(conn, rows, results)
             touched: dict[int, set[str]] = {}
             for r in rows:
@@ -103,6 +105,15 @@ class SampleOps(EngineBase):
                     row = self._row(conn, vid)
                 fired += self._evaluate_triggers(conn, row, now, metrics)
             return Ingested(results, fired)
+
+    @staticmethod
+    def _lock_in_order(conn: Connection, by_id: dict[int, Any]) -> dict[int, Any]:
+        """PostgreSQL: lock the batch's ventures in id order (and re-read them), so that two batches touching the
+        same ventures queue instead of deadlocking on their timer and trigger-state rows."""
+        locked = conn.execute(
+            select(ventures).where(ventures.c.id.in_(sorted(by_id))).order_by(ventures.c.id).with_for_update()
+        )
+        return {int(r.id): r for r in locked}
 
     def _schedule_staleness(self, conn: Connection, rows: list[dict[str, Any]], digests: dict[int, str]) -> None:
         """Move each (venture, metric)'s stale timer to its newest sample + cadence + grace, in a few statements."""
@@ -135,7 +146,7 @@ class SampleOps(EngineBase):
         ]
         if fresh:
             conn.execute(insert(timers), fresh)
-        for k, at in due.items():
+        for k, at in sorted(due.items()):
             old = existing.get(k)
             if old is not None and at > old.due_at:
                 conn.execute(update(timers).where(timers.c.id == old.id).values(due_at=at))
