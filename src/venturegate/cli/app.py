@@ -7,7 +7,17 @@ from typing import Annotated
 import typer
 
 from venturegate import __version__
-from venturegate.cli import configuration, error_cmds, outbox_cmds, supervise, ventures, workflows
+from venturegate.cli import (
+    api_cmds,
+    configuration,
+    crew_cmds,
+    error_cmds,
+    observability_cmds,
+    outbox_cmds,
+    supervise,
+    ventures,
+    workflows,
+)
 from venturegate.cli.approvals import approval_app
 from venturegate.cli.context import STATE, handled, out
 from venturegate.cli.data import artifact_app, metric_app
@@ -62,13 +72,17 @@ def db_upgrade() -> None:
 @handled
 def demo(
     workdir: Annotated[str, typer.Option("--dir", help="Workspace folder (recreated).")] = ".venturegate-demo",
+    crews: Annotated[
+        bool, typer.Option("--crews/--no-crews", help="Also run the stage-19 crew against the demo provider.")
+    ] = True,
 ) -> None:
-    """Run the demo: a fresh workspace, ventures at stages 14, 19 and 28, data, gates, an advance, a summary."""
+    """Run the demo: ventures at stages 14, 19, 28 and 30, gates, triggers, a rollback, errors, notifications,
+    and the stage-19 crew against a local demo provider."""
     from pathlib import Path
 
     from venturegate.demo import run_demo
 
-    run_demo(Path(workdir))
+    run_demo(Path(workdir), crews=crews)
 
 
 app.add_typer(ventures.venture_app, name="venture")
@@ -93,6 +107,9 @@ app.add_typer(db_app, name="db")
 configuration.register(app)
 error_cmds.register(app)
 outbox_cmds.register(app)
+crew_cmds.register(app)
+api_cmds.register(app)
+observability_cmds.register(app)
 
 
 def main() -> None:

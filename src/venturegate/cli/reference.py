@@ -9,7 +9,12 @@ import typer.main
 
 from venturegate.cli.app import app
 from venturegate.engine import records
+from venturegate.engine.approvals import ReviewedApproval
+from venturegate.engine.configuration import ConfigChange, ConfigDiff, ConfigSetting, DiffEntry, Snapshot
+from venturegate.engine.error_handling import CategoryFigures, ErrorRecord, ErrorReport
+from venturegate.engine.outbox import DeliveryReport, OutboxEntry
 from venturegate.engine.records import Fired
+from venturegate.engine.rollbacks import HandlerResult, RollbackPlanReport, RollbackRecord
 
 
 # Typer vendors its own click; the objects are read by duck typing rather than through a private import.
@@ -93,8 +98,30 @@ JSON_SHAPES: dict[str, tuple[type | None, str]] = {
     "artifact put / show": (records.Artifact, "`put` omits `content`"),
     "artifact lineage": (None, 'a list of `{"depth", "name", "version", "derived_from", "content_hash"}`'),
     "substage complete": (records.SubstageState, "one object"),
-    "approval request / approve / reject / list": (records.Approval, "one object (a list for `list`)"),
+    "approval request / approve / reject / bypass / review / list": (
+        ReviewedApproval,
+        "one object (a list for `list`); `awaiting_review` is true for a bypass not yet reviewed",
+    ),
+    "venture show / list (flag)": (
+        None,
+        "each venture also has `flagged` (a bypass awaits review) and `unreviewed_bypasses` (approval ids)",
+    ),
     "events": (records.Event, "a list, oldest first"),
+    "config get": (ConfigSetting, "one object with KEY, else a list of every parameter"),
+    "config set": (ConfigChange, "one object: the version written"),
+    "config history": (ConfigChange, "a list, newest first"),
+    "config diff": (ConfigDiff, "one object; each item of `changes` has the keys of `(each diff entry)`"),
+    "(each diff entry)": (DiffEntry, "one per key whose value differs; `*_source`: default, segment or venture"),
+    "config snapshot / snapshots": (Snapshot, "one object (a list, newest first, for `snapshots`)"),
+    "rollback run / log": (RollbackRecord, "one object (a list, newest first, for `log`); `--dry-run` writes nothing"),
+    "(each item of handlers)": (HandlerResult, "one per rollback handler run"),
+    "rollback plan": (RollbackPlanReport, "one object: the branch of the decision tree and why"),
+    "error report / list": (ErrorRecord, "one object (a list, newest first, for `list`)"),
+    "errors": (ErrorReport, "`by_category` is a list of `(each category)`"),
+    "(each category)": (CategoryFigures, "figures of one error category"),
+    "runbook": (None, "Markdown, not JSON (`--output FILE` writes it to a file)"),
+    "outbox / outbox retry": (OutboxEntry, "a list, newest first (one object for `retry`)"),
+    "outbox deliver": (DeliveryReport, "one object"),
     "gate check": (
         None,
         '`{"venture", "stage", "gate", "passed", "checks": [{"name", "kind", '

@@ -16,6 +16,7 @@ from venturegate.engine.errors import (
     VenturegateError,
 )
 from venturegate.engine.escalations import Escalation
+from venturegate.engine.jobs import Job, JobOps
 from venturegate.engine.lifecycle import LifecycleOps
 from venturegate.engine.outbox import OutboxOps
 from venturegate.engine.records import Fired
@@ -23,15 +24,19 @@ from venturegate.engine.rollbacks import RollbackOps
 from venturegate.engine.samples import Ingested, SampleIn, SampleOps
 from venturegate.engine.stats import StageStats, StatsOps
 from venturegate.engine.timers import TickReport
+from venturegate.engine.tokens import ApiToken, TokenOps
 
 
-class Engine(LifecycleOps, SampleOps, ArtifactOps, ApprovalOps, RollbackOps, ErrorOps, OutboxOps, StatsOps):
+class Engine(
+    LifecycleOps, SampleOps, ArtifactOps, ApprovalOps, RollbackOps, ErrorOps, OutboxOps, StatsOps, TokenOps, JobOps
+):
     """The public engine API that the CLI, the REST API and crews use."""
 
 
 __all__ = [
     "SYSTEM",
     "Actor",
+    "ApiToken",
     "ArtifactInvalid",
     "BadInput",
     "Conflict",
@@ -41,6 +46,7 @@ __all__ = [
     "Forbidden",
     "GateNotPassed",
     "Ingested",
+    "Job",
     "NotFound",
     "SampleIn",
     "StageStats",

@@ -173,6 +173,10 @@ approvals = Table(
     Column("decided_by", String(200), nullable=True),
     _ts("decided_at", nullable=True),
     Column("decision_reason", Text, nullable=True),
+    # An emergency bypass (status `bypassed`, decided_* say who, when, why) flags the venture until reviewed.
+    Column("reviewed_by", String(200), nullable=True),
+    _ts("reviewed_at", nullable=True),
+    Column("review_reason", Text, nullable=True),
     Index("ix_approvals_venture_status", "venture_id", "status"),
 )
 
@@ -373,3 +377,43 @@ outbox = Table(
 )
 
 # --- API tokens (engine/tokens.py, api/) ---
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),
+    # SHA-256 hex of the secret: the secret itself is shown once and never stored.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_by", String(200), nullable=False),
+    _ts("created_at"),
+    _ts("revoked_at", nullable=True),
+    Column("revoked_by", String(200), nullable=True),
+)
+
+# --- crew jobs (crews/, engine/jobs.py) ---
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("venture_id", Id, ForeignKey("ventures.id"), nullable=False),
+    Column("stage", Integer, nullable=False),
+    Column("crew", String(100), nullable=False),
+    # queued, running, succeeded, failed, cancelled
+    Column("status", String(12), nullable=False),
+    Column("options", JSON, nullable=False),
+    Column("progress", JSON, nullable=False),
+    Column("result", JSON, nullable=True),
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("actor", String(200), nullable=False),
+    Column("worker", String(200), nullable=True),
+    _ts("created_at"),
+    _ts("started_at", nullable=True),
+    _ts("finished_at", nullable=True),
+    _ts("heartbeat_at", nullable=True),
+    Column("error", Text, nullable=True),
+    Index("ix_jobs_status", "status", "heartbeat_at"),
+    Index("ix_jobs_venture", "venture_id", "id"),
+)
