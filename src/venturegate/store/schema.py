@@ -178,6 +178,7 @@ approvals = Table(
     _ts("reviewed_at", nullable=True),
     Column("review_reason", Text, nullable=True),
     Index("ix_approvals_venture_status", "venture_id", "status"),
+    Index("ix_approvals_visit", "visit_id", "role"),
 )
 
 events = Table(
@@ -229,6 +230,7 @@ escalations = Table(
     _ts("resolved_at", nullable=True),
     Column("resume_at", String(20), nullable=True),
     Index("ix_escalations_status", "status"),
+    Index("ix_escalations_stage", "stage"),
 )
 
 timers = Table(
