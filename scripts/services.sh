@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs (from Debian's packages) and starts what the tests need, when it is
 # not already there: PostgreSQL on 127.0.0.1:5432 with the venturegate_test
-# database, Redis on 127.0.0.1:6379, and the haproxy binary (not started: the
-# tests start their own instances). Idempotent; does nothing slow when all is up.
+# database, Redis on 127.0.0.1:6379, the haproxy binary (not started: the
+# tests start their own instances) and Chromium for the dashboard's browser test
+# (/usr/bin/chromium, driven headless by Playwright). Idempotent; does nothing
+# slow when all is up.
 set -euo pipefail
 
 PG_HOST=127.0.0.1
@@ -174,8 +176,20 @@ ensure_haproxy() {
   log "HAProxy is installed: $(haproxy -v 2>/dev/null | head -n 1) (the tests start their own)"
 }
 
+# ------------------------------------------------------------------ Chromium
+CHROMIUM=/usr/bin/chromium
+
+ensure_chromium() {
+  if [ ! -x "$CHROMIUM" ]; then
+    apt_install chromium
+  fi
+  [ -x "$CHROMIUM" ] || die "$CHROMIUM is still missing after installing chromium"
+  log "Chromium is installed: $("$CHROMIUM" --version 2>/dev/null | head -n 1) (the browser test drives it headless)"
+}
+
 ensure_postgres
 ensure_redis
 ensure_haproxy
+ensure_chromium
 log "Services ready. Test database URL:"
 echo "VENTUREGATE_TEST_POSTGRES_URL=$TEST_URL"

@@ -1,0 +1,190 @@
+"""The venture view: stage and substage progress, the gate's explanation, charts, timeline, approvals, config."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from venturegate.core.gates import GateResult
+from venturegate.definitions.model import Stage, Workflow
+from venturegate.engine import Engine
+from venturegate.engine.approvals import ReviewedApproval
+from venturegate.engine.configuration import ConfigChange, Snapshot
+from venturegate.engine.records import Event, SubstageState, Venture, Visit
+from venturegate.web._series import metric_series
+from venturegate.web.auth import WebUser
+
+CHART_SPAN = timedelta(days=30)
+"""The longest span a chart draws (from the current stage's entry at the latest)."""
+TIMELINE = 50
+"""How many of the newest events the timeline shows."""
+HISTORY_VERSIONS = 20
+"""How many configuration versions the history lists."""
+
+
+@dataclass(frozen=True)
+class StageStep:
+    """One stage of the workflow as this venture has lived it."""
+
+    id: int
+    title: str
+    state: Literal["done", "current", "todo"]
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One metric's chart: its samples and its levels for the venture's segment."""
+
+    metric: str
+    title: str
+    unit: str
+    direction: str
+    target: float | None
+    threshold: float | None
+    alert: float | None
+    points: list[tuple[float, float]]
+
+    def spec(self) -> dict[str, Any]:
+        """What the page's chart script draws (JSON)."""
+        return {
+            "metric": self.metric,
+            "unit": self.unit,
+            "x": [p[0] for p in self.points],
+            "y": [p[1] for p in self.points],
+            "levels": {"target": self.target, "threshold": self.threshold, "alert": self.alert},
+        }
+
+
+@dataclass(frozen=True)
+class ConfigVersion:
+    """One configuration version: the keys it changed."""
+
+    version: int
+    at: datetime
+    actor: str
+    reason: str
+    changes: list[ConfigChange]
+
+
+@dataclass(frozen=True)
+class VentureView:
+    """Everything the venture page shows."""
+
+    venture: Venture
+    stage: Stage | None
+    steps: list[StageStep]
+    substages: list[SubstageState]
+    gate: GateResult
+    entry_gate: GateResult | None
+    charts: list[Chart]
+    events: list[Event]
+    approvals: list[ReviewedApproval]
+    triggers: list[dict[str, Any]]
+    history: list[ConfigVersion]
+    snapshots: list[Snapshot]
+    current_version: int | None
+
+    def can_decide(self, user: WebUser, approval: ReviewedApproval) -> bool:
+        """Whether `user` may approve or reject this approval: its own role, holding `decide_approvals`."""
+        return approval.status == "pending" and user.role == approval.role and user.may("decide_approvals")
+
+
+def venture_workflow(engine: Engine, venture: Venture) -> Workflow:
+    """The workflow version the venture is pinned to."""
+    if venture.workflow_digest == engine.workflow.digest:
+        return engine.workflow.workflow
+    with engine.tx() as conn:
+        return engine.pinned(conn, venture.workflow_digest).workflow
+
+
+def _steps(workflow: Workflow, venture: Venture, visits: list[Visit]) -> list[StageStep]:
+    attempts: dict[int, int] = {}
+    for v in visits:
+        attempts[v.stage] = max(attempts.get(v.stage, 0), v.attempt)
+    ids = [s.id for s in workflow.stages]
+    current = ids.index(venture.stage) if venture.stage in ids else -1
+    steps = []
+    for i, st in enumerate(workflow.stages):
+        if st.id == venture.stage and venture.status != "completed":
+            state: Literal["done", "current", "todo"] = "current"
+        elif i < current or (venture.status == "completed" and i <= current) or st.id in attempts:
+            state = "done"
+        else:
+            state = "todo"
+        steps.append(StageStep(st.id, st.title, state, attempts.get(st.id, 0)))
+    return steps
+
+
+def charts(engine: Engine, venture: Venture, workflow: Workflow, stage: Stage | None, since: datetime) -> list[Chart]:
+    """A chart per metric of the venture's current stage, with its segment's levels."""
+    if stage is None:
+        return []
+    now = engine.when(None)
+    start = max(since, now - CHART_SPAN) - timedelta(microseconds=1)
+    out = []
+    for name, metric in stage.metrics.items():
+        levels = metric.levels_for(venture.segment)
+        out.append(
+            Chart(
+                name,
+                metric.title or name,
+                metric.unit,
+                metric.direction,
+                levels.target,
+                levels.threshold,
+                levels.alert,
+                metric_series(engine, venture, workflow, name, start, now),
+            )
+        )
+    return out
+
+
+def newest_events(engine: Engine, venture_id: int, n: int) -> list[Event]:
+    """The venture's newest `n` events, newest first (the engine pages them oldest first)."""
+    kept: deque[Event] = deque(maxlen=n)
+    after = 0
+    while True:
+        page = engine.events(venture_id, after_id=after, limit=1000)
+        kept.extend(page)
+        if len(page) < 1000:
+            return list(reversed(kept))
+        after = page[-1].id
+
+
+def _history(changes: list[ConfigChange]) -> list[ConfigVersion]:
+    versions: dict[int, list[ConfigChange]] = {}
+    for c in changes:
+        versions.setdefault(c.version, []).append(c)
+    return [
+        ConfigVersion(v, cs[0].at, cs[0].actor, cs[0].reason, cs)
+        for v, cs in sorted(versions.items(), reverse=True)[:HISTORY_VERSIONS]
+    ]
+
+
+def venture_view(engine: Engine, ref: str) -> VentureView:
+    """Read everything the venture page shows (raises the engine's NotFound for an unknown venture)."""
+    venture = engine.venture(ref)
+    workflow = venture_workflow(engine, venture)
+    stage = workflow.stage(venture.stage)
+    visits = engine.visits(venture.id)
+    entered = visits[-1].entered_at if visits else venture.created_at
+    history = _history(engine.config_history(venture.id))
+    live = venture.status in ("active", "blocked", "paused")
+    return VentureView(
+        venture=venture,
+        stage=stage,
+        steps=_steps(workflow, venture, visits),
+        substages=engine.substages(venture.id),
+        gate=engine.check_gate(venture.id, "exit"),
+        entry_gate=engine.check_gate(venture.id, "entry") if venture.status == "blocked" else None,
+        charts=charts(engine, venture, workflow, stage, entered),
+        events=newest_events(engine, venture.id, TIMELINE),
+        approvals=engine.approvals(venture.id)[:20],
+        triggers=engine.trigger_status(venture.id) if live else [],
+        history=history,
+        snapshots=engine.snapshots(venture.id)[:20],
+        current_version=history[0].version if history else None,
+    )
