@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from venturegate.core.gates import GateName, GateResult, evaluate_checks
 from venturegate.definitions.model import SEGMENTS, AttestCheck
@@ -12,9 +13,9 @@ from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.base import EngineBase, event_record
 from venturegate.engine.errors import BadInput, Conflict, GateNotPassed
 from venturegate.engine.facts import gate_facts
-from venturegate.engine.records import Event, SubstageState, Venture, Visit
+from venturegate.engine.records import Event, SamplePoint, SubstageState, Venture, Visit
 from venturegate.store.prepared import Prepared
-from venturegate.store.schema import attestations, events, stage_visits, substage_status, ventures
+from venturegate.store.schema import attestations, events, samples, stage_visits, substage_status, ventures
 
 _INSERT_VENTURE = Prepared(
     insert(ventures)
@@ -87,15 +88,59 @@ class LifecycleOps(EngineBase):
         with self.tx() as conn:
             return self._venture(self._row(conn, ref))
 
-    def ventures(self, stage: int | None = None, status: str | None = None) -> list[Venture]:
-        """All ventures, optionally filtered, by id."""
+    def ventures(
+        self,
+        stage: int | None = None,
+        status: str | None = None,
+        *,
+        ids: Collection[int] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Venture]:
+        """Ventures by id, optionally filtered (by stage, status or ids) and paged (`limit`, `offset`)."""
+        if (limit is not None and limit < 0) or offset < 0:
+            raise BadInput("limit and offset must not be negative", where="limit")
         query = select(ventures).order_by(ventures.c.id)
         if stage is not None:
             query = query.where(ventures.c.stage == stage)
         if status is not None:
             query = query.where(ventures.c.status == status)
+        if ids is not None:
+            query = query.where(ventures.c.id.in_(sorted(set(ids))))
+        if limit is not None:
+            query = query.limit(limit)
+        if offset:
+            query = query.offset(offset)
         with self.tx() as conn:
             return [self._venture(r) for r in conn.execute(query)]
+
+    def venture_counts(self) -> dict[tuple[int, str], int]:
+        """How many ventures are at each (stage, status), counted in the database."""
+        query = select(ventures.c.stage, ventures.c.status, func.count()).group_by(ventures.c.stage, ventures.c.status)
+        with self.tx() as conn:
+            return {(int(stage), str(status)): int(n) for stage, status, n in conn.execute(query)}
+
+    def samples(
+        self, ref: str | int, metric: str, *, since: datetime, until: datetime, limit: int = 500
+    ) -> list[SamplePoint]:
+        """A metric's samples for a venture with since < at <= until, oldest first (the newest `limit`)."""
+        if limit < 1:
+            raise BadInput("limit must be at least 1", where="limit")
+        since, until = self.when(since), self.when(until)
+        with self.tx() as conn:
+            vid = int(self._row(conn, ref).id)
+            rows = conn.execute(
+                select(samples.c.at, samples.c.value)
+                .where(
+                    samples.c.venture_id == vid,
+                    samples.c.metric == metric,
+                    samples.c.at > since,
+                    samples.c.at <= until,
+                )
+                .order_by(samples.c.at.desc(), samples.c.id.desc())
+                .limit(limit)
+            ).all()
+        return [SamplePoint(r.at, float(r.value)) for r in reversed(rows)]
 
     def visits(self, ref: str | int) -> list[Visit]:
         """Every stage visit of a venture, oldest first."""

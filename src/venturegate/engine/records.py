@@ -133,6 +133,14 @@ class Event(_Record):
 
 
 @dataclass(frozen=True)
+class SamplePoint(_Record):
+    """One stored sample of a metric (what charts draw)."""
+
+    at: datetime
+    value: float
+
+
+@dataclass(frozen=True)
 class SampleResult(_Record):
     """What happened to one recorded sample."""
 
