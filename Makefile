@@ -64,8 +64,8 @@ check: install ## Run format, lint, type checks and the tests (services must be 
 test: install services ## Set everything up, then run every check and test
 	@bash scripts/check
 
-demo: install ## Run the demo (SQLite, no services needed)
-	$(BIN)/venturegate demo
+demo: install ## Run the demo (SQLite, no services needed); in a terminal it then serves the dashboard
+	@if [ -t 0 ] && [ -t 1 ]; then $(BIN)/venturegate demo --serve; else $(BIN)/venturegate demo; fi
 
 docs: install ## Regenerate the generated references (docs/cli.md, docs/workflow-format.md fields)
 	$(PYTHON) -m venturegate.cli.reference > docs/cli.md

@@ -75,6 +75,12 @@ def demo(
     crews: Annotated[
         bool, typer.Option("--crews/--no-crews", help="Also run the stage-19 crew against the demo provider.")
     ] = True,
+    serve: Annotated[
+        bool,
+        typer.Option("--serve/--no-serve", help="Then serve the workspace (dashboard, API) and print a login token."),
+    ] = False,
+    host: Annotated[str, typer.Option(help="Address to serve on (with --serve).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on (with --serve).")] = 8000,
 ) -> None:
     """Run the demo: ventures at stages 14, 19, 28 and 30, gates, triggers, a rollback, errors, notifications,
     and the stage-19 crew against a local demo provider."""
@@ -82,7 +88,11 @@ def demo(
 
     from venturegate.demo import run_demo
 
-    run_demo(Path(workdir), crews=crews)
+    summary = run_demo(Path(workdir), crews=crews)
+    if serve:
+        from venturegate.web.demo_serve import serve_demo
+
+        serve_demo(summary.folder, host, port)
 
 
 app.add_typer(ventures.venture_app, name="venture")
