@@ -223,7 +223,11 @@ def test_full_run_defective_then_fixed(bundled: Engine, token: str, tmp_path: Pa
     out = tmp_path / "good"
     assert (out / "latency.png").read_bytes()[:4] == b"\x89PNG"
     assert "Exit gate: passed" in (out / "report.md").read_text()
-    assert "<h2>Exit gate: passed</h2>" in (out / "report.html").read_text()
+    html = (out / "report.html").read_text()
+    assert "<h2>Exit gate: passed</h2>" in html
+    # The HTML report carries the same performance and fallback tables as the Markdown one.
+    assert "<h2>Performance</h2>" in html and "<h2>Fallbacks</h2>" in html
+    assert "<td>5</td>" in html  # the breaker opened after 5 consecutive failures
     module = (out / "test_integrations.py").read_text()
     compile(module, "test_integrations.py", "exec")
     assert TOKEN_ENV in module and token not in module

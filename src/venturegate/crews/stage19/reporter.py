@@ -83,7 +83,18 @@ td,th{border:1px solid #ccc;padding:2px 6px}.fail{color:#b00}.pass{color:#070}</
 {% for o in i.operations %}<tr><td>{{ o.method }} {{ o.path }}</td><td>{{ o.mode }}</td><td>{{ o.cases }}</td>
 <td>{{ o.passed }}</td><td>{% for f in o.failures[:3] %}<div>{{ f.title }}: <code>{{ f.curl }}</code></div>{% endfor %}
 </td></tr>{% endfor %}</table>{% endfor %}
-{% if perf %}<h2>Performance</h2><img src="{{ chart }}" alt="latency p50/p95/p99 per integration">{% endif %}
+{% if perf %}<h2>Performance</h2><img src="{{ chart }}" alt="latency p50/p95/p99 per integration">
+<table><tr><th>integration</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>sustained req/s</th>
+<th>reliability %</th><th>first 429 at req/s</th></tr>
+{% for p in perf %}<tr><td>{{ p.name }}</td><td>{{ "%.1f" % (p.p50_ms or 0) }}</td><td>{{ "%.1f" % (p.p95_ms or 0) }}</td>
+<td>{{ "%.1f" % (p.p99_ms or 0) }}</td><td>{{ p.sustained_rate }}</td><td>{{ p.reliability }}</td>
+<td>{{ (p.limits.observed or {}).get("first_429_at_req_sec", "—") }}</td></tr>{% endfor %}</table>{% endif %}
+{% if fallbacks %}<h2>Fallbacks</h2>
+<table><tr><th>integration</th><th>breaker opened after</th><th>closed after recovery</th><th>retries</th>
+<th>cache TTL s</th></tr>
+{% for f in fallbacks %}<tr><td>{{ f.name }}</td><td>{{ f.circuit_breaker.verified.opened_after_failures }}</td>
+<td>{{ f.circuit_breaker.verified.auto_reset }}</td><td>{{ f.retry.max_retries }}</td>
+<td>{{ f.cache_fallback.ttl_seconds }}</td></tr>{% endfor %}</table>{% endif %}
 <h2>Generated files</h2><ul>{% for f in files %}<li><code>{{ f }}</code></li>{% endfor %}</ul>
 </body></html>
 """
