@@ -87,7 +87,8 @@ td,th{border:1px solid #ccc;padding:2px 6px}.fail{color:#b00}.pass{color:#070}</
 <table><tr><th>integration</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>sustained req/s</th>
 <th>reliability %</th><th>first 429 at req/s</th></tr>
 {% for p in perf %}<tr><td>{{ p.name }}</td><td>{{ "%.1f" % (p.p50_ms or 0) }}</td>
-<td>{{ "%.1f" % (p.p95_ms or 0) }}</td><td>{{ "%.1f" % (p.p99_ms or 0) }}</td><td>{{ p.sustained_rate }}</td><td>{{ p.reliability }}</td>
+<td>{{ "%.1f" % (p.p95_ms or 0) }}</td><td>{{ "%.1f" % (p.p99_ms or 0) }}</td>
+<td>{{ p.sustained_rate }}</td><td>{{ p.reliability }}</td>
 <td>{{ (p.limits.observed or {}).get("first_429_at_req_sec", "—") }}</td></tr>{% endfor %}</table>{% endif %}
 {% if fallbacks %}<h2>Fallbacks</h2>
 <table><tr><th>integration</th><th>breaker opened after</th><th>closed after recovery</th><th>retries</th>
