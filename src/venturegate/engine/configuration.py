@@ -23,7 +23,7 @@ from venturegate.core.settings import Source
 from venturegate.definitions.loader import LoadedWorkflow
 from venturegate.definitions.model import ConfigParam, ParamValue, Workflow
 from venturegate.engine.actors import Actor
-from venturegate.engine.base import Clock, EngineBase, utc_now
+from venturegate.engine.base import Clock, EngineBase, as_id, utc_now
 from venturegate.engine.errors import BadInput, Conflict, Forbidden, NotFound
 from venturegate.engine.records import _Record
 from venturegate.store.prepared import Prepared
@@ -516,9 +516,10 @@ class ConfigOps(EngineBase):
         if text == "current":
             return latest
         if text.isascii() and text.isdigit():
-            if len(text) > 18 or int(text) > latest:
+            number = as_id(text)
+            if number is None or number > latest:
                 raise NotFound(f"version {text} does not exist (latest is {latest})", where=where)
-            return int(text)
+            return number
         found = conn.execute(
             select(snapshots.c.version)
             .where(snapshots.c.venture_id == row.id, snapshots.c.name == text)

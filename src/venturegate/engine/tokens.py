@@ -14,7 +14,7 @@ from sqlalchemy import Row, insert, select, update
 
 from venturegate.core.permissions import ROLES, is_role
 from venturegate.engine.actors import Actor
-from venturegate.engine.base import EngineBase
+from venturegate.engine.base import EngineBase, as_id
 from venturegate.engine.errors import BadInput, Conflict, NotFound
 from venturegate.engine.records import _Record
 from venturegate.store.schema import api_tokens
@@ -93,8 +93,9 @@ class TokenOps(EngineBase):
         now = self.when(now)
         text = str(ref).strip()
         cond = api_tokens.c.name == text
-        if text.isdigit() and len(text) < 19:
-            cond = cond | (api_tokens.c.id == int(text))
+        ident = as_id(text)
+        if ident is not None:
+            cond = cond | (api_tokens.c.id == ident)
         with self.tx() as conn:
             r = conn.execute(select(api_tokens).where(cond).order_by(api_tokens.c.id).limit(1)).first()
             if r is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from venturegate.definitions.model import Workflow
 from venturegate.engine import Engine
 from venturegate.engine.records import Venture
 
@@ -13,9 +12,8 @@ MAX_POINTS = 500
 
 
 def metric_series(
-    engine: Engine, venture: Venture, workflow: Workflow, metric: str, since: datetime, until: datetime
+    engine: Engine, venture: Venture, metric: str, since: datetime, until: datetime
 ) -> list[tuple[float, float]]:
     """The metric's samples with since < at <= until as (Unix seconds, value), the newest `MAX_POINTS`."""
-    del workflow  # the samples do not depend on it; kept for the callers' symmetry with the level lines
     points = engine.samples(venture.id, metric, since=since, until=until, limit=MAX_POINTS)
     return [(p.at.timestamp(), p.value) for p in points]

@@ -136,7 +136,7 @@ def charts(engine: Engine, venture: Venture, workflow: Workflow, stage: Stage | 
                 levels.target,
                 levels.threshold,
                 levels.alert,
-                metric_series(engine, venture, workflow, name, start, now),
+                metric_series(engine, venture, name, start, now),
             )
         )
     return out
