@@ -1,69 +1,253 @@
-"""The stage-30 crew through the engine: samples recorded, and a rollback of scope `traffic` reverts traffic."""
+"""The stage-30 crew end to end through the engine: validation, Chairman approval, cutover, verification, advance.
+
+Production is the demo service behind a real HAProxy; the database the deployment backs up (and
+restores after a rollback with migrations) is a scratch PostgreSQL database.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import psycopg
+import pytest
 
 from venturegate.crews import CrewContext
 from venturegate.crews.stage30 import crew
-from venturegate.crews.stage30.crew import live, register
 from venturegate.crews.stage30.demo_service import command
 from venturegate.crews.stage30.haproxy import LocalDriver
+from venturegate.crews.stage30.live import LiveDeployment, live, register
 from venturegate.engine import Actor, Engine
 
 LEAD = Actor("lee", "lead")
+CHAIR = Actor("cho", "chairman")
+PG = os.environ.get("VENTUREGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/venturegate_test")
 FAST = {
     "soak_seconds": 0.8,
-    "error_rate_duration": 0.3,
     "window_seconds": 1.0,
     "sample_interval": 0.05,
-    "load_rate": 200,
+    "probe_interval": 0.05,
+    "load_rate": 150,
+    "health_check_interval": 0.05,
 }
 
 
-def _latest(engine: Engine, metric: str) -> list[float]:
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+@pytest.fixture
+def target_db() -> Iterator[str]:
+    """A scratch PostgreSQL database standing in for the venture's production database."""
+    name = f"vg_deploy_{uuid.uuid4().hex[:10]}"
+    admin = _libpq(PG)
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("PostgreSQL is not reachable (make test starts it)")
+    url = admin.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE customers (id int primary key, name text)")
+        conn.execute("INSERT INTO customers SELECT g, 'c' || g FROM generate_series(1, 50) g")
+    yield url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def external() -> Iterator[str]:
+    """An external service that answers 200 on every path."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+RELEASE = {
+    "version": "2.0.0",
+    "commit": "abc1234",
+    "build_ref": "demo_service.py",
+    "approval": {"approved_by": "lee", "approved_at": "2026-11-20T10:00:00+00:00"},
+    "tests_passed": True,
+    "migrations": [],
+}
+PLAN = {
+    "release_version": "2.0.0",
+    "platform": "local",
+    "health_checks": [{"name": "api", "url": "{production}/health"}],
+    "dependencies": [{"name": "PATH", "kind": "env_var"}],
+    "backups": {"database": True, "files": False},
+    "canary": {"steps": [10, 50, 100]},
+}
+STRATEGY = {
+    "blue_environment": "blue",
+    "types": [{"type": "traffic", "max_minutes": 1}, {"type": "database", "max_minutes": 5}],
+    "triggers": ["error rate above 5% for 2 minutes", "smoke tests fail"],
+}
+
+
+def _venture(engine: Engine, name: str = "acme") -> None:
+    engine.create_venture(name, "b2b_smb", 30, actor=LEAD)
+    for artifact, content in (
+        ("release_candidate", RELEASE),
+        ("deployment_plan", PLAN),
+        ("rollback_strategy", STRATEGY),
+    ):
+        engine.put_artifact(name, artifact, content, actor=LEAD)
+    assert engine.venture(name).status == "active"
+    engine.set_progression(30, "auto", actor=LEAD, venture=name)
+    engine.set_config(name, "rollback.error_rate_duration", "300ms", actor=LEAD, reason="tests watch 0.3 s")
+
+
+def _latest(engine: Engine, metric: str, name: str = "acme") -> list[float]:
     now = datetime.now(UTC)
-    return [
-        p.value for p in engine.samples("acme", metric, since=now - timedelta(days=1), until=now + timedelta(days=1))
-    ]
+    return [p.value for p in engine.samples(name, metric, since=now - timedelta(days=1), until=now + timedelta(days=1))]
 
 
-def test_good_green_records_a_successful_deployment(bundled: Engine) -> None:
-    bundled.create_venture("acme", "b2b_smb", 30, actor=LEAD)
-    result = crew.run(CrewContext(bundled, "acme", 30, options=dict(FAST)))
-    assert result.status == "completed", result
-    assert result.summary["green_percent"] == 100
-    assert _latest(bundled, "green_traffic_share") == [10.0, 50.0, 100.0]
-    assert _latest(bundled, "deployment_error_rate") == [0.0, 0.0, 0.0]
+def _run(engine: Engine, tmp_path: Any, **options: Any) -> Any:
+    opts = {**FAST, "out_dir": str(tmp_path / "out"), **options}
+    return crew.run(CrewContext(engine, "acme", 30, options=opts))
+
+
+def _approve(engine: Engine) -> None:
+    (pending,) = [a for a in engine.approvals("acme", "pending") if a.role == "chairman"]
+    engine.decide_approval(pending.id, True, actor=CHAIR, reason="release 2.0 approved")
+
+
+def test_a_good_release_goes_live_and_the_venture_advances(
+    bundled: Engine, tmp_path: Any, target_db: str, external: str
+) -> None:
+    _venture(bundled)
+    opts = {"database_url": target_db, "external_url": external}
+    first = _run(bundled, tmp_path, **opts)
+    # 30.1 passed, then the run stops for the Chairman: the request was made and notified.
+    assert first.status == "waiting", first
+    assert "30.1" in {s.id for s in bundled.substages("acme") if s.status == "done"}
+    assert _latest(bundled, "backup_verification_pass_rate") == [100.0]
+    assert [e.kind for e in bundled.events("acme", kind="approval.requested")] == ["approval.requested"]
+    _approve(bundled)
+    second = _run(bundled, tmp_path, **opts)
+    assert second.status == "completed", second.summary
+    assert bundled.venture("acme").stage == 31
+    assert _latest(bundled, "green_traffic_share")[-1] == 100.0
     assert _latest(bundled, "deployment_success_rate") == [100.0]
     assert _latest(bundled, "downtime") == [0.0]
-    assert _latest(bundled, "rollback_time") == []
+    assert _latest(bundled, "smoke_test_pass_rate") == [100.0]
+    assert _latest(bundled, "rollback_test_pass_rate") == [100.0]
+    p95 = _latest(bundled, "response_time_p95")
+    assert p95 and all(0 < v < 500 for v in p95)
+    handoff = bundled.artifact("acme", "deployment_documentation").content
+    assert handoff["next_stage"] == 31 and handoff["production_url"].startswith("http://127.0.0.1:")
+    deployed = bundled.artifact("acme", "production_deployment").content
+    assert [s["percent"] for s in deployed["canary_log"]] == [10, 50, 100]
+    monitoring = bundled.artifact("acme", "monitoring_setup").content
+    assert monitoring["test_alert"]["fired"] is True and monitoring["alert_rules"]
+    assert bundled.events("acme", kind="alert")  # the test alert went through the notifications
+    assert any(e.kind == "trigger.fired" and "DEPLOY-004" in e.reason for e in bundled.events("acme"))
+    assert not bundled.rollbacks("acme")
 
 
-def test_bad_green_is_rolled_back_through_the_engine(bundled: Engine) -> None:
-    bundled.create_venture("acme", "b2b_smb", 30, actor=LEAD)
-    result = crew.run(CrewContext(bundled, "acme", 30, options={**FAST, "green_error_rate": 0.1}))
-    assert result.status == "recursed", result
-    assert result.summary["engine_rollback"]["outcome"] == "completed"
-    assert result.summary["weights_after_engine_rollback"] == {"blue": 100, "green": 0}
+def test_a_failing_release_is_rolled_back_by_deploy_002_through_the_engine(bundled: Engine, tmp_path: Any) -> None:
+    _venture(bundled)
+    bundled.request_approval("acme", "chairman", actor=LEAD, reason="hotfix")
+    (pending,) = bundled.approvals("acme", "pending")
+    bundled.bypass_approval(pending.id, actor=CHAIR, reason="outage: emergency hotfix")
+    result = _run(bundled, tmp_path, green_error_rate=0.1)
+    assert result.status == "recursed", result.summary
+    rollback = result.summary["rollback"]
+    assert rollback["cause"] == "error_rate"
+    triggers = [r["trigger"] for r in rollback["engine_rollbacks"]]
+    assert "DEPLOY-002" in triggers, rollback
+    assert rollback["weights_after"] == {"blue": 100, "green": 0}
     assert _latest(bundled, "deployment_success_rate") == [0.0]
-    (rollback_minutes,) = _latest(bundled, "rollback_time")
-    assert 0 < rollback_minutes < 1 / 60  # under a second
-    records = bundled.rollbacks("acme")
-    assert records and records[0].cause == "traffic_only"
+    (minutes,) = _latest(bundled, "rollback_time")
+    assert 0 < minutes < 1 / 60  # under a second
+    assert bundled.venture("acme").stage == 30
+    assert bundled.events("acme", kind="rollback.completed")
+
+
+def test_migrations_are_undone_from_the_backup_when_the_release_rolls_back(
+    bundled: Engine, tmp_path: Any, target_db: str
+) -> None:
+    _venture(bundled)
+    bundled.request_approval("acme", "chairman", actor=LEAD, reason="release")
+    _approve(bundled)
+    migrate = (
+        f"{sys.executable} -c \"import psycopg; c = psycopg.connect('{target_db}', autocommit=True); "
+        "c.execute('ALTER TABLE customers ADD COLUMN tier int'); c.execute('DELETE FROM customers WHERE id > 10')\""
+    )
+    result = _run(bundled, tmp_path, database_url=target_db, migrate_command=migrate, green_error_rate=0.1)
+    assert result.status == "recursed", result.summary
+    assert result.summary["migration"]["exit"] == 0
+    causes = [r["cause"] for r in result.summary["rollback"]["engine_rollbacks"]]
+    assert "schema_changed" in causes, result.summary["rollback"]
+    assert any(h.startswith("database: restored") for h in result.summary["rollback"]["handlers"])
+    with psycopg.connect(target_db) as conn:
+        assert conn.execute("SELECT count(*) FROM customers").fetchone() == (50,)
+        columns = [r[0] for r in conn.execute("SELECT column_name FROM information_schema.columns "
+                                              "WHERE table_name = 'customers'")]  # fmt: skip
+        assert "tier" not in columns
+
+
+def test_a_failed_health_check_aborts_with_deploy_001_and_changes_nothing(bundled: Engine, tmp_path: Any) -> None:
+    _venture(bundled)
+    result = _run(bundled, tmp_path, external_url="http://127.0.0.1:9/unreachable")
+    assert result.status == "failed"
+    assert "DEPLOY-001" in result.summary["outcome"]
+    assert _latest(bundled, "health_check_pass_rate")[-1] < 100.0
+    assert any(f.startswith("DEPLOY-001") for f in result.fired)
+    alerts = bundled.events("acme", kind="alert")
+    assert alerts and alerts[-1].data["incident"] is True
+    assert "30.1" not in {s.id for s in bundled.substages("acme") if s.status == "done"}
+    assert not bundled.approvals("acme")  # nothing asked of the Chairman
+
+
+def test_a_rejected_release_stops_the_run(bundled: Engine, tmp_path: Any) -> None:
+    _venture(bundled)
+    bundled.request_approval("acme", "chairman", actor=LEAD, reason="release")
+    (pending,) = bundled.approvals("acme", "pending")
+    bundled.decide_approval(pending.id, False, actor=CHAIR, reason="not this week")
+    result = _run(bundled, tmp_path)
+    assert result.status == "failed" and "rejected" in result.summary["outcome"]
 
 
 def test_an_engine_rollback_of_scope_traffic_moves_traffic_to_blue(bundled: Engine) -> None:
     bundled.create_venture("acme", "b2b_smb", 30, actor=LEAD)
     register(bundled)
     register(bundled)  # once per engine, however many runs
-    with LocalDriver(command()) as driver, live("acme", driver):
-        driver.start_version("v1")
-        driver.start_version("v2")
-        driver.set_weights(50, 50)
-        record = bundled.rollback("acme", cause="traffic_only", actor=LEAD, reason="operator says so")
-        assert record.outcome == "completed"
-        assert driver.weights() == {"blue": 100, "green": 0}
+    with LocalDriver(command()) as driver:
+        dep = LiveDeployment(driver, "v1", "v2")
+        with live("acme", dep):
+            driver.start_version("v1")
+            driver.start_version("v2")
+            driver.set_weights(50, 50)
+            record = bundled.rollback("acme", cause="traffic_only", actor=LEAD, reason="the Chairman says so")
+            assert record.outcome == "completed"
+            assert driver.weights() == {"blue": 100, "green": 0}
+            assert dep.log == ["traffic: all on blue (v1)"]
     # Without a live deployment the handler has nothing to move, and says so.
     again = bundled.rollback("acme", cause="traffic_only", actor=LEAD, reason="again")
     assert again.outcome == "completed"
+    assert "nothing to move" in again.handlers[0].detail

@@ -17,6 +17,7 @@ from venturegate.crews.stage30.orchestrator import (
     RollbackCoordinator,
     StepLog,
     cutover,
+    nearest_rank,
 )
 
 RATE = 200.0
@@ -78,9 +79,34 @@ def test_config_from_the_stage_keys() -> None:
         CanaryConfig(steps=(50, 10))
 
 
+def test_coordinator_rolls_back_on_a_p95_that_stays_above_its_line() -> None:
+    rc = RollbackCoordinator(
+        CanaryConfig(error_rate_duration=1.0, window_seconds=1.0, min_requests=10, response_time_threshold=200)
+    )
+    rc.observe(0.0, _c(0, 0), None)
+    assert rc.observe(0.5, _c(10, 0), 250.0).latency_above_for == 0.0  # above from now on
+    assert not rc.observe(1.0, _c(20, 0), None).rollback  # no probe answer in the window: the clock keeps running
+    v = rc.observe(1.5, _c(30, 0), 300.0)
+    assert v.rollback and v.cause == "latency" and v.latency_above_for == pytest.approx(1.0)
+    assert (rc.above_since, rc.first_value) == (0.5, 250.0)
+    rc2 = RollbackCoordinator(CanaryConfig(error_rate_duration=1.0, window_seconds=1.0, response_time_threshold=200))
+    rc2.observe(0.0, _c(0, 0), 250.0)
+    rc2.observe(0.6, _c(10, 0), 150.0)  # back under the line: the clock restarts
+    assert not rc2.observe(1.2, _c(20, 0), 260.0).rollback
+
+
+def test_nearest_rank_percentile_is_an_observed_value() -> None:
+    values = [float(v) for v in range(1, 21)]
+    assert nearest_rank(values, 95) == 19.0
+    assert nearest_rank([7.0], 95) == 7.0
+
+
 @pytest.fixture
 def driver() -> Iterator[LocalDriver]:
-    with LocalDriver(command(), overrides={"v2-bad": command(error_rate=0.1)}) as d:
+    with LocalDriver(
+        command(),
+        overrides={"v2-bad": command(error_rate=0.1), "v2-slow": command(latency_ms=300)},
+    ) as d:
         d.start_version("v1")
         yield d
 
@@ -136,3 +162,59 @@ def test_bad_green_is_rolled_back_fast_and_nothing_fails_afterwards(driver: Loca
     # The only failures the clients saw are green's injected 500s before the switch.
     assert load.errors_by_status == {"500": report.green_failed_before}
     assert load.responses == load.requests
+
+
+def test_a_slow_green_is_rolled_back_on_its_probe_p95() -> None:
+    config = CanaryConfig(
+        soak_seconds=3.0,
+        error_rate_duration=0.5,
+        window_seconds=1.0,
+        sample_interval=0.05,
+        response_time_threshold=200,
+        probe_interval=0.05,
+        min_probes=3,
+    )
+    with LocalDriver(command(), overrides={"v2-slow": command(latency_ms=300)}) as d:
+        d.start_version("v1")
+        addr = d.start_version("v2-slow")
+        result = asyncio.run(cutover(d, "v1", "v2-slow", config, probe_url=f"http://{addr}/"))
+        assert result.status == "rolled_back", result
+        report = result.rollback
+        assert report is not None and report.cause == "latency", report
+        assert report.value is not None and report.value >= 300
+        assert report.above_since is not None and report.decided_at is not None
+        assert report.decided_at - report.above_since >= 0.5
+        assert "p95" in report.reason and "10% step" in report.reason
+        assert d.weights() == {"blue": 100, "green": 0}
+
+
+def test_a_green_that_dies_is_rolled_back_at_once(driver: LocalDriver) -> None:
+    driver.start_version("v2")
+
+    async def scenario() -> CutoverResult:
+        task = asyncio.create_task(cutover(driver, "v1", "v2", FAST))
+        await asyncio.sleep(0.3)
+        slot = driver._slots[driver.slot_of("v2")]
+        assert slot.proc is not None
+        slot.proc.kill()
+        return await task
+
+    result = asyncio.run(scenario())
+    assert result.status == "rolled_back"
+    assert result.rollback is not None and result.rollback.cause == "green_down", result.rollback
+    assert driver.weights() == {"blue": 100, "green": 0}
+
+
+def test_weights_moved_from_outside_end_the_cutover_as_an_ordered_rollback(driver: LocalDriver) -> None:
+    driver.start_version("v2")
+
+    async def scenario() -> CutoverResult:
+        task = asyncio.create_task(cutover(driver, "v1", "v2", FAST))
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(driver.set_weights, 100, 0)  # what the engine's `traffic` handler does
+        return await task
+
+    result = asyncio.run(scenario())
+    assert result.status == "rolled_back"
+    assert result.rollback is not None and result.rollback.cause == "ordered"
+    assert result.rollback.switch_s < 0.01  # nothing left to switch

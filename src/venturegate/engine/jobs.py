@@ -265,6 +265,32 @@ class JobOps(EngineBase):
                 )  # fmt: skip
             return [self._job_row(conn, int(r.id)) for r in stale]
 
+    def crew_alert(
+        self,
+        ref: str | int,
+        message: str,
+        *,
+        severity: str,
+        actor: Actor,
+        data: dict[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> int:
+        """Raise an `alert` event for a venture from a crew (a test alert, an incident); returns the event id.
+
+        It is routed to the notification channels like any alert of that severity (P0, P1 or P2).
+        """
+        now = self.when(now)
+        if severity not in ("P0", "P1", "P2"):
+            raise BadInput(f"no severity '{severity}'", where="severity", hint="one of P0, P1, P2")
+        if not message.strip():
+            raise BadInput("an alert needs a message", where="message")
+        with self.tx() as conn:
+            row = self._row(conn, ref)
+            return self._event(
+                conn, int(row.id), "alert", actor, now, stage=int(row.stage), reason=message[:500],
+                data={**(data or {}), "severity": severity, "source": actor.name},
+            )  # fmt: skip
+
     # -- helpers -------------------------------------------------------------------------------
     def _job_row(self, conn: Connection, job_id: int) -> Job:
         found = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
