@@ -187,6 +187,12 @@ ensure_chromium() {
   log "Chromium is installed: $("$CHROMIUM" --version 2>/dev/null | head -n 1) (the browser test drives it headless)"
 }
 
+# `services.sh haproxy` installs only HAProxy (what `make demo` needs for its stage-30 deployment).
+if [ "${1:-}" = "haproxy" ]; then
+  ensure_haproxy
+  exit 0
+fi
+
 ensure_postgres
 ensure_redis
 ensure_haproxy

@@ -77,13 +77,17 @@ class DemoSummary:
     """E-mails the SMTP sink took, in arrival order."""
     stage19: dict[str, Any] | None = None
     """What the stage-19 crew run did (None when the demo ran without crews)."""
+    stage30: dict[str, Any] | None = None
+    """What the stage-30 deployments did (None without crews, or without HAProxy)."""
 
 
 def run_demo(workdir: Path, start: datetime = START, *, crews: bool = True) -> DemoSummary:
     """Recreate `workdir`, tell the story into its database, print a summary and return what happened.
 
     `workdir` must be new, empty or an earlier demo workspace; anything else is refused, never deleted.
-    With `crews`, the stage-19 crew then runs for real against the bundled demo provider (about 20 s).
+    With `crews`, the stage-19 crew then runs for real against the bundled demo provider (about 20 s),
+    and the stage-30 crew deploys two releases behind a local HAProxy under load (about 15 s; skipped,
+    with a notice, when HAProxy is not installed — `make demo` installs it).
     """
     began = time.perf_counter()
     folder = _fresh_workspace(workdir)
@@ -106,11 +110,12 @@ def run_demo(workdir: Path, start: datetime = START, *, crews: bool = True) -> D
             )
             story.tell()
             story.summary()
-            stage19 = None
+            stage19 = stage30 = None
             if crews:
                 from venturegate.crews.stage19.demo import run_stage19_demo
 
                 stage19 = run_stage19_demo(story.engine, out, folder / "stage19")
+                stage30 = _stage30(story.engine, folder / "stage30")
             _next_steps(db_path, story.at(HOURS))
             rollbacks = story.engine.rollbacks()
             errors = story.engine.error_records()
@@ -119,7 +124,20 @@ def run_demo(workdir: Path, start: datetime = START, *, crews: bool = True) -> D
         db.dispose()
     seconds = time.perf_counter() - began
     out.print(f"[dim]finished in {seconds:.1f} s[/dim]")
-    return DemoSummary(folder, db_path, seconds, rollbacks, errors, slack, mail, stage19)
+    return DemoSummary(folder, db_path, seconds, rollbacks, errors, slack, mail, stage19, stage30)
+
+
+def _stage30(engine: Engine, workdir: Path) -> dict[str, Any] | None:
+    """The stage-30 deployments, when HAProxy is installed."""
+    from venturegate.crews.stage30.demo import run_stage30_demo
+    from venturegate.crews.stage30.haproxy import DriverError, find_haproxy
+
+    try:
+        find_haproxy()
+    except DriverError as exc:
+        out.print(f"[yellow]stage 30 skipped[/yellow]: {escape(str(exc))}")
+        return None
+    return run_stage30_demo(engine, out, workdir)
 
 
 @contextmanager

@@ -184,6 +184,8 @@ def test_a_failing_release_is_rolled_back_by_deploy_002_through_the_engine(bundl
     assert _latest(bundled, "deployment_success_rate") == [0.0]
     (minutes,) = _latest(bundled, "rollback_time")
     assert 0 < minutes < 1 / 60  # under a second
+    traffic = result.summary["traffic"]
+    assert traffic["requests_after_rollback"] > 0 and traffic["failed_after_rollback"] == 0, traffic
     assert bundled.venture("acme").stage == 30
     assert bundled.events("acme", kind="rollback.completed")
 
@@ -251,3 +253,49 @@ def test_an_engine_rollback_of_scope_traffic_moves_traffic_to_blue(bundled: Engi
     again = bundled.rollback("acme", cause="traffic_only", actor=LEAD, reason="again")
     assert again.outcome == "completed"
     assert "nothing to move" in again.handlers[0].detail
+
+
+def test_a_slow_release_is_rolled_back_on_p95(bundled: Engine, tmp_path: Any) -> None:
+    _venture(bundled)
+    bundled.set_config("acme", "rollback.response_time_threshold", 200, actor=LEAD, reason="tight latency line")
+    bundled.request_approval("acme", "chairman", actor=LEAD, reason="release")
+    _approve(bundled)
+    result = _run(bundled, tmp_path, green_latency_ms=300, soak_seconds=1.5)
+    assert result.status == "recursed", result.summary
+    rollback = result.summary["rollback"]
+    assert rollback["cause"] == "latency", rollback
+    assert "DEPLOY-RB-LATENCY" in [r["trigger"] for r in rollback["engine_rollbacks"]], rollback
+    assert max(_latest(bundled, "response_time_p95")) >= 300
+
+
+def test_an_expired_approval_blocks_and_a_new_one_is_asked_for(bundled: Engine, tmp_path: Any) -> None:
+    _venture(bundled)
+    first = _run(bundled, tmp_path)
+    assert first.status == "waiting"
+    (request,) = bundled.approvals("acme", "pending")
+    assert request.expires_at is not None
+    assert request.expires_at - request.requested_at == timedelta(hours=24)  # chairman.approval_timeout
+    bundled.tick(now=request.expires_at + timedelta(seconds=1))
+    assert [a.status for a in bundled.approvals("acme")] == ["expired"]
+    assert bundled.events("acme", kind="approval.expired")
+    second = _run(bundled, tmp_path)
+    assert second.status == "waiting" and "30.2" not in {s.id for s in bundled.substages("acme") if s.status == "done"}
+    assert [a.status for a in bundled.approvals("acme")] == ["pending", "expired"]
+
+
+def test_the_demo_rolls_back_the_bad_release_and_ships_the_fixed_one(sqlite_engine: Engine, tmp_path: Any) -> None:
+    from rich.console import Console
+
+    from venturegate.crews.stage30.demo import run_stage30_demo
+
+    console = Console(record=True, width=120)
+    summary = run_stage30_demo(sqlite_engine, console, tmp_path)
+    assert summary["stage"] == 31, summary
+    bad, good = summary["bad"], summary["good"]
+    assert bad["rollback"]["cause"] == "error_rate"
+    assert "DEPLOY-002" in [r["trigger"] for r in bad["rollback"]["engine_rollbacks"]]
+    assert bad["traffic"]["failed_after_rollback"] == 0
+    assert good["traffic"]["failed_requests"] == 0
+    assert [s["green_percent"] for s in good["cutover"]["steps"]] == [10, 50, 100]
+    text = console.export_text()
+    assert "rolled back" in text and "advanced to stage 31" in text

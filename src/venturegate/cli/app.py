@@ -73,7 +73,11 @@ def db_upgrade() -> None:
 def demo(
     workdir: Annotated[str, typer.Option("--dir", help="Workspace folder (recreated).")] = ".venturegate-demo",
     crews: Annotated[
-        bool, typer.Option("--crews/--no-crews", help="Also run the stage-19 crew against the demo provider.")
+        bool,
+        typer.Option(
+            "--crews/--no-crews",
+            help="Also run the stage-19 crew against the demo provider and the stage-30 deployments (HAProxy).",
+        ),
     ] = True,
     serve: Annotated[
         bool,
@@ -83,7 +87,7 @@ def demo(
     port: Annotated[int, typer.Option(help="Port to serve on (with --serve).")] = 8000,
 ) -> None:
     """Run the demo: ventures at stages 14, 19, 28 and 30, gates, triggers, a rollback, errors, notifications,
-    and the stage-19 crew against a local demo provider."""
+    the stage-19 crew against a local demo provider and the stage-30 crew deploying behind a local HAProxy."""
     from pathlib import Path
 
     from venturegate.demo import run_demo

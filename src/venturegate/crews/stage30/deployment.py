@@ -169,16 +169,25 @@ class DeploymentCrew(Crew):
 
     # -- approval --------------------------------------------------------------------------------
     def _approval(self, run: _Run) -> None:
-        """The 30.2 entry: a Chairman approval of this visit (approved or bypassed), requested if missing."""
+        """The 30.2 entry: the Chairman's approval of this release in this visit (approved or bypassed).
+
+        It is requested when missing; the run then ends as `waiting` unless `approval_wait` seconds allow
+        the decision to arrive meanwhile.
+
+        An approval names the release it is for (its payload's `release`); one for another release does
+        not count, so a fixed release after a rollback goes back to the Chairman.
+        """
         if "30.2" in run.done():
             return
         ctx, engine = run.ctx, run.engine
         entered = engine.visits(ctx.venture)[-1].entered_at
+        release = run.summary.get("green_version")
         wait = float(ctx.option("approval_wait", 0.0))
         deadline = time.monotonic() + wait
         requested = False
         while True:
             mine = [a for a in engine.approvals(ctx.venture) if a.role == "chairman" and a.requested_at >= entered]
+            mine = [a for a in mine if (a.payload or {}).get("release", release) == release]
             decided = next((a for a in mine if a.status in ("approved", "bypassed")), None)
             if decided is not None:
                 run.summary["approval"] = {"id": decided.id, "status": decided.status, "by": decided.decided_by}
@@ -190,7 +199,7 @@ class DeploymentCrew(Crew):
                 pending = engine.request_approval(
                     ctx.venture, "chairman", actor=ctx.actor,
                     reason="release the cutover to production (stage 30.2)",
-                    payload={"release": run.summary.get("green_version"), "run": run.run_id},
+                    payload={"release": release, "run": run.run_id},
                 )  # fmt: skip
                 requested = True
             if time.monotonic() >= deadline:
@@ -243,8 +252,16 @@ class DeploymentCrew(Crew):
             held.append((step, datetime.now(UTC)))
 
         mono0, wall0 = time.monotonic(), datetime.now(UTC)
+        before = _failed(driver, plan)
         result = asyncio.run(_cutover(dep, plan, f"http://{green_addr}/", on_step))
         run.summary["cutover"] = result.as_dict()
+        run.summary["traffic"] = traffic = {"failed_requests": _failed(driver, plan) - before}
+        if result.rollback is not None:
+            switch = result.rollback.backend_at_switch
+            blue_now = driver.counters(plan.blue)
+            green_now = driver.counters(plan.green)
+            traffic["requests_after_rollback"] = blue_now.requests + green_now.requests - switch.requests
+            traffic["failed_after_rollback"] = blue_now.failed + green_now.failed - switch.failed
         if result.rollback is None:
             if held:
                 record_step(*held.pop())
@@ -522,6 +539,11 @@ class _Plan:
         return found[-1] if found else None
 
 
+def _failed(driver: Any, plan: _Plan) -> int:
+    """Failed requests (5xx or unanswered) HAProxy counted on blue and green so far."""
+    return int(driver.counters(plan.blue).failed + driver.counters(plan.green).failed)
+
+
 def _content(engine: Any, venture: str | int, name: str) -> dict[str, Any] | None:
     try:
         content = engine.artifact(venture, name).content
@@ -548,7 +570,10 @@ async def _cutover(
         )
     )
     try:
-        return await cutover(dep.driver, dep.blue, dep.green, config, on_step=on_step, probe_url=probe_url)
+        result = await cutover(dep.driver, dep.blue, dep.green, config, on_step=on_step, probe_url=probe_url)
+        if result.rollback is not None:
+            await asyncio.sleep(0.5)  # traffic keeps coming after the rollback: blue must answer all of it
+        return result
     finally:
         load.cancel()
         await asyncio.gather(load, return_exceptions=True)
