@@ -17,7 +17,7 @@ from venturegate.cli.app import app
 from venturegate.crews import registry
 from venturegate.crews.base import AgentSpec, Crew, CrewContext, CrewResult
 from venturegate.crews.runner import queue_job, run_job
-from venturegate.engine import Conflict, Engine, NotFound
+from venturegate.engine import BadInput, Conflict, Engine, NotFound
 
 
 class CountingCrew(Crew):
@@ -121,6 +121,8 @@ def test_job_lifecycle_with_progress_events(bundled: Engine, monkeypatch: pytest
     assert job.status == "queued" and job.options == {"depth": "2"}
     with pytest.raises(Conflict, match="already runs"):
         queue_job(bundled, v, 19, actor=LEAD, crew="counting")
+    with pytest.raises(BadInput, match="serves stage 19, not 30"):
+        queue_job(bundled, v, 30, actor=LEAD, crew="counting")
     seen: list[tuple[str, int, int]] = []
     done = run_job(bundled, job.id, sink=lambda step, d, t, m: seen.append((step, d, t)))
     assert done.status == "succeeded", done.error

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from venturegate.crews.base import Cancelled, CancelToken, CrewContext, CrewResult, ProgressSink
 from venturegate.crews.registry import crew_for_stage
 from venturegate.engine.actors import Actor
+from venturegate.engine.errors import BadInput
 from venturegate.engine.jobs import Job
 
 if TYPE_CHECKING:
@@ -26,8 +27,14 @@ def queue_job(
     actor: Actor,
     crew: str | None = None,
 ) -> Job:
-    """Queue a run of the crew serving `stage` (checked to exist now, not when a worker picks it up)."""
-    name, _ = crew_for_stage(stage, crew)
+    """Queue a run of the crew serving `stage` (checked to exist and serve that stage now, not in the worker)."""
+    name, found = crew_for_stage(stage, crew)
+    if found.stage != stage:
+        raise BadInput(
+            f"crew '{name}' serves stage {found.stage}, not {stage}",
+            where="--crew",
+            hint="`venturegate crews` lists each crew's stage",
+        )
     return engine.create_job(venture, stage, name, options, actor=actor)
 
 
