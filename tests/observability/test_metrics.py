@@ -174,6 +174,8 @@ def test_a_scrape_of_an_empty_database_has_every_family(tiny: Engine) -> None:
         "venturegate_timer_lag_seconds",
         "venturegate_stage_duration_seconds",
         "venturegate_rollback_duration_seconds",
+        "venturegate_job_duration_seconds",
+        "venturegate_jobs",
         "venturegate_metric_latest",
         "venturegate_scrape_duration_seconds",
     }
@@ -184,3 +186,20 @@ def test_a_scrape_of_an_empty_database_has_every_family(tiny: Engine) -> None:
         "venturegate_stage_entries",
     }
     assert parse(text)["venturegate_outbox_oldest_pending_seconds"][()] == 0.0
+
+
+def test_job_series_count_running_jobs_and_time_finished_ones(tiny: Engine) -> None:
+    v = tiny.create_venture("crewed", "b2b_smb", 1, actor=AGENT, now=T0).id
+    done = tiny.create_job(v, 1, "fake", {}, actor=LEAD, now=T0)
+    tiny.claim_job(done.id, worker="w", now=T0 + M)
+    tiny.finish_job(done.id, "succeeded", result={}, now=T0 + 3 * M)
+    waiting = tiny.create_job(v, 1, "other", {}, actor=LEAD, now=T0 + 4 * M)
+    series = parse(render(tiny, now=T0 + 5 * M))
+    assert by(series, "venturegate_job_duration_seconds_count", "stage", "crew", "status") == {
+        ("1", "fake", "succeeded"): 1.0
+    }
+    assert by(series, "venturegate_job_duration_seconds_sum", "stage", "crew", "status") == {
+        ("1", "fake", "succeeded"): pytest.approx(120.0, abs=1e-3)
+    }
+    assert by(series, "venturegate_jobs", "stage", "crew", "status") == {("1", "other", "queued"): 1.0}
+    assert waiting.status == "queued"

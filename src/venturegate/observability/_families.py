@@ -20,6 +20,7 @@ from venturegate.store.schema import (
     approvals,
     escalations,
     events,
+    jobs,
     outbox,
     rollbacks,
     samples,
@@ -234,6 +235,33 @@ def rollback_durations(conn: Connection) -> Metric:
         f"{PREFIX}_rollback_duration_seconds", "Duration of configuration rollbacks.", labels=["stage", "outcome"]
     )
     return _summary(fam, conn.execute(q))
+
+
+def job_durations(conn: Connection) -> Metric:
+    """`venturegate_job_duration_seconds{stage, crew, status}`: start to finish of each finished crew job."""
+    spent = seconds_between(jobs.c.started_at, jobs.c.finished_at, conn.dialect.name)
+    q = (
+        select(jobs.c.stage, jobs.c.crew, jobs.c.status, func.count(), func.sum(spent))
+        .where(jobs.c.started_at.is_not(None), jobs.c.finished_at.is_not(None))
+        .group_by(jobs.c.stage, jobs.c.crew, jobs.c.status)
+    )
+    fam = SummaryMetricFamily(
+        f"{PREFIX}_job_duration_seconds", "Run time of finished crew jobs.", labels=["stage", "crew", "status"]
+    )
+    return _summary(fam, conn.execute(q))
+
+
+def jobs_active(conn: Connection) -> Metric:
+    """`venturegate_jobs{stage, crew, status}` for jobs queued or running right now."""
+    q = (
+        select(jobs.c.stage, jobs.c.crew, jobs.c.status, func.count())
+        .where(jobs.c.status.in_(("queued", "running")))
+        .group_by(jobs.c.stage, jobs.c.crew, jobs.c.status)
+    )
+    fam = GaugeMetricFamily(f"{PREFIX}_jobs", "Crew jobs queued or running.", labels=["stage", "crew", "status"])
+    for stage, crew, status, count in sorted(conn.execute(q), key=lambda r: (r[0], r[1], r[2])):
+        fam.add_metric([_label(stage), crew, status], int(count))
+    return fam
 
 
 _LATEST: dict[tuple[str, ...], Select[Any]] = {}

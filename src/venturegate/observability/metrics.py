@@ -53,6 +53,8 @@ class VenturegateCollector(Collector):
                 f.timer_lag(conn),
                 f.stage_durations(conn),
                 f.rollback_durations(conn),
+                f.job_durations(conn),
+                f.jobs_active(conn),
             ]
             latest = f.latest_values(conn, self._pinned)
         queried = perf_counter() - started  # the transaction ends here; building the big family needs no lock
