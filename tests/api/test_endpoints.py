@@ -63,7 +63,8 @@ def test_metrics_single_batch_idempotency_and_firing(lead: TestClient) -> None:
     )
     assert naive.status_code == 422 and naive.json()["errors"][0]["where"] == "body.at"
     nul = lead.post("/api/metrics", json={"venture": "acme", "metric": "n\u0000ps", "value": 1})
-    assert nul.status_code == 422
+    assert nul.status_code == 422 and nul.json()["errors"][0]["where"] == "body.metric"
+    assert "NUL" in nul.json()["errors"][0]["message"]
 
 
 def test_gate_substages_advance(client: Client, lead: TestClient) -> None:

@@ -39,10 +39,11 @@ def test_every_api_route_but_health_needs_a_token() -> None:
 @pytest.fixture(scope="module")
 def role_clients(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, TestClient]]:
     """One app on one SQLite database for the whole matrix (the check runs before the store is touched)."""
-    db = connect(f"sqlite:///{tmp_path_factory.mktemp('matrix') / 'vg.db'}")
+    where = tmp_path_factory.mktemp("matrix")
+    db = connect(f"sqlite:///{where / 'vg.db'}")
     ensure_schema(db)
     engine = Engine(db, load_workflow(MINI), clock=lambda: T0)
-    app = create_app(engine)
+    app = create_app(engine, queue_url=f"sqlite:///{where / 'queue.db'}")
     clients = {}
     for role in ROLES:
         c = TestClient(app)
@@ -102,7 +103,7 @@ def test_me_lists_the_roles_permissions(client: Client) -> None:
     assert me == {
         "name": "agent-1",
         "role": "agent",
-        "permissions": ["read", "write_samples", "write_artifacts", "complete_substages", "report_errors"],
+        "permissions": ["read", "write_samples", "write_artifacts", "complete_substages", "report_errors", "run_crews"],
     }
 
 

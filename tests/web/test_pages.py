@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+from importlib.metadata import EntryPoint
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import CHAIR
 from tests.web.conftest import LEAD, Browser, csrf_of
+from venturegate.crews import registry
+from venturegate.crews.runner import run_job
 from venturegate.engine import Engine
 from venturegate.web import STATIC
 
@@ -174,3 +179,37 @@ def test_static_files_are_served(browser: Browser) -> None:
         assert answer.status_code == 200 and len(answer.content) > 500, name
     assert "2.0.11" in vendor and "1.6.32" in vendor and "MIT" in vendor
     assert client.get("/openapi.json").json()["paths"].get("/ventures/{ref}") is None
+
+
+def test_the_run_crew_button_starts_a_job(
+    browser: Browser, engine: Engine, pending: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("VENTUREGATE_QUEUE_URL", f"sqlite:///{tmp_path / 'queue.db'}")
+    eps = [EntryPoint("quick1", "tests.api.conftest:quick1", registry.GROUP)]  # a crew for stage 1
+    monkeypatch.setattr(registry, "entry_points", lambda group: eps if group == registry.GROUP else [])
+    engine.create_venture("later", "b2b_smb", stage=2, actor=LEAD)
+    viewer = browser("viewer")
+    seen = viewer.get("/ventures/acme").text
+    assert "Crew jobs" in seen and "No crew jobs yet." in seen and 'id="run-crew"' not in seen
+    assert "Crew jobs" not in viewer.get("/ventures/later").text  # no crew serves stage 2
+    refused = viewer.post("/ventures/acme/jobs", data={"csrf": csrf_of(seen)})
+    assert refused.status_code == 403 and engine.jobs() == []
+
+    agent = browser("agent")
+    page = agent.get("/ventures/acme").text
+    assert 'action="/ventures/acme/jobs"' in page and "Run crew quick1" in page
+    assert agent.post("/ventures/acme/jobs", data={"csrf": "x" * 43}).status_code == 403
+    answer = agent.post("/ventures/acme/jobs", data={"csrf": csrf_of(page), "crew": "quick1"}, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/ventures/acme"
+    (job,) = engine.jobs("acme")
+    assert job.status == "queued" and job.actor == "agent-1" and job.crew == "quick1"
+    after = agent.get("/ventures/acme").text
+    assert f"Job #{job.id} queued: crew quick1 for stage 1." in after
+    assert f"job #{job.id} (quick1) is queued" in after and 'id="run-crew"' not in after
+    again = agent.post("/ventures/acme/jobs", data={"csrf": csrf_of(page)})
+    assert again.status_code == 409 and "already runs" in again.text
+
+    assert run_job(engine, job.id).status == "succeeded"
+    live = agent.get("/fragments/ventures/acme", headers={"HX-Request": "true"}).text
+    assert re.search(rf"#{job.id} · stage 1 · <b>quick1</b> · <span class=\"job-status\">succeeded</span>", live)
+    assert "count 2/2" in live and 'id="run-crew"' in live

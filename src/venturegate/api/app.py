@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from venturegate import __version__
 from venturegate.api import problems
 from venturegate.api.deps import route_permission
-from venturegate.api.routes import ROUTERS
+from venturegate.api.routes import ROUTERS, jobs
 from venturegate.core.permissions import roles_with
 from venturegate.engine import Engine
 
@@ -66,6 +66,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.engine = eng
+    app.state.queue_url = queue_url  # where started crew jobs are queued (None: as `venturegate worker`)
     if consumer is not None:
         app.add_middleware(NudgeMiddleware, worker=consumer)
     problems.install(app)
@@ -76,7 +77,7 @@ def create_app(
 
 def include_routers(app: FastAPI) -> None:
     """Every router the server serves: the API's, then the optional packages'."""
-    for router in ROUTERS:
+    for router in (*ROUTERS, jobs.router):
         app.include_router(router)
     include_optional_routers(app)
 

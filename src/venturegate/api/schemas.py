@@ -7,10 +7,14 @@ are not finite) so that bad input is a 422 that names the field, never a databas
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic.dataclasses import dataclass
+
+from venturegate.engine import SampleIn
 
 MAX_BATCH = 10_000
 """Most samples one `POST /api/metrics` takes."""
@@ -20,10 +24,13 @@ MAX_ID = 2**63 - 1
 """Largest id a path or query accepts (the store's BIGINT)."""
 
 
+NUL_MESSAGE = "text cannot contain NUL (\\u0000) characters"
+
+
 def no_nul(text: str) -> str:
     """Refuse NUL characters (PostgreSQL cannot store them in text)."""
     if "\x00" in text:
-        raise ValueError("text cannot contain NUL (\\u0000) characters")
+        raise ValueError(NUL_MESSAGE)
     return text
 
 
@@ -228,14 +235,17 @@ class TriggerStatus(_Out):
 
 
 # -- samples -----------------------------------------------------------------------------------
-class SampleBody(_In):
+# A batch of 10,000 is validated straight into the engine's `SampleIn` (no model to convert), and its text checks
+# (NUL, venture reference) run once per batch in `sample_errors` rather than as four validator calls per sample.
+@dataclass(frozen=True, config=ConfigDict(extra="forbid"))
+class SampleBody(SampleIn):
     """One sample."""
 
-    venture: VentureRef
-    metric: Annotated[Text, Field(min_length=1, max_length=200)]
+    venture: Annotated[str, Field(min_length=1, max_length=200, description="Venture id or name.")]
+    metric: Annotated[str, Field(min_length=1, max_length=200)]
     value: Finite
     at: When | None = Field(default=None, description="When it was measured (default: now).")
-    key: Annotated[Text, Field(min_length=1, max_length=200)] | None = Field(
+    key: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
         default=None, description="Idempotency key: a retry with the same key (per venture) records nothing."
     )
 
@@ -244,6 +254,30 @@ class SampleBatch(_In):
     """Up to 10,000 samples, recorded in one transaction (any invalid sample rejects the batch, naming its index)."""
 
     samples: Annotated[list[SampleBody], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+def sample_errors(samples: list[SampleBody]) -> tuple[list[SampleBody], list[tuple[int, str, str]]]:
+    """The checks `SampleBody`'s fields leave to the batch: the samples (venture references trimmed) and what is
+    wrong as (index, field, message), the message worded as a field validator's."""
+    refs: dict[str, str | ValueError] = {}
+    for ref in {x.venture for x in samples}:
+        try:
+            refs[ref] = check_ref(no_nul(ref))
+        except ValueError as exc:
+            refs[ref] = exc
+    texts = [x.metric for x in samples] + [x.key for x in samples if x.key is not None]
+    if all(isinstance(r, str) and r == ref for ref, r in refs.items()) and "\x00" not in "".join(texts):
+        return samples, []  # the usual case: nothing to report or change
+    out, errors = [], []
+    for i, x in enumerate(samples):
+        got = refs[x.venture]
+        if isinstance(got, ValueError):
+            errors.append((i, "venture", f"Value error, {got}"))
+        for field, text in (("metric", x.metric), ("key", x.key)):
+            if text is not None and "\x00" in text:
+                errors.append((i, field, f"Value error, {NUL_MESSAGE}"))
+        out.append(replace(x, venture=got) if isinstance(got, str) and got != x.venture else x)
+    return out, errors
 
 
 def _sample_kind(value: Any) -> str:
@@ -717,3 +751,94 @@ class Health(_Out):
 
     status: Literal["ok"]
     workflow: str
+
+
+# -- crew jobs -----------------------------------------------------------------------------------
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+"""Where a job stands (the engine's `JOB_STATUSES`); the last three are final."""
+CREW_NAME = r"^[\w.-]+$"
+"""A crew's entry-point name."""
+OPTION_KEY = r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$"
+"""A crew option's name."""
+MAX_OPTIONS = 50
+MAX_OPTION_TEXT = 2000
+
+
+def _option_value(value: Any) -> str | int | float | bool:
+    """A crew option's value: text, a whole number, a finite number or true/false, as the store can hold it."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if not -MAX_ID - 1 <= value <= MAX_ID:
+            raise ValueError("a whole number option must fit in 64 bits")
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("a number option must be finite")
+        return value
+    if isinstance(value, str):
+        if len(value) > MAX_OPTION_TEXT:
+            raise ValueError(f"a text option has at most {MAX_OPTION_TEXT} characters")
+        try:
+            no_nul(value).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("a text option must be valid Unicode (no lone surrogates)") from None
+        return value
+    kind = "null" if value is None else "a list" if isinstance(value, list) else "an object"
+    raise ValueError(f"an option is text, a number or true/false, not {kind}")
+
+
+OptionValue = Annotated[
+    Any,
+    Field(
+        json_schema_extra={
+            "anyOf": [
+                {"type": "boolean"},
+                {"type": "integer", "minimum": -MAX_ID - 1, "maximum": MAX_ID},
+                {"type": "number"},
+                {"type": "string", "maxLength": MAX_OPTION_TEXT},
+            ]
+        }
+    ),
+    AfterValidator(_option_value),
+]
+"""Text, a whole number, a finite number or true/false (`ctx.option(key, default)` converts it)."""
+
+
+class JobStart(_In):
+    """Which crew runs (the one serving the stage, or `crew` by name) and its options."""
+
+    stage: Annotated[
+        int | None,
+        Field(ge=0, le=10_000, description="The venture's current stage (the default): a crew runs only for it."),
+    ] = None
+    crew: Annotated[
+        str | None,
+        Field(min_length=1, max_length=100, pattern=CREW_NAME, description="A crew by entry-point name."),
+    ] = None
+    options: dict[Annotated[str, Field(pattern=OPTION_KEY)], OptionValue] = Field(
+        default_factory=dict,
+        max_length=MAX_OPTIONS,
+        description="Crew options, as the CLI's `--option KEY=VALUE` (e.g. `max_examples`).",
+    )
+
+
+class Job(_Out):
+    """One run of a crew for a venture's stage: queued → running → succeeded | failed | cancelled."""
+
+    id: int
+    venture_id: int
+    stage: int
+    crew: str
+    status: JobStatus
+    options: dict[str, Any]
+    progress: dict[str, Any]
+    result: dict[str, Any] | None
+    cancel_requested: bool
+    actor: str
+    worker: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    error: str | None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Annotated
 
 import typer
@@ -28,6 +29,10 @@ def serve(
     from venturegate.api import create_app
 
     app = create_app(STATE.engine(), worker=not no_worker)
+    # What startup built (the app, definitions, compiled statements) lives as long as the process: keep it out of
+    # the collector's full passes, which large batches trigger (docs/decisions.md, "serve freezes its startup heap").
+    gc.collect()
+    gc.freeze()
     shown = f"[{host}]" if ":" in host else host
     out.print(f"venturegate API on http://{shown}:{port}/ (docs: /docs, OpenAPI: /openapi.json)")
     out.print("worker: " + ("separate processes (--no-worker)" if no_worker else "in-process"))

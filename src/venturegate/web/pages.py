@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from venturegate.api.deps import EngineDep
+from venturegate.api.routes.jobs import QueueUnavailable, start_crew
 from venturegate.engine import BadInput, Conflict, Forbidden, GateNotPassed, NotFound, VenturegateError
 from venturegate.web.auth import CSRF_FIELD, PageError, Poster, User, current_session, session_store
 from venturegate.web.portfolio import HEALTHS, STATUSES, Filters, RecentEvents, portfolio
@@ -237,6 +238,26 @@ def rollback(
     with engine_errors(back):
         record = engine.rollback(ref, to.strip(), actor=user.actor, reason=reason.strip() or "from the dashboard")
     user.session.flash("ok", f"Rolled back to {to.strip()}: {record.outcome}.")
+    return _redirect(back)
+
+
+@router.post("/ventures/{ref}/jobs")
+def run_crew(
+    request: Request,
+    engine: EngineDep,
+    user: Poster,
+    ref: Ref,
+    crew: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Start the crew serving the venture's current stage, queued for the worker (roles with `run_crews`)."""
+    back = _venture_url(ref)
+    user.require("run_crews", back)
+    with engine_errors(back):
+        try:
+            job = start_crew(request.app, engine, ref, crew=crew.strip() or None, actor=user.actor)
+        except QueueUnavailable as exc:
+            raise PageError(503, "Queue unavailable", str(exc), back) from None
+    user.session.flash("ok", f"Job #{job.id} queued: crew {job.crew} for stage {job.stage}.")
     return _redirect(back)
 
 

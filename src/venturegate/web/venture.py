@@ -1,4 +1,4 @@
-"""The venture view: stage and substage progress, the gate's explanation, charts, timeline, approvals, config."""
+"""The venture view: stage and substage progress, the gate's explanation, charts, timeline, approvals, config, jobs."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from venturegate.api.routes.jobs import crews_serving
 from venturegate.core.gates import GateResult
 from venturegate.definitions.model import Stage, Workflow
 from venturegate.engine import Engine
 from venturegate.engine.approvals import ReviewedApproval
 from venturegate.engine.configuration import ConfigChange, Snapshot
+from venturegate.engine.jobs import Job
 from venturegate.engine.records import Event, SubstageState, Venture, Visit
 from venturegate.web._series import metric_series
 from venturegate.web.auth import WebUser
@@ -22,6 +24,8 @@ TIMELINE = 50
 """How many of the newest events the timeline shows."""
 HISTORY_VERSIONS = 20
 """How many configuration versions the history lists."""
+RECENT_JOBS = 5
+"""How many of the venture's newest crew jobs the page lists."""
 
 
 @dataclass(frozen=True)
@@ -86,10 +90,23 @@ class VentureView:
     history: list[ConfigVersion]
     snapshots: list[Snapshot]
     current_version: int | None
+    crews: list[str]
+    """Entry-point names of the crews serving the venture's current stage."""
+    jobs: list[Job]
+    """The venture's newest crew jobs, newest first."""
 
     def can_decide(self, user: WebUser, approval: ReviewedApproval) -> bool:
         """Whether `user` may approve or reject this approval: its own role, holding `decide_approvals`."""
         return approval.status == "pending" and user.role == approval.role and user.may("decide_approvals")
+
+    @property
+    def busy_job(self) -> Job | None:
+        """The queued or running job of the current stage, if any (only one runs at a time)."""
+        return next((j for j in self.jobs if not j.final and j.stage == self.venture.stage), None)
+
+    def can_run_crew(self, user: WebUser) -> bool:
+        """Whether `user` may start a crew now: `run_crews`, an active venture, a crew serving its stage."""
+        return bool(self.crews) and self.venture.status == "active" and user.may("run_crews")
 
 
 def venture_workflow(engine: Engine, venture: Venture) -> Workflow:
@@ -187,4 +204,6 @@ def venture_view(engine: Engine, ref: str) -> VentureView:
         history=history,
         snapshots=engine.snapshots(venture.id)[:20],
         current_version=history[0].version if history else None,
+        crews=crews_serving(venture.stage),
+        jobs=engine.jobs(venture.id, limit=RECENT_JOBS),
     )

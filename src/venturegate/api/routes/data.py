@@ -6,10 +6,11 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
+from fastapi.exceptions import RequestValidationError
 
 from venturegate.api import schemas as s
 from venturegate.api.deps import EngineDep, Reader, VentureRef, require
-from venturegate.engine import Actor, BadInput, SampleIn
+from venturegate.engine import Actor, BadInput
 
 router = APIRouter(prefix="/api", tags=["data"])
 ArtifactName = Annotated[str, Path(min_length=1, max_length=200, description="Artifact name."), s.NoNul]
@@ -27,8 +28,7 @@ def record_metrics(
 ) -> dict[str, Any]:
     """Record samples idempotently and judge, before answering, the triggers that read them; lists what fired."""
     single = isinstance(body, s.SampleBody)
-    items = [body] if isinstance(body, s.SampleBody) else body.samples
-    batch = [SampleIn(i.venture, i.metric, i.value, i.at, i.key) for i in items]
+    batch = _checked([body] if isinstance(body, s.SampleBody) else body.samples, single)
     try:
         got = engine.record_samples(batch, actor=actor)
     except BadInput as exc:  # the engine names `sample 3.value`; the API names the body's field
@@ -42,6 +42,19 @@ def record_metrics(
         "fired": [f.as_dict() for f in got.fired],
         "sample": got.samples[0].as_dict() if single else None,
     }
+
+
+def _checked(samples: list[s.SampleBody], single: bool) -> list[s.SampleBody]:
+    """The samples after the checks their model leaves to the batch; a 422 naming each field that fails one."""
+    batch, errors = s.sample_errors(samples)
+    if errors:
+        raise RequestValidationError(
+            [
+                {"type": "value_error", "loc": ("body", field) if single else ("body", "samples", i, field), "msg": msg}
+                for i, field, msg in errors
+            ]
+        )
+    return batch
 
 
 @router.get("/ventures/{venture}/artifacts", response_model=list[s.Artifact])
