@@ -92,3 +92,29 @@ def test_python_side_defaults_apply(db_url: str) -> None:
         del values["reason"]
         assert without_reason.scalar(conn, values) == ""
     db.dispose()
+
+
+def test_one_returns_the_row_or_refuses_none(db_url: str) -> None:
+    db = connect(db_url)
+    ensure_schema(db)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    returning = Prepared(insert(events).values({c: bindparam(c) for c in COLUMNS}).returning(events.c.id, events.c.at))
+    with db.begin() as conn:
+        row = returning.one(conn, _values(at, None))
+        assert row.at == at and BY_ID.one(conn, {"id": row.id}).id == row.id
+        with pytest.raises(LookupError):
+            BY_ID.one(conn, {"id": -1})
+    db.dispose()
+
+
+def test_equal_instants_bind_the_same_text_whichever_zone(db_url: str) -> None:
+    """Binding is memoized per value; an instant given in another zone is still stored as its UTC time."""
+    db = connect(db_url)
+    ensure_schema(db)
+    utc = datetime(2026, 5, 3, 1, 5, 6, 7, tzinfo=UTC)
+    with db.begin() as conn:
+        ids = [INSERT.scalar(conn, _values(t, None)) for t in (utc, utc.astimezone(timezone(timedelta(hours=3))), utc)]
+        assert {BY_ID.one(conn, {"id": i}).at for i in ids} == {utc}
+        with pytest.raises(Exception, match="naive datetime"):
+            INSERT.scalar(conn, _values(utc.replace(tzinfo=None), None))
+    db.dispose()

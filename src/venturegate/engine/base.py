@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Self
@@ -11,6 +11,7 @@ from typing import Any, Self
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from sqlalchemy import Engine as SAEngine
 
+from venturegate.core.conditions import Sample
 from venturegate.core.gates import GateName, GateResult, evaluate_gate
 from venturegate.core.settings import Setting, effective_config
 from venturegate.definitions.loader import LoadedWorkflow, load_workflow, workflow_from_document
@@ -315,6 +316,9 @@ class EngineBase:
 
     def _gate(self, conn: Connection, row: Row[Any], gate: GateName, now: datetime) -> GateResult:
         wf = self.pinned(conn, row.workflow_digest).workflow
+        stage = wf.stage(int(row.stage))
+        if stage is not None and not (stage.gates.entry if gate == "entry" else stage.gates.exit):
+            return GateResult(stage.id, gate, ())  # what `evaluate_gate` gives for no checks, without reading facts
         visit = self._visit(conn, int(row.id))
         facts = gate_facts(conn, self._data(conn, row, visit, now), int(visit.id))
         return evaluate_gate(self._stage(wf, int(row.stage)), gate, facts, now)
@@ -335,17 +339,24 @@ class EngineBase:
         actor: Actor,
         now: datetime,
         reason: str,
-    ) -> None:
-        """Open a new visit of a stage, judge its entry gate, and block the venture if it fails."""
+        *,
+        created: bool = False,
+    ) -> Record:
+        """Open a new visit of a stage, judge its entry gate, and block the venture if it fails; returns the row.
+
+        `created`: the venture row was inserted in this transaction, already at `stage_id`, active and at the
+        revision this method would set, so there is no earlier visit to count and nothing to update.
+        """
         wf = self.pinned(conn, row.workflow_digest).workflow
         stage = self._stage(wf, stage_id)
-        attempt = 1 + int(_ATTEMPTS.scalar(conn, {"vid": row.id, "stage": stage_id}))
+        attempt = 1 if created else 1 + int(_ATTEMPTS.scalar(conn, {"vid": row.id, "stage": stage_id}))
         visit_id = _INSERT_VISIT.scalar(
             conn, {"vid": row.id, "stage": stage_id, "attempt": attempt, "now": now, "reason": reason}
         )
         _INSERT_SUBSTAGE.many(conn, [{"visit": visit_id, "sub": sub.id} for sub in stage.substages])
-        self._set(conn, row, now, stage=stage_id, status="active", status_detail=None)
-        row = self._row(conn, int(row.id))
+        if not created:
+            self._set(conn, row, now, stage=stage_id, status="active", status_detail=None)
+            row = self._row(conn, int(row.id))
         self._event(
             conn,
             int(row.id),
@@ -357,7 +368,9 @@ class EngineBase:
             data={"attempt": attempt},
         )
         self._on_stage_entered(conn, row, stage_id, actor, now)
-        self._recheck_entry(conn, row, actor, now, entering=True)
+        if self._recheck_entry(conn, row, actor, now, entering=True):
+            row = self._row(conn, int(row.id))
+        return row
 
     def _schedule(self, conn: Connection, venture_id: int, kind: str, ref: str, due: datetime) -> None:
         """A durable wake-up: the truth is this row; a queue only shortens the wait (see `tick`)."""
@@ -446,17 +459,26 @@ class EngineBase:
         """Gate facts changed (substage, artifact, attestation, approval); the trigger layer may advance."""
 
     def _evaluate_triggers(
-        self, conn: Connection, row: Row[Any], now: datetime, metrics: set[str] | None = None, only: str | None = None
+        self,
+        conn: Connection,
+        row: Row[Any],
+        now: datetime,
+        metrics: set[str] | None = None,
+        only: str | None = None,
+        latest: Mapping[str, Sample] | None = None,
     ) -> list[Fired]:
         """Judge triggers reading `metrics`; the trigger layer overrides this."""
         return []
 
     def _recheck_entry(
         self, conn: Connection, row: Row[Any], actor: Actor, now: datetime, entering: bool = False
-    ) -> None:
-        """Block a venture whose entry gate fails; unblock a blocked one whose entry gate now passes."""
+    ) -> bool:
+        """Block a venture whose entry gate fails; unblock a blocked one whose entry gate now passes.
+
+        Returns whether the venture row changed.
+        """
         if row.status not in ("active", "blocked"):
-            return
+            return False
         result = self._gate(conn, row, "entry", now)
         if not result.passed and (entering or row.status == "active"):
             self._set(conn, row, now, status="blocked", status_detail=self._gate_json(result))
@@ -470,7 +492,8 @@ class EngineBase:
                 reason="entry gate not passed",
                 data=self._gate_json(result),
             )
-        elif result.passed and row.status == "blocked":
+            return True
+        if result.passed and row.status == "blocked":
             self._set(conn, row, now, status="active", status_detail=None)
             self._event(
                 conn,
@@ -481,3 +504,5 @@ class EngineBase:
                 stage=int(row.stage),
                 reason="entry gate passed",
             )
+            return True
+        return False

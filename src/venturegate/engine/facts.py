@@ -86,10 +86,14 @@ class StoreData:
     _config: dict[str, ParamValue] | None = None
     entered_loader: Callable[[], datetime | None] | None = None
     """Reads `entered_at` on first use when it was not given (trigger conditions rarely need it)."""
+    known_latest: Mapping[str, Sample] = field(default_factory=dict)
+    """Per metric, the sample the caller knows is the newest at or before `now` (just stored at `now`): no query."""
 
     def latest(self, metric: str) -> Sample | None:
         """Newest sample at or before now."""
-        row = _LATEST.first(self.conn, {"vid": self.venture_id, "metric": metric, "now": self.now})
+        row = self.known_latest.get(metric) or _LATEST.first(
+            self.conn, {"vid": self.venture_id, "metric": metric, "now": self.now}
+        )
         if row is None:
             return None
         m = self.workflow.metric(metric, self.stage_id)

@@ -25,11 +25,11 @@ _INSERT_VENTURE = Prepared(
         workflow_digest=bindparam("digest"),
         stage=bindparam("stage"),
         status="active",
-        revision=0,
+        revision=1,  # what entering the start stage would set (see `_enter(created=True)`)
         created_at=bindparam("now"),
         updated_at=bindparam("now"),
     )
-    .returning(ventures.c.id)
+    .returning(*ventures.c)
 )
 
 
@@ -63,10 +63,11 @@ class LifecycleOps(EngineBase):
             if self._find(conn, name) is not None:
                 raise BadInput(f"a venture named '{name}' already exists", where="name")
             self._pin_current(conn, now)
-            vid = _INSERT_VENTURE.scalar(
+            row = _INSERT_VENTURE.one(
                 conn,
                 {"name": name, "segment": segment, "digest": self.workflow.digest, "stage": stage, "now": now},
             )
+            vid = int(row.id)
             self._event(
                 conn,
                 vid,
@@ -80,8 +81,7 @@ class LifecycleOps(EngineBase):
                     "digest": self.workflow.digest,
                 },
             )
-            self._enter(conn, self._row(conn, vid), stage, actor, now, "venture created")
-            return self._venture(self._row(conn, vid))
+            return self._venture(self._enter(conn, row, stage, actor, now, "venture created", created=True))
 
     def venture(self, ref: str | int) -> Venture:
         """A venture by id or name."""

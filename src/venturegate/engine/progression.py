@@ -12,19 +12,16 @@ from venturegate.definitions.model import Workflow
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase
 from venturegate.engine.errors import BadInput
-from venturegate.store.prepared import Prepared
+from venturegate.store.prepared import Prepared, Record
 from venturegate.store.schema import stage_modes
 
 STAGE_WIDE = 0
 """`stage_modes.venture_id` of the stage-wide progression mode (a venture row overrides it)."""
 MODES: tuple[Mode, ...] = ("manual", "assisted", "auto")
 _MODES_FOR = Prepared(
-    select(stage_modes.c.venture_id, stage_modes.c.mode).where(
+    select(stage_modes.c.venture_id, stage_modes.c.mode, stage_modes.c.successes, stage_modes.c.failures).where(
         stage_modes.c.stage == bindparam("stage"), stage_modes.c.venture_id.in_([bindparam("vid"), STAGE_WIDE])
     )
-)
-_STAGE_WIDE = Prepared(
-    select(stage_modes).where(stage_modes.c.venture_id == STAGE_WIDE, stage_modes.c.stage == bindparam("stage"))
 )
 _INSERT_MODE = Prepared(
     insert(stage_modes).values(
@@ -46,24 +43,33 @@ class ProgressionOps(EngineBase):
     """Reading, counting and setting progression modes."""
 
     def _progression_mode(self, conn: Connection, wf: Workflow, vid: int, stage_id: int) -> Any:
-        rows = {r.venture_id: r.mode for r in _MODES_FOR.all(conn, {"stage": stage_id, "vid": vid})}
-        return rows.get(vid) or rows.get(STAGE_WIDE) or wf.progression_for(stage_id).mode
+        return self._mode_rows(conn, wf, vid, stage_id)[0]
+
+    @staticmethod
+    def _mode_rows(conn: Connection, wf: Workflow, vid: int, stage_id: int) -> tuple[Any, Record | None]:
+        """The venture's effective mode at a stage, and the stage-wide row (one query for both)."""
+        rows = {r.venture_id: r for r in _MODES_FOR.all(conn, {"stage": stage_id, "vid": vid})}
+        own, wide = rows.get(vid), rows.get(STAGE_WIDE)
+        mode = (own.mode if own else None) or (wide.mode if wide else None) or wf.progression_for(stage_id).mode
+        return mode, wide
 
     def _record_failure(self, conn: Connection, wf: Workflow, vid: int, stage_id: int) -> None:
         prog = wf.progression_for(stage_id)
-        mode = self._progression_mode(conn, wf, vid, stage_id)
+        mode, wide = self._mode_rows(conn, wf, vid, stage_id)
         new = demote(mode) if prog.demote_on_failure else mode
-        self._upsert_mode(conn, stage_id, new, success=False, reset=new != mode)
+        self._write_mode(conn, stage_id, new, wide, success=False, reset=new != mode)
 
     def _record_success(self, conn: Connection, wf: Workflow, stage_id: int) -> None:
         prog = wf.progression_for(stage_id)
-        mode = self._progression_mode(conn, wf, STAGE_WIDE, stage_id)
-        r = _STAGE_WIDE.first(conn, {"stage": stage_id})
-        new = promote(mode, (r.successes if r else 0) + 1, {str(k): v for k, v in prog.promote_after.items()})
-        self._upsert_mode(conn, stage_id, new, success=True, reset=new != mode)
+        mode, wide = self._mode_rows(conn, wf, STAGE_WIDE, stage_id)
+        new = promote(mode, (wide.successes if wide else 0) + 1, {str(k): v for k, v in prog.promote_after.items()})
+        self._write_mode(conn, stage_id, new, wide, success=True, reset=new != mode)
 
-    def _upsert_mode(self, conn: Connection, stage_id: int, mode: str, *, success: bool, reset: bool) -> None:
-        r = _STAGE_WIDE.first(conn, {"stage": stage_id})
+    @staticmethod
+    def _write_mode(
+        conn: Connection, stage_id: int, mode: str, r: Record | None, *, success: bool, reset: bool
+    ) -> None:
+        """Store the stage-wide mode and run counts; `r` is the stage-wide row as read in this transaction."""
         succ = 0 if reset else (r.successes if r else 0) + (1 if success else 0)
         fail = (r.failures if r else 0) + (0 if success else 1)
         values = {"stage": stage_id, "mode": mode, "succ": succ, "fail": fail}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from venturegate.core.cadence import cadence_seconds, stale_grace
+from venturegate.core.conditions import Sample
 from venturegate.core.units import unit_error
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase
@@ -38,6 +40,11 @@ _KEYS_SINCE = Prepared(
         samples.c.id > bindparam("after"), samples.c.sample_key.is_not(None)
     )
 )
+
+
+def _where(i: int, n: int) -> str:
+    """How an error names the sample at index `i` of a batch of `n`."""
+    return f"sample {i}" if n > 1 else "sample"
 
 
 @dataclass(frozen=True)
@@ -94,8 +101,14 @@ class SampleOps(EngineBase):
                 by_id = self._lock_in_order(conn, by_id)
             rows = self._insert(conn, rows, results)
             touched: dict[int, set[str]] = {}
+            newest: dict[int, dict[str, Sample]] = {}
             for r in rows:
                 touched.setdefault(r["venture_id"], set()).add(r["metric"])
+                # A row stored at `now` is the newest at or before `now` (a tie goes to the highest id, the row
+                # inserted last), so trigger conditions need not read it back. Zero is read back: SQLite
+                # stores -0.0 as 0.0.
+                if r["at"] == now and r["value"]:
+                    newest.setdefault(r["venture_id"], {})[r["metric"]] = Sample(r["at"].astimezone(UTC), r["value"])
             self._schedule_staleness(conn, rows, {vid: row.workflow_digest for vid, row in by_id.items()})
             fired: list[Fired] = []
             for vid, metrics in touched.items():
@@ -103,7 +116,7 @@ class SampleOps(EngineBase):
                 if row.status == "blocked":
                     self._recheck_entry(conn, row, actor, now)
                     row = self._row(conn, vid)
-                fired += self._evaluate_triggers(conn, row, now, metrics)
+                fired += self._evaluate_triggers(conn, row, now, metrics, latest=newest.get(vid))
             return Ingested(results, fired)
 
     @staticmethod
@@ -118,13 +131,19 @@ class SampleOps(EngineBase):
     def _schedule_staleness(self, conn: Connection, rows: list[dict[str, Any]], digests: dict[int, str]) -> None:
         """Move each (venture, metric)'s stale timer to its newest sample + cadence + grace, in a few statements."""
         due: dict[tuple[int, str], datetime] = {}
+        grace: dict[tuple[str, str], timedelta | None] = {}  # (digest, metric) → cadence + grace, or None
         for r in rows:
-            m = self.pinned(conn, digests[r["venture_id"]]).workflow.metric(r["metric"])
-            cadence = cadence_seconds(m.frequency) if m else None
-            if cadence is None:
+            vid, metric = r["venture_id"], r["metric"]
+            digest = digests[vid]
+            if (digest, metric) not in grace:
+                m = self.pinned(conn, digest).workflow.metric(metric)
+                cadence = cadence_seconds(m.frequency) if m else None
+                grace[(digest, metric)] = None if cadence is None else timedelta(seconds=cadence + stale_grace(cadence))
+            limit = grace[(digest, metric)]
+            if limit is None:
                 continue
-            k = (r["venture_id"], r["metric"])
-            at = r["at"] + timedelta(seconds=cadence + stale_grace(cadence))
+            k = (vid, metric)
+            at = r["at"] + limit
             if k not in due or at > due[k]:
                 due[k] = at
         if not due:
@@ -160,61 +179,72 @@ class SampleOps(EngineBase):
         results: list[SampleResult] = []
         keys: dict[tuple[int, str], int] = {}
         latest_allowed = now + FUTURE_SLACK
+        name = actor.name
+        n = len(batch)
         for i, s in enumerate(batch):
-            where = f"sample {i}" if len(batch) > 1 else "sample"
             ref = str(s.venture)
             row = vrows.get(ref)
             if row is None:
                 try:
                     row = vrows[ref] = self._row(conn, ref)
                 except BadInput as exc:
-                    raise BadInput(exc.message, where=f"{where}.venture", hint=exc.hint) from None
+                    raise BadInput(exc.message, where=f"{_where(i, n)}.venture", hint=exc.hint) from None
             if row.status == "killed":
                 raise BadInput(
                     f"venture '{row.name}' is killed; it takes no more samples",
-                    where=f"{where}.venture",
+                    where=f"{_where(i, n)}.venture",
                 )
-            unit_key = (row.workflow_digest, s.metric)
-            if unit_key not in units:
-                wf = self.pinned(conn, row.workflow_digest).workflow
-                m = wf.metric(s.metric, int(row.stage))
-                if m is None:
-                    names = sorted({n for st in wf.stages for n in st.metrics})
-                    import difflib
-
-                    close = difflib.get_close_matches(s.metric, names, n=1)
-                    raise BadInput(
-                        f"unknown metric '{s.metric}'",
-                        where=f"{where}.metric",
-                        hint=f"did you mean '{close[0]}'?" if close else "`venturegate workflow show` lists metrics",
-                    )
-                units[unit_key] = m.unit
-            err = unit_error(units[unit_key], s.value)
+            metric = s.metric
+            unit_key = (row.workflow_digest, metric)
+            unit = units.get(unit_key)
+            if unit is None:
+                unit = units[unit_key] = self._unit(conn, row, metric, _where(i, n))
+            value = s.value
+            err = unit_error(unit, value)
             if err:
-                raise BadInput(err, where=f"{where}.value ({s.metric})")
-            at = now if s.at is None else s.at if s.at.tzinfo is UTC else self.when(s.at)
+                raise BadInput(err, where=f"{_where(i, n)}.value ({metric})")
+            at = s.at
+            at = now if at is None else at if at.tzinfo is UTC else self.when(at)
             if at > latest_allowed:
-                raise BadInput(f"time {at.isoformat()} is in the future", where=f"{where}.at")
-            if s.key is not None and not (0 < len(s.key) <= 200):
-                raise BadInput("an idempotency key needs 1–200 characters", where=f"{where}.key")
+                raise BadInput(f"time {at.isoformat()} is in the future", where=f"{_where(i, n)}.at")
+            key = s.key
             vid = int(row.id)
-            dup = s.key is not None and (vid, s.key) in keys
-            if s.key is not None and not dup:
-                keys[(vid, s.key)] = len(rows)
-            results.append(SampleResult(vid, s.metric, float(s.value), at, s.key, dup))
+            dup = False
+            if key is not None:
+                if not (0 < len(key) <= 200):
+                    raise BadInput("an idempotency key needs 1–200 characters", where=f"{_where(i, n)}.key")
+                dup = (vid, key) in keys
+                if not dup:
+                    keys[(vid, key)] = len(rows)
+            value = float(value)
+            results.append(SampleResult(vid, metric, value, at, key, dup))
             if not dup:
                 rows.append(
                     {
                         "venture_id": vid,
-                        "metric": s.metric,
-                        "value": float(s.value),
+                        "metric": metric,
+                        "value": value,
                         "at": at,
-                        "sample_key": s.key,
-                        "actor": actor.name,
+                        "sample_key": key,
+                        "actor": name,
                         "recorded_at": now,
                     }
                 )
         return rows, results, {int(r.id): r for r in vrows.values()}
+
+    def _unit(self, conn: Connection, row: Row[Any], metric: str, where: str) -> Any:
+        """The unit of a metric as the venture's pinned workflow declares it at its stage."""
+        wf = self.pinned(conn, row.workflow_digest).workflow
+        m = wf.metric(metric, int(row.stage))
+        if m is None:
+            names = sorted({n for st in wf.stages for n in st.metrics})
+            close = difflib.get_close_matches(metric, names, n=1)
+            raise BadInput(
+                f"unknown metric '{metric}'",
+                where=f"{where}.metric",
+                hint=f"did you mean '{close[0]}'?" if close else "`venturegate workflow show` lists metrics",
+            )
+        return m.unit
 
     def _existing_keys(self, conn: Connection, keys: list[tuple[int, str]]) -> set[tuple[int, str]]:
         """Which (venture, key) pairs are already stored (PostgreSQL: before inserting)."""

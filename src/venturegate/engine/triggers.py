@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
-from venturegate.core.conditions import references
+from venturegate.core.conditions import Explanation, Sample, evaluate, references
 from venturegate.core.durations import parse_duration
 from venturegate.core.gates import parsed
 from venturegate.core.triggers import TriggerState, effective_mode, step
@@ -28,7 +30,16 @@ from venturegate.store.schema import (
 )
 
 _STATE_COLUMNS = ("state", "since", "last_fired_at", "fired_count", "acted_count", "last_evaluated_at", "last_value")
-_STATES = Prepared(select(trigger_state).where(trigger_state.c.venture_id == bindparam("vid")))
+_STATES = Prepared(
+    select(
+        trigger_state.c.trigger_id,
+        trigger_state.c.state,
+        trigger_state.c.since,
+        trigger_state.c.last_fired_at,
+        trigger_state.c.fired_count,
+        trigger_state.c.acted_count,
+    ).where(trigger_state.c.venture_id == bindparam("vid"))
+)
 _UPDATE_STATE = Prepared(
     update(trigger_state)
     .where(trigger_state.c.venture_id == bindparam("vid"), trigger_state.c.trigger_id == bindparam("tid"))
@@ -49,6 +60,16 @@ _COUNT_ESCALATIONS = Prepared(
 )
 _ESCALATION_COLUMNS = ("code", "venture_id", "stage", "trigger_id", "role", "status", "reason", "history", "created_at")
 _INSERT_ESCALATION = Prepared(insert(escalations).values({c: bindparam(c) for c in _ESCALATION_COLUMNS}))
+_CURRENT_SUBSTAGES = Prepared(
+    select(substage_status).where(
+        substage_status.c.visit_id
+        == select(stage_visits.c.id)
+        .where(stage_visits.c.venture_id == bindparam("vid"))
+        .order_by(stage_visits.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+)
 _REOPEN = Prepared(
     update(substage_status)
     .where(substage_status.c.visit_id == bindparam("visit"), substage_status.c.substage == bindparam("sub"))
@@ -66,29 +87,39 @@ class TriggerOps(ProgressionOps):
         return parse_duration(value)
 
     def _evaluate_triggers(
-        self, conn: Connection, row: Row[Any], now: datetime, metrics: set[str] | None = None, only: str | None = None
+        self,
+        conn: Connection,
+        row: Row[Any],
+        now: datetime,
+        metrics: set[str] | None = None,
+        only: str | None = None,
+        latest: Mapping[str, Sample] | None = None,
     ) -> list[Fired]:
-        """Judge the current stage's triggers that read `metrics` (all when None), in definition order."""
+        """Judge the current stage's triggers that read `metrics` (all when None), in definition order.
+
+        `latest` holds samples this transaction stored that are known to be the newest at `now` (see `StoreData`).
+        """
         wf = self.pinned(conn, row.workflow_digest).workflow
         stage = self._stage(wf, int(row.stage))
         fired: list[Fired] = []
         states: dict[str, tuple[TriggerState, bool]] | None = None
+        moved = False
         for trig in stage.triggers:
             if only is not None and trig.id != only:
                 continue
             if metrics is not None and not (reads(trig.when) & metrics):
                 continue
+            if moved:
+                # The last action may have moved the venture: read it, its visit and trigger states again.
+                row, states, moved = self._row(conn, int(row.id)), None, False
             if row.status != "active" or int(row.stage) != stage.id:
                 break
             if states is None:
                 states = self._states(conn, int(row.id))
-            result = self._judge(conn, row, wf, trig, now, states.get(trig.id, (TriggerState(), False)))
+            result = self._judge(conn, row, wf, trig, now, states.get(trig.id, (TriggerState(), False)), latest)
             if result is not None:
                 fired.append(result)
-                if result.outcome not in ("pending", "suppressed-cooldown", "notified"):
-                    # The action may have moved the venture: read it, its visit and trigger states again.
-                    row = self._row(conn, int(row.id))
-                    states = None
+                moved = result.outcome not in ("pending", "suppressed-cooldown", "notified")
             elif states is not None:
                 states[trig.id] = (states.get(trig.id, (TriggerState(), False))[0], True)
         return fired
@@ -131,9 +162,11 @@ class TriggerOps(ProgressionOps):
         trig: Trigger,
         now: datetime,
         known: tuple[TriggerState, bool],
+        latest: Mapping[str, Sample] | None = None,
     ) -> Fired | None:
         vid = int(row.id)
-        expl = parsed_eval(self, conn, row, None, trig, now)
+        expl = parsed_eval(self, conn, row, None, trig, now, latest)
+        explanation = expl.to_dict()
         prev, exists = known
         result = step(
             prev,
@@ -142,16 +175,19 @@ class TriggerOps(ProgressionOps):
             self._duration(conn, wf, row, trig.for_),
             self._duration(conn, wf, row, trig.cooldown),
         )
-        self._save_state(conn, vid, trig.id, result.state, exists, last_evaluated_at=now, last_value=expl.to_dict())
+        acted = result.state.acted_count
+        # A fire that will act counts the act in this same write (instead of a second UPDATE in `_act`).
+        counted = result.fire and _acts_when_fired(trig, acted)
+        saved = replace(result.state, acted_count=acted + 1) if counted else result.state
+        self._save_state(conn, vid, trig.id, saved, exists, last_evaluated_at=now, last_value=explanation)
         moved = prev.state != result.state.state or prev.since != result.state.since
         if result.wake_at is not None and (moved or result.suppressed):
             self._schedule(conn, vid, "trigger", trig.id, result.wake_at)
-        action = trig.action.model_dump(exclude_defaults=True)
         if result.suppressed:
             self._event(
                 conn, vid, "trigger.suppressed", SYSTEM, now, stage=int(row.stage), reason=f"{trig.id}: cooldown"
             )
-            return Fired(trig.id, trig.kind, action, trig.mode, "suppressed-cooldown", vid)
+            return Fired(trig.id, trig.kind, _action(trig), trig.mode, "suppressed-cooldown", vid)
         if result.fire:
             self._event(
                 conn,
@@ -161,10 +197,10 @@ class TriggerOps(ProgressionOps):
                 now,
                 stage=int(row.stage),
                 reason=f"{trig.id}: {trig.when}",
-                data={"trigger": trig.id, "kind": trig.kind, "explanation": expl.to_dict()},
+                data={"trigger": trig.id, "kind": trig.kind, "explanation": explanation},
             )
-            mode, outcome, detail = self._fire(conn, row, wf, trig, now, result.state.acted_count)
-            return Fired(trig.id, trig.kind, action, mode, outcome, vid, detail)
+            mode, outcome, detail = self._fire(conn, row, wf, trig, now, acted, counted=counted)
+            return Fired(trig.id, trig.kind, _action(trig), mode, outcome, vid, detail)
         if result.state.state == "pending" and prev.state != "pending":
             self._event(
                 conn,
@@ -176,14 +212,25 @@ class TriggerOps(ProgressionOps):
                 reason=trig.id,
                 data={"until": result.wake_at.isoformat() if result.wake_at else None},
             )
-            return Fired(trig.id, trig.kind, action, trig.mode, "pending", vid)
+            return Fired(trig.id, trig.kind, _action(trig), trig.mode, "pending", vid)
         return None
 
     # -- firing -------------------------------------------------------------------------------
     def _fire(
-        self, conn: Connection, row: Row[Any], wf: Workflow, trig: Trigger, now: datetime, acted: int
+        self,
+        conn: Connection,
+        row: Row[Any],
+        wf: Workflow,
+        trig: Trigger,
+        now: datetime,
+        acted: int,
+        *,
+        counted: bool = False,
     ) -> tuple[str, str, str]:
-        """Act, propose or notify by mode; `acted` is how many times this trigger already acted for the venture."""
+        """Act, propose or notify by mode; `acted` is how many times this trigger already acted for the venture.
+
+        `counted`: the caller already stored the act that `_act` would count (see `_acts_when_fired`).
+        """
         vid, stage_id = int(row.id), int(row.stage)
         mode = trig.mode
         if trig.kind == "advance":
@@ -213,7 +260,7 @@ class TriggerOps(ProgressionOps):
         if mode == "assisted":
             aid = self._propose(conn, row, wf, trig, now)
             return mode, "proposed", f"approval #{aid} for {trig.role}"
-        outcome, detail = self._act(conn, row, wf, trig, now, SYSTEM)
+        outcome, detail = self._act(conn, row, wf, trig, now, SYSTEM, counted=counted)
         return mode, outcome, detail
 
     def _propose(self, conn: Connection, row: Row[Any], wf: Workflow, trig: Trigger, now: datetime) -> int:
@@ -253,9 +300,17 @@ class TriggerOps(ProgressionOps):
         return aid
 
     def _act(
-        self, conn: Connection, row: Row[Any], wf: Workflow, trig: Trigger, now: datetime, actor: Actor
+        self,
+        conn: Connection,
+        row: Row[Any],
+        wf: Workflow,
+        trig: Trigger,
+        now: datetime,
+        actor: Actor,
+        *,
+        counted: bool = False,
     ) -> tuple[str, str]:
-        """Carry out a trigger's action; returns (outcome, detail)."""
+        """Carry out a trigger's action; returns (outcome, detail). `counted`: the act is already counted."""
         vid, stage_id = int(row.id), int(row.stage)
         reason = f"{trig.id}: {trig.description or trig.when}"
         if trig.kind == "alert":
@@ -286,7 +341,8 @@ class TriggerOps(ProgressionOps):
                 return "pending", "exit gate not passed yet"
             self._advance_row(conn, row, actor, now, result)
             return "acted", f"advanced to {self._row(conn, vid).stage}"
-        self._count_act(conn, vid, trig.id)
+        if not counted:
+            self._count_act(conn, vid, trig.id)
         if trig.kind == "rollback":
             return self._rollback_action(conn, row, wf, trig, actor, now)
         target = trig.action.go_to
@@ -380,10 +436,19 @@ class TriggerOps(ProgressionOps):
         self._enter(conn, row, target, actor, now, reason)
         return "acted", f"back to stage {target}"
 
-    def _reopen(self, conn: Connection, visit_vid: int, stage: Stage, substage: str) -> None:
+    def _reopen(self, conn: Connection, vid: int, stage: Stage, substage: str) -> None:
+        """Reopen `substage` and the ones after it in the current visit (rows already open and empty stay unwritten)."""
         ids = [s.id for s in stage.substages]
-        visit = self._visit(conn, visit_vid)
-        _REOPEN.many(conn, [{"visit": visit.id, "sub": sid} for sid in ids[ids.index(substage) :]])
+        targets = set(ids[ids.index(substage) :])
+        _REOPEN.many(
+            conn,
+            [
+                {"visit": r.visit_id, "sub": r.substage}
+                for r in _CURRENT_SUBSTAGES.all(conn, {"vid": vid})
+                if r.substage in targets
+                and (r.status != "open" or r.items or r.completed_by is not None or r.completed_at is not None)
+            ],
+        )
 
     def _escalate(
         self, conn: Connection, row: Row[Any], role: str, reason: str, now: datetime, trig_id: str | None
@@ -501,12 +566,33 @@ class TriggerOps(ProgressionOps):
 
 
 def parsed_eval(
-    ops: TriggerOps, conn: Connection, row: Row[Any], visit: Any | None, trig: Trigger, now: datetime
-) -> Any:
-    """Evaluate a trigger's condition for a venture at `now`."""
-    from venturegate.core.conditions import evaluate
+    ops: TriggerOps,
+    conn: Connection,
+    row: Row[Any],
+    visit: Any | None,
+    trig: Trigger,
+    now: datetime,
+    latest: Mapping[str, Sample] | None = None,
+) -> Explanation:
+    """Evaluate a trigger's condition for a venture at `now` (`latest`: newest samples already known)."""
+    data = ops._data(conn, row, visit, now)
+    if latest:
+        data.known_latest = latest
+    return evaluate(parsed(trig.when), data, now)
 
-    return evaluate(parsed(trig.when), ops._data(conn, row, visit, now), now)
+
+def _acts_when_fired(trig: Trigger, acted: int) -> bool:
+    """Whether firing `trig` now ends in `_act` counting an act (the branches of `_fire`, in the same order)."""
+    if trig.kind not in ("recursion", "rollback"):
+        return False  # alerts and advances are not counted
+    if trig.max is not None and acted >= trig.max:
+        return False  # escalates
+    return trig.mode == "auto"
+
+
+def _action(trig: Trigger) -> dict[str, Any]:
+    """A trigger's action as the `Fired` record shows it."""
+    return trig.action.model_dump(exclude_defaults=True)
 
 
 @functools.lru_cache(maxsize=4096)

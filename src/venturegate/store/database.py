@@ -17,6 +17,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 DEFAULT_DIR = ".venturegate"
 DEFAULT_FILE = "venturegate.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
+WAL_CHECKPOINT_PAGES = 4000
+"""SQLite: WAL pages after which a commit checkpoints (the default is 1000)."""
 
 
 def default_url(workdir: Path | None = None) -> str:
@@ -36,6 +38,10 @@ def _sqlite_setup(engine: Engine) -> None:
         cur = dbapi_connection.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
+        # Checkpoint every 4000 WAL pages (16 MB) instead of 1000: a checkpoint copies each page once however
+        # often it changed, so hot pages (the tails of samples and events) are copied a quarter as often, and
+        # its two fsyncs come a quarter as often. Commits are as durable as before (docs/decisions.md).
+        cur.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()

@@ -13,6 +13,8 @@ Limits: parameters are named `bindparam`s (no expanding `IN` lists); rows come b
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,18 +31,36 @@ from venturegate.store.schema import UTCDateTime
 Processor = Callable[[Any], Any] | None
 
 
-def _sqlite_utc_read(value: str | None) -> datetime | None:
-    """`UTCDateTime` read back from SQLite's text (what SQLAlchemy's regex parser returns, faster)."""
-    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+@functools.lru_cache(maxsize=1024)
+def _sqlite_utc_read(value: str) -> datetime:
+    """`UTCDateTime` read back from SQLite's text (what SQLAlchemy's regex parser returns, faster).
+
+    Memoized: a transaction reads the same few times (its `now`, a visit's entry) over and over.
+    """
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
+@functools.lru_cache(maxsize=1024)
 def _sqlite_utc(value: datetime) -> str:
-    """`UTCDateTime` on SQLite: UTC, zone dropped, `YYYY-MM-DD HH:MM:SS.ffffff` like SQLAlchemy's DATETIME."""
+    """`UTCDateTime` on SQLite: UTC, zone dropped, `YYYY-MM-DD HH:MM:SS.ffffff` like SQLAlchemy's DATETIME.
+
+    Memoized: one transaction binds its `now` many times (equal instants give equal text).
+    """
     if value.tzinfo is not UTC:
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the store; pass an aware UTC time")
         value = value.astimezone(UTC)
     return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _picker(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A function that takes the named parameters out of a mapping, in order, as a tuple (in C)."""
+    if not names:
+        return lambda _values: ()
+    if len(names) == 1:
+        get = operator.itemgetter(names[0])
+        return lambda values: (get(values),)
+    return operator.itemgetter(*names)
 
 
 Record = Any
@@ -54,10 +74,12 @@ class _Compiled:
     positional: bool
     binders: dict[str, Processor]
     defaults: dict[str, Any]
-    plan: tuple[tuple[str, Processor, bool, Any], ...]  # per parameter: name, binder, has default, default
+    pick: Callable[[Mapping[str, Any]], tuple[Any, ...]]  # the parameters in statement order
+    convert: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, bind processor) where one applies
     row: Any
     columns: tuple[Any, ...]
-    readers: tuple[Processor, ...] | None = None  # from the first result's column type codes
+    readers: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None  # (column, result processor), from
+    # the first result's column type codes
 
 
 class Prepared:
@@ -96,38 +118,62 @@ class Prepared:
                 defaults[col.key] = default.arg
         columns = tuple(getattr(self.statement, "exported_columns", ()))
         row = namedtuple("Row", [c.key for c in columns], rename=True) if columns else None
-        plan = tuple((n, binders[n], n in defaults, defaults.get(n)) for n in names)
         found = self._compiled[dialect.name] = _Compiled(
-            compiled.string, names, positional, binders, defaults, plan, row, columns
+            compiled.string,
+            names,
+            positional,
+            binders,
+            defaults,
+            _picker(names),
+            tuple((i, fn) for i, n in enumerate(names) if (fn := binders[n]) is not None),
+            row,
+            columns,
         )
         return found
 
     @staticmethod
     def _params(c: _Compiled, values: Mapping[str, Any]) -> Any:
-        out: list[Any] = []
-        for name, fn, has_default, default in c.plan:
-            value = values[name] if not has_default or name in values else default
-            out.append(fn(value) if fn is not None and value is not None else value)
+        if c.defaults:
+            values = {**c.defaults, **values}
+        out = c.pick(values)
+        if c.convert:
+            out = list(out)  # type: ignore[assignment]
+            for i, fn in c.convert:
+                value = out[i]
+                if value is not None:
+                    out[i] = fn(value)  # type: ignore[index]
         return tuple(out) if c.positional else dict(zip(c.names, out, strict=True))
 
     @staticmethod
     def _cursor(conn: Connection) -> Any:
-        return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        # `dbapi_connection` is the driver's own connection for sync drivers (sqlite3, psycopg), one
+        # property lookup fewer than `driver_connection`.
+        return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
     @staticmethod
     def _rows(c: _Compiled, dialect: Dialect, description: Any, raw: Iterable[Sequence[Any]]) -> list[Any]:
         readers = c.readers
         if readers is None:
             # Result processors may depend on the driver's type code of each column (PostgreSQL numerics).
-            readers = c.readers = tuple(
+            each = (
                 _sqlite_utc_read
                 if dialect.name == "sqlite" and isinstance(col.type, UTCDateTime)
                 else col.type.dialect_impl(dialect).result_processor(dialect, desc[1])
                 for col, desc in zip(c.columns, description, strict=True)
             )
-        if not any(readers):
-            return [c.row._make(r) for r in raw]
-        return [c.row._make([fn(v) if fn is not None else v for fn, v in zip(readers, r, strict=True)]) for r in raw]
+            readers = c.readers = tuple((i, fn) for i, fn in enumerate(each) if fn is not None)
+        make = c.row._make
+        if not readers:
+            return [make(r) for r in raw]
+        out = []
+        for r in raw:
+            values = list(r)
+            for i, fn in readers:
+                value = values[i]
+                if value is not None:
+                    values[i] = fn(value)
+            out.append(make(values))
+        return out
 
     def run(self, conn: Connection, values: Mapping[str, Any] | None = None) -> int:
         """Execute a statement that returns no rows; returns the affected row count."""
@@ -154,6 +200,13 @@ class Prepared:
         rows = self.all(conn, values)
         return rows[0] if rows else None
 
+    def one(self, conn: Connection, values: Mapping[str, Any] | None = None) -> Record:
+        """The first row (the statement must return a row, e.g. an INSERT … RETURNING)."""
+        rows = self.all(conn, values)
+        if not rows:
+            raise LookupError("the statement returned no row")
+        return rows[0]
+
     def scalar(self, conn: Connection, values: Mapping[str, Any] | None = None) -> Any:
         """The first column of the first row (the statement must return a row)."""
         rows = self.all(conn, values)
@@ -166,8 +219,12 @@ class Prepared:
         if not values:
             return
         c = self._compile(conn.dialect)
+        if c.positional and not c.defaults and not c.convert:
+            params: Any = map(c.pick, values)
+        else:
+            params = [self._params(c, v) for v in values]
         cur = self._cursor(conn)
         try:
-            cur.executemany(c.sql, [self._params(c, v) for v in values])
+            cur.executemany(c.sql, params)
         finally:
             cur.close()
