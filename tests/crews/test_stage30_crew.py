@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from venturegate.crews import CrewContext
-from venturegate.crews.stage30 import crew
+from venturegate.crews.stage30 import crew, demo
 from venturegate.crews.stage30.demo_service import command
 from venturegate.crews.stage30.haproxy import LocalDriver
 from venturegate.crews.stage30.live import LiveDeployment, live, register
@@ -85,27 +85,9 @@ def external() -> Iterator[str]:
     server.server_close()
 
 
-RELEASE = {
-    "version": "2.0.0",
-    "commit": "abc1234",
-    "build_ref": "demo_service.py",
-    "approval": {"approved_by": "lee", "approved_at": "2026-11-20T10:00:00+00:00"},
-    "tests_passed": True,
-    "migrations": [],
-}
-PLAN = {
-    "release_version": "2.0.0",
-    "platform": "local",
-    "health_checks": [{"name": "api", "url": "{production}/health"}],
-    "dependencies": [{"name": "PATH", "kind": "env_var"}],
-    "backups": {"database": True, "files": False},
-    "canary": {"steps": [10, 50, 100]},
-}
-STRATEGY = {
-    "blue_environment": "blue",
-    "types": [{"type": "traffic", "max_minutes": 1}, {"type": "database", "max_minutes": 5}],
-    "triggers": ["error rate above 5% for 2 minutes", "smoke tests fail"],
-}
+RELEASE = demo.release("2.0.0", "abc1234")
+PLAN = {**demo.PLAN, "backups": {"database": True, "files": False}}
+STRATEGY = demo.STRATEGY
 
 
 def _venture(engine: Engine, name: str = "acme") -> None:
