@@ -19,18 +19,15 @@ import yaml
 
 from venturegate.crews.stage30.demo_service import command
 from venturegate.crews.stage30.haproxy import LocalDriver
-from venturegate.crews.stage30.verifier import (
+from venturegate.crews.stage30.monitoring import (
     MonitoringSetupError,
-    SmokeCheck,
-    SmokeTestFailure,
     Thresholds,
     check_dashboard,
     check_rules,
     fire_test_alert,
     monitoring_setup,
-    rehearse_rollback,
-    run_smoke,
 )
+from venturegate.crews.stage30.verifier import SmokeCheck, SmokeTestFailure, rehearse_rollback, run_smoke
 
 STAGE30 = Path(__file__).resolve().parents[2] / "src/venturegate/definitions/bundled/stages/stage-30.yaml"
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

@@ -34,7 +34,7 @@ from typing import Any
 
 from venturegate.crews.base import AgentSpec, Crew, CrewContext, CrewResult
 from venturegate.crews.stage19.loadgen import LoadProfile, run_profile
-from venturegate.crews.stage30 import demo_service, live, validator, verifier
+from venturegate.crews.stage30 import demo_service, live, monitoring, validator, verifier
 from venturegate.crews.stage30.haproxy import LocalDriver
 from venturegate.crews.stage30.live import LiveDeployment
 from venturegate.crews.stage30.orchestrator import CanaryConfig, CutoverResult, StepLog, cutover
@@ -348,14 +348,14 @@ class DeploymentCrew(Crew):
             raise run.stop("recursed", f"rolled back: smoke tests {smoke.passed}/{smoke.total} passed")
         ctx.progress("30.3 PostDeploymentVerifier", 1, 3, "monitoring setup")
         channels = list(engine.setting(ctx.venture, "monitoring.alert_channels").value)
-        monitoring = verifier.monitoring_setup(
+        setup = monitoring.monitoring_setup(
             run.engine.venture(ctx.venture).name, run.out / "monitoring", channels=channels,
-            thresholds=verifier.Thresholds(
+            thresholds=monitoring.Thresholds(
                 error_rate_percent=1.0,
                 p95_ms=float(engine.setting(ctx.venture, "rollback.response_time_threshold").value),
             ),
         )  # fmt: skip
-        run.files += [str(monitoring.rules_path), str(monitoring.dashboard_path)]
+        run.files += [str(setup.rules_path), str(setup.dashboard_path)]
 
         def send(payload: dict[str, Any]) -> str:
             event = engine.crew_alert(
@@ -364,11 +364,11 @@ class DeploymentCrew(Crew):
             )  # fmt: skip
             return f"event #{event}"
 
-        alert = verifier.fire_test_alert(send, channels, service=run.engine.venture(ctx.venture).name)
+        alert = monitoring.fire_test_alert(send, channels, service=run.engine.venture(ctx.venture).name)
         monitoring_ok = alert.fired
         if monitoring_ok:
-            run.put("monitoring_setup", monitoring.artifact(alert))
-        run.summary["monitoring"] = {"rules": str(monitoring.rules_path), "dashboard": str(monitoring.dashboard_path),
+            run.put("monitoring_setup", setup.artifact(alert))
+        run.summary["monitoring"] = {"rules": str(setup.rules_path), "dashboard": str(setup.dashboard_path),
                                      "test_alert": alert.detail, "confirmed": monitoring_ok}  # fmt: skip
         ctx.progress("30.3 PostDeploymentVerifier", 2, 3, "rollback rehearsal")
 
@@ -408,13 +408,13 @@ class DeploymentCrew(Crew):
             {
                 "release_version": plan.green,
                 "production_url": driver.url,
-                "dashboards": [monitoring.dashboard_url],
+                "dashboards": [setup.dashboard_url],
                 "metrics": {"deployment_success_rate": 100.0, "downtime_minutes": figures["downtime"]},
                 "rollback_procedure": (
                     "`venturegate rollback VENTURE --cause traffic_only` sends all traffic back to blue "
                     f"({plan.blue}); with migrations use `--cause schema_changed` to restore the 30.1 backup too."
                 ),
-                "runbook": str(monitoring.rules_path),
+                "runbook": str(setup.rules_path),
                 "next_stage": 31,
             },
             [deployed],
