@@ -17,8 +17,16 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from venturegate.crews.stage30.validator import (
+from venturegate.crews.stage30.backup import (
     BackupVerificationError,
+    libpq_url,
+    manifest_path,
+    redact,
+    restore_backup,
+    take_backup,
+    verify_backup,
+)
+from venturegate.crews.stage30.validator import (
     Dependency,
     DependencyCheckError,
     HealthCheck,
@@ -26,13 +34,7 @@ from venturegate.crews.stage30.validator import (
     ValidationPlan,
     check_dependency,
     check_health,
-    libpq_url,
-    manifest_path,
-    redact,
-    restore_backup,
-    take_backup,
     validate,
-    verify_backup,
 )
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/venturegate_test"

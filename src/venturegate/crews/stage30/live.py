@@ -82,7 +82,7 @@ def restore_database(ctx: RollbackContext) -> str:
         return "no migration ran in this deployment: the database is unchanged"
     if dep.backup is None or dep.database_url is None:
         raise RuntimeError("rollback failed: migrations ran but there is no backup to restore")
-    from venturegate.crews.stage30.validator import restore_backup
+    from venturegate.crews.stage30.backup import restore_backup
 
     detail = restore_backup(dep.backup, dep.database_url, timeout=dep.restore_timeout)
     dep.log.append(f"database: restored from {dep.backup.name}")
