@@ -220,3 +220,12 @@ def test_a_queue_that_refuses_fails_the_job(engine: Engine, tokens: dict[str, st
 
 def test_job_statuses_match_the_engine() -> None:
     assert get_args(s.JobStatus) == JOB_STATUSES
+
+
+def test_the_crews_are_listed_with_their_stage_and_agents(client: Client) -> None:
+    answer = client("viewer").get("/api/crews")
+    assert answer.status_code == 200, answer.text
+    crews = {c["entry_point"]: c for c in answer.json()}
+    assert {"quick1", "quick2"} <= set(crews)  # (plus the built-in fallback for stage 19)
+    assert crews["quick1"]["stage"] == 1 and crews["quick2"]["stage"] == 2
+    assert all(isinstance(c["agents"], list) for c in crews.values())

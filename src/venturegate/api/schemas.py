@@ -842,3 +842,20 @@ class Job(_Out):
     finished_at: datetime | None
     heartbeat_at: datetime | None
     error: str | None
+
+
+class CrewAgent(_Out):
+    """One agent of a crew and the substages it serves."""
+
+    name: str
+    role: str
+    substages: list[str]
+
+
+class Crew(_Out):
+    """A crew found through the `venturegate.crews` entry points."""
+
+    entry_point: str
+    name: str
+    stage: int
+    agents: list[CrewAgent]

@@ -1,4 +1,4 @@
-"""Crew jobs: start a stage's crew for a venture (queued for the worker), list, show and cancel jobs.
+"""Crews and their jobs: list the crews; start a stage's crew for a venture (queued), list, show and cancel jobs.
 
 A started job is queued on the app's queue (`app.state.queue_url`; None: `VENTUREGATE_QUEUE_URL` or
 the workspace's SQLite queue, as `venturegate worker` and `venturegate run --queue` use), so the
@@ -107,6 +107,12 @@ def start_job(
         raise HTTPException(503, str(exc)) from None
     response.headers["Location"] = f"/api/jobs/{job.id}"
     return job.as_dict()
+
+
+@router.get("/crews", response_model=list[s.Crew])
+def list_crews(_: Reader) -> list[dict[str, Any]]:
+    """The crews installed (as `venturegate crews`): entry point, stage served and agents."""
+    return [{"entry_point": name, **crew.describe()} for name, crew in sorted(registry.discover().items())]
 
 
 @router.get("/jobs", response_model=list[s.Job])
