@@ -132,6 +132,7 @@ def test_a_good_release_goes_live_and_the_venture_advances(
     _approve(bundled)
     second = _run(bundled, tmp_path, **opts)
     assert second.status == "completed", second.summary
+    assert second.summary["traffic"]["failed_requests"] == 0  # under load_rate req/s through HAProxy
     assert bundled.venture("acme").stage == 31
     assert _latest(bundled, "green_traffic_share")[-1] == 100.0
     assert _latest(bundled, "deployment_success_rate") == [100.0]
