@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.command import upgrade
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import func, insert, inspect, select
+from sqlalchemy.exc import IntegrityError
 
 from venturegate.store.database import MIGRATIONS, connect, current_revision, ensure_schema, head_revision
-from venturegate.store.schema import metadata
+from venturegate.store.schema import metadata, samples, ventures, workflow_versions
 
 
 def test_migrations_match_the_schema(db_url: str) -> None:
@@ -33,4 +37,33 @@ def test_upgrade_from_first_revision_keeps_data(db_url: str) -> None:
     ensure_schema(engine)
     assert current_revision(engine) == head_revision()
     assert {"trigger_state", "escalations", "timers", "stage_modes"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_sample_keys_are_unique_per_venture_through_a_partial_index(db_url: str) -> None:
+    engine = connect(db_url)
+    ensure_schema(engine)
+    index = next(i for i in inspect(engine).get_indexes("samples") if i["name"] == "uq_samples_venture_id_sample_key")
+    assert (index["column_names"], bool(index["unique"])) == (["venture_id", "sample_key"], True)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(workflow_versions).values(digest="d", workflow_id="w", version="1", document={}, created_at=now)
+        )
+        vid = conn.execute(
+            insert(ventures)
+            .values(
+                name="v", segment="s", workflow_digest="d", stage=1, status="active", created_at=now, updated_at=now
+            )
+            .returning(ventures.c.id)
+        ).scalar_one()
+    row = {"venture_id": vid, "metric": "m", "value": 1.0, "at": now, "actor": "a", "recorded_at": now}
+    with engine.begin() as conn:  # samples without a key never conflict
+        conn.execute(
+            insert(samples), [row | {"sample_key": None}, row | {"sample_key": None}, row | {"sample_key": "k"}]
+        )
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(insert(samples), [row | {"sample_key": "k"}])
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(samples)).scalar_one() == 3
     engine.dispose()

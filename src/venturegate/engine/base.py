@@ -14,6 +14,7 @@ from sqlalchemy import Engine as SAEngine
 from venturegate.core.conditions import Sample
 from venturegate.core.gates import GateName, GateResult, evaluate_gate
 from venturegate.core.settings import Setting, effective_config
+from venturegate.core.triggers import TriggerState
 from venturegate.definitions.loader import LoadedWorkflow, load_workflow, workflow_from_document
 from venturegate.definitions.model import ParamValue, Stage, Trigger, Workflow
 from venturegate.engine.actors import SYSTEM, Actor
@@ -32,6 +33,8 @@ from venturegate.store.schema import (
 )
 
 Clock = Callable[[], datetime]
+TriggerStates = dict[str, tuple[TriggerState, bool]]
+"""A venture's trigger states by trigger id, each with whether its row exists."""
 
 _EVENT_COLUMNS = (
     "venture_id",
@@ -466,9 +469,14 @@ class EngineBase:
         metrics: set[str] | None = None,
         only: str | None = None,
         latest: Mapping[str, Sample] | None = None,
+        states: TriggerStates | None = None,
     ) -> list[Fired]:
         """Judge triggers reading `metrics`; the trigger layer overrides this."""
         return []
+
+    def _row_with_states(self, conn: Connection, ref: str | int) -> tuple[Record, TriggerStates | None]:
+        """A venture row and, where the trigger layer can read them in the same query, its trigger states."""
+        return self._row(conn, ref), None
 
     def _recheck_entry(
         self, conn: Connection, row: Row[Any], actor: Actor, now: datetime, entering: bool = False

@@ -15,7 +15,7 @@ from venturegate.core.cadence import cadence_seconds, stale_grace
 from venturegate.core.conditions import Sample
 from venturegate.core.units import unit_error
 from venturegate.engine.actors import Actor
-from venturegate.engine.base import EngineBase
+from venturegate.engine.base import EngineBase, TriggerStates
 from venturegate.engine.errors import BadInput
 from venturegate.engine.records import Fired, SampleResult
 from venturegate.store.prepared import Prepared
@@ -30,7 +30,9 @@ _INSERT_SAMPLE = {
     d.__name__.rsplit(".", 1)[-1]: Prepared(
         d.insert(samples)
         .values({c: bindparam(c) for c in _SAMPLE_COLUMNS})
-        .on_conflict_do_nothing(index_elements=["venture_id", "sample_key"])
+        .on_conflict_do_nothing(
+            index_elements=["venture_id", "sample_key"], index_where=samples.c.sample_key.is_not(None)
+        )
     )
     for d in (sqlite, postgresql)
 }
@@ -96,9 +98,11 @@ class SampleOps(EngineBase):
         if not batch:
             return Ingested([], [])
         with self.tx() as conn:
-            rows, results, by_id = self._validate(conn, batch, now, actor)
+            states: dict[int, TriggerStates] = {}
+            rows, results, by_id = self._validate(conn, batch, now, actor, states)
             if conn.dialect.name == "postgresql":
                 by_id = self._lock_in_order(conn, by_id)
+                states.clear()  # read before the lock: trigger evaluation reads them again
             rows = self._insert(conn, rows, results)
             touched: dict[int, set[str]] = {}
             newest: dict[int, dict[str, Sample]] = {}
@@ -116,7 +120,9 @@ class SampleOps(EngineBase):
                 if row.status == "blocked":
                     self._recheck_entry(conn, row, actor, now)
                     row = self._row(conn, vid)
-                fired += self._evaluate_triggers(conn, row, now, metrics, latest=newest.get(vid))
+                fired += self._evaluate_triggers(
+                    conn, row, now, metrics, latest=newest.get(vid), states=states.get(vid)
+                )
             return Ingested(results, fired)
 
     @staticmethod
@@ -171,8 +177,14 @@ class SampleOps(EngineBase):
                 conn.execute(update(timers).where(timers.c.id == old.id).values(due_at=at))
 
     def _validate(
-        self, conn: Connection, batch: Sequence[SampleIn], now: datetime, actor: Actor
+        self,
+        conn: Connection,
+        batch: Sequence[SampleIn],
+        now: datetime,
+        actor: Actor,
+        states: dict[int, TriggerStates],
     ) -> tuple[list[dict[str, Any]], list[SampleResult], dict[int, Row[Any]]]:
+        """The rows to insert, each sample's result and the ventures by id; fills `states` where read with a venture."""
         vrows: dict[str, Any] = {}
         units: dict[tuple[str, str], Any] = {}
         rows: list[dict[str, Any]] = []
@@ -186,7 +198,10 @@ class SampleOps(EngineBase):
             row = vrows.get(ref)
             if row is None:
                 try:
-                    row = vrows[ref] = self._row(conn, ref)
+                    row, found = self._row_with_states(conn, ref)
+                    vrows[ref] = row
+                    if found is not None:
+                        states[int(row.id)] = found
                 except BadInput as exc:
                     raise BadInput(exc.message, where=f"{_where(i, n)}.venture", hint=exc.hint) from None
             if row.status == "killed":

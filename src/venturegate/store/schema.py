@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 
@@ -135,7 +136,16 @@ samples = Table(
     Column("sample_key", String(200), nullable=True),
     Column("actor", String(200), nullable=False),
     _ts("recorded_at"),
-    UniqueConstraint("venture_id", "sample_key"),
+    # Idempotency keys are unique per venture; a sample without a key has no index entry (one page fewer per
+    # unkeyed insert). Inserts name this index's predicate in their ON CONFLICT target.
+    Index(
+        "uq_samples_venture_id_sample_key",
+        "venture_id",
+        "sample_key",
+        unique=True,
+        sqlite_where=text("sample_key IS NOT NULL"),
+        postgresql_where=text("sample_key IS NOT NULL"),
+    ),
     Index("ix_samples_venture_metric_at", "venture_id", "metric", "at"),
 )
 
