@@ -36,6 +36,13 @@ _INSERT_SAMPLE = {
     )
     for d in (sqlite, postgresql)
 }
+_INSERT_SAMPLE_RETURNING = Prepared(
+    postgresql.insert(samples)
+    .values({c: bindparam(c) for c in _SAMPLE_COLUMNS})
+    .on_conflict_do_nothing(index_elements=["venture_id", "sample_key"], index_where=samples.c.sample_key.is_not(None))
+    .returning(samples.c.id)
+)
+"""PostgreSQL: each row says whether it went in (a duplicate key returns nothing), in one pipelined executemany."""
 _LAST_SAMPLE_ID = Prepared(select(func.max(samples.c.id)))
 _KEYS_SINCE = Prepared(
     select(samples.c.venture_id, samples.c.sample_key).where(
@@ -261,28 +268,21 @@ class SampleOps(EngineBase):
             )
         return m.unit
 
-    def _existing_keys(self, conn: Connection, keys: list[tuple[int, str]]) -> set[tuple[int, str]]:
-        """Which (venture, key) pairs are already stored (PostgreSQL: before inserting)."""
-        found: set[tuple[int, str]] = set()
-        for i in range(0, len(keys), 500):
-            chunk = keys[i : i + 500]
-            # Two `= ANY` lists on the unique index, then the exact pairs here: an index scan whatever plan
-            # PostgreSQL caches for the prepared statement (a row-value IN list got a sequential scan).
-            query = select(samples.c.venture_id, samples.c.sample_key).where(
-                samples.c.venture_id.in_({v for v, _ in chunk}), samples.c.sample_key.in_({k for _, k in chunk})
-            )
-            found |= {(int(r.venture_id), r.sample_key) for r in conn.execute(query)} & set(chunk)
-        return found
-
     def _insert(
         self, conn: Connection, rows: list[dict[str, Any]], results: list[SampleResult]
     ) -> list[dict[str, Any]]:
         """Insert the rows whose key is new; mark the others' results duplicate. Returns the rows inserted."""
         keyed = [(r["venture_id"], r["sample_key"]) for r in rows if r["sample_key"] is not None]
         if conn.dialect.name == "postgresql":
-            existing = self._existing_keys(conn, keyed) if keyed else set()
-            rows = [r for r in rows if (r["venture_id"], r["sample_key"]) not in existing]
-            _INSERT_SAMPLE["postgresql"].many(conn, rows)
+            # No pre-check: the insert itself says which rows went in, whatever plan PostgreSQL would have
+            # picked for a lookup (a generic plan made while the table was small scanned it whole).
+            if keyed:
+                went_in = _INSERT_SAMPLE_RETURNING.many_returned(conn, rows)
+                existing = {(r["venture_id"], r["sample_key"]) for r, ok in zip(rows, went_in, strict=True) if not ok}
+                rows = [r for r, ok in zip(rows, went_in, strict=True) if ok]
+            else:
+                existing = set()
+                _INSERT_SAMPLE["postgresql"].many(conn, rows)
         else:
             # SQLite writers are serialized (BEGIN IMMEDIATE): every row after the current last id is ours,
             # so the keyed rows that did not appear there were duplicates. No pre-check in the common case.

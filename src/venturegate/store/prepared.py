@@ -185,6 +185,27 @@ class Prepared:
         finally:
             cur.close()
 
+    def many_returned(self, conn: Connection, values: Sequence[Mapping[str, Any]]) -> list[bool]:
+        """Execute once per parameter set; for each, whether it returned a row (PostgreSQL: `executemany` with
+        `returning=True`; an `INSERT … ON CONFLICT DO NOTHING RETURNING …` says so which rows went in)."""
+        if not values:
+            return []
+        if conn.dialect.name != "postgresql":
+            raise NotImplementedError("many_returned needs PostgreSQL (psycopg's executemany with returning)")
+        c = self._compile(conn.dialect)
+        params = [self._params(c, v) for v in values]
+        cur = self._cursor(conn)
+        try:
+            cur.executemany(c.sql, params, returning=True)
+            got: list[bool] = []
+            while True:
+                got.append(bool(cur.fetchall()))
+                if not cur.nextset():
+                    break
+            return got
+        finally:
+            cur.close()
+
     def all(self, conn: Connection, values: Mapping[str, Any] | None = None) -> list[Record]:
         """Every row, as named tuples."""
         c = self._compile(conn.dialect)
