@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Text, bindparam, cast, insert, select, update
 
 from venturegate.store.database import connect, ensure_schema
-from venturegate.store.prepared import Prepared
+from venturegate.store.prepared import Prepared, RawJSON
 from venturegate.store.schema import events
 
 COLUMNS = ("venture_id", "kind", "actor", "actor_role", "actor_kind", "at", "stage", "substage", "reason", "data")
@@ -117,4 +118,20 @@ def test_equal_instants_bind_the_same_text_whichever_zone(db_url: str) -> None:
         assert {BY_ID.one(conn, {"id": i}).at for i in ids} == {utc}
         with pytest.raises(Exception, match="naive datetime"):
             INSERT.scalar(conn, _values(utc.replace(tzinfo=None), None))
+    db.dispose()
+
+
+def test_raw_json_stores_the_text_the_serializer_would(db_url: str) -> None:
+    db = connect(db_url)
+    ensure_schema(db)
+    data = {"a": [1, 2.5, None], "b": "ü", "c": {"d": True}}
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    with db.begin() as conn:
+        raw_id = INSERT.scalar(conn, _values(at, RawJSON(json.dumps(data))))
+        plain_id = INSERT.scalar(conn, _values(at, data))
+        texts = conn.execute(
+            select(cast(events.c.data, Text)).where(events.c.id.in_([raw_id, plain_id])).order_by(events.c.id)
+        ).scalars()
+        assert len(set(texts)) == 1  # the same stored text
+        assert BY_ID.one(conn, {"id": raw_id}).data == data
     db.dispose()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Row, Text, bindparam, cast, func, insert, select, update
 from sqlalchemy import Engine as SAEngine
 
 from venturegate.core.conditions import Sample
@@ -22,7 +23,7 @@ from venturegate.engine.errors import BadInput, Conflict, NotFound
 from venturegate.engine.facts import StoreData, gate_facts
 from venturegate.engine.records import Event, Fired, Venture
 from venturegate.store.database import connect, ensure_schema
-from venturegate.store.prepared import Prepared, Record
+from venturegate.store.prepared import Prepared, RawJSON, Record
 from venturegate.store.schema import (
     events,
     stage_visits,
@@ -94,8 +95,12 @@ _INSERT_SUBSTAGE = Prepared(
     insert(substage_status).values(visit_id=bindparam("visit"), substage=bindparam("sub"), status="open", items=[])
 )
 _HISTORY = Prepared(
-    select(events).where(events.c.venture_id == bindparam("vid")).order_by(events.c.id.desc()).limit(bindparam("n"))
+    select(*(cast(c, Text).label(c.key) if c.key == "data" else c for c in events.c))
+    .where(events.c.venture_id == bindparam("vid"))
+    .order_by(events.c.id.desc())
+    .limit(bindparam("n"))
 )
+"""A venture's last events, `data` as its stored JSON text."""
 
 
 def _set_statement(keys: tuple[str, ...]) -> Prepared:
@@ -150,6 +155,9 @@ class EngineBase:
         self._pinned: dict[str, LoadedWorkflow] = {workflow.digest: workflow}
         self._stored: set[str] = set()  # digests known to be in workflow_versions
         self._local = threading.local()  # SQLite: each thread's held connection (see `tx`)
+        # Per pinned version (immutable by digest): (digest, metric, stage) → unit, (digest, metric) → stale limit.
+        self._units: dict[tuple[str, str, int], Any] = {}
+        self._stale_limits: dict[tuple[str, str], timedelta | None] = {}
 
     @classmethod
     def open(cls, url: str | None = None, workflow_path: str | None = None, clock: Clock = utc_now) -> Self:
@@ -266,8 +274,12 @@ class EngineBase:
         substage: str | None = None,
         reason: str = "",
         data: dict[str, Any] | None = None,
+        encoded: RawJSON | None = None,
     ) -> int:
-        """Append an event; the notification layer may queue notifications for it in the same transaction."""
+        """Append an event; the notification layer may queue notifications for it in the same transaction.
+
+        `encoded`: `data` already as its JSON text (stored as is; `data` still goes to the notification layer).
+        """
         event_id = _INSERT_EVENT.scalar(
             conn,
             {
@@ -280,7 +292,7 @@ class EngineBase:
                 "stage": stage,
                 "substage": substage,
                 "reason": reason,
-                "data": data,
+                "data": data if encoded is None else encoded,
             },
         )
         self._notify(
@@ -383,9 +395,31 @@ class EngineBase:
         elif pending.due_at != due:
             _MOVE_TIMER.run(conn, {"tid": pending.id, "due": due})
 
-    def _history(self, conn: Connection, venture_id: int, limit: int = 25) -> list[Event]:
-        rows = _HISTORY.all(conn, {"vid": venture_id, "n": limit})
-        return [event_record(r) for r in reversed(rows)]
+    def _history(self, conn: Connection, venture_id: int, limit: int = 25) -> RawJSON:
+        """The venture's last `limit` events, oldest first, as the JSON text of their `Event.as_dict()` list.
+
+        Each event's `data` is spliced in as stored instead of being decoded and encoded again (the same text:
+        it was written by the same serializer).
+        """
+        dumps = json.dumps
+        parts = []
+        for r in reversed(_HISTORY.all(conn, {"vid": venture_id, "n": limit})):
+            head = dumps(
+                {
+                    "id": int(r.id),
+                    "venture_id": r.venture_id,
+                    "kind": r.kind,
+                    "actor": r.actor,
+                    "actor_role": r.actor_role,
+                    "actor_kind": r.actor_kind,
+                    "at": r.at.isoformat(),
+                    "stage": r.stage,
+                    "substage": r.substage,
+                    "reason": r.reason,
+                }
+            )
+            parts.append(f'{head[:-1]}, "data": {"null" if r.data is None else r.data}}}')
+        return RawJSON(f"[{', '.join(parts)}]")
 
     def _advance_row(self, conn: Connection, row: Row[Any], actor: Actor, now: datetime, result: GateResult) -> None:
         """Leave the current stage (its exit gate passed) and enter the next, or complete the workflow."""

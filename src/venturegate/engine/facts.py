@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
 from sqlalchemy import Connection, and_, bindparam, func, select
 
@@ -111,7 +112,11 @@ class StoreData:
     def level(self, kind: LevelKind, metric: str) -> float | None:
         """The metric's level for the venture's segment."""
         m = self.workflow.metric(metric, self.stage_id)
-        return getattr(m.levels_for(self.venture_segment), kind) if m else None
+        if m is None:
+            return None
+        if self.venture_segment not in m.segments:  # the metric's own level, without building a `Levels`
+            return cast(float | None, getattr(m, kind))
+        return cast(float | None, getattr(m.levels_for(self.venture_segment), kind))
 
     def config(self, key: str) -> ConfigValue | None:
         """The venture's effective configuration value."""

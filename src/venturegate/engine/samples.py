@@ -104,6 +104,8 @@ class SampleOps(EngineBase):
         now = self.when(now)
         if not batch:
             return Ingested([], [])
+        if len(batch) == 1:
+            return self._record_one(batch[0], actor, now)
         with self.tx() as conn:
             states: dict[int, TriggerStates] = {}
             rows, results, by_id = self._validate(conn, batch, now, actor, states)
@@ -132,6 +134,48 @@ class SampleOps(EngineBase):
                 )
             return Ingested(results, fired)
 
+    def _record_one(self, s: SampleIn, actor: Actor, now: datetime) -> Ingested:
+        """`record_samples` for a batch of one: the same steps without the batch's dicts and sets."""
+        with self.tx() as conn:
+            try:
+                row, states = self._row_with_states(conn, str(s.venture))
+            except BadInput as exc:
+                raise BadInput(exc.message, where="sample.venture", hint=exc.hint) from None
+            vid = int(row.id)
+            metric, value, at, key = s.metric, s.value, s.at, s.key
+            if row.status == "killed":
+                raise BadInput(f"venture '{row.name}' is killed; it takes no more samples", where="sample.venture")
+            err = unit_error(self._unit(conn, row, metric, "sample"), value)
+            if err:
+                raise BadInput(err, where=f"sample.value ({metric})")
+            at = now if at is None else at if at.tzinfo is UTC else self.when(at)
+            if at > now + FUTURE_SLACK:
+                raise BadInput(f"time {at.isoformat()} is in the future", where="sample.at")
+            if key is not None and not (0 < len(key) <= 200):
+                raise BadInput("an idempotency key needs 1–200 characters", where="sample.key")
+            value = float(value)
+            result = SampleResult(vid, metric, value, at, key, False)
+            if conn.dialect.name == "postgresql":
+                row, states = self._lock_in_order(conn, {vid: row})[vid], None
+            stored = {
+                "venture_id": vid,
+                "metric": metric,
+                "value": value,
+                "at": at,
+                "sample_key": key,
+                "actor": actor.name,
+                "recorded_at": now,
+            }
+            if not self._insert(conn, [stored], [result]):
+                return Ingested([result], [])  # a retry: already recorded and judged
+            self._schedule_staleness(conn, [stored], {vid: row.workflow_digest})
+            if row.status == "blocked":
+                self._recheck_entry(conn, row, actor, now)
+                row = self._row(conn, vid)
+            # As in `record_samples`: a row stored at `now` need not be read back (zero is: SQLite stores -0.0).
+            latest = {metric: Sample(at.astimezone(UTC), value)} if at == now and value else None
+            return Ingested([result], self._evaluate_triggers(conn, row, now, {metric}, latest=latest, states=states))
+
     @staticmethod
     def _lock_in_order(conn: Connection, by_id: dict[int, Any]) -> dict[int, Any]:
         """PostgreSQL: lock the batch's ventures in id order (and re-read them), so that two batches touching the
@@ -144,15 +188,11 @@ class SampleOps(EngineBase):
     def _schedule_staleness(self, conn: Connection, rows: list[dict[str, Any]], digests: dict[int, str]) -> None:
         """Move each (venture, metric)'s stale timer to its newest sample + cadence + grace, in a few statements."""
         due: dict[tuple[int, str], datetime] = {}
-        grace: dict[tuple[str, str], timedelta | None] = {}  # (digest, metric) → cadence + grace, or None
+        grace = self._stale_limits  # (digest, metric) → cadence + grace, or None
         for r in rows:
             vid, metric = r["venture_id"], r["metric"]
-            digest = digests[vid]
-            if (digest, metric) not in grace:
-                m = self.pinned(conn, digest).workflow.metric(metric)
-                cadence = cadence_seconds(m.frequency) if m else None
-                grace[(digest, metric)] = None if cadence is None else timedelta(seconds=cadence + stale_grace(cadence))
-            limit = grace[(digest, metric)]
+            gk = (digests[vid], metric)
+            limit = grace[gk] if gk in grace else self._stale_limit(conn, *gk)
             if limit is None:
                 continue
             k = (vid, metric)
@@ -254,8 +294,19 @@ class SampleOps(EngineBase):
                 )
         return rows, results, {int(r.id): r for r in vrows.values()}
 
+    def _stale_limit(self, conn: Connection, digest: str, metric: str) -> timedelta | None:
+        """How long after a sample of `metric` it goes stale (cadence + grace), None if never (cached per version)."""
+        m = self.pinned(conn, digest).workflow.metric(metric)
+        cadence = cadence_seconds(m.frequency) if m else None
+        limit = None if cadence is None else timedelta(seconds=cadence + stale_grace(cadence))
+        self._stale_limits[(digest, metric)] = limit
+        return limit
+
     def _unit(self, conn: Connection, row: Row[Any], metric: str, where: str) -> Any:
-        """The unit of a metric as the venture's pinned workflow declares it at its stage."""
+        """The unit of a metric as the venture's pinned workflow declares it at its stage (cached per version)."""
+        ck = (row.workflow_digest, metric, int(row.stage))
+        if ck in self._units:
+            return self._units[ck]
         wf = self.pinned(conn, row.workflow_digest).workflow
         m = wf.metric(metric, int(row.stage))
         if m is None:
@@ -266,7 +317,8 @@ class SampleOps(EngineBase):
                 where=f"{where}.metric",
                 hint=f"did you mean '{close[0]}'?" if close else "`venturegate workflow show` lists metrics",
             )
-        return m.unit
+        unit = self._units[ck] = m.unit
+        return unit
 
     def _insert(
         self, conn: Connection, rows: list[dict[str, Any]], results: list[SampleResult]

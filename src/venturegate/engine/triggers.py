@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections import namedtuple
 from collections.abc import Mapping
 from dataclasses import replace
@@ -21,7 +22,7 @@ from venturegate.engine.base import TriggerStates, as_id
 from venturegate.engine.errors import BadInput, Conflict, NotFound
 from venturegate.engine.progression import ProgressionOps
 from venturegate.engine.records import Fired
-from venturegate.store.prepared import Prepared, Record
+from venturegate.store.prepared import Prepared, RawJSON, Record
 from venturegate.store.schema import (
     approvals,
     escalations,
@@ -32,6 +33,8 @@ from venturegate.store.schema import (
     ventures,
 )
 
+_json_str = json.encoder.encode_basestring_ascii
+"""A string as `json.dumps` writes it (the C function it calls)."""
 _STATE_COLUMNS = ("state", "since", "last_fired_at", "fired_count", "acted_count", "last_evaluated_at", "last_value")
 _STATES = Prepared(
     select(
@@ -206,6 +209,8 @@ class TriggerOps(ProgressionOps):
         vid = int(row.id)
         expl = parsed_eval(self, conn, row, None, trig, now, latest)
         explanation = expl.to_dict()
+        # Encoded once for the trigger state and, when the trigger fires, its event (the serializer's own text).
+        encoded = json.dumps(explanation)
         prev, exists = known
         result = step(
             prev,
@@ -218,7 +223,7 @@ class TriggerOps(ProgressionOps):
         # A fire that will act counts the act in this same write (instead of a second UPDATE in `_act`).
         counted = result.fire and _acts_when_fired(trig, acted)
         saved = replace(result.state, acted_count=acted + 1) if counted else result.state
-        self._save_state(conn, vid, trig.id, saved, exists, last_evaluated_at=now, last_value=explanation)
+        self._save_state(conn, vid, trig.id, saved, exists, last_evaluated_at=now, last_value=RawJSON(encoded))
         moved = prev.state != result.state.state or prev.since != result.state.since
         if result.wake_at is not None and (moved or result.suppressed):
             self._schedule(conn, vid, "trigger", trig.id, result.wake_at)
@@ -237,6 +242,9 @@ class TriggerOps(ProgressionOps):
                 stage=int(row.stage),
                 reason=f"{trig.id}: {trig.when}",
                 data={"trigger": trig.id, "kind": trig.kind, "explanation": explanation},
+                encoded=RawJSON(
+                    f'{{"trigger": {_json_str(trig.id)}, "kind": {_json_str(trig.kind)}, "explanation": {encoded}}}'
+                ),
             )
             mode, outcome, detail = self._fire(conn, row, wf, trig, now, acted, counted=counted)
             return Fired(trig.id, trig.kind, _action(trig), mode, outcome, vid, detail)
@@ -495,7 +503,7 @@ class TriggerOps(ProgressionOps):
         stage_id = int(row.stage)
         n = _COUNT_ESCALATIONS.scalar(conn, {"stage": stage_id})
         code = f"SD-{stage_id}-ESCALATION-{n + 1}"
-        history = [e.as_dict() for e in self._history(conn, int(row.id))]
+        history = self._history(conn, int(row.id))
         _INSERT_ESCALATION.run(
             conn,
             {

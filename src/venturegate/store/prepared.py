@@ -14,14 +14,14 @@ Limits: parameters are named `bindparam`s (no expanding `IN` lists); rows come b
 from __future__ import annotations
 
 import functools
-import operator
+import json
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection
+from sqlalchemy import JSON, Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
@@ -29,6 +29,33 @@ from sqlalchemy.sql.elements import ClauseElement
 from venturegate.store.schema import UTCDateTime
 
 Processor = Callable[[Any], Any] | None
+
+
+class RawJSON:
+    """JSON text already encoded, bound to a JSON column as it is (a value that exists only as stored text
+    is not decoded to be encoded again). The text must be what the column's serializer would write."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"RawJSON({self.text!r})"
+
+
+def _json_binder(fn: Processor, dialect: Dialect) -> Processor:
+    """A JSON column's bind processor that also takes `RawJSON` (SQLite stores the text itself)."""
+    if fn is None:
+        return None
+    process = fn
+    if dialect.name == "sqlite":
+        return lambda value: value.text if type(value) is RawJSON else process(value)
+    if dialect.driver == "psycopg":
+        from psycopg.types.json import Json  # what the processor wraps values in, here with the text as is
+
+        return lambda value: Json(value.text, str) if type(value) is RawJSON else process(value)
+    return lambda value: process(json.loads(value.text)) if type(value) is RawJSON else process(value)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -53,14 +80,47 @@ def _sqlite_utc(value: datetime) -> str:
     return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-def _picker(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
-    """A function that takes the named parameters out of a mapping, in order, as a tuple (in C)."""
-    if not names:
-        return lambda _values: ()
-    if len(names) == 1:
-        get = operator.itemgetter(names[0])
-        return lambda values: (get(values),)
-    return operator.itemgetter(*names)
+def _generated(name: str, body: str, namespace: dict[str, Any]) -> Callable[..., Any]:
+    """A function of one argument `v` returning `body`, compiled once (like `namedtuple` and `dataclass` do):
+    one call per row or parameter set instead of a loop over the columns in Python."""
+    # The text holds only indexes and repr()-quoted parameter names, never values.
+    exec(f"def {name}(v):\n    return {body}\n", namespace)
+    return cast(Callable[..., Any], namespace[name])
+
+
+def _converted(get: str, i: int, fn: Processor, namespace: dict[str, Any]) -> str:
+    """The expression for value `get` through processor `fn` (None stays None, as SQLAlchemy's processors do)."""
+    if fn is None:
+        return get
+    namespace[f"_f{i}"] = fn
+    return f"(None if (x{i} := {get}) is None else _f{i}(x{i}))"
+
+
+def _params_builder(
+    names: tuple[str, ...], positional: bool, binders: dict[str, Processor], defaults: dict[str, Any]
+) -> Callable[[Mapping[str, Any]], Any]:
+    """A function that takes the named parameters out of a mapping (falling back on the statement's literals)
+    through their bind processors, as a tuple in statement order or a dict by name."""
+    namespace: dict[str, Any] = {}
+    exprs = []
+    for i, name in enumerate(names):
+        get = f"v[{name!r}]"
+        if name in defaults:
+            namespace[f"_d{i}"] = defaults[name]
+            get = f"v.get({name!r}, _d{i})"
+        get = _converted(get, i, binders[name], namespace)
+        exprs.append(get if positional else f"{name!r}: {get}")
+    body = (f"({', '.join(exprs)},)" if exprs else "()") if positional else f"{{{', '.join(exprs)}}}"
+    return _generated("params", body, namespace)
+
+
+def _row_reader(row: Any, readers: Sequence[Processor]) -> Callable[[Sequence[Any]], Any]:
+    """A function that makes a named tuple of a driver row, each column through its result processor."""
+    if not any(readers):
+        return cast(Callable[[Sequence[Any]], Any], row._make)
+    namespace: dict[str, Any] = {"_new": tuple.__new__, "_row": row}
+    exprs = [_converted(f"v[{i}]", i, fn, namespace) for i, fn in enumerate(readers)]
+    return _generated("read", f"_new(_row, ({', '.join(exprs)},))", namespace)
 
 
 Record = Any
@@ -74,12 +134,11 @@ class _Compiled:
     positional: bool
     binders: dict[str, Processor]
     defaults: dict[str, Any]
-    pick: Callable[[Mapping[str, Any]], tuple[Any, ...]]  # the parameters in statement order
-    convert: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, bind processor) where one applies
+    params: Callable[[Mapping[str, Any]], Any]  # the driver's parameters, through the bind processors
     row: Any
     columns: tuple[Any, ...]
-    readers: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None  # (column, result processor), from
-    # the first result's column type codes
+    read: Callable[[Sequence[Any]], Any] | None = None  # a driver row → a named tuple, through the result
+    # processors chosen from the first result's column type codes
 
 
 class Prepared:
@@ -104,6 +163,8 @@ class Prepared:
                 binders[name] = _sqlite_utc  # the same text SQLAlchemy writes, without its %-formatting
             else:
                 binders[name] = bind.type.dialect_impl(dialect).bind_processor(dialect)
+                if isinstance(bind.type, JSON):
+                    binders[name] = _json_binder(binders[name], dialect)
             if not bind.required:
                 defaults[name] = bind.effective_value  # a literal written into the statement
         # Columns with a Python-side default that the statement leaves out: SQLAlchemy computes them at
@@ -124,25 +185,11 @@ class Prepared:
             positional,
             binders,
             defaults,
-            _picker(names),
-            tuple((i, fn) for i, n in enumerate(names) if (fn := binders[n]) is not None),
+            _params_builder(names, positional, binders, defaults),
             row,
             columns,
         )
         return found
-
-    @staticmethod
-    def _params(c: _Compiled, values: Mapping[str, Any]) -> Any:
-        if c.defaults:
-            values = {**c.defaults, **values}
-        out = c.pick(values)
-        if c.convert:
-            out = list(out)  # type: ignore[assignment]
-            for i, fn in c.convert:
-                value = out[i]
-                if value is not None:
-                    out[i] = fn(value)  # type: ignore[index]
-        return tuple(out) if c.positional else dict(zip(c.names, out, strict=True))
 
     @staticmethod
     def _cursor(conn: Connection) -> Any:
@@ -152,35 +199,24 @@ class Prepared:
 
     @staticmethod
     def _rows(c: _Compiled, dialect: Dialect, description: Any, raw: Iterable[Sequence[Any]]) -> list[Any]:
-        readers = c.readers
-        if readers is None:
+        read = c.read
+        if read is None:
             # Result processors may depend on the driver's type code of each column (PostgreSQL numerics).
-            each = (
+            each = [
                 _sqlite_utc_read
                 if dialect.name == "sqlite" and isinstance(col.type, UTCDateTime)
                 else col.type.dialect_impl(dialect).result_processor(dialect, desc[1])
                 for col, desc in zip(c.columns, description, strict=True)
-            )
-            readers = c.readers = tuple((i, fn) for i, fn in enumerate(each) if fn is not None)
-        make = c.row._make
-        if not readers:
-            return [make(r) for r in raw]
-        out = []
-        for r in raw:
-            values = list(r)
-            for i, fn in readers:
-                value = values[i]
-                if value is not None:
-                    values[i] = fn(value)
-            out.append(make(values))
-        return out
+            ]
+            read = c.read = _row_reader(c.row, each)
+        return list(map(read, raw))
 
     def run(self, conn: Connection, values: Mapping[str, Any] | None = None) -> int:
         """Execute a statement that returns no rows; returns the affected row count."""
         c = self._compile(conn.dialect)
         cur = self._cursor(conn)
         try:
-            cur.execute(c.sql, self._params(c, values or {}))
+            cur.execute(c.sql, c.params(values or {}))
             return int(cur.rowcount)
         finally:
             cur.close()
@@ -193,7 +229,7 @@ class Prepared:
         if conn.dialect.name != "postgresql":
             raise NotImplementedError("many_returned needs PostgreSQL (psycopg's executemany with returning)")
         c = self._compile(conn.dialect)
-        params = [self._params(c, v) for v in values]
+        params = [c.params(v) for v in values]
         cur = self._cursor(conn)
         try:
             cur.executemany(c.sql, params, returning=True)
@@ -211,7 +247,7 @@ class Prepared:
         c = self._compile(conn.dialect)
         cur = self._cursor(conn)
         try:
-            cur.execute(c.sql, self._params(c, values or {}))
+            cur.execute(c.sql, c.params(values or {}))
             return self._rows(c, conn.dialect, cur.description, cur.fetchall())
         finally:
             cur.close()
@@ -240,10 +276,7 @@ class Prepared:
         if not values:
             return
         c = self._compile(conn.dialect)
-        if c.positional and not c.defaults and not c.convert:
-            params: Any = map(c.pick, values)
-        else:
-            params = [self._params(c, v) for v in values]
+        params = map(c.params, values)
         cur = self._cursor(conn)
         try:
             cur.executemany(c.sql, params)
