@@ -22,7 +22,7 @@ from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.errors import BadInput, Conflict, NotFound
 from venturegate.engine.facts import StoreData, gate_facts
 from venturegate.engine.records import Event, Fired, Venture
-from venturegate.store.database import connect, ensure_schema
+from venturegate.store.database import connect, ensure_schema, sqlite_begin, sqlite_end
 from venturegate.store.prepared import Prepared, RawJSON, Record
 from venturegate.store.schema import (
     events,
@@ -145,6 +145,13 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class _Held(threading.local):
+    """Per thread on SQLite: the held connection and whether `tx` has a transaction open on it."""
+
+    conn: Connection | None = None
+    open = False
+
+
 class EngineBase:
     """Connection, workflow pinning, locking and event helpers shared by every operation."""
 
@@ -154,7 +161,7 @@ class EngineBase:
         self.clock = clock
         self._pinned: dict[str, LoadedWorkflow] = {workflow.digest: workflow}
         self._stored: set[str] = set()  # digests known to be in workflow_versions
-        self._local = threading.local()  # SQLite: each thread's held connection (see `tx`)
+        self._local = _Held()  # SQLite: each thread's held connection (see `tx`)
         # Per pinned version (immutable by digest): (digest, metric, stage) → unit, (digest, metric) → stale limit.
         self._units: dict[tuple[str, str, int], Any] = {}
         self._stale_limits: dict[tuple[str, str], timedelta | None] = {}
@@ -171,22 +178,47 @@ class EngineBase:
     def tx(self) -> Iterator[Connection]:
         """One transaction; everything in it commits together or not at all.
 
-        On SQLite each thread keeps its connection between transactions: a pool checkout and return
-        cost three times as much as the transaction itself (see docs/decisions.md).
+        On SQLite each thread keeps its connection between transactions (a pool checkout and return cost three
+        times as much as the transaction itself) and runs `BEGIN IMMEDIATE` and `COMMIT` on the driver: most
+        transactions execute only `Prepared` statements, and SQLAlchemy's transaction object cost twice the
+        driver's own begin and commit. A Core statement in the body makes SQLAlchemy join the open transaction
+        (see `store.database`); it then commits or rolls back through SQLAlchemy, with its events. See
+        docs/decisions.md.
         """
         if self.db.dialect.name != "sqlite":
             with self.db.begin() as conn:
                 yield conn
             return
-        held: Connection | None = getattr(self._local, "conn", None)
-        if held is not None and held.in_transaction():  # a nested call gets a connection of its own
+        local = self._local
+        held: Connection | None = getattr(local, "conn", None)
+        if held is not None and (local.open or held.in_transaction()):  # a nested call gets its own connection
             with self.db.begin() as conn:
                 yield conn
             return
         if held is None or held.closed or held.invalidated:
-            held = self._local.conn = self.db.connect()
-        with held.begin():
+            held = local.conn = self.db.connect()
+        driver = held.connection.dbapi_connection
+        sqlite_begin(driver)  # type: ignore[arg-type]
+        local.open = True
+        try:
             yield held
+        except BaseException:
+            local.open = False
+            if held.in_transaction():
+                held.rollback()
+            else:
+                self._transaction_ended(held)
+                sqlite_end(driver, commit=False)  # type: ignore[arg-type]
+            raise
+        local.open = False
+        if held.in_transaction():
+            held.commit()
+        else:
+            self._transaction_ended(held)
+            sqlite_end(driver, commit=True)  # type: ignore[arg-type]
+
+    def _transaction_ended(self, conn: Connection) -> None:
+        """Hook: a transaction on `conn` that SQLAlchemy did not see is about to commit or roll back."""
 
     def when(self, now: datetime | None) -> datetime:
         """`now` if given (must be timezone-aware), else the clock."""

@@ -279,6 +279,9 @@ class ConfigOps(EngineBase):
                 event.listen(db, name, _forget_written)
 
     # -- hooks ---------------------------------------------------------------------------------
+    def _transaction_ended(self, conn: Connection) -> None:
+        _forget_written(conn)
+
     def _config_overrides(self, conn: Connection, row: Row[Any]) -> dict[str, ParamValue]:
         """The venture's overrides at its latest version: no query unless its configuration changed."""
         version = int(row.config_version)

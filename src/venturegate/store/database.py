@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,12 +14,15 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, StatementError
 
 DEFAULT_DIR = ".venturegate"
 DEFAULT_FILE = "venturegate.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
-WAL_CHECKPOINT_PAGES = 4000
-"""SQLite: WAL pages after which a commit checkpoints (the default is 1000)."""
+WAL_CHECKPOINT_BYTES = 16 * 1024 * 1024
+"""SQLite: WAL size after which a commit checkpoints (the default is 1000 pages, 4 MB at 4 KB pages)."""
+NEW_PAGE_SIZE = 1024
+"""SQLite: the page size of a database file created by this code (existing files keep theirs)."""
 
 
 def default_url(workdir: Path | None = None) -> str:
@@ -36,12 +40,20 @@ def _sqlite_setup(engine: Engine) -> None:
         # Take transaction control away from the driver so that BEGIN IMMEDIATE below is ours.
         dbapi_connection.isolation_level = None
         cur = dbapi_connection.cursor()
+        # A new file gets 1 KB pages (the default is 4 KB): a commit appends each page it changed to the WAL and
+        # checksums it, and the hot transactions change a few rows in many tables, so smaller pages mean about a
+        # third of the bytes written and checksummed per commit. A database that has pages keeps its size (the
+        # pragma would only apply after a VACUUM, which WAL mode refuses to resize); see docs/decisions.md.
+        if cur.execute("PRAGMA page_count").fetchone()[0] == 0:
+            cur.execute(f"PRAGMA page_size={NEW_PAGE_SIZE}")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
-        # Checkpoint every 4000 WAL pages (16 MB) instead of 1000: a checkpoint copies each page once however
-        # often it changed, so hot pages (the tails of samples and events) are copied a quarter as often, and
-        # its two fsyncs come a quarter as often. Commits are as durable as before (docs/decisions.md).
-        cur.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+        # Checkpoint every 16 MB of WAL (4000 pages of 4 KB, 16000 of 1 KB) instead of 1000 pages: a checkpoint
+        # copies each page once however often it changed, so hot pages (the tails of samples and events) are
+        # copied less often, and its two fsyncs come less often. Commits are as durable as before
+        # (docs/decisions.md).
+        page_size = cur.execute("PRAGMA page_size").fetchone()[0]
+        cur.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_BYTES // page_size}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
@@ -50,7 +62,10 @@ def _sqlite_setup(engine: Engine) -> None:
         # Writers queue on the database lock up front instead of failing on upgrade from a read lock.
         # The dialect's own begin hook on this engine's dialect instance rather than a "begin" event listener:
         # it runs once per transaction and the event dispatch cost about as much as the statement.
-        connection.driver_connection.execute("BEGIN IMMEDIATE")
+        # A driver transaction already open is one `sqlite_begin` started: SQLAlchemy's joins it.
+        driver = connection.driver_connection
+        if not driver.in_transaction:
+            driver.execute("BEGIN IMMEDIATE")
 
     engine.dialect.do_begin = _begin  # type: ignore[method-assign,assignment]
 
@@ -66,6 +81,32 @@ def connect(url: str | None = None) -> Engine:
         _sqlite_setup(engine)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _driver_error(statement: str, exc: sqlite3.Error) -> StatementError:
+    """The driver's error as SQLAlchemy would raise it (callers catch `sqlalchemy.exc.OperationalError`)."""
+    return DBAPIError.instance(statement, None, exc, sqlite3.Error)
+
+
+def sqlite_begin(driver: sqlite3.Connection) -> None:
+    """`BEGIN IMMEDIATE` on SQLite's driver connection, errors raised as SQLAlchemy's."""
+    try:
+        driver.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise _driver_error("BEGIN IMMEDIATE", exc) from exc
+
+
+def sqlite_end(driver: sqlite3.Connection, commit: bool) -> None:
+    """Commit (or roll back) what `sqlite_begin` started; a failed commit rolls back before it raises."""
+    try:
+        if commit:
+            driver.commit()
+            return
+        driver.rollback()
+    except sqlite3.Error as exc:
+        if commit and driver.in_transaction:
+            driver.rollback()
+        raise _driver_error("COMMIT" if commit else "ROLLBACK", exc) from exc
 
 
 def _alembic_config() -> Config:
