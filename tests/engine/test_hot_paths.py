@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from sqlalchemy import select
 
 from tests.conftest import LEAD
-from venturegate.engine import Engine
+from venturegate.engine import Actor, Engine
 from venturegate.store.schema import snapshots, ventures
 
 
@@ -44,3 +45,16 @@ def test_a_venture_created_behind_a_closed_entry_gate_is_blocked(engine: Engine)
     assert [e.kind for e in engine.events(v.id)] == ["venture.created", "stage.entered", "venture.blocked"]
     engine.attest(v.id, "Budget approved", actor=LEAD)
     assert engine.venture(v.id).status == "active"
+
+
+def test_the_escalation_history_is_the_json_of_the_events(engine: Engine) -> None:
+    v = engine.create_venture("histoire", "b2b_smb", actor=LEAD)
+    now = engine.clock()
+    odd = Actor('Zoë "the" bot', None, "agent")  # type: ignore[arg-type]
+    with engine.tx() as conn:
+        engine._event(conn, v.id, "note.odd", odd, now, reason="line\nbreak ☃ \u2028", data={"é": [1.5, None]})
+        engine._event(conn, v.id, "note.sub", LEAD, now, stage=1, substage="1.2", data=None)
+        text = engine._history(conn, v.id).text
+    expected = [e.as_dict() for e in engine.events(v.id)]
+    assert text == json.dumps(expected)
+    assert json.loads(text) == expected

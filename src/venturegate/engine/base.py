@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from json.encoder import encode_basestring_ascii
 from typing import Any, Self
 
 from sqlalchemy import Connection, Row, Text, bindparam, cast, func, insert, select, update
@@ -101,6 +101,9 @@ _HISTORY = Prepared(
     .limit(bindparam("n"))
 )
 """A venture's last events, `data` as its stored JSON text."""
+
+_json_str = encode_basestring_ascii
+"""A string as `json.dumps` writes it (the C function it calls)."""
 
 
 def _set_statement(keys: tuple[str, ...]) -> Prepared:
@@ -433,24 +436,19 @@ class EngineBase:
         Each event's `data` is spliced in as stored instead of being decoded and encoded again (the same text:
         it was written by the same serializer).
         """
-        dumps = json.dumps
-        parts = []
-        for r in reversed(_HISTORY.all(conn, {"vid": venture_id, "n": limit})):
-            head = dumps(
-                {
-                    "id": int(r.id),
-                    "venture_id": r.venture_id,
-                    "kind": r.kind,
-                    "actor": r.actor,
-                    "actor_role": r.actor_role,
-                    "actor_kind": r.actor_kind,
-                    "at": r.at.isoformat(),
-                    "stage": r.stage,
-                    "substage": r.substage,
-                    "reason": r.reason,
-                }
-            )
-            parts.append(f'{head[:-1]}, "data": {"null" if r.data is None else r.data}}}')
+        # Written field by field as `json.dumps` writes the dict `{"id": …, "reason": …}` (None as null, ints
+        # by `int.__repr__`, strings through its own C quoting function): a third of the cost of a dumps each.
+        q, n = _json_str, int.__repr__
+        parts = [
+            f'{{"id": {n(r.id)}, "venture_id": {"null" if r.venture_id is None else n(r.venture_id)}, '
+            f'"kind": {q(r.kind)}, "actor": {q(r.actor)}, '
+            f'"actor_role": {"null" if r.actor_role is None else q(r.actor_role)}, '
+            f'"actor_kind": {q(r.actor_kind)}, "at": {q(r.at.isoformat())}, '
+            f'"stage": {"null" if r.stage is None else n(r.stage)}, '
+            f'"substage": {"null" if r.substage is None else q(r.substage)}, "reason": {q(r.reason)}, '
+            f'"data": {"null" if r.data is None else r.data}}}'
+            for r in reversed(_HISTORY.all(conn, {"vid": venture_id, "n": limit}))
+        ]
         return RawJSON(f"[{', '.join(parts)}]")
 
     def _advance_row(self, conn: Connection, row: Row[Any], actor: Actor, now: datetime, result: GateResult) -> None:

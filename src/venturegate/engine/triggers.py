@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from venturegate.core.conditions import Explanation, Sample, evaluate, references
 from venturegate.core.durations import parse_duration
 from venturegate.core.gates import parsed
+from venturegate.core.jsontext import dumps
 from venturegate.core.triggers import TriggerState, effective_mode, step
 from venturegate.definitions.model import Stage, Trigger, Workflow
 from venturegate.engine.actors import SYSTEM, Actor
@@ -210,7 +211,7 @@ class TriggerOps(ProgressionOps):
         expl = parsed_eval(self, conn, row, None, trig, now, latest)
         explanation = expl.to_dict()
         # Encoded once for the trigger state and, when the trigger fires, its event (the serializer's own text).
-        encoded = json.dumps(explanation)
+        encoded = dumps(explanation)
         prev, exists = known
         result = step(
             prev,

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
+from venturegate.core.jsontext import dumps
 from venturegate.store.schema import UTCDateTime
 
 Processor = Callable[[Any], Any] | None
@@ -50,6 +51,11 @@ def _json_binder(fn: Processor, dialect: Dialect) -> Processor:
         return None
     process = fn
     if dialect.name == "sqlite":
+        if getattr(dialect, "_json_serializer", None) is None:  # the column's serializer is `json.dumps`
+            # A dict (what the engine binds) as `json.dumps` writes it, without a new encoder per value.
+            return lambda value: (
+                dumps(value) if type(value) is dict else value.text if type(value) is RawJSON else process(value)
+            )
         return lambda value: value.text if type(value) is RawJSON else process(value)
     if dialect.driver == "psycopg":
         from psycopg.types.json import Json  # what the processor wraps values in, here with the text as is
