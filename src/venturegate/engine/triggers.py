@@ -37,29 +37,21 @@ from venturegate.store.schema import (
 _json_str = json.encoder.encode_basestring_ascii
 """A string as `json.dumps` writes it (the C function it calls)."""
 _STATE_COLUMNS = ("state", "since", "last_fired_at", "fired_count", "acted_count", "last_evaluated_at", "last_value")
-_STATES = Prepared(
-    select(
-        trigger_state.c.trigger_id,
-        trigger_state.c.state,
-        trigger_state.c.since,
-        trigger_state.c.last_fired_at,
-        trigger_state.c.fired_count,
-        trigger_state.c.acted_count,
-    ).where(trigger_state.c.venture_id == bindparam("vid"))
+_STATE_READ = (
+    trigger_state.c.trigger_id,
+    trigger_state.c.state,
+    trigger_state.c.since,
+    trigger_state.c.last_fired_at,
+    trigger_state.c.fired_count,
+    trigger_state.c.acted_count,
 )
+"""What judging needs of a trigger's state (not its last value and explanation)."""
+_STATES = Prepared(select(*_STATE_READ).where(trigger_state.c.venture_id == bindparam("vid")))
 _VENTURE_FIELDS = tuple(c.key for c in ventures.c)
 _VentureRow = namedtuple("_VentureRow", _VENTURE_FIELDS)  # type: ignore[misc]
 """A venture row as `Prepared` reads `select(ventures)`: named fields, in column order."""
 _VENTURE_WITH_STATES = Prepared(
-    select(
-        ventures,
-        trigger_state.c.trigger_id,
-        trigger_state.c.state,
-        trigger_state.c.since,
-        trigger_state.c.last_fired_at,
-        trigger_state.c.fired_count,
-        trigger_state.c.acted_count,
-    )
+    select(ventures, *_STATE_READ)
     .select_from(ventures.outerjoin(trigger_state, trigger_state.c.venture_id == ventures.c.id))
     .where(ventures.c.id == bindparam("ref"))
 )
