@@ -43,6 +43,11 @@ def discover() -> dict[str, Crew]:
     return found
 
 
+def crews_serving(stage: int) -> list[str]:
+    """Entry-point names of the crews that serve `stage`."""
+    return sorted(name for name, crew in discover().items() if crew.stage == stage)
+
+
 def crew_for_stage(stage: int, name: str | None = None) -> tuple[str, Crew]:
     """The crew that serves `stage` (or the crew called `name`), as (entry-point name, crew)."""
     crews = discover()

@@ -7,7 +7,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from venturegate.crews.base import Cancelled, CancelToken, CrewContext, CrewResult, ProgressSink
-from venturegate.crews.registry import crew_for_stage
+from venturegate.crews.registry import crew_for_stage, crews_serving
 from venturegate.engine.actors import Actor
 from venturegate.engine.errors import BadInput
 from venturegate.engine.jobs import Job
@@ -33,7 +33,7 @@ def queue_job(
         raise BadInput(
             f"crew '{name}' serves stage {found.stage}, not {stage}",
             where="--crew",
-            hint="`venturegate crews` lists each crew's stage",
+            hint=f"crews of stage {stage}: {', '.join(crews_serving(stage)) or 'none'}",
         )
     return engine.create_job(venture, stage, name, options, actor=actor)
 

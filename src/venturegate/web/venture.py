@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from venturegate.api.routes.jobs import crews_serving
 from venturegate.core.gates import GateResult
+from venturegate.crews.registry import crews_serving
 from venturegate.definitions.model import Stage, Workflow
 from venturegate.engine import Engine
 from venturegate.engine.approvals import ReviewedApproval

@@ -19,7 +19,7 @@ from venturegate.api import schemas as s
 from venturegate.api.deps import EngineDep, Reader, VentureQuery, VentureRef, require
 from venturegate.crews import registry
 from venturegate.crews.runner import queue_job
-from venturegate.engine import Actor, BadInput, Engine
+from venturegate.engine import Actor, Engine
 from venturegate.engine.jobs import Job
 
 log = logging.getLogger("venturegate.api")
@@ -31,23 +31,6 @@ _QUEUE_LOCK = threading.Lock()
 
 class QueueUnavailable(Exception):
     """The job queue refused a started job (the job is failed, not left queued for ever)."""
-
-
-def crews_serving(stage: int) -> list[str]:
-    """Entry-point names of the crews that serve `stage`."""
-    return sorted(name for name, crew in registry.discover().items() if crew.stage == stage)
-
-
-def _check_crew(stage: int, crew: str | None) -> str:
-    """The crew that runs for `stage` (404 with the stages that have crews when none does)."""
-    name, found = registry.crew_for_stage(stage, crew)
-    if found.stage != stage:
-        raise BadInput(
-            f"crew '{name}' serves stage {found.stage}, not {stage}",
-            where="crew",
-            hint=f"crews of stage {stage}: {', '.join(crews_serving(stage)) or 'none'}",
-        )
-    return name
 
 
 def _job_task(app: FastAPI, engine: Engine) -> Callable[[int], Any]:
@@ -75,7 +58,7 @@ def start_crew(
     """Create a job for the crew serving the venture's stage (default: its current one); queue it on the app's queue."""
     v = engine.venture(venture)
     stage = v.stage if stage is None else stage
-    job = queue_job(engine, v.id, stage, dict(options or {}), actor=actor, crew=_check_crew(stage, crew))
+    job = queue_job(engine, v.id, stage, dict(options or {}), actor=actor, crew=crew)
     try:
         _job_task(app, engine)(job.id)
     except Exception as exc:

@@ -42,7 +42,6 @@ from venturegate.engine.errors import NotFound
 from venturegate.engine.samples import SampleIn
 
 STAGE = 30
-register = live.register  # kept importable from here: `register(engine)` adds the rollback handlers
 
 
 class Stop(Exception):
@@ -296,23 +295,22 @@ class DeploymentCrew(Crew):
         at least one engine rollback is logged.
         """
 
-        def wall(t: float | None) -> datetime:
-            return wall0 + timedelta(seconds=(t if t is not None else time.monotonic()) - mono0)
-
         before = len(run.engine.rollbacks(run.ctx.venture))
         metric = {"error_rate": "deployment_error_rate", "latency": "response_time_p95"}.get(cause)
         if metric is not None and evidence and all(t is not None and v is not None for t, v in evidence):
             (t0, v0), (_, v1) = evidence
-            run.record({metric: round(v0 or 0.0, 3)}, ":rollback-start", at=wall(t0))
+            assert t0 is not None  # checked above
+            started = wall0 + timedelta(seconds=t0 - mono0)
+            run.record({metric: round(v0 or 0.0, 3)}, ":rollback-start", at=started)
             run.record({metric: round(v1 or 0.0, 3)}, ":rollback-decided", at=datetime.now(UTC))
-        outcomes: list[str] = []
         if cause == "green_down":
-            outcomes.append(self._engine_rollback(run, "green_unrecoverable", reason))
+            self._engine_rollback(run, "green_unrecoverable", reason)
         elif dep.migrations_ran:
-            outcomes.append(self._engine_rollback(run, "schema_changed", reason))
+            self._engine_rollback(run, "schema_changed", reason)
         elif len(run.engine.rollbacks(run.ctx.venture)) == before and cause != "ordered":
-            outcomes.append(self._engine_rollback(run, "traffic_only", reason))
-        records = run.engine.rollbacks(run.ctx.venture)[: len(run.engine.rollbacks(run.ctx.venture)) - before]
+            self._engine_rollback(run, "traffic_only", reason)
+        after = run.engine.rollbacks(run.ctx.venture)  # newest first
+        records = after[: len(after) - before]
         run.summary["rollback"] = {
             "cause": cause,
             "reason": reason,
