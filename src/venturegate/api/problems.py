@@ -92,16 +92,29 @@ def problem(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> ProblemResponse:
-    """A problem+json response."""
+    """A problem+json response; its texts are cut to an excerpt, so a reply never echoes a large input."""
     body = Problem(
         type=TYPE_BASE + (slug or SLUGS.get(status, "error")),
         title=TITLES.get(status, "Error"),
         status=status,
-        detail=detail,
-        errors=errors or [],
+        detail=_cut(detail, 1000),
+        errors=[
+            ProblemDetail(where=_cut(e.where, 300), message=_cut(e.message, 500), hint=_cut(e.hint, 300))
+            for e in (errors or [])[:MAX_ERRORS]
+        ],
         **extra,
     )
     return ProblemResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+MAX_ERRORS = 50
+"""Most entries of `errors` in one problem."""
+
+
+def _cut(text: str, limit: int) -> str:
+    """An excerpt of at most `limit` characters, lone surrogates escaped (they cannot be encoded as UTF-8)."""
+    cut = text if len(text) <= limit else f"{text[:limit]}… (cut; {len(text)} characters)"
+    return cut.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _where(where: str) -> str:
