@@ -25,7 +25,7 @@ class _FieldChecked(BaseModel):
     model_config = ConfigDict(extra="forbid")
     venture: s.VentureRef
     metric: Annotated[s.Text, Field(min_length=1, max_length=200)]
-    value: s.Finite
+    value: s.SampleValue
     at: s.When | None = None
     key: Annotated[s.Text, Field(min_length=1, max_length=200)] | None = None
 

@@ -6,7 +6,7 @@ text that is not valid Unicode (a lone surrogate such as `\\ud800`, which JSON a
 database can store) or holds NUL. A refusal is a 413/422 problem naming the field and the limit,
 so a refused write reaches neither the engine nor the database.
 
-The limits are read from the environment (`VENTUREGATE_MAX_*`, see `Limits.from_env`).
+The limits are read from the environment (`ENV`, see `Limits.from_env`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ _ARTIFACT_PATH = re.compile(r"^/api/ventures/[^/]+/artifacts/[^/]+$")
 
 @dataclass(frozen=True)
 class Limits:
-    """Request limits (each settable as `VENTUREGATE_MAX_<FIELD>`, e.g. `VENTUREGATE_MAX_BODY_BYTES`)."""
+    """Request limits (each settable through its environment variable, `ENV`)."""
 
     body_bytes: int = 2_000_000
     """Largest request body, in bytes (413 past it, checked before parsing)."""
@@ -47,11 +47,11 @@ class Limits:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Limits:
-        """The limits, each overridden by `VENTUREGATE_MAX_<NAME>` when set (a positive integer)."""
+        """The limits, each overridden by its variable in `ENV` when set (a positive integer)."""
         source = os.environ if env is None else env
         values: dict[str, int] = {}
         for f in fields(cls):
-            name = f"VENTUREGATE_MAX_{f.name.upper()}"
+            name = ENV[f.name]
             raw = source.get(name)
             if raw is None:
                 continue
@@ -59,6 +59,16 @@ class Limits:
                 raise ValueError(f"{name}={raw!r} must be a positive integer")
             values[f.name] = int(raw)
         return cls(**values)
+
+
+ENV = {
+    "body_bytes": "VENTUREGATE_MAX_BODY_BYTES",
+    "artifact_bytes": "VENTUREGATE_MAX_ARTIFACT_BYTES",
+    "batch_samples": "VENTUREGATE_MAX_BATCH_SAMPLES",
+    "string_chars": "VENTUREGATE_MAX_STRING_CHARS",
+    "json_depth": "VENTUREGATE_MAX_JSON_DEPTH",
+}
+"""The environment variable of each limit."""
 
 
 def excerpt(text: str, limit: int = 80) -> str:

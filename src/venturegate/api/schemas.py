@@ -63,6 +63,8 @@ Reason = Annotated[str, Field(max_length=2000, description="Why (recorded on the
 When = Annotated[AwareDatetime, AfterValidator(_utc)]
 """An ISO 8601 time with a zone (`Z` or `+02:00`)."""
 Finite = Annotated[float, Field(allow_inf_nan=False)]
+SampleValue = Annotated[float, Field(allow_inf_nan=False, strict=True)]
+"""A JSON number: `true` or `"3"` is the wrong JSON type for a sample value, not 1.0 or 3.0."""
 VentureRef = Annotated[
     str,
     Field(min_length=1, max_length=200, description="Venture id or name."),
@@ -243,7 +245,7 @@ class SampleBody(SampleIn):
 
     venture: Annotated[str, Field(min_length=1, max_length=200, description="Venture id or name.")]
     metric: Annotated[str, Field(min_length=1, max_length=200)]
-    value: Finite
+    value: SampleValue
     at: When | None = Field(default=None, description="When it was measured (default: now).")
     key: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
         default=None, description="Idempotency key: a retry with the same key (per venture) records nothing."
