@@ -193,6 +193,8 @@ async def _database(request: Request, exc: Exception) -> ProblemResponse:
     code = getattr(exc.orig, "sqlstate", None)
     if code in _TRANSIENT or "database is locked" in str(exc.orig):
         log.warning("concurrent requests collided on %s %s: %s", request.method, request.url.path, code or exc.orig)
+        if "no write lock after" in str(exc.orig):  # SQLite: the busy timeout ran out (store.database)
+            return problem(409, str(exc.orig), slug="busy")
         return problem(409, "a concurrent request changed the same data; nothing was changed, retry the request")
     return await _bug(request, exc)
 
