@@ -183,3 +183,15 @@ def test_json_problems_names_every_place() -> None:
         ("body.a[0]", "text is not valid Un"),
         ("body.a[1] (key '\\x00k')", "text holds a NUL cha"),
     ]
+
+
+def test_numbers_beyond_the_store_are_422_not_500(engine: Engine, tokens: dict[str, str]) -> None:
+    """PostgreSQL keeps versions in 32 bits: a larger one is the request's fault on both backends."""
+    with TestClient(create_app(engine), raise_server_exceptions=False) as c:
+        c.headers["Authorization"] = f"Bearer {tokens['lead']}"
+        assert c.post("/api/ventures", json={"name": "acme", "segment": "b2b_smb"}).status_code == 201
+        got = c.get("/api/ventures/acme/artifacts/idea_brief", params={"version": 2**31})
+        assert got.status_code == 422 and "query.version" in got.text
+        assert c.get("/api/ventures/acme/artifacts/idea_brief", params={"version": 2**31 - 1}).status_code == 404
+        diff = c.get("/api/ventures/acme/config/diff", params={"a": str(2**40), "b": "current"})
+        assert diff.status_code in (404, 422), diff.text

@@ -130,7 +130,8 @@ def test_a_person_grants_references_and_only_they_are_stored(bundled: Engine, tm
     assert events.count("config.changed") == 1
 
 
-def test_file_grants_compare_resolved_paths(tmp_path: Path) -> None:
+def test_file_grants_compare_resolved_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # grants are relative to the server's working directory
     (tmp_path / "secrets").mkdir()
     (tmp_path / "secrets" / "sandbox.yaml").write_text("k: v\n")
     (tmp_path / "other.yaml").write_text("k: v\n")
@@ -145,6 +146,10 @@ def test_file_grants_compare_resolved_paths(tmp_path: Path) -> None:
     assert not grant.allows_file("link.yaml", tmp_path)
     assert not grant.allows_file("secrets/../other.yaml", tmp_path)
     assert not grant.allows_file("/etc/passwd", tmp_path)
+    elsewhere = tmp_path / "job-chose-this"
+    (elsewhere / "secrets").mkdir(parents=True)
+    (elsewhere / "secrets" / "sandbox.yaml").write_text("k: v\n")
+    assert not grant.allows_file("secrets/sandbox.yaml", elsewhere)  # a job's base_dir cannot move the grant
 
 
 def test_host_port_fills_in_the_scheme_port() -> None:

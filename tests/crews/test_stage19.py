@@ -195,7 +195,7 @@ def test_png_chart_is_a_valid_png() -> None:
 
 def _run(engine: Engine, venture: str, out: Path) -> Any:
     job = queue_job(engine, venture, 19, {**FAST, "out_dir": str(out)}, actor=LEAD)
-    return run_job(engine, job.id)
+    return run_job(engine, job.id, output_root=out.parent)
 
 
 def test_full_run_defective_then_fixed(bundled: Engine, token: str, tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from venturegate.api.schemas import UNION_TAGS
@@ -199,6 +199,14 @@ async def _database(request: Request, exc: Exception) -> ProblemResponse:
     return await _bug(request, exc)
 
 
+async def _data(request: Request, exc: Exception) -> ProblemResponse:
+    """A value the database cannot hold (PostgreSQL: an integer beyond 32 or 64 bits): the input's fault."""
+    assert isinstance(exc, DataError)
+    if getattr(exc.orig, "sqlstate", None) == "22003" or "out of range" in str(exc.orig):
+        return problem(422, "a number in the request is out of the range the store can hold; nothing was changed")
+    return await _bug(request, exc)
+
+
 async def _bug(request: Request, exc: Exception) -> ProblemResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "an internal error occurred; it has been logged")
@@ -213,4 +221,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(OperationalError, _database)
+    app.add_exception_handler(DataError, _data)
     app.add_exception_handler(Exception, _bug)

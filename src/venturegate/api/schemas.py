@@ -21,6 +21,8 @@ MAX_BATCH = 10_000
 CONFIG_REF = r"^([0-9]{1,18}|[A-Za-z][A-Za-z0-9._-]{0,119})$"
 """A configuration version number, a snapshot name, or `current`."""
 MAX_ID = 2**63 - 1
+MAX_VERSION = 2**31 - 1
+"""Versions (artifacts, configuration) are 32-bit integers in the store."""
 """Largest id a path or query accepts (the store's BIGINT)."""
 
 

@@ -62,9 +62,12 @@ class SecretGrant:
         return any(name.startswith(g[:-1]) if g.endswith("*") else name == g for g in self.env)
 
     def allows_file(self, path: str, base_dir: Path) -> bool:
-        """Whether a secrets file is granted; both sides are resolved, so `../` or a symlink cannot widen it."""
+        """Whether a secrets file (relative to `base_dir`) is granted; grants are relative to the server's
+        working directory, whatever folder a job's options name. Both sides are resolved, so `../` or a
+        symlink cannot widen a grant."""
         target = _resolved(path, base_dir)
-        return any(_resolved(g, base_dir) == target for g in self.files)
+        workspace = Path.cwd()
+        return any(_resolved(g, workspace) == target for g in self.files)
 
     def allows_host(self, url: str) -> bool:
         """Whether a credential may be sent to the host and port of `url`."""

@@ -155,8 +155,8 @@ class ScrapeCache:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ScrapeCache:
-        """The cache with `VENTUREGATE_METRICS_CACHE_SECONDS` (default 15, Prometheus's default scrape interval)."""
-        raw = (os.environ if env is None else env).get(CACHE_ENV, "15")
+        """The cache with `VENTUREGATE_METRICS_CACHE_SECONDS` (default 60, Prometheus's default scrape interval)."""
+        raw = (os.environ if env is None else env).get(CACHE_ENV, "60")
         try:
             ttl = float(raw)
         except ValueError:
