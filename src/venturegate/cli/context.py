@@ -12,6 +12,7 @@ from typing import Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
+from venturegate.cli.escape import safe
 from venturegate.definitions.source import DefinitionError
 from venturegate.engine import Actor, Engine, GateNotPassed, VenturegateError
 
@@ -78,14 +79,14 @@ def handled(fn: Callable[P, R]) -> Callable[P, R]:
                 )
             else:
                 gate_result(exc.result, None)
-                err.print(f"[red]error:[/red] {exc}")
+                err.print(f"[red]error:[/red] {safe(exc)}")
             raise typer.Exit(exc.exit_code) from None
         except VenturegateError as exc:
-            err.print(f"[red]error:[/red] {exc}", markup=True)
+            err.print(f"[red]error:[/red] {safe(exc)}", markup=True)
             raise typer.Exit(exc.exit_code) from None
         except DefinitionError as exc:
             for problem in exc.problems:
-                err.print(str(problem), markup=False)
+                err.print(safe(problem))
             err.print(f"[red]error:[/red] the workflow has {len(exc.problems)} problem(s)")
             raise typer.Exit(1) from None
 

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.tree import Tree
 
 from venturegate.cli.context import STATE, emit_json, handled, out
+from venturegate.cli.escape import safe
 from venturegate.engine import BadInput, SampleIn
 
 metric_app = typer.Typer(help="Record metric samples.", no_args_is_help=True)
@@ -61,7 +62,9 @@ def record(
     if as_json:
         emit_json({"sample": res.as_dict(), "fired": [f.as_dict() for f in got.fired]})
         return
-    out.print(f"{'duplicate (already recorded)' if res.duplicate else 'recorded'} {metric}={res.value:g} at {res.at}")
+    out.print(
+        f"{'duplicate (already recorded)' if res.duplicate else 'recorded'} {safe(metric)}={res.value:g} at {res.at}"
+    )
     fired_lines(got.fired)
 
 
@@ -69,8 +72,8 @@ def fired_lines(fired: list[Any]) -> None:
     """One line per trigger that fired or went pending."""
     for f in fired:
         colour = {"acted": "red", "escalated": "red", "proposed": "yellow", "pending": "cyan"}.get(f.outcome, "white")
-        detail = f" — {f.detail}" if f.detail else ""
-        out.print(f"  [{colour}]{f.trigger}[/{colour}] {f.kind} ({f.mode}): {f.outcome}{detail}")
+        detail = f" — {safe(f.detail)}" if f.detail else ""
+        out.print(f"  [{colour}]{safe(f.trigger)}[/{colour}] {f.kind} ({f.mode}): {f.outcome}{detail}")
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -197,7 +200,7 @@ def put(
     if as_json:
         emit_json({k: v for k, v in art.as_dict().items() if k != "content"})
     else:
-        out.print(f"stored {art.name}@{art.version} (sha256 {art.content_hash[:12]})")
+        out.print(f"stored {safe(art.name)}@{art.version} (sha256 {art.content_hash[:12]})")
 
 
 @artifact_app.command("show")
@@ -213,9 +216,9 @@ def show(
     if as_json:
         emit_json(art.as_dict())
     else:
-        out.print(f"{art.name}@{art.version} stage {art.stage} by {art.actor} at {art.created_at}")
+        out.print(f"{safe(art.name)}@{art.version} stage {art.stage} by {safe(art.actor)} at {art.created_at}")
         if art.derived_from:
-            out.print("derived from: " + ", ".join(art.derived_from))
+            out.print("derived from: " + safe(", ".join(art.derived_from)))
         out.print_json(json.dumps(art.content))
 
 
