@@ -6,13 +6,14 @@ three metrics (so `/metrics` carries 3 × ventures `metric_latest` series). Thre
 `--seconds` each send one-sample `POST /api/metrics` requests one at a time, paced every 20 ms:
 
 1. quiet: nobody scrapes;
-2. cached: a scraper on loopback fetches `/metrics` every second (the default cache, 15 s);
+2. cached: a scraper on loopback fetches `/metrics` every second (`--cache-seconds`, default the
+   server's default of 60 s; a phase should span at least two refreshes);
 3. uncached: the same against a server started with `VENTUREGATE_METRICS_CACHE_SECONDS=0` (every
    scrape reads the database: the behaviour before the cache).
 
 Reported: ingest p50/p95/p99 per phase, and each phase's scrape latencies as the scraper saw them.
 
-    .venv/bin/python benchmarks/scrape.py                    # 3,000 ventures, 30 s per phase
+    .venv/bin/python benchmarks/scrape.py --seconds 150      # 3,000 ventures, 150 s per phase
     .venv/bin/python benchmarks/scrape.py --postgres URL
     .venv/bin/python benchmarks/scrape.py --quick
 """
@@ -152,7 +153,8 @@ def run(args: argparse.Namespace, db_url: str) -> dict[str, Any]:
     token = engine.create_token("bench", "agent", actor=LEAD)[1]
     engine.db.dispose()
     phases: dict[str, Any] = {}
-    with _server(db_url, {}) as url:
+    cached = {"VENTUREGATE_METRICS_CACHE_SECONDS": str(args.cache_seconds)} if args.cache_seconds else {}
+    with _server(db_url, cached) as url:
         phases["quiet"] = asyncio.run(_phase(url, token, names, args.seconds, False, "q"))
         phases["cached"] = asyncio.run(_phase(url, token, names, args.seconds, True, "c"))
     with _server(db_url, {"VENTUREGATE_METRICS_CACHE_SECONDS": "0"}) as url:
@@ -162,6 +164,7 @@ def run(args: argparse.Namespace, db_url: str) -> dict[str, Any]:
         "backend": "postgresql" if db_url.startswith("postgresql") else "sqlite",
         "ventures": args.ventures,
         "seconds_per_phase": args.seconds,
+        "cache_seconds": args.cache_seconds or "default",
         **phases,
         "ingest_p95_change_cached": round(phases["cached"]["ingest_ms"]["p95"] / quiet - 1, 3),
         "ingest_p95_change_uncached": round(phases["uncached"]["ingest_ms"]["p95"] / quiet - 1, 3),
@@ -173,6 +176,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ventures", type=int, default=3_000)
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--cache-seconds", type=float, help="The server's cache (default: its default).")
     parser.add_argument("--postgres", help="Also run on this PostgreSQL database (a scratch schema).")
     parser.add_argument("--quick", action="store_true", help="A smoke run.")
     args = parser.parse_args()
