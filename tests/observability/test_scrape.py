@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import warnings
+from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
@@ -15,7 +18,9 @@ from tests.conftest import AGENT, T0
 from tests.observability._parse import by, parse
 from venturegate.api import create_app
 from venturegate.engine import Engine
-from venturegate.observability import ScrapeAccess, ScrapeCache
+from venturegate.observability import ScrapeAccess, ScrapeCache, render
+from venturegate.observability.metrics import _read_tx
+from venturegate.store.schema import ventures
 
 
 def test_access_rules() -> None:
@@ -85,3 +90,21 @@ def test_no_cache_reads_every_time(tiny: Engine) -> None:
         for _ in range(3):
             assert c.get("/metrics").status_code == 200
     assert cache.refreshes == 3
+
+
+def test_a_refresh_on_sqlite_holds_no_write_lock(tmp_path: Path) -> None:
+    """The refresh reads a snapshot: a writer in another connection takes the lock meanwhile, at once."""
+    engine = Engine.open(f"sqlite:///{tmp_path / 'vg.db'}")
+    engine.create_venture("acme", "b2b_smb", 2, actor=AGENT)
+    other = sqlite3.connect(tmp_path / "vg.db", isolation_level=None, timeout=0)
+    try:
+        with _read_tx(engine) as conn:
+            assert conn.execute(select(func.count()).select_from(ventures)).scalar_one() == 1
+            other.execute("BEGIN IMMEDIATE")  # would fail with "database is locked" under the write lock
+            other.execute("UPDATE ventures SET revision = revision + 1")
+            other.execute("COMMIT")
+            assert conn.execute(select(func.count()).select_from(ventures)).scalar_one() == 1
+        assert "venturegate_ventures" in render(engine).decode()
+    finally:
+        other.close()
+        engine.db.dispose()

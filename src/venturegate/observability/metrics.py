@@ -17,6 +17,7 @@ import ipaddress
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from time import monotonic, perf_counter
@@ -49,7 +50,7 @@ class VenturegateCollector(Collector):
         """Every family, computed in one transaction (the transaction ends before the first one is yielded)."""
         started = perf_counter()
         now = self.engine.when(self.now)
-        with self.engine.tx() as conn:
+        with _read_tx(self.engine) as conn:
             families = [
                 f.ventures_by_stage(conn),
                 f.samples_ingested(conn),
@@ -84,6 +85,26 @@ class VenturegateCollector(Collector):
 
     def _pinned(self, conn: Connection, digest: str) -> Workflow:
         return self.engine.pinned(conn, digest).workflow
+
+
+@contextmanager
+def _read_tx(engine: Engine) -> Iterator[Connection]:
+    """A read-only transaction: on SQLite a deferred one, a snapshot that holds no write lock (the engine's
+    transactions take it up front, which would stop every writer for the length of a refresh)."""
+    if engine.db.dialect.name != "sqlite":
+        with engine.tx() as conn:
+            yield conn
+        return
+    with engine.db.connect() as conn:
+        driver = conn.connection.dbapi_connection
+        assert driver is not None
+        driver.execute("BEGIN")  # SQLAlchemy's begin then joins it instead of taking the write lock
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+            if driver.in_transaction:  # nothing ran through SQLAlchemy: end the driver's own transaction
+                driver.rollback()
 
 
 def render(engine: Engine, *, now: datetime | None = None) -> bytes:
