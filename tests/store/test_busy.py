@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from benchmarks.contention import run
 from sqlalchemy.exc import OperationalError
+from typer.testing import CliRunner
 
 from tests.conftest import AGENT, MINI, T0
+from venturegate.cli.app import app
 from venturegate.definitions.loader import load_workflow
 from venturegate.engine import Engine
 from venturegate.store.database import backoff, busy_timeout_from_env, connect, ensure_schema
@@ -76,3 +78,22 @@ def test_every_writer_makes_progress() -> None:
     got = run(writers=3, seconds=3.0, batch=20, legacy=False)
     assert got["fewest_calls_by_a_writer"] >= 3, got
     assert all(w["busy_timeouts"] == 0 for w in got["per_writer"]), got
+
+
+def test_the_cli_reports_a_busy_timeout_without_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VENTUREGATE_ACTOR", "lee:lead")
+    monkeypatch.setenv("VENTUREGATE_SQLITE_BUSY_TIMEOUT", "0.3")
+    runner = CliRunner()
+    assert (
+        runner.invoke(app, ["--workflow", str(MINI), "venture", "create", "a", "--segment", "b2b_smb"]).exit_code == 0
+    )
+    other = sqlite3.connect(tmp_path / ".venturegate" / "venturegate.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        got = runner.invoke(app, ["--workflow", str(MINI), "venture", "create", "b", "--segment", "b2b_smb"])
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert got.exit_code == 1 and isinstance(got.exception, SystemExit)
+    assert "no write lock after" in got.output and "Traceback" not in got.output

@@ -11,10 +11,11 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import OperationalError
 
 from venturegate.cli.escape import safe
 from venturegate.definitions.source import DefinitionError
-from venturegate.engine import Actor, Engine, GateNotPassed, VenturegateError
+from venturegate.engine import Actor, Conflict, Engine, GateNotPassed, VenturegateError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -84,6 +85,12 @@ def handled(fn: Callable[P, R]) -> Callable[P, R]:
         except VenturegateError as exc:
             err.print(f"[red]error:[/red] {safe(exc)}", markup=True)
             raise typer.Exit(exc.exit_code) from None
+        except OperationalError as exc:
+            if "database is locked" not in str(exc.orig):
+                raise
+            # SQLite: other writers held the lock for the whole busy timeout (store.database); nothing changed.
+            err.print(f"[red]error:[/red] {safe(exc.orig)}")
+            raise typer.Exit(Conflict.exit_code) from None
         except DefinitionError as exc:
             for problem in exc.problems:
                 err.print(safe(problem))
