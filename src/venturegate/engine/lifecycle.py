@@ -94,10 +94,12 @@ class LifecycleOps(EngineBase):
         status: str | None = None,
         *,
         ids: Collection[int] | None = None,
+        statuses: Collection[str] | None = None,
+        exclude: Collection[int] = (),
         limit: int | None = None,
         offset: int = 0,
     ) -> list[Venture]:
-        """Ventures by id, optionally filtered (by stage, status or ids) and paged (`limit`, `offset`)."""
+        """Ventures by id, optionally filtered (by stage, status, ids or ids to leave out) and paged."""
         if (limit is not None and limit < 0) or offset < 0:
             raise BadInput("limit and offset must not be negative", where="limit")
         query = select(ventures).order_by(ventures.c.id)
@@ -107,6 +109,10 @@ class LifecycleOps(EngineBase):
             query = query.where(ventures.c.status == status)
         if ids is not None:
             query = query.where(ventures.c.id.in_(sorted(set(ids))))
+        if statuses is not None:
+            query = query.where(ventures.c.status.in_(sorted(set(statuses))))
+        if exclude:
+            query = query.where(ventures.c.id.not_in(sorted(set(exclude))))
         if limit is not None:
             query = query.limit(limit)
         if offset:

@@ -163,3 +163,16 @@ class Fired(_Record):
     outcome: str
     venture_id: int
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class RaisedTrigger(_Record):
+    """A trigger that is pending or firing for a venture (what the portfolio's health reads)."""
+
+    venture_id: int
+    stage: int
+    workflow_digest: str
+    trigger_id: str
+    state: str
+    since: datetime | None
+    last_fired_at: datetime | None

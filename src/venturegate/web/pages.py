@@ -14,7 +14,8 @@ from venturegate.api.deps import EngineDep
 from venturegate.api.routes.jobs import QueueUnavailable, start_crew
 from venturegate.engine import BadInput, Conflict, Forbidden, GateNotPassed, NotFound, VenturegateError
 from venturegate.web.auth import CSRF_FIELD, PageError, Poster, User, current_session, session_store
-from venturegate.web.portfolio import HEALTHS, STATUSES, Filters, RecentEvents, portfolio
+from venturegate.web.health import LABELS
+from venturegate.web.portfolio import HEALTHS, STATUSES, Filters, RecentFirings, portfolio
 from venturegate.web.sessions import COOKIE, IDLE_SECONDS
 from venturegate.web.stage import stage_view
 from venturegate.web.templating import render, venture_path
@@ -129,9 +130,9 @@ def _set_cookie(request: Request, response: Response, session_id: str) -> None:
 
 # -- portfolio ---------------------------------------------------------------------------------
 def _portfolio_context(request: Request, engine: EngineDep, user: User, filters: Filters) -> dict[str, object]:
-    recent: RecentEvents = request.app.state.web_firings
+    recent: RecentFirings = request.app.state.web_firings
     view = portfolio(engine, engine.workflow.workflow, filters, recent)
-    return {"user": user, "p": view, "statuses": STATUSES, "healths": HEALTHS, "poll": POLL}
+    return {"user": user, "p": view, "statuses": STATUSES, "healths": HEALTHS, "labels": LABELS, "poll": POLL}
 
 
 @router.get("/", response_class=HTMLResponse)
