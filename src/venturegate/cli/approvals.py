@@ -24,7 +24,7 @@ def request(
     as_json: JSON = False,
 ) -> None:
     """Ask a role to approve the venture's current stage; the timeout comes from the stage's policy."""
-    a = STATE.engine().request_approval(venture, role, actor=STATE.who(), reason=reason)
+    a = STATE.engine().request_approval(venture, role, actor=STATE.who("request_approvals"), reason=reason)
     if as_json:
         emit_json(a.as_dict())
     else:
@@ -39,7 +39,7 @@ def _decide(verb: str, approve: bool) -> None:
         reason: REASON = "",
         as_json: JSON = False,
     ) -> None:
-        a = STATE.engine().decide_approval(approval_id, approve, actor=STATE.who(), reason=reason)
+        a = STATE.engine().decide_approval(approval_id, approve, actor=STATE.who("decide_approvals"), reason=reason)
         if as_json:
             emit_json(a.as_dict())
         else:
@@ -62,7 +62,7 @@ def bypass(
     as_json: JSON = False,
 ) -> None:
     """Grant a pending approval in an emergency (roles in its bypass policy only); flags the venture until reviewed."""
-    a = STATE.engine().bypass_approval(approval_id, actor=STATE.who(), reason=reason)
+    a = STATE.engine().bypass_approval(approval_id, actor=STATE.who("bypass_approvals"), reason=reason)
     if as_json:
         emit_json(a.as_dict())
     else:
@@ -77,7 +77,7 @@ def review(
     as_json: JSON = False,
 ) -> None:
     """Review an emergency bypass (the escalation role, not the person who bypassed); lifts the venture's flag."""
-    a = STATE.engine().review_bypass(approval_id, actor=STATE.who(), reason=reason)
+    a = STATE.engine().review_bypass(approval_id, actor=STATE.who("decide_approvals"), reason=reason)
     if as_json:
         emit_json(a.as_dict())
     else:

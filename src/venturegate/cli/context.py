@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,8 +13,9 @@ from typing import Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
+from venturegate.core.permissions import ROLES, Permission, is_role, refusal
 from venturegate.definitions.source import DefinitionError
-from venturegate.engine import Actor, Engine, GateNotPassed, VenturegateError
+from venturegate.engine import Actor, BadInput, Engine, Forbidden, GateNotPassed, VenturegateError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -29,6 +31,8 @@ class State:
     db: str | None = None
     workflow: str | None = None
     actor: str | None = None
+    as_json: bool = False
+    """The running command was given `--json`: errors are JSON too, and nothing else goes to stderr."""
     _engine: Engine | None = field(default=None, repr=False)
 
     def engine(self) -> Engine:
@@ -43,9 +47,25 @@ class State:
             self._engine.db.dispose()
         self.db, self.workflow, self.actor, self._engine = db, workflow, actor, None
 
-    def who(self) -> Actor:
-        """The acting user from `--as` or VENTUREGATE_ACTOR."""
-        return Actor.from_env(self.actor)
+    def who(self, permission: Permission) -> Actor:
+        """The acting user from `--as` or VENTUREGATE_ACTOR, when its role holds `permission` (the API's matrix).
+
+        An unknown role is refused with the list of roles; the command says on stderr who it acts as.
+        """
+        actor = Actor.from_env(self.actor)
+        if not is_role(actor.role):
+            raise BadInput(
+                f"unknown role '{actor.role}'",
+                where="--as" if self.actor else "VENTUREGATE_ACTOR",
+                hint="roles: " + ", ".join(ROLES),
+            )
+        refused = refusal(actor.role, permission)
+        if refused is not None:
+            raise Forbidden(f"{actor.name}: {refused}")
+        given = "--as" if self.actor else ("VENTUREGATE_ACTOR" if os.environ.get("VENTUREGATE_ACTOR") else "default")
+        if not self.as_json:
+            err.print(f"as {actor.name} ({actor.role}, {given})", style="dim", markup=False)
+        return actor
 
 
 STATE = State()
@@ -61,6 +81,7 @@ def handled(fn: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        STATE.as_json = bool(kwargs.get("as_json"))
         try:
             return fn(*args, **kwargs)
         except GateNotPassed as exc:

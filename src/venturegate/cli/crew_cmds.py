@@ -44,7 +44,7 @@ def run(
     from venturegate.crews.runner import queue_job, run_job
 
     engine = STATE.engine()
-    job = queue_job(engine, venture, stage, _options(option or []), actor=STATE.who(), crew=crew)
+    job = queue_job(engine, venture, stage, _options(option or []), actor=STATE.who("run_crews"), crew=crew)
     if queue:
         from venturegate.worker import make_huey, register_jobs
 
@@ -115,7 +115,7 @@ def cancel(
     as_json: Annotated[bool, typer.Option("--json", help=f"Print the job as JSON: {JOB_KEYS}.")] = False,
 ) -> None:
     """Cancel a job: a queued one at once, a running one at its next step."""
-    job = STATE.engine().cancel_job(job_id, actor=STATE.who())
+    job = STATE.engine().cancel_job(job_id, actor=STATE.who("run_crews"))
     _show(job, as_json, "cancel requested" if job.status == "running" else "")
 
 

@@ -54,7 +54,7 @@ def record(
     """Record one metric sample."""
     when = parse_time(at, "--at") if at else None
     got = STATE.engine().record_sample(
-        venture, metric, parse_value(value, "VALUE"), actor=STATE.who(), at=when, key=key
+        venture, metric, parse_value(value, "VALUE"), actor=STATE.who("write_samples"), at=when, key=key
     )
     res = got.samples[0]
     if as_json:
@@ -117,7 +117,7 @@ def import_(
     as_json: JSON = False,
 ) -> None:
     """Import samples in batches of 1000; a bad row stops the import and names its line."""
-    eng, actor = STATE.engine(), STATE.who()
+    eng, actor = STATE.engine(), STATE.who("write_samples")
     samples = [_sample(file, n, item, venture) for n, item in _rows(file)]
     recorded = duplicates = 0
     fired: list[Any] = []
@@ -161,7 +161,9 @@ def put(
         content = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadInput(f"invalid JSON: {exc.msg}", where=f"{file}:{exc.lineno}:{exc.colno}") from None
-    art = STATE.engine().put_artifact(venture, name, content, actor=STATE.who(), derived_from=derived_from)
+    art = STATE.engine().put_artifact(
+        venture, name, content, actor=STATE.who("write_artifacts"), derived_from=derived_from
+    )
     if as_json:
         emit_json({k: v for k, v in art.as_dict().items() if k != "content"})
     else:

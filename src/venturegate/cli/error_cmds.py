@@ -123,7 +123,7 @@ def report(
         info = info_from(types or (), status, message)
     except ValueError as exc:
         raise BadInput(str(exc), where="--status") from None
-    handled_error = STATE.engine().handle_error(venture, stage, info, actor=STATE.who())
+    handled_error = STATE.engine().handle_error(venture, stage, info, actor=STATE.who("report_errors"))
     if as_json:
         emit_json(handled_error.record.as_dict())
     else:

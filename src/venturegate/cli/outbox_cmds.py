@@ -57,6 +57,7 @@ def outbox_deliver(
     as_json: JSON = False,
 ) -> None:
     """Send every due notification group as one message; failures back off, the exhausted are dead-lettered."""
+    STATE.who("operate")
     report = STATE.engine().deliver_outbox(parse_time(now, "--now") if now else None)
     if as_json:
         emit_json(report.as_dict())
@@ -78,7 +79,7 @@ def outbox_retry(
     as_json: JSON = False,
 ) -> None:
     """Put a dead-lettered notification back to pending, due now, its attempts reset."""
-    entry = STATE.engine().retry_outbox(ident, actor=STATE.who())
+    entry = STATE.engine().retry_outbox(ident, actor=STATE.who("operate"))
     if as_json:
         emit_json(entry.as_dict())
     else:

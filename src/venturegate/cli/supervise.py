@@ -71,7 +71,7 @@ def resolve(
     as_json: JSON = False,
 ) -> None:
     """Close an escalation and resume the venture at a stage or substage."""
-    e = STATE.engine().resolve_escalation(ident, resume_at, actor=STATE.who(), reason=reason)
+    e = STATE.engine().resolve_escalation(ident, resume_at, actor=STATE.who("resolve_escalations"), reason=reason)
     if as_json:
         emit_json(e.as_dict())
     else:
@@ -84,6 +84,7 @@ def tick(
     as_json: JSON = False,
 ) -> None:
     """Run whatever timers are due (for cron-less setups and tests)."""
+    STATE.who("operate")
     report = STATE.engine().tick(now=parse_time(now, "--now") if now else None)
     if as_json:
         emit_json(report.as_dict())
@@ -162,5 +163,7 @@ def progression_set(
     venture: Annotated[str | None, typer.Option("--venture", help="Only for this venture.")] = None,
 ) -> None:
     """Set a stage's progression mode, stage-wide or for one venture."""
-    STATE.engine().set_progression(stage, None if mode == "default" else mode, actor=STATE.who(), venture=venture)
+    STATE.engine().set_progression(
+        stage, None if mode == "default" else mode, actor=STATE.who("change_config"), venture=venture
+    )
     out.print(f"stage {stage} {'for ' + venture if venture else 'stage-wide'}: {mode}")

@@ -31,7 +31,7 @@ def create(
     as_json: JSON = False,
 ) -> None:
     """Create a venture pinned to the current workflow version and enter its start stage."""
-    v = STATE.engine().create_venture(name, segment, stage, actor=STATE.who())
+    v = STATE.engine().create_venture(name, segment, stage, actor=STATE.who("manage_ventures"))
     if as_json:
         emit_json(v.as_dict())
     else:
@@ -115,7 +115,7 @@ def _status(verb: str) -> None:
     @handled
     def command(venture: VENTURE, reason: REASON = "", as_json: JSON = False) -> None:
         eng = STATE.engine()
-        v = getattr(eng, verb)(venture, actor=STATE.who(), reason=reason)
+        v = getattr(eng, verb)(venture, actor=STATE.who("manage_ventures"), reason=reason)
         if as_json:
             emit_json(v.as_dict())
         else:
@@ -141,7 +141,7 @@ def complete(
     as_json: JSON = False,
 ) -> None:
     """Complete a substage of the current stage, attesting its done-when items."""
-    s = STATE.engine().complete_substage(venture, substage, actor=STATE.who(), items=item)
+    s = STATE.engine().complete_substage(venture, substage, actor=STATE.who("complete_substages"), items=item)
     if as_json:
         emit_json(s.as_dict())
     else:
@@ -154,7 +154,7 @@ def attest(
     as_json: JSON = False,
 ) -> None:
     """Attest a written gate criterion of the current stage."""
-    STATE.engine().attest(venture, criterion, actor=STATE.who())
+    STATE.engine().attest(venture, criterion, actor=STATE.who("attest"))
     if as_json:
         emit_json({"venture": venture, "criterion": criterion, "attested": True})
     else:
@@ -201,7 +201,7 @@ def advance(
     """Advance a venture whose exit gate passes into the next stage; exits 3 with the explanation otherwise."""
     eng = STATE.engine()
     before = eng.venture(venture)
-    v = eng.advance(before.id, actor=STATE.who(), expected_stage=expected_stage)
+    v = eng.advance(before.id, actor=STATE.who("advance"), expected_stage=expected_stage)
     if as_json:
         emit_json({**v.as_dict(), "from_stage": before.stage})
     else:
