@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from tests.conftest import MINI
+from venturegate.cli import context
 from venturegate.cli.app import app
 from venturegate.core.permissions import ROLES, refusal
 
@@ -57,6 +59,7 @@ def test_a_viewer_may_read_but_not_change(workspace: Path, args: tuple[str, ...]
 
 
 def test_the_cli_says_who_it_acts_as(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(context, "err", Console(stderr=True, force_terminal=True, color_system=None, highlight=False))
     code, output = _run("--as", "ada:chairman", "venture", "pause", "acme", "--reason", "budget")
     assert code == 0 and "as ada (chairman, --as)" in output
     monkeypatch.setenv("VENTUREGATE_ACTOR", "lee:lead")

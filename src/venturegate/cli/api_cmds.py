@@ -47,7 +47,8 @@ def create(
     as_json: JSON = False,
 ) -> None:
     """Create an API token and print it once: only its SHA-256 hash is stored."""
-    token, secret = STATE.engine().create_token(name, role.strip().lower(), actor=STATE.who("operate"))
+    actor = STATE.who("operate")
+    token, secret = STATE.engine(create=True).create_token(name, role.strip().lower(), actor=actor)
     if as_json:
         emit_json({**token.as_dict(), "token": secret})
         return

@@ -35,7 +35,7 @@ def _decide(verb: str, approve: bool) -> None:
     @approval_app.command(verb)
     @handled
     def command(
-        approval_id: Annotated[int, typer.Argument(metavar="ID", help="Approval id.")],
+        approval_id: Annotated[int, typer.Argument(metavar="ID", help="Approval id.", min=1, max=2**62)],
         reason: REASON = "",
         as_json: JSON = False,
     ) -> None:
@@ -55,7 +55,7 @@ _decide("reject", False)
 @approval_app.command("bypass")
 @handled
 def bypass(
-    approval_id: Annotated[int, typer.Argument(metavar="ID", help="Approval id.")],
+    approval_id: Annotated[int, typer.Argument(metavar="ID", help="Approval id.", min=1, max=2**62)],
     reason: Annotated[
         str, typer.Option("--reason", help="Why it cannot wait (mandatory unless the policy says not).")
     ] = "",
@@ -72,7 +72,7 @@ def bypass(
 @approval_app.command("review")
 @handled
 def review(
-    approval_id: Annotated[int, typer.Argument(metavar="ID", help="Id of a bypassed approval.")],
+    approval_id: Annotated[int, typer.Argument(metavar="ID", help="Id of a bypassed approval.", min=1, max=2**62)],
     reason: Annotated[str, typer.Option("--reason", help="The review's finding (mandatory).")] = "",
     as_json: JSON = False,
 ) -> None:

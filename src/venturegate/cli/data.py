@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,10 +39,12 @@ def parse_value(text: str, where: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise BadInput(f"'{text}' is not a number", where=where) from None
+        raise BadInput(
+            f"'{text}' is not a number", where=where, hint="e.g. 92.5 or -3 (in the metric's unit)"
+        ) from None
 
 
-@metric_app.command("record")
+@metric_app.command("record", context_settings={"ignore_unknown_options": True})
 @handled
 def record(
     venture: VENTURE,
@@ -57,10 +60,23 @@ def record(
         venture, metric, parse_value(value, "VALUE"), actor=STATE.who("write_samples"), at=when, key=key
     )
     res = got.samples[0]
+    stored_at = res.at
+    if res.duplicate and key is not None:
+        stored = STATE.engine().stored_samples(venture, key=key, limit=1)
+        if stored and (stored[0].metric != metric or stored[0].value != res.value):
+            s = stored[0]
+            raise BadInput(
+                f"key '{key}' was already used for {s.metric}={s.value:g} at {s.at:%Y-%m-%d %H:%M:%S}; "
+                f"nothing was recorded for {metric}={res.value:g}",
+                where="--key",
+                hint="a new measurement needs a new key; a retry must send the same value",
+            )
+        stored_at = stored[0].at if stored else res.at
     if as_json:
         emit_json({"sample": res.as_dict(), "fired": [f.as_dict() for f in got.fired]})
         return
-    out.print(f"{'duplicate (already recorded)' if res.duplicate else 'recorded'} {metric}={res.value:g} at {res.at}")
+    verb = "already recorded (same key and value)" if res.duplicate else "recorded"
+    out.print(f"{verb} {metric}={res.value:g} at {stored_at:%Y-%m-%d %H:%M:%S}")
     fired_lines(got.fired)
 
 
@@ -80,7 +96,9 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     try:
                         item = json.loads(line)
                     except json.JSONDecodeError as exc:
-                        raise BadInput(f"invalid JSON: {exc.msg}", where=f"{path}:{n}:{exc.colno}") from None
+                        raise BadInput(
+                            f"invalid JSON: {exc.msg}", where=f"{path}:{n}:{exc.colno}", hint="one JSON object per line"
+                        ) from None
                     if not isinstance(item, dict):
                         raise BadInput("each line must be a JSON object", where=f"{path}:{n}")
                     yield n, item
@@ -93,7 +111,9 @@ def _sample(path: Path, n: int, item: dict[str, Any], default_venture: str | Non
     where = f"{path}:{n}"
     venture = item.get("venture") or default_venture
     if not venture:
-        raise BadInput("no venture column and no --venture given", where=where)
+        raise BadInput(
+            "no venture column and no --venture given", where=where, hint="add a venture column or pass --venture NAME"
+        )
     if not item.get("metric"):
         raise BadInput("missing metric", where=where)
     if item.get("value") in (None, ""):
@@ -109,6 +129,16 @@ def _sample(path: Path, n: int, item: dict[str, Any], default_venture: str | Non
     )
 
 
+def _located(exc: BadInput, path: Path, lines: list[int]) -> BadInput:
+    """An engine error about sample `i` of a batch, located at that row's line of the file."""
+    found = re.match(r"sample(?: (\d+))?(.*)$", exc.where)
+    if found is None:
+        return exc
+    index = int(found.group(1) or 0)
+    line = lines[index] if index < len(lines) else lines[-1]
+    return BadInput(exc.message, where=f"{path}:{line}{found.group(2)}", hint=exc.hint)
+
+
 @metric_app.command("import")
 @handled
 def import_(
@@ -118,7 +148,8 @@ def import_(
 ) -> None:
     """Import samples in batches of 1000; a bad row stops the import and names its line."""
     eng, actor = STATE.engine(), STATE.who("write_samples")
-    samples = [_sample(file, n, item, venture) for n, item in _rows(file)]
+    rows = list(_rows(file))
+    samples = [_sample(file, n, item, venture) for n, item in rows]
     recorded = duplicates = 0
     fired: list[Any] = []
     with Progress(
@@ -126,7 +157,10 @@ def import_(
     ) as bar:
         task = bar.add_task("samples", total=len(samples))
         for i in range(0, len(samples), BATCH):
-            got = eng.record_samples(samples[i : i + BATCH], actor=actor)
+            try:
+                got = eng.record_samples(samples[i : i + BATCH], actor=actor)
+            except BadInput as exc:
+                raise _located(exc, file, [n for n, _ in rows[i : i + BATCH]]) from None
             results = got.samples
             fired += got.fired
             duplicates += sum(r.duplicate for r in results)
@@ -156,11 +190,15 @@ def put(
     try:
         text = typer.get_text_stream("stdin").read() if str(file) == "-" else file.read_text(encoding="utf-8")
     except OSError as exc:
-        raise BadInput(f"cannot read: {exc.strerror}", where=str(file)) from None
+        raise BadInput(f"cannot read: {exc.strerror}", where=str(file), hint="check the path") from None
     try:
         content = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise BadInput(f"invalid JSON: {exc.msg}", where=f"{file}:{exc.lineno}:{exc.colno}") from None
+        raise BadInput(
+            f"invalid JSON: {exc.msg}",
+            where=f"{file}:{exc.lineno}:{exc.colno}",
+            hint="the file must hold one JSON value",
+        ) from None
     art = STATE.engine().put_artifact(
         venture, name, content, actor=STATE.who("write_artifacts"), derived_from=derived_from
     )
@@ -175,7 +213,9 @@ def put(
 def show(
     venture: VENTURE,
     name: Annotated[str, typer.Argument(help="Artifact name.")],
-    version: Annotated[int | None, typer.Option("--version", help="Version (default newest).")] = None,
+    version: Annotated[
+        int | None, typer.Option("--version", help="Version (default newest).", min=1, max=2**62)
+    ] = None,
     as_json: JSON = False,
 ) -> None:
     """Show one version of an artifact with its content."""
@@ -194,7 +234,9 @@ def show(
 def lineage(
     venture: VENTURE,
     name: Annotated[str, typer.Argument(help="Artifact name.")],
-    version: Annotated[int | None, typer.Option("--version", help="Version (default newest).")] = None,
+    version: Annotated[
+        int | None, typer.Option("--version", help="Version (default newest).", min=1, max=2**62)
+    ] = None,
     as_json: JSON = False,
 ) -> None:
     """Show what an artifact was derived from, transitively."""

@@ -22,7 +22,7 @@ outbox_app = typer.Typer(
 def outbox_list(
     ctx: typer.Context,
     status: Annotated[str | None, typer.Option("--status", help="pending, sent or dead.")] = None,
-    limit: Annotated[int, typer.Option("--limit", help="Most rows shown, newest first.")] = 200,
+    limit: Annotated[int, typer.Option("--limit", help="Most rows shown, newest first.", min=1, max=100_000)] = 200,
     as_json: JSON = False,
 ) -> None:
     """List notifications, newest first: channel, event, status, attempts, next attempt, last error."""
@@ -75,7 +75,7 @@ def outbox_deliver(
 @outbox_app.command("retry")
 @handled
 def outbox_retry(
-    ident: Annotated[int, typer.Argument(metavar="ID", help="Id of a dead-lettered notification.")],
+    ident: Annotated[int, typer.Argument(metavar="ID", help="Id of a dead-lettered notification.", min=1, max=2**62)],
     as_json: JSON = False,
 ) -> None:
     """Put a dead-lettered notification back to pending, due now, its attempts reset."""

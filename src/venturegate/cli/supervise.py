@@ -65,7 +65,9 @@ def escalations(
 @escalation_app.command("resolve")
 @handled
 def resolve(
-    ident: Annotated[str, typer.Argument(metavar="ID", help="Escalation id or code (SD-28-ESCALATION-1).")],
+    ident: Annotated[
+        str, typer.Argument(metavar="ID", help="Escalation id or code (SD-28-ESCALATION-1).", min=1, max=2**62)
+    ],
     resume_at: Annotated[str, typer.Option("--resume-at", help="Stage (14) or substage of its stage (28.2).")],
     reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")] = "",
     as_json: JSON = False,
@@ -96,16 +98,16 @@ def tick(
 
 
 @handled
-def worker(workers: Annotated[int, typer.Option("--workers", help="Consumer threads.")] = 1) -> None:
+def worker(workers: Annotated[int, typer.Option("--workers", help="Consumer threads.", min=1, max=64)] = 1) -> None:
     """Run the job-queue consumer that wakes the engine when timers fall due (VENTUREGATE_QUEUE_URL)."""
     from venturegate.worker import run_worker
 
-    run_worker(STATE.db, workers)
+    run_worker(STATE.url(), workers)
 
 
 @handled
 def stats(
-    stage: Annotated[int | None, typer.Option("--stage", help="Only this stage.")] = None,
+    stage: Annotated[int | None, typer.Option("--stage", help="Only this stage.", min=1, max=10_000)] = None,
     as_json: JSON = False,
 ) -> None:
     """Automation level, execution time, recursions and escalations per stage, from the event log."""
@@ -137,7 +139,7 @@ progression_app = typer.Typer(help="Progression modes (manual → assisted → a
 @progression_app.command("show")
 @handled
 def progression_show(
-    stage: Annotated[int | None, typer.Option("--stage", help="Only this stage.")] = None,
+    stage: Annotated[int | None, typer.Option("--stage", help="Only this stage.", min=1, max=10_000)] = None,
     as_json: JSON = False,
 ) -> None:
     """Show stage-wide and per-venture modes with their successful and failed runs."""
@@ -158,7 +160,7 @@ def progression_show(
 @progression_app.command("set")
 @handled
 def progression_set(
-    stage: Annotated[int, typer.Argument(help="Stage number.")],
+    stage: Annotated[int, typer.Argument(help="Stage number.", min=1, max=10_000)],
     mode: Annotated[str, typer.Argument(help="manual, assisted, auto; or 'default' to drop a venture's override.")],
     venture: Annotated[str | None, typer.Option("--venture", help="Only for this venture.")] = None,
 ) -> None:

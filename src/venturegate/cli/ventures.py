@@ -27,11 +27,12 @@ REASON = Annotated[str, typer.Option("--reason", help="Why (recorded on the even
 def create(
     name: Annotated[str, typer.Argument(help="Unique venture name.")],
     segment: Annotated[str, typer.Option("--segment", help="b2b_enterprise, b2b_smb, b2c_mass or b2c_premium.")],
-    stage: Annotated[int, typer.Option("--stage", help="Stage to start in.")] = 1,
+    stage: Annotated[int, typer.Option("--stage", help="Stage to start in.", min=1, max=10_000)] = 1,
     as_json: JSON = False,
 ) -> None:
     """Create a venture pinned to the current workflow version and enter its start stage."""
-    v = STATE.engine().create_venture(name, segment, stage, actor=STATE.who("manage_ventures"))
+    actor = STATE.who("manage_ventures")
+    v = STATE.engine(create=True).create_venture(name, segment, stage, actor=actor)
     if as_json:
         emit_json(v.as_dict())
     else:
@@ -42,7 +43,9 @@ def create(
 @venture_app.command("list")
 @handled
 def list_(
-    stage: Annotated[int | None, typer.Option("--stage", help="Only ventures in this stage.")] = None,
+    stage: Annotated[
+        int | None, typer.Option("--stage", help="Only ventures in this stage.", min=1, max=10_000)
+    ] = None,
     status: Annotated[str | None, typer.Option("--status", help="Only this status.")] = None,
     as_json: JSON = False,
 ) -> None:
@@ -194,7 +197,8 @@ def check(
 def advance(
     venture: VENTURE,
     expected_stage: Annotated[
-        int | None, typer.Option("--from-stage", help="Refuse unless the venture is still in this stage.")
+        int | None,
+        typer.Option("--from-stage", help="Refuse unless the venture is still in this stage.", min=1, max=10_000),
     ] = None,
     as_json: JSON = False,
 ) -> None:
@@ -216,8 +220,8 @@ def advance(
 def events(
     venture: Annotated[str | None, typer.Argument(help="Venture id or name (all ventures when omitted).")] = None,
     kind: Annotated[str | None, typer.Option("--kind", help="Only events whose kind starts with this.")] = None,
-    after: Annotated[int, typer.Option("--after", help="Only events with a larger id (paging).")] = 0,
-    limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 100,
+    after: Annotated[int, typer.Option("--after", help="Only events with a larger id (paging).", min=0, max=2**62)] = 0,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many.", min=1, max=100_000)] = 100,
     as_json: JSON = False,
 ) -> None:
     """Show the append-only event log."""

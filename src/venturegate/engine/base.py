@@ -346,7 +346,10 @@ class EngineBase:
     def _stage(self, wf: Workflow, stage_id: int) -> Stage:
         stage = wf.stage(stage_id)
         if stage is None:
-            raise NotFound(f"stage {stage_id} is not in workflow {wf.workflow.id} {wf.workflow.version}")
+            raise NotFound(
+                f"stage {stage_id} is not in workflow {wf.workflow.id} {wf.workflow.version}",
+                hint="`venturegate workflow show` lists its stages",
+            )
         return stage
 
     def _data(self, conn: Connection, row: Row[Any], visit: Record | None, now: datetime) -> StoreData:

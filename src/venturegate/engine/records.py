@@ -176,3 +176,16 @@ class RaisedTrigger(_Record):
     state: str
     since: datetime | None
     last_fired_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StoredSample(_Record):
+    """One stored sample with where it came from (what `metric list` shows)."""
+
+    id: int
+    metric: str
+    value: float
+    at: datetime
+    key: str | None
+    actor: str
+    recorded_at: datetime

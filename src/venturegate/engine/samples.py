@@ -51,6 +51,9 @@ _KEYS_SINCE = Prepared(
 )
 
 
+_PAST = "a sample records a past measurement: check the time and its zone (Z is UTC)"
+
+
 def _where(i: int, n: int) -> str:
     """How an error names the sample at index `i` of a batch of `n`."""
     return f"sample {i}" if n > 1 else "sample"
@@ -150,7 +153,7 @@ class SampleOps(EngineBase):
                 raise BadInput(err, where=f"sample.value ({metric})")
             at = now if at is None else at if at.tzinfo is UTC else self.when(at)
             if at > now + FUTURE_SLACK:
-                raise BadInput(f"time {at.isoformat()} is in the future", where="sample.at")
+                raise BadInput(f"time {at.isoformat()} is in the future", where="sample.at", hint=_PAST)
             if key is not None and not (0 < len(key) <= 200):
                 raise BadInput("an idempotency key needs 1–200 characters", where="sample.key")
             value = float(value)
@@ -268,7 +271,7 @@ class SampleOps(EngineBase):
             at = s.at
             at = now if at is None else at if at.tzinfo is UTC else self.when(at)
             if at > latest_allowed:
-                raise BadInput(f"time {at.isoformat()} is in the future", where=f"{_where(i, n)}.at")
+                raise BadInput(f"time {at.isoformat()} is in the future", where=f"{_where(i, n)}.at", hint=_PAST)
             key = s.key
             vid = int(row.id)
             dup = False
