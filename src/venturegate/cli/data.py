@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 from rich.tree import Tree
 
 from venturegate.cli.context import STATE, emit_json, handled, out
@@ -78,6 +79,36 @@ def record(
     verb = "already recorded (same key and value)" if res.duplicate else "recorded"
     out.print(f"{verb} {metric}={res.value:g} at {stored_at:%Y-%m-%d %H:%M:%S}")
     fired_lines(got.fired)
+
+
+@metric_app.command("list")
+@handled
+def list_(
+    venture: VENTURE,
+    metric: Annotated[str | None, typer.Argument(help="Only this metric.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only samples measured after this time (ISO 8601).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first.", min=1, max=100_000)] = 50,
+    as_json: JSON = False,
+) -> None:
+    """List a venture's samples, newest first: value, when, key and who recorded it."""
+    when = parse_time(since, "--since") if since else None
+    rows = STATE.engine().stored_samples(venture, metric, since=when, limit=limit)
+    if as_json:
+        emit_json([r.as_dict() for r in rows])
+        return
+    table = Table(title=f"Samples of {venture}" + (f" · {metric}" if metric else ""), title_justify="left")
+    table.add_column("metric", overflow="fold", min_width=min(30, max((len(r.metric) for r in rows), default=6)))
+    for col in ("value", "measured (UTC)", "key", "by"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r.metric, f"{r.value:,.6g}", f"{r.at:%Y-%m-%d %H:%M:%S}", r.key or "", r.actor)
+    out.print(table)
+    if not rows:
+        out.print(
+            "no samples" + (f" of {metric}" if metric else "") + (f" after {when:%Y-%m-%d %H:%M:%S}" if when else "")
+        )
 
 
 def fired_lines(fired: list[Any]) -> None:

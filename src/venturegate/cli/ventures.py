@@ -9,7 +9,7 @@ import typer
 
 from venturegate.cli.context import STATE, emit_json, handled, out
 from venturegate.cli.data import parse_time
-from venturegate.cli.render import events_table, gate_result, ventures_table
+from venturegate.cli.render import events_table, gate_result, levels_table, metric_levels, ventures_table
 from venturegate.core.gates import GateName
 from venturegate.engine.records import Approval
 
@@ -71,6 +71,7 @@ def show(venture: VENTURE, as_json: JSON = False) -> None:
     subs = eng.substages(v.id)
     pending = eng.approvals(v.id, "pending")
     unreviewed = [a.id for a in eng.unreviewed_bypasses(v.id)]
+    levels = metric_levels(eng, v)
     if as_json:
         emit_json(
             {
@@ -79,6 +80,7 @@ def show(venture: VENTURE, as_json: JSON = False) -> None:
                 "visits": [x.as_dict() for x in visits],
                 "substages": [s.as_dict() for s in subs],
                 "pending_approvals": [a.as_dict() for a in pending],
+                "metrics": levels,
             }
         )
         return
@@ -91,6 +93,7 @@ def show(venture: VENTURE, as_json: JSON = False) -> None:
         out.print(f"  approval #{a.id} pending for {a.role} until {a.expires_at}")
     if v.status_detail:
         out.print(f"  detail: {v.status_detail.get('reason', 'entry gate not passed')}")
+    levels_table(levels)
 
 
 def _flags(bypasses: Sequence[Approval]) -> dict[int, list[int]]:
