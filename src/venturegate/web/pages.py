@@ -214,6 +214,28 @@ def decide(
     return _redirect(back)
 
 
+@router.post("/ventures/{ref}/escalations/{code}/resolve")
+def resolve(
+    engine: EngineDep,
+    user: Poster,
+    ref: Ref,
+    code: Annotated[str, Path(min_length=1, max_length=80)],
+    resume_at: Annotated[str, Form(min_length=1, max_length=20)],
+    reason: Text = "",
+) -> Response:
+    """Resolve an open escalation and resume the venture at a stage or substage (its role or the Chairman)."""
+    back = _venture_url(ref)
+    user.require("resolve_escalations", back)
+    with engine_errors(back):
+        venture = engine.venture(ref)
+        if not any(e.code == code for e in engine.escalations(status="open", ref=venture.id)):
+            raise PageError(404, "Not found", f"venture {venture.name} has no open escalation {code}", back)
+        engine.resolve_escalation(code, resume_at.strip(), actor=user.actor, reason=reason.strip())
+        after = engine.venture(venture.id)
+    user.session.flash("ok", f"{code} resolved; {after.name} resumes at {resume_at.strip()} ({after.status}).")
+    return _redirect(back)
+
+
 @router.post("/ventures/{ref}/advance")
 def advance(engine: EngineDep, user: Poster, ref: Ref) -> Response:
     """Advance the venture when its exit gate passes (409 with the failing checks otherwise)."""
