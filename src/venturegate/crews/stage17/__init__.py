@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from venturegate.crews.stage17.crew import GTMStrategistCrew
+    from venturegate.crews.stage17.gtm import GTMStrategistCrew
 
 __all__ = ["GTMStrategistCrew", "crew"]
 
@@ -21,12 +21,12 @@ _crew: GTMStrategistCrew | None = None
 def __getattr__(name: str) -> Any:
     global _crew
     if name == "GTMStrategistCrew":
-        from venturegate.crews.stage17.crew import GTMStrategistCrew
+        from venturegate.crews.stage17.gtm import GTMStrategistCrew
 
         return GTMStrategistCrew
     if name == "crew":
         if _crew is None:
-            from venturegate.crews.stage17.crew import GTMStrategistCrew
+            from venturegate.crews.stage17.gtm import GTMStrategistCrew
 
             _crew = GTMStrategistCrew()
         return _crew
