@@ -101,14 +101,14 @@ def test_cli_and_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     eng = Engine.open(f"sqlite:///{tmp_path / '.venturegate' / 'venturegate.db'}")
     _venture(eng)
     vg("experiment", "create", "ledgerly", "cta", "--variant", "A", "--variant", "B", "--baseline", "0.05")
-    days = demo.simulated_days(START, 3, [0.05, 0.05], 1000, seed=2)
+    days = demo.simulated_days(START, 1, [0.05, 0.05], 1000, seed=2)
     for day, rows in days:
         for r in rows:
             vg("experiment", "record", "ledgerly", "cta", "--day", day.isoformat(), "--variant", r.variant,
                "--exposures", str(r.exposures), "--conversions", str(r.conversions), "--clicks", str(r.clicks),
                "--leads", str(r.leads))  # fmt: skip
     shown = json.loads(vg("experiment", "show", "ledgerly", "cta", "--json", "--chart", str(tmp_path / "c.svg")))
-    assert shown["days"] == 3 and shown["verdict"]["decision"] == "keep_running"
+    assert shown["days"] == 1 and shown["verdict"]["decision"] == "keep_running"
     assert (tmp_path / "c.svg").read_text().startswith("<svg")
     err = vg("experiment", "record", "ledgerly", "cta", "--variant", "Z", "--exposures", "1", "--conversions", "0",
              code=1)  # fmt: skip
