@@ -81,11 +81,11 @@ class ContentProvider(Protocol):
 
 _HOOKS = (
     "Guaranteed results in 30 days.",
-    "{segment} teams lose hours to {pain}.",
+    "{segment} lose hours to {pain}.",
     "There is a calmer way to handle {pain}.",
-    "Revolutionary tools for {segment} teams.",
+    "Revolutionary tools for {segment}.",
     "What if {pain} took care of itself?",
-    "Most {segment} teams accept {pain} as normal.",
+    "Most {segment} accept {pain} as normal.",
 )
 _BENEFITS = (
     "{proposition}",

@@ -4,6 +4,8 @@ venture, and a simulated A/B test (binomial draws with known rates; nothing abou
 from __future__ import annotations
 
 from datetime import date, timedelta
+
+__all__ = ["channels", "date", "segments", "simulated_days", "strategy"]
 from typing import Any
 
 import numpy as np
