@@ -234,3 +234,28 @@ def test_cli_run_and_engine_untouched_without_inputs(tmp_path: Path, _migrated: 
         eng.artifact("ledgerly", "campaign_templates")  # stopped before 17.2: its entry is not approved yet
     assert eng.artifact("ledgerly", "gtm_agent_config").version == 1
     eng.db.dispose()
+
+
+def test_api_starts_the_crew_as_a_job(sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import warnings
+
+    from venturegate.api import create_app
+    from venturegate.crews.runner import run_job
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
+        from starlette.testclient import TestClient
+
+    monkeypatch.setenv("VENTUREGATE_QUEUE_URL", f"sqlite:///{tmp_path / 'queue.db'}")
+    _venture(sqlite_engine)
+    secret = sqlite_engine.create_token("agent-1", "agent", actor=LEAD)[1]
+    with TestClient(create_app(sqlite_engine)) as client:
+        client.headers["Authorization"] = f"Bearer {secret}"
+        started = client.post("/api/ventures/ledgerly/jobs", json={"options": {"test_leads": 5}})
+        assert started.status_code == 202, started.text
+        job = started.json()
+        assert job["crew"] == "stage17" and job["stage"] == 17
+        finished = run_job(sqlite_engine, job["id"])  # what the worker does with the queued job
+        assert finished.status == "succeeded", finished.error
+        shown = client.get(f"/api/jobs/{job['id']}").json()
+    assert shown["result"]["status"] == "waiting" and "LEAD attests" in shown["result"]["summary"]["outcome"]
