@@ -259,3 +259,16 @@ def test_api_starts_the_crew_as_a_job(sqlite_engine: Engine, tmp_path: Path, mon
         assert finished.status == "succeeded", finished.error
         shown = client.get(f"/api/jobs/{job['id']}").json()
     assert shown["result"]["status"] == "waiting" and "LEAD attests" in shown["result"]["summary"]["outcome"]
+
+
+def test_substage_entry_criteria_are_attested_by_their_role(sqlite_engine: Engine) -> None:
+    _venture(sqlite_engine)
+    from venturegate.engine import BadInput
+
+    with pytest.raises(BadInput, match="only a lead"):
+        sqlite_engine.attest("ledgerly", "GTM strategy, channels and budget allocation approved", actor=PLAN)
+    with pytest.raises(BadInput, match="no written criterion"):
+        sqlite_engine.attest("ledgerly", "Something nobody wrote", actor=LEAD)
+    sqlite_engine.attest("ledgerly", "Campaign templates and schedules approved", actor=PLAN)
+    kinds = [e.reason for e in sqlite_engine.events("ledgerly", kind="criterion.attested")]
+    assert kinds == ["Campaign templates and schedules approved"]
