@@ -239,7 +239,8 @@ def allocate(
         )
     tier_pct = {t: round(100 * float(sum(shares[i] for i, c in enumerate(channels) if c.tier == t)), 2) for t in TIERS}
     drift = 100 - sum(tier_pct.values())
-    if not math.isclose(drift, 0, abs_tol=1e-9):
-        top = max(tier_pct, key=lambda t: tier_pct[t])
+    if not math.isclose(drift, 0, abs_tol=1e-9):  # rounding: give the cent to a tier with room for it
+        room = [t for t in TIERS if TIER_RANGES[t][0] <= tier_pct[t] + drift <= TIER_RANGES[t][1]]
+        top = max(room or list(TIERS), key=lambda t: tier_pct[t])
         tier_pct[top] = round(tier_pct[top] + drift, 2)
     return Allocation(total_usd, tuple(plans), tier_pct, weight)

@@ -33,7 +33,7 @@ from venturegate.crews.stage17.content import (
 from venturegate.crews.stage17.strategy import ADAPTER, StrategyError, encode
 from venturegate.crews.stage17.workflows import WorkflowError, nurture_workflow, validate
 from venturegate.definitions.model import AttestCheck
-from venturegate.engine.errors import NotFound
+from venturegate.engine.errors import ArtifactInvalid, NotFound
 
 STAGE = 17
 INPUTS = ("market_strategy", "customer_segments", "marketing_channels")
@@ -67,7 +67,10 @@ class GTMStrategistCrew(Crew):
         run = CrewRun.begin(ctx, stage=STAGE)
         notes: dict[str, Any] = {"provider": "template"}
         try:
-            self._steps(run, notes)
+            try:
+                self._steps(run, notes)
+            except ArtifactInvalid as exc:  # an output that breaks its schema is the crew's failure, not a crash
+                run.error(f"crew task: {exc}")
         except Stop:
             pass
         finally:
