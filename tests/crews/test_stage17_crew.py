@@ -182,7 +182,7 @@ def test_bad_templates_and_workflows(sqlite_engine: Engine, option: dict[str, st
     assert stored not in after
 
 
-def test_openai_provider_against_a_fake_server(sqlite_engine: Engine) -> None:
+def test_openai_provider_against_a_fake_server(sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     hype = {"headline": "Guaranteed results", "body": "Revolutionary close tools. Guaranteed."}
     clean = {"headline": "Close the month in two days", "body": "Finance teams match bank lines automatically."}
     with chat_server([[hype], [clean]]) as server:
@@ -196,7 +196,12 @@ def test_openai_provider_against_a_fake_server(sqlite_engine: Engine) -> None:
         assert server.requests[0]["body"]["model"] == "fake-model"
         _venture(sqlite_engine)
         sqlite_engine.attest("ledgerly", "GTM strategy, channels and budget allocation approved", actor=LEAD)
-        result = _run(sqlite_engine, content_base_url=f"http://127.0.0.1:{server.port}/v1")
+        monkeypatch.setenv("VENTUREGATE_CONTENT_BASE_URL", f"http://127.0.0.1:{server.port}/v1")
+        monkeypatch.setenv("VENTUREGATE_CONTENT_MODEL", "local-model")
+        monkeypatch.setenv("VENTUREGATE_CONTENT_API_KEY", "sk-operator")
+        result = _run(sqlite_engine)
+        assert {r["auth"] for r in server.requests[1:]} == {"Bearer sk-operator"}
+        assert {r["body"]["model"] for r in server.requests[1:]} == {"local-model"}
     assert result.status == "waiting", result.summary
     campaign = sqlite_engine.artifact("ledgerly", "campaign_templates").content["campaigns"][0]
     assert campaign["content_review"]["provider"] == "openai"
@@ -272,3 +277,16 @@ def test_substage_entry_criteria_are_attested_by_their_role(sqlite_engine: Engin
     sqlite_engine.attest("ledgerly", "Campaign templates and schedules approved", actor=PLAN)
     kinds = [e.reason for e in sqlite_engine.events("ledgerly", kind="criterion.attested")]
     assert kinds == ["Campaign templates and schedules approved"]
+
+
+def test_an_option_cannot_send_the_content_key_elsewhere(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from venturegate.engine import BadInput
+
+    _venture(sqlite_engine)
+    monkeypatch.setenv("VENTUREGATE_CONTENT_API_KEY", "sk-operator")
+    with pytest.raises(BadInput, match="not a loopback URL"):
+        _run(sqlite_engine, content_base_url="https://collector.example/v1")
+    with pytest.raises(NotFound):
+        sqlite_engine.artifact("ledgerly", "gtm_agent_config")

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from venturegate.crews.base import AgentSpec, Crew, CrewContext, CrewHooks, CrewResult
 from venturegate.crews.paths import crew_root
@@ -33,7 +34,7 @@ from venturegate.crews.stage17.content import (
 from venturegate.crews.stage17.strategy import ADAPTER, StrategyError, encode
 from venturegate.crews.stage17.workflows import WorkflowError, nurture_workflow, validate
 from venturegate.definitions.model import AttestCheck
-from venturegate.engine.errors import ArtifactInvalid, NotFound
+from venturegate.engine.errors import ArtifactInvalid, BadInput, NotFound
 
 STAGE = 17
 INPUTS = ("market_strategy", "customer_segments", "marketing_channels")
@@ -83,6 +84,7 @@ class GTMStrategistCrew(Crew):
         if v.stage != STAGE:
             raise run.stop("failed", f"the venture is at stage {v.stage}, not {STAGE}")
         done = run.done()
+        self._provider(run)  # a content endpoint the options may not name is refused before anything is done
         run.step("17.1 MarketingAnalyst", 0, 4, "encoding the strategy and allocating the budget")
         config_ref = self._strategy(run, notes, redo="17.1" not in done or bool(run.ctx.option("reallocate", False)))
         if "17.1" not in done:
@@ -182,10 +184,10 @@ class GTMStrategistCrew(Crew):
         except AllocationError as exc:
             # "over budget" is what the stage's taxonomy knows a broken split by (budget-overspend)
             run.error(f"over budget: {exc}" if "adds up" in str(exc) else f"crew task 17.1: {exc}")
-            raise AssertionError("unreachable") from exc  # run.error stops unless the policy recovered
+            raise run.stop("failed", f"17.1 could not be configured: {exc}") from exc  # the policy had no remedy
         except StrategyError as exc:
             run.error(f"crew task 17.1: {exc}")
-            raise AssertionError("unreachable") from exc
+            raise run.stop("failed", f"could not continue: {exc}") from exc
         ref = run.put("gtm_agent_config", enc.config, [f"{a.name}@{a.version}" for a in arts.values()])
         live.deploy(run.engine.venture(run.venture).id, enc.config, live_root=crew_root(run.ctx.output_root))
         notes["config"] = enc.config
@@ -214,11 +216,26 @@ class GTMStrategistCrew(Crew):
 
     # -- 17.2 ----------------------------------------------------------------------------------
     def _provider(self, run: CrewRun) -> ContentProvider:
-        base_url = str(run.ctx.option("content_base_url", os.environ.get(CONTENT_ENV["base_url"], "")))
-        if not base_url:
-            return TemplateProvider()
+        """The operator's endpoint (environment, with its key), or a loopback one named by option (no key).
+
+        Options come from whoever starts the job: they may point at a local model server, never at a host that
+        would receive the operator's key or turn the server into a proxy.
+        """
         model = str(run.ctx.option("content_model", os.environ.get(CONTENT_ENV["model"], "default")))
         timeout = float(run.ctx.option("content_timeout", 30.0))
+        given = run.ctx.options.get("content_base_url")
+        if given is not None:
+            host = urlsplit(str(given)).hostname or ""
+            if urlsplit(str(given)).scheme not in ("http", "https") or host not in ("127.0.0.1", "localhost", "::1"):
+                raise BadInput(
+                    f"option content_base_url {str(given)[:80]!r} is not a loopback URL",
+                    where="option content_base_url",
+                    hint=f"a hosted endpoint is the operator's choice: set {CONTENT_ENV['base_url']}",
+                )
+            return OpenAIProvider(str(given), model, "", timeout=timeout)
+        base_url = os.environ.get(CONTENT_ENV["base_url"], "")
+        if not base_url:
+            return TemplateProvider()
         return OpenAIProvider(base_url, model, os.environ.get(KEY_ENV, ""), timeout=timeout)
 
     def _templates(self, run: CrewRun) -> dict[str, str]:
@@ -261,7 +278,7 @@ class GTMStrategistCrew(Crew):
                 built = build_campaign(spec, state["provider"], call=call)
         except ContentError as exc:
             run.error(f"crew task 17.2: {exc}")
-            raise AssertionError("unreachable") from exc
+            raise run.stop("failed", f"could not continue: {exc}") from exc
         built.campaign["content_review"] = {
             "provider": notes["provider"],
             "rules": "length, call to action, banned words and claims, readability band, UTM on every link",
@@ -356,7 +373,7 @@ class GTMStrategistCrew(Crew):
                         raise WorkflowError(f"workflow {wf['id']} step {step['id']}: no adapter")
         except WorkflowError as exc:
             run.error(f"crew task 17.3: {exc}")
-            raise AssertionError("unreachable") from exc
+            raise run.stop("failed", f"could not continue: {exc}") from exc
         n = max(5, int(run.ctx.option("test_leads", 8)))
         leads = synthetic_leads(str(config["target_segment"]), n, seed=int(run.ctx.option("seed", 17)))
         inject = bool(run.ctx.option("inject_faults", True))
