@@ -137,3 +137,15 @@ def test_cli_and_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ch = client.post("/api/ventures/ledgerly/channels/email", json={"spend_usd": 100, "leads": 5})
         assert ch.status_code == 200 and ch.json()["totals"]["leads"] == 5
     eng.db.dispose()
+
+
+def test_experiment_figures_drive_the_gtm_alerts(bundled: Engine) -> None:
+    _venture(bundled)
+    experiment_ops.create_test(
+        bundled, "ledgerly", "weak", ["A", "B"], baseline_rate=0.02, mde_relative=0.2, daily_traffic=2000, actor=LEAD
+    )
+    rows = [DayIn("A", 1000, 1, clicks=20, leads=50), DayIn("B", 1000, 1, clicks=22, leads=50)]
+    today = datetime.now(UTC).date()
+    _, fired = experiment_ops.record_day(bundled, "ledgerly", "weak", today, rows, actor=LEAD)
+    acted = {f.trigger: f.outcome for f in fired}
+    assert "GTM-ALERT-CONVERSION" in acted, fired  # 2 customers from 100 leads: 2 % < the b2b_smb warning, 3 %

@@ -230,7 +230,7 @@ def feed_metrics(engine: Engine, venture: str | int, doc: dict[str, Any], day: d
         )
     if not values:
         return []
-    at = datetime.combine(day, time(23, 59), tzinfo=UTC)
+    at = min(datetime.combine(day, time(23, 59), tzinfo=UTC), engine.clock())  # today's figures: as of now
     v = engine.venture(venture)
     batch = [SampleIn(venture, m, x, at=at, key=f"gtm-exp:{v.id}:{day.isoformat()}:{m}") for m, x in values.items()]
     return list(engine.record_samples(batch, actor=actor).fired)
