@@ -76,7 +76,8 @@ def test_bad_experiment_input_changes_nothing(bundled: Engine) -> None:
     assert bundled.artifact("ledgerly", "gtm_experiments").version == 1
 
 
-def test_channel_results_record_roas(bundled: Engine) -> None:
+def test_channel_results_record_roas(sqlite_engine: Engine) -> None:
+    bundled = sqlite_engine
     _venture(bundled)
     experiment_ops.record_channel(
         bundled, "ledgerly", "email", spend_usd=1000, leads=40, conversions=4, revenue_usd=3500, actor=LEAD
@@ -102,11 +103,11 @@ def test_cli_and_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _venture(eng)
     vg("experiment", "create", "ledgerly", "cta", "--variant", "A", "--variant", "B", "--baseline", "0.05")
     days = demo.simulated_days(START, 1, [0.05, 0.05], 1000, seed=2)
-    for day, rows in days:
-        for r in rows:
-            vg("experiment", "record", "ledgerly", "cta", "--day", day.isoformat(), "--variant", r.variant,
-               "--exposures", str(r.exposures), "--conversions", str(r.conversions), "--clicks", str(r.clicks),
-               "--leads", str(r.leads))  # fmt: skip
+    ((day, (a, b)),) = days
+    vg("experiment", "record", "ledgerly", "cta", "--day", day.isoformat(), "--variant", "A",
+       "--exposures", str(a.exposures), "--conversions", str(a.conversions), "--clicks", str(a.clicks),
+       "--leads", str(a.leads))  # fmt: skip
+    experiment_ops.record_day(eng, "ledgerly", "cta", day, [b], actor=LEAD)
     shown = json.loads(vg("experiment", "show", "ledgerly", "cta", "--json", "--chart", str(tmp_path / "c.svg")))
     assert shown["days"] == 1 and shown["verdict"]["decision"] == "keep_running"
     assert (tmp_path / "c.svg").read_text().startswith("<svg")
@@ -139,7 +140,8 @@ def test_cli_and_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     eng.db.dispose()
 
 
-def test_experiment_figures_drive_the_gtm_alerts(bundled: Engine) -> None:
+def test_experiment_figures_drive_the_gtm_alerts(sqlite_engine: Engine) -> None:
+    bundled = sqlite_engine
     _venture(bundled)
     experiment_ops.create_test(
         bundled, "ledgerly", "weak", ["A", "B"], baseline_rate=0.02, mde_relative=0.2, daily_traffic=2000, actor=LEAD
