@@ -101,8 +101,12 @@ class GTMStrategistCrew(Crew):
         if "17.3" not in done:
             run.complete("17.3")
         run.step("report", 3, 4, "checking the exit gate")
-        pending = [a for a in run.engine.approvals(run.venture, "pending") if a.role == "lead"]
-        if not pending and not run.engine.check_gate(run.venture, "exit").passed:
+        asked = [
+            a
+            for a in run.engine.approvals(run.venture)
+            if a.role == "lead" and a.stage == STAGE and a.status in ("pending", "approved")
+        ]
+        if not asked and not run.engine.check_gate(run.venture, "exit").passed:
             run.engine.request_approval(
                 run.venture, "lead", actor=run.ctx.actor, reason="GTM agent, campaign and workflows ready for review"
             )
