@@ -14,6 +14,7 @@ from venturegate.cli import (
     configuration,
     crew_cmds,
     error_cmds,
+    experiment_cmds,
     observability_cmds,
     outbox_cmds,
     supervise,
@@ -125,6 +126,7 @@ app.command("critique")(workflows.critique)
 app.add_typer(db_app, name="db")
 configuration.register(app)
 error_cmds.register(app)
+experiment_cmds.register(app)
 outbox_cmds.register(app)
 crew_cmds.register(app)
 api_cmds.register(app)
