@@ -187,6 +187,15 @@ ensure_chromium() {
   log "Chromium is installed: $("$CHROMIUM" --version 2>/dev/null | head -n 1) (the browser test drives it headless)"
 }
 
+# ------------------------------------------------------------------- Stage 28
+# The stage-28 crew needs pg_stat_statements preloaded and hypopg: a throwaway cluster on its own port
+# (scripts/pg-stage28.sh), so the machine's server on 5432 is never reconfigured.
+ensure_stage28_postgres() {
+  local url
+  url=$(bash "$(dirname "$0")/pg-stage28.sh" start)
+  log "Stage-28 PostgreSQL (pg_stat_statements, hypopg) is running: $url"
+}
+
 # `services.sh haproxy` installs only HAProxy (what `make demo` needs for its stage-30 deployment).
 if [ "${1:-}" = "haproxy" ]; then
   ensure_haproxy
@@ -197,5 +206,6 @@ ensure_postgres
 ensure_redis
 ensure_haproxy
 ensure_chromium
+ensure_stage28_postgres
 log "Services ready. Test database URL:"
 echo "VENTUREGATE_TEST_POSTGRES_URL=$TEST_URL"
