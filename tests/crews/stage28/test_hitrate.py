@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from venturegate.crews.stage28.hitrate import INFINITE, hit_rate_curve, simulate_lru, stack_distances
+from venturegate.crews.stage28.hitrate import (
+    INFINITE,
+    hit_rate_curve,
+    simulate_lru,
+    stack_distances,
+    stack_distances_array,
+)
 
 traces = st.lists(st.integers(min_value=0, max_value=12), max_size=120)
 
@@ -74,3 +80,13 @@ def test_per_key_ttls_equal_simulation(steps: list[tuple[int, float]], sizes: li
     curve = hit_rate_curve(keys, sizes, times=times, ttl_seconds=ttls)
     for size in sizes:
         assert curve.at(size) == pytest.approx(simulate_lru(keys, size, times=times, ttl_seconds=ttls))
+
+
+@given(traces, st.lists(st.floats(min_value=0, max_value=3), max_size=120))
+@settings(max_examples=150, deadline=None)
+def test_vectorised_distances_equal_the_fenwick_ones(keys: list[int], gaps: list[float]) -> None:
+    times = [sum(gaps[: i + 1]) if i < len(gaps) else float(i) for i in range(len(keys))]
+    slow_d, slow_r = stack_distances(keys, times)
+    fast_d, fast_r = stack_distances_array(keys, times)
+    assert list(fast_d) == slow_d
+    assert list(fast_r) == pytest.approx(slow_r)
