@@ -32,9 +32,10 @@ def test_predicted_hit_rate_matches_redis(shop: Shop, shop_db: str, redis28: str
     target = read_target(
         {"base_url": proc.base_url, "database_env": "DB", "redis_env": "RD", "config_file": str(proc.config)},
         {"DB": shop_db, "RD": redis28},
+        root=proc.config.parent,
     )
-    requests = Workload(endpoints_from_spec(spec()), seed=3, write_share=0.02).take(400)
-    baseline = measure(target, requests, 40.0)
+    requests = Workload(endpoints_from_spec(spec()), seed=3, write_share=0.02).take(150)
+    baseline = measure(target, requests, 20.0)
     assert baseline.cache is not None and baseline.cache.hits == 0  # nothing cached yet
     design = _design(baseline.trace)
     by_route = {d.route: d for d in design.decisions}
@@ -42,7 +43,7 @@ def test_predicted_hit_rate_matches_redis(shop: Shop, shop_db: str, redis28: str
     assert by_route["/reports/category/{category}"].invalidated_by == ("POST /orders",)
     assert by_route["/reports/category/{category}"].ttl_seconds == 300  # the longest TTL within 600 s staleness
     target.write_config(cache=design.target_config())
-    after = measure(target, requests, 40.0)
+    after = measure(target, requests, 20.0)
     assert after.cache is not None
     assert abs(after.cache.hit_rate - design.predicted) <= 5.0, (after.cache.as_dict(), design.predicted)
     assert after.cache.miss_penalty_ms is not None and after.cache.miss_penalty_ms > 0

@@ -14,9 +14,11 @@ Defects (`--defects` names, comma-separated; `all` for every one):
 - `stale_cache`    writes do not invalidate cached reads (the invalidation bug the crew must catch)
 
 The service reads its tunables from `--config` (JSON, re-read when the file changes): `pool_size`
-(database connections) and `cache` (per read route: `ttl` seconds; writes flush the routes their
-OpenAPI operation lists in `x-invalidates`). Cached reads use `GETEX … EX ttl` (a hit renews the
-entry), answer `X-Cache: HIT|MISS`, and a request with `Cache-Control: no-cache` bypasses the cache.
+(database connections), `throttle_ms` (a debugging delay on every request: the deliberately harmful
+change the tests and the demo ask the crew to try) and `cache` (per read route: `ttl` seconds;
+writes flush the routes their OpenAPI operation lists in `x-invalidates`). Cached reads use
+`GETEX … EX ttl` (a hit renews the entry), answer `X-Cache: HIT|MISS`, and a request with
+`Cache-Control: no-cache` bypasses the cache.
 """
 
 from __future__ import annotations
@@ -189,6 +191,7 @@ class Shop:
         self.defects = defects
         self.config_path = config
         self._mtime = -1.0
+        self.throttle = 0.0
         self.cache: dict[str, int] = {}
         self.pool = _Pool(database, 4)
         self.redis = aioredis.from_url(redis_url)
@@ -214,6 +217,7 @@ class Shop:
         if mtime:
             data = json.loads(self.config_path.read_text(encoding="utf-8") or "{}")
         self.pool.resize(int(data.get("pool_size", 4)))
+        self.throttle = float(data.get("throttle_ms", 0)) / 1000.0
         default = {} if "uncached" in self.defects else {"/reports/category/{category}": 3600}
         routes = data.get("cache", default)
         self.cache = {
@@ -341,6 +345,8 @@ class Shop:
             request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
         ) -> web.StreamResponse:
             self.reload()
+            if self.throttle > 0:
+                await asyncio.sleep(self.throttle)
             return await handler(request)
 
         def num(request: web.Request, name: str) -> int:

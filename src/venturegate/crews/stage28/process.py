@@ -114,6 +114,7 @@ def py_spy_record(pid: int, seconds: float, out: Path, *, rate: int = 100) -> su
     binary = py_spy_binary()
     if binary is None:
         return Profile(False, "py-spy is not installed (it comes with the project's locked dependencies)")
+    out.parent.mkdir(parents=True, exist_ok=True)
     cmd = [binary, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))), "--rate", str(rate)]
     cmd += ["--format", "raw", "--output", str(out), "--nonblocking"]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -129,8 +130,9 @@ def py_spy_finish(proc: subprocess.Popen[bytes] | Profile, out: Path, *, rate: i
         proc.kill()
         return Profile(False, "py-spy did not finish within 60 s")
     if proc.returncode != 0 or not out.exists():
-        text = err.decode(errors="replace").strip().splitlines()
-        why = text[-1] if text else f"exit status {proc.returncode}"
+        text = [line.strip() for line in err.decode(errors="replace").splitlines() if line.strip()]
+        errors = [line for line in text if line.lower().startswith(("error", "thread", "panic"))]
+        why = (errors or text or [f"exit status {proc.returncode}"])[0]
         if "permission" in why.lower() or "ptrace" in why.lower():
             why += " (py-spy needs ptrace permission: root, CAP_SYS_PTRACE or kernel.yama.ptrace_scope=0)"
         return Profile(False, f"py-spy could not profile pid: {why}")

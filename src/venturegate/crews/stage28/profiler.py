@@ -8,6 +8,7 @@ is given — a py-spy recording. The crew takes one as the baseline and one per 
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -198,3 +199,63 @@ def hot_paths(m: Measurement, advice: list[database.IndexAdvice], *, limit: int 
         r["impact_score"] = round(r["executions"] * r["avg_ms"], 3)
     rows.sort(key=lambda r: -r["impact_score"])
     return [{"rank": i + 1, **r} for i, r in enumerate(rows[:limit])]
+
+
+def baseline_artifact(m: Measurement) -> dict[str, Any]:
+    """The `performance_baseline` artifact of a measurement."""
+    s = m.summary
+    r = m.resources
+    mean_q = [q.mean_ms for q in m.statements]
+    return {
+        "measured_at": m.measured_at.isoformat(),
+        "environment": "load_test",
+        "source": f"stage-28 open-loop load; pg_stat_statements; {m.resource_source}; Redis INFO",
+        "window_minutes": max(1, math.ceil(m.trace.seconds / 60)),
+        "api": {
+            "p50_ms": s["p50_ms"],
+            "p95_ms": s["p95_ms"],
+            "p99_ms": s["p99_ms"],
+            "requests_per_second": s["throughput"],
+            "endpoints": [
+                {
+                    "method": e["endpoint"].split(" ")[0],
+                    "route": e["endpoint"].split(" ", 1)[1],
+                    "p95_ms": e["p95_ms"],
+                    "calls": e["calls"],
+                }
+                for e in s["endpoints"]
+            ],
+        },
+        "database": {
+            "avg_query_ms": round(sum(mean_q) / len(mean_q), 3) if mean_q else 0.0,
+            "slow_query_count": m.slow_queries,
+            "connection_pool_usage_percent": min(100.0, m.pool_usage),
+        },
+        "infrastructure": {
+            "cpu_percent_avg": min(100.0, r["cpu_percent_avg"]),
+            "cpu_percent_peak": min(100.0, r["cpu_percent_peak"]),
+            "memory_percent_avg": min(100.0, r["memory_percent_avg"]),
+            "memory_percent_peak": min(100.0, r["memory_percent_peak"]),
+        },
+    }
+
+
+def requirements_artifact(m: Measurement, staleness_seconds: int) -> dict[str, Any]:
+    """A `cache_requirements` artifact from a measurement's trace: every read, its read/write ratio and size."""
+    endpoints = m.summary["endpoints"]
+    writes = sum(e["calls"] for e in endpoints if not e["endpoint"].startswith("GET "))
+    out = []
+    for e in endpoints:
+        if not e["endpoint"].startswith("GET "):
+            continue
+        sizes = [a.size for a in m.trace.accesses if f"{a.method} {a.route}" == e["endpoint"]]
+        out.append(
+            {
+                "name": e["endpoint"].split(" ", 1)[1],
+                "layer": "application",
+                "read_write_ratio": round(e["calls"] / max(1, writes), 3),
+                "max_staleness_seconds": staleness_seconds,
+                "approx_size_kb": round(sum(sizes) / len(sizes) / 1024, 3) if sizes else 0.0,
+            }
+        )
+    return {"candidates": out}

@@ -34,7 +34,9 @@ def undo_deployment(ctx: RollbackContext) -> str:
                         database.drop_index(conn, name)
                 done.append("dropped " + ", ".join(drop))
         elif change.key == "deployment.tunables":
-            target.write_config(**parse_tunables(_list(change.after)))
+            after = parse_tunables(_list(change.after))
+            gone = tuple(k for k in parse_tunables(_list(change.before)) if k not in after)
+            target.write_config(remove=gone, **after)
             done.append(f"tunables back to {_list(change.after) or 'the service defaults'}")
     return "; ".join(done) or "no deployment change to undo"
 

@@ -10,7 +10,7 @@ Options (`venturegate run V --stage 28 --option key=value`):
 | `database_env` | environment variable holding its PostgreSQL URL (default `VENTUREGATE_PERF_DATABASE_URL`) |
 | `redis_env` | environment variable holding its Redis URL (default `VENTUREGATE_PERF_REDIS_URL`) |
 | `pid` | the service's process id (CPU/memory with psutil, a py-spy profile) |
-| `config_file` | the JSON file the service reads its tunables and cache settings from (the crew writes it) |
+| `config_file` | the JSON file the service reads tunables and cache from (the crew writes it; in the crew folder) |
 | `tunables` | configuration changes the service exposes, to try: `name=value; name=value` |
 
 Secrets (the URLs may hold passwords) are read from the environment and never stored: artifacts,
@@ -81,11 +81,11 @@ class Target:
         data = json.loads(self.config_file.read_text(encoding="utf-8") or "{}")
         return data if isinstance(data, dict) else {}
 
-    def write_config(self, **sections: Any) -> None:
-        """Update sections of the service's config file atomically."""
+    def write_config(self, remove: tuple[str, ...] = (), **sections: Any) -> None:
+        """Update sections of the service's config file atomically (`remove`: back to the service's defaults)."""
         if self.config_file is None:
             raise TargetError("the service has no config_file option: the crew cannot apply configuration")
-        data = {**self.read_config(), **sections}
+        data = {k: v for k, v in {**self.read_config(), **sections}.items() if k not in remove}
         tmp = self.config_file.with_name(self.config_file.name + ".tmp")
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
         tmp.replace(self.config_file)
@@ -114,8 +114,26 @@ def _fetch_spec(where: str, base_url: str) -> dict[str, Any]:
     return data
 
 
-def read_target(options: dict[str, Any], env: dict[str, str] | None = None) -> Target:
-    """The target from the crew's options and the environment; bad or missing input is a `BadInput`."""
+def _confined(root: Path | None, value: str, where: str) -> Path:
+    """A file an option names: inside the crew root (options are untrusted: they never choose a path elsewhere)."""
+    path = Path(value)
+    base = root if root is not None else Path.cwd() / ".venturegate" / "crews"
+    base = base.expanduser().resolve()
+    resolved = (path if path.is_absolute() else base / path).resolve()
+    if resolved != base and not resolved.is_relative_to(base):
+        raise BadInput(
+            f"{where} {value!r} is outside the crew folder {base}",
+            where=f"--option {where}",
+            hint="name a file inside the crew folder (the operator sets it with VENTUREGATE_CREW_ROOT)",
+        )
+    return resolved
+
+
+def read_target(options: dict[str, Any], env: dict[str, str] | None = None, *, root: Path | None = None) -> Target:
+    """The target from the crew's options and the environment; bad or missing input is a `BadInput`.
+
+    Files named by options (`openapi`, `config_file`) must lie inside `root`, the crew folder.
+    """
     env = dict(os.environ) if env is None else env
     base_url = str(options.get("base_url") or "").rstrip("/")
     if not base_url:
@@ -140,7 +158,10 @@ def read_target(options: dict[str, Any], env: dict[str, str] | None = None) -> T
     if urlsplit(database_url).scheme not in ("postgresql", "postgres"):
         raise BadInput(f"{db_env} is not a postgresql:// URL", where="--option database_env")
     redis_url = env.get(redis_env) or None
-    spec = _fetch_spec(str(options.get("openapi") or f"{base_url}/openapi.json"), base_url)
+    where = str(options.get("openapi") or f"{base_url}/openapi.json")
+    if not where.startswith(("http://", "https://")):
+        where = str(_confined(root, where, "openapi"))
+    spec = _fetch_spec(where, base_url)
     endpoints = endpoints_from_spec(spec)
     wanted = str(options.get("endpoints") or "").strip()
     if wanted:
@@ -184,7 +205,7 @@ def read_target(options: dict[str, Any], env: dict[str, str] | None = None) -> T
         redis_url,
         redis_env,
         pid,
-        Path(str(config_raw)).resolve() if config_raw else None,
+        _confined(root, str(config_raw), "config_file") if config_raw else None,
         tunables,
     )
 

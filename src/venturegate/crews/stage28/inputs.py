@@ -1,0 +1,45 @@
+"""The stage's entry inputs, measured: a venture enters stage 28 blocked until `performance_baseline` and
+`bottleneck_analysis` exist (and 28.2 needs `cache_requirements`). Where a team has no earlier
+measurement of its service, `put_entry_inputs` takes a short one with the crew's own instruments
+and stores the three inputs as the person who asked for it — real figures, never made up.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from venturegate.crews.stage28 import profiler
+from venturegate.crews.stage28.target import read_target
+from venturegate.crews.stage28.traffic import Workload
+
+if TYPE_CHECKING:
+    from venturegate.engine import Actor, Engine
+
+
+def put_entry_inputs(
+    engine: Engine,
+    venture: str | int,
+    options: dict[str, Any],
+    *,
+    actor: Actor,
+    root: Path | None = None,
+    requests: int = 60,
+    rate: float = 20.0,
+    staleness_seconds: int = 3600,
+) -> list[str]:
+    """Measure the service briefly and store the three stage-28 inputs; returns their `NAME@VERSION`."""
+    target = read_target(options, root=root)
+    m = profiler.measure(target, Workload(target.endpoints, seed=2028).take(requests), rate)
+    refs = []
+    base = engine.put_artifact(venture, "performance_baseline", profiler.baseline_artifact(m), actor=actor)
+    refs.append(f"{base.name}@{base.version}")
+    analysis = {"generated_at": datetime.now(UTC).isoformat(), "hot_paths": profiler.hot_paths(m, [])}
+    got = engine.put_artifact(venture, "bottleneck_analysis", analysis, actor=actor, derived_from=refs[:1])
+    refs.append(f"{got.name}@{got.version}")
+    req = engine.put_artifact(
+        venture, "cache_requirements", profiler.requirements_artifact(m, staleness_seconds), actor=actor
+    )
+    refs.append(f"{req.name}@{req.version}")
+    return refs
