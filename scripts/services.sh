@@ -196,6 +196,14 @@ ensure_stage28_postgres() {
   log "Stage-28 PostgreSQL (pg_stat_statements, hypopg) is running: $url"
 }
 
+# `services.sh stage28` installs and starts only what the stage-28 demo scene needs.
+if [ "${1:-}" = "stage28" ]; then
+  pg_server_installed || apt_install postgresql
+  command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+  ensure_stage28_postgres
+  exit 0
+fi
+
 # `services.sh haproxy` installs only HAProxy (what `make demo` needs for its stage-30 deployment).
 if [ "${1:-}" = "haproxy" ]; then
   ensure_haproxy

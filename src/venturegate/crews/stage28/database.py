@@ -128,8 +128,11 @@ def check_extensions(conn: psycopg.Connection[Any]) -> None:
 
 
 def reset_statements(conn: psycopg.Connection[Any]) -> None:
-    """Start a measurement window."""
-    conn.execute("SELECT pg_stat_statements_reset()")
+    """Start a measurement window (this database's statements only: others may be measured at the same time)."""
+    conn.execute(
+        "SELECT pg_stat_statements_reset(0::oid, (SELECT oid FROM pg_database WHERE datname = current_database()),"
+        " 0::bigint)"
+    )
 
 
 def connection_usage(conn: psycopg.Connection[Any]) -> tuple[int, int]:

@@ -18,12 +18,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import redis
+from psycopg import sql
 from rich.console import Console
 
 from venturegate.crews.paths import ROOT_ENV
 from venturegate.crews.runner import queue_job, run_job
 from venturegate.crews.stage28.demo_target import ShopProcess, prepare_database
+from venturegate.crews.stage28.inputs import put_entry_inputs
 from venturegate.crews.stage28.target import DATABASE_ENV, REDIS_ENV
 from venturegate.engine import Actor, Engine
 
@@ -38,11 +41,19 @@ class ServicesMissing(RuntimeError):
     """The stage-28 PostgreSQL or Redis could not be started."""
 
 
-def postgres_url() -> str:
-    """The stage-28 PostgreSQL URL: `VENTUREGATE_TEST_PERF_POSTGRES_URL`, or the script's cluster (started)."""
+def postgres_url(database: str = "stage28") -> str:
+    """A database of the stage-28 PostgreSQL (created if missing): on `VENTUREGATE_TEST_PERF_POSTGRES_URL`'s
+    server, or on the script's cluster (started)."""
     given = os.environ.get("VENTUREGATE_TEST_PERF_POSTGRES_URL")
-    if given:
-        return given
+    url = given or _script_url()
+    base, _, _ = url.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+    return f"{base}/{database}"
+
+
+def _script_url() -> str:
     if not SCRIPT.exists():
         raise ServicesMissing(f"{SCRIPT} not found: run the demo from a source checkout (make demo)")
     got = subprocess.run(["bash", str(SCRIPT), "start"], capture_output=True, text=True, timeout=300, check=False)
@@ -119,7 +130,7 @@ def run_stage28_demo(engine: Engine, console: Console, workdir: Path) -> dict[st
 
     started = time.perf_counter()
     console.rule("[bold]Stage 28 — Performance Optimization")
-    db = postgres_url()
+    db = postgres_url("stage28_demo")
     prepare_database(db)
     name = f"perf-demo-{int(time.time())}"
     engine.create_venture(name, "b2c_mass", 28, actor=LEAD)
@@ -134,6 +145,9 @@ def run_stage28_demo(engine: Engine, console: Console, workdir: Path) -> dict[st
             f"Shop at {shop.base_url} (pid {shop.pid}) with an N+1 query, no index on orders.customer_id "
             "(120k orders), an uncached aggregate and a hot Python loop"
         )
+        opts = {"base_url": shop.base_url, "pid": shop.pid, "config_file": str(shop.config)}
+        refs = put_entry_inputs(engine, name, opts, actor=LEAD, root=crews)
+        console.print(f"  entry inputs measured and stored: {', '.join(refs)} → {engine.venture(name).status}")
         with Progress(console=console, transient=True) as bar:
             task = bar.add_task("stage 28", total=None)
 
@@ -149,7 +163,7 @@ def run_stage28_demo(engine: Engine, console: Console, workdir: Path) -> dict[st
         colour = "green" if change["verdict"] == "kept" else "yellow"
         console.print(
             f"  [{colour}]{change['verdict']}[/{colour}] {change['technique']}: {str(change['hot_path'])[:70]} "
-            f"(p95 {change['before_ms']} → {change['after_ms']} ms)"
+            f"({change.get('measured_on')}: {change['before_ms']} → {change['after_ms']} ms)"
         )
     for line in got.get("rollbacks", []):
         console.print(f"  [yellow]↩[/yellow] {line}")
@@ -167,7 +181,7 @@ def bench_run(*, orders: int, rate: float, seconds: float) -> dict[str, Any]:
         folder = Path(tmp)
         engine = Engine.open(f"sqlite:///{folder / 'vg.db'}")
         try:
-            db = postgres_url()
+            db = postgres_url("stage28_bench")
             prepare_database(db, orders=orders)
             engine.create_venture("bench", "b2c_mass", 28, actor=LEAD)
             env = {DATABASE_ENV: db, ROOT_ENV: str(folder / "crews")}

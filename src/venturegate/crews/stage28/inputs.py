@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from venturegate.crews.stage28 import profiler
+from venturegate.crews.stage28 import database, profiler
 from venturegate.crews.stage28.target import read_target
 from venturegate.crews.stage28.traffic import Workload
 
@@ -31,6 +31,8 @@ def put_entry_inputs(
 ) -> list[str]:
     """Measure the service briefly and store the three stage-28 inputs; returns their `NAME@VERSION`."""
     target = read_target(options, root=root)
+    with database.connect(target.database_url) as conn:
+        database.check_extensions(conn)
     m = profiler.measure(target, Workload(target.endpoints, seed=2028).take(requests), rate)
     refs = []
     base = engine.put_artifact(venture, "performance_baseline", profiler.baseline_artifact(m), actor=actor)

@@ -392,7 +392,7 @@ class PerformanceOptimizationCrew(Crew):
         new = parse_tunables([f"{name}={value}"])
         target.write_config(**new)
         change = {
-            "hot_path": "service configuration",
+            "hot_path": f"service configuration {name}={value}",
             "technique": "configuration",
             "config_diff": {name: {"before": previous, "after": new[name]}},
         }
