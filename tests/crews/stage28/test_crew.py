@@ -195,3 +195,21 @@ def test_bad_input_ends_the_run_classified_with_nothing_changed(
     assert errors[0].status == "escalated"  # the taxonomy's recovery: escalate to exec (the venture pauses)
     assert _state(sqlite_engine, "bad") == state  # stage, configuration, substages and artifacts untouched
     assert config.read_text() == "{}"  # nothing applied on the target
+
+
+def test_the_cli_runs_the_stage_28_crew(env: Path, sqlite_engine: Engine, shop: Shop) -> None:
+    from typer.testing import CliRunner
+
+    from venturegate.cli.app import app
+
+    db = str(sqlite_engine.db.url)
+    sqlite_engine.create_venture("clivent", "b2c_mass", 28, actor=LEAD)
+    put_entry_inputs(sqlite_engine, "clivent", _options(shop("none")), actor=LEAD, root=env, requests=20)
+    listed = CliRunner().invoke(app, ["--db", db, "crews", "--json"])
+    assert {c["entry_point"]: c["stage"] for c in json.loads(listed.output)}["stage28"] == 28
+    ran = CliRunner().invoke(
+        app, ["--db", db, "--as", "lee:lead", "run", "clivent", "--stage", "28", "-o", "base_url=http://127.0.0.1:9",
+              "--json"],
+    )  # fmt: skip
+    out = json.loads(ran.output)
+    assert out["status"] == "failed" and "E28-PROFILING-FAILED" in out["error"], out

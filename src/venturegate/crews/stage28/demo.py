@@ -190,6 +190,8 @@ def bench_run(*, orders: int, rate: float, seconds: float) -> dict[str, Any]:
                 _environment({**env, REDIS_ENV: redis_url}),
                 ShopProcess(db, redis_url, folder / "crews" / "shop.json", "all") as shop,
             ):
+                opts = {"base_url": shop.base_url, "pid": shop.pid, "config_file": str(shop.config)}
+                put_entry_inputs(engine, "bench", opts, actor=LEAD, root=folder / "crews")
                 t0 = time.perf_counter()
                 got = run_crew(
                     engine,

@@ -101,6 +101,8 @@ class PerformanceOptimizationCrew(Crew):
         finally:
             forget_live(venture)
             self._report(run, state)
+            if run.status == "failed":
+                run.summary["error"] = run.outcome  # the job's error column shows why
         return run.result()
 
     # -- pre-flight: every check before anything is measured or changed ----------------------------
