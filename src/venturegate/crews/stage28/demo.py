@@ -32,8 +32,8 @@ from venturegate.engine import Actor, Engine
 
 LEAD = Actor("lee", "lead")
 SCRIPT = Path(__file__).resolve().parents[4] / "scripts" / "pg-stage28.sh"
-DEMO_OPTIONS = {"rate": 25, "seconds": 4, "tunables": "pool_size=1; throttle_ms=40"}
-"""A short run: 100 requests per measurement; `pool_size=1` is the operator's proposal to save connections
+DEMO_OPTIONS = {"rate": 25, "seconds": 3, "tunables": "pool_size=1; throttle_ms=40"}
+"""A short run: 75 requests per measurement. `pool_size=1` is the operator's proposal to save connections
 (one database connection for the whole service), which the crew measures and rejects."""
 
 
@@ -146,7 +146,7 @@ def run_stage28_demo(engine: Engine, console: Console, workdir: Path) -> dict[st
             "(120k orders), an uncached aggregate and a hot Python loop"
         )
         opts = {"base_url": shop.base_url, "pid": shop.pid, "config_file": str(shop.config)}
-        refs = put_entry_inputs(engine, name, opts, actor=LEAD, root=crews)
+        refs = put_entry_inputs(engine, name, opts, actor=LEAD, root=crews, requests=40)
         console.print(f"  entry inputs measured and stored: {', '.join(refs)} → {engine.venture(name).status}")
         with Progress(console=console, transient=True) as bar:
             task = bar.add_task("stage 28", total=None)
