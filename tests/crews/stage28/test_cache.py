@@ -47,7 +47,10 @@ def test_predicted_hit_rate_matches_redis(shop: Shop, shop_db: str, redis28: str
     assert after.cache is not None
     assert abs(after.cache.hit_rate - design.predicted) <= 5.0, (after.cache.as_dict(), design.predicted)
     assert after.cache.miss_penalty_ms is not None and after.cache.miss_penalty_ms > 0
-    assert after.summary["p95_ms"] < baseline.summary["p95_ms"]
+    report = "GET /reports/category/{category}"  # the cached aggregate: its median falls (the whole p95 is noise here)
+    before_p50 = next(e["p50_ms"] for e in baseline.summary["endpoints"] if e["endpoint"] == report)
+    after_p50 = next(e["p50_ms"] for e in after.summary["endpoints"] if e["endpoint"] == report)
+    assert after_p50 < before_p50 / 2, (before_p50, after_p50)
 
 
 def test_the_invalidation_proof_catches_a_stale_cache(shop: Shop, shop_db: str, redis28: str) -> None:

@@ -5,6 +5,7 @@ handlers, and bad input ending the run classified with nothing changed."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,8 +21,8 @@ from venturegate.crews.registry import install_hooks
 from venturegate.crews.runner import queue_job, run_job
 from venturegate.crews.stage28 import crew as stage28_crew
 from venturegate.crews.stage28.demo_target import ShopProcess, spec
-from venturegate.crews.stage28.inputs import put_entry_inputs
-from venturegate.crews.stage28.target import forget_live, read_target, register_live
+from venturegate.crews.stage28.inputs import grant_target, put_entry_inputs
+from venturegate.crews.stage28.target import DATABASE_ENV, REDIS_ENV, forget_live, read_target, register_live
 from venturegate.engine import Engine
 
 Shop = Callable[..., ShopProcess]
@@ -54,13 +55,14 @@ def _indexes(db: str) -> list[str]:
 
 
 def test_the_full_run_keeps_what_helps_and_rolls_back_the_rest(
-    sqlite_engine: Engine, shop: Shop, shop_db: str, env: Path
+    sqlite_engine: Engine, shop: Shop, shop_db: str, redis28: str, env: Path
 ) -> None:
     proc = shop("all")
     sqlite_engine.create_venture("shopfast", "b2c_mass", 28, actor=LEAD)
     assert sqlite_engine.venture("shopfast").status == "blocked"  # no baseline yet: the entry gate waits
     put_entry_inputs(sqlite_engine, "shopfast", _options(proc), actor=LEAD, root=env)
     assert sqlite_engine.venture("shopfast").status == "active"
+    grant_target(sqlite_engine, "shopfast", shop_db, redis28, actor=LEAD)
     job = queue_job(sqlite_engine, "shopfast", 28, _options(proc, tunables="throttle_ms=40"), actor=LEAD)
     steps: list[str] = []
     done = run_job(sqlite_engine, job.id, sink=lambda step, d, t, m: steps.append(step))
@@ -166,6 +168,7 @@ def _sample(venture: str, metric: str, value: float) -> Any:
         ("no_pg_stat_statements", "E28-PROFILER-SETUP"),
         ("redis_refused", "E28-CACHE-UNREACHABLE"),
         ("bad_endpoint", "E28-PROFILER-SETUP"),
+        ("not_granted", "E28-PROFILER-SETUP"),
     ],
 )
 def test_bad_input_ends_the_run_classified_with_nothing_changed(
@@ -175,7 +178,6 @@ def test_bad_input_ends_the_run_classified_with_nothing_changed(
     config = env / "shop.json"
     config.write_text("{}", encoding="utf-8")
     sqlite_engine.create_venture("bad", "b2c_mass", 28, actor=LEAD)
-    state = _state(sqlite_engine, "bad")
     # No service needed: the spec is a file in the crew folder, and every case fails before any load.
     options: dict[str, Any] = {"base_url": "http://127.0.0.1:9", "openapi": "spec.json", "config_file": "shop.json"}
     if case == "unreachable":
@@ -186,8 +188,11 @@ def test_bad_input_ends_the_run_classified_with_nothing_changed(
         monkeypatch.setenv("VENTUREGATE_PERF_DATABASE_URL", PG_URL.replace("+psycopg", ""))
     elif case == "redis_refused":
         monkeypatch.setenv("VENTUREGATE_PERF_REDIS_URL", "redis://127.0.0.1:9/0")
-    else:
+    elif case == "bad_endpoint":
         options["endpoints"] = "GET /products/{id}, GET /nowhere"
+    if case != "not_granted":  # the lead granted the variables and approved their hosts
+        grant_target(sqlite_engine, "bad", os.environ[DATABASE_ENV], os.environ[REDIS_ENV], actor=LEAD)
+    state = _state(sqlite_engine, "bad")
     result = stage28_crew.run(CrewContext(sqlite_engine, "bad", 28, LEAD, options))
     assert result.status == "failed", result.summary
     errors = sqlite_engine.error_records("bad")
@@ -205,6 +210,7 @@ def test_the_cli_runs_the_stage_28_crew(env: Path, sqlite_engine: Engine, shop: 
     db = str(sqlite_engine.db.url)
     sqlite_engine.create_venture("clivent", "b2c_mass", 28, actor=LEAD)
     put_entry_inputs(sqlite_engine, "clivent", _options(shop("none")), actor=LEAD, root=env, requests=20)
+    grant_target(sqlite_engine, "clivent", os.environ[DATABASE_ENV], os.environ[REDIS_ENV], actor=LEAD)
     listed = CliRunner().invoke(app, ["--db", db, "crews", "--json"])
     assert {c["entry_point"]: c["stage"] for c in json.loads(listed.output)}["stage28"] == 28
     ran = CliRunner().invoke(

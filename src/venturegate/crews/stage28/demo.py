@@ -26,7 +26,7 @@ from rich.console import Console
 from venturegate.crews.paths import ROOT_ENV
 from venturegate.crews.runner import queue_job, run_job
 from venturegate.crews.stage28.demo_target import ShopProcess, prepare_database
-from venturegate.crews.stage28.inputs import put_entry_inputs
+from venturegate.crews.stage28.inputs import grant_target, put_entry_inputs
 from venturegate.crews.stage28.target import DATABASE_ENV, REDIS_ENV
 from venturegate.engine import Actor, Engine
 
@@ -147,6 +147,7 @@ def run_stage28_demo(engine: Engine, console: Console, workdir: Path) -> dict[st
         )
         opts = {"base_url": shop.base_url, "pid": shop.pid, "config_file": str(shop.config)}
         refs = put_entry_inputs(engine, name, opts, actor=LEAD, root=crews, requests=40)
+        grant_target(engine, name, db, redis_url, actor=LEAD)
         console.print(f"  entry inputs measured and stored: {', '.join(refs)} → {engine.venture(name).status}")
         with Progress(console=console, transient=True) as bar:
             task = bar.add_task("stage 28", total=None)
@@ -192,6 +193,7 @@ def bench_run(*, orders: int, rate: float, seconds: float) -> dict[str, Any]:
             ):
                 opts = {"base_url": shop.base_url, "pid": shop.pid, "config_file": str(shop.config)}
                 put_entry_inputs(engine, "bench", opts, actor=LEAD, root=folder / "crews")
+                grant_target(engine, "bench", db, redis_url, actor=LEAD)
                 t0 = time.perf_counter()
                 got = run_crew(
                     engine,

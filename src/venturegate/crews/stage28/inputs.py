@@ -45,3 +45,14 @@ def put_entry_inputs(
     )
     refs.append(f"{req.name}@{req.version}")
     return refs
+
+
+def grant_target(engine: Engine, venture: str | int, database_url: str, redis_url: str | None, *, actor: Actor) -> None:
+    """What a lead does before the first run: grant the crew the two variables and approve their hosts."""
+    from venturegate.crews.stage28.target import DATABASE_ENV, REDIS_ENV
+    from venturegate.engine.secrets import ENV_KEY, HOSTS_KEY, host_port
+
+    why = "stage-28 crew: the service's database and cache"
+    engine.set_config(venture, ENV_KEY, [DATABASE_ENV, REDIS_ENV], actor=actor, reason=why)
+    hosts = [host_port(database_url)] + ([host_port(redis_url)] if redis_url else [])
+    engine.set_config(venture, HOSTS_KEY, hosts, actor=actor, reason=why)

@@ -34,6 +34,8 @@ from venturegate.crews.stage28.target import (
 )
 from venturegate.crews.stage28.traffic import Request, Workload
 from venturegate.engine.errors import BadInput, NotFound
+from venturegate.engine.secrets import KEYS as SECRET_KEYS
+from venturegate.engine.secrets import SecretGrant
 
 STAGE = 28
 PROFILER, ARCHITECT, OPTIMIZER, ANALYST = "PerformanceProfiler", "CacheArchitect", "CodeOptimizer", "BottleneckAnalyst"
@@ -109,7 +111,8 @@ class PerformanceOptimizationCrew(Crew):
     def _preflight(self, run: CrewRun) -> Target:
         run.step(f"28.1 {PROFILER}", 0, 6, "checking the service, its database and its cache")
         try:
-            target = read_target(run.ctx.options, root=crew_root(run.ctx.output_root))
+            grant = SecretGrant.from_settings({k: run.setting(k) for k in SECRET_KEYS})
+            target = read_target(run.ctx.options, root=crew_root(run.ctx.output_root), grant=grant)
         except BadInput as exc:
             run.error(f"profiler not configured: {exc.message} ({exc.where})")
             raise run.stop("failed", exc.message) from None

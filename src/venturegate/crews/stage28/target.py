@@ -14,7 +14,9 @@ Options (`venturegate run V --stage 28 --option key=value`):
 | `tunables` | configuration changes the service exposes, to try: `name=value; name=value` |
 
 Secrets (the URLs may hold passwords) are read from the environment and never stored: artifacts,
-events and reports name the variable, not the value.
+events and reports name the variable, not the value. A crew run reads only variables the venture's
+secrets policy grants (`secrets.allowed_env`) and connects only to approved hosts
+(`secrets.approved_hosts`): the option names a variable, the grant decides.
 
 Rollback handlers are process-wide (declared by the crew's `hooks()`); they act on the target a
 run of this process registered for the venture. A rollback ordered in another process (a CLI
@@ -36,6 +38,7 @@ from urllib.parse import urlsplit
 from venturegate.crews.stage19.loadgen import NonLoopbackTargetError, ensure_loopback
 from venturegate.crews.stage28.traffic import Endpoint, endpoints_from_spec
 from venturegate.engine.errors import BadInput
+from venturegate.engine.secrets import SecretGrant, host_port
 
 DATABASE_ENV = "VENTUREGATE_PERF_DATABASE_URL"
 REDIS_ENV = "VENTUREGATE_PERF_REDIS_URL"
@@ -129,10 +132,36 @@ def _confined(root: Path | None, value: str, where: str) -> Path:
     return resolved
 
 
-def read_target(options: dict[str, Any], env: dict[str, str] | None = None, *, root: Path | None = None) -> Target:
+def _granted(grant: SecretGrant | None, name: str, url: str, where: str) -> None:
+    """With a grant (a crew run), the variable must be granted and its URL's host approved (the secrets policy)."""
+    if grant is None:
+        return
+    if not grant.allows_env(name):
+        raise BadInput(
+            f"environment variable {name} is not granted to this venture's crews",
+            where=f"--option {where}",
+            hint=f"a chairman or lead grants it: `venturegate config set VENTURE secrets.allowed_env {name}`",
+        )
+    if not grant.allows_host(url):
+        raise BadInput(
+            f"{name} points at {host_port(url)}, which is not an approved host for this venture's credentials",
+            where=f"--option {where}",
+            hint=f"`venturegate config set VENTURE secrets.approved_hosts {host_port(url)}`",
+        )
+
+
+def read_target(
+    options: dict[str, Any],
+    env: dict[str, str] | None = None,
+    *,
+    root: Path | None = None,
+    grant: SecretGrant | None = None,
+) -> Target:
     """The target from the crew's options and the environment; bad or missing input is a `BadInput`.
 
-    Files named by options (`openapi`, `config_file`) must lie inside `root`, the crew folder.
+    Files named by options (`openapi`, `config_file`) must lie inside `root`, the crew folder. With
+    `grant` (the venture's secrets policy; a crew run always passes it), the database and Redis
+    variables must be granted and their hosts approved.
     """
     env = dict(os.environ) if env is None else env
     base_url = str(options.get("base_url") or "").rstrip("/")
@@ -157,7 +186,10 @@ def read_target(options: dict[str, Any], env: dict[str, str] | None = None, *, r
         )
     if urlsplit(database_url).scheme not in ("postgresql", "postgres"):
         raise BadInput(f"{db_env} is not a postgresql:// URL", where="--option database_env")
+    _granted(grant, db_env, database_url, "database_env")
     redis_url = env.get(redis_env) or None
+    if redis_url is not None:
+        _granted(grant, redis_env, redis_url, "redis_env")
     where = str(options.get("openapi") or f"{base_url}/openapi.json")
     if not where.startswith(("http://", "https://")):
         where = str(_confined(root, where, "openapi"))
