@@ -32,8 +32,8 @@ from venturegate.engine import Actor, Engine
 
 LEAD = Actor("lee", "lead")
 SCRIPT = Path(__file__).resolve().parents[4] / "scripts" / "pg-stage28.sh"
-DEMO_OPTIONS = {"rate": 25, "seconds": 3, "tunables": "pool_size=1; throttle_ms=40"}
-"""A short run: 75 requests per measurement. `pool_size=1` is the operator's proposal to save connections
+DEMO_OPTIONS = {"rate": 25, "seconds": 5, "tunables": "pool_size=1; throttle_ms=40"}
+"""A short run: 125 requests per measurement. `pool_size=1` is the operator's proposal to save connections
 (one database connection for the whole service), which the crew measures and rejects."""
 
 
