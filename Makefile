@@ -64,8 +64,9 @@ check: install ## Run format, lint, type checks and the tests (services must be 
 test: install services ## Set everything up, then run every check and test
 	@bash scripts/check
 
-demo: install ## Run the demo (SQLite; installs HAProxy for the stage-30 deployment); in a terminal it then serves the dashboard
+demo: install ## Run the demo (SQLite; installs HAProxy for stage 30, PostgreSQL with hypopg for stage 28); in a terminal it then serves the dashboard
 	@bash scripts/services.sh haproxy
+	@bash scripts/services.sh stage28
 	@if [ -t 0 ] && [ -t 1 ]; then $(BIN)/venturegate demo --serve; else $(BIN)/venturegate demo; fi
 
 docs: install ## Regenerate the generated references (docs/cli.md, docs/workflow-format.md fields)

@@ -25,6 +25,7 @@ _install_lock = threading.Lock()
 _BUILTIN = {
     "stage17": "venturegate.crews.stage17:crew",
     "stage19": "venturegate.crews.stage19:crew",
+    "stage28": "venturegate.crews.stage28:crew",
     "stage30": "venturegate.crews.stage30:crew",
 }
 
