@@ -7,9 +7,10 @@ smaller and larger teams scaled per head) gives `velocity_benchmark_deviation`: 
 the distance to the nearer edge in percent of that edge.
 
 Forecast: Monte Carlo over throughput. Each trial draws a velocity per sprint from the history (with
-replacement) until the remaining points are done; without a history it draws from a normal around the
-estimate with a 20% standard deviation (an assumption, stated in the result). The sprints needed give
-P50/P85/P95 completion dates.
+replacement, from a resample of the history drawn per trial - a double bootstrap, so a short history's
+uncertainty widens the forecast) until the remaining points are done; without a history it draws from a
+normal around the estimate with a 20% standard deviation (an assumption, stated in the result). The sprints
+needed give P50/P85/P95 completion dates.
 """
 
 from __future__ import annotations
@@ -83,13 +84,16 @@ def simulate(
     """Sprints needed in each trial to finish `points`."""
     rng = np.random.default_rng(seed)
     hist = np.array([h for h in history if h > 0], dtype=float)
-    method = "bootstrap over the velocity history" if hist.size else "normal(estimate, 20%) - no history given"
+    method = "double bootstrap over the velocity history" if hist.size else "normal(estimate, 20%) - no history given"
     if points <= 0:
         return np.zeros(trials, dtype=np.int64), method
     mean = float(hist.mean()) if hist.size else max(estimate, 1e-6)
     cap = math.ceil(points / max(mean * 0.2, 1e-6)) + 50
     if hist.size:
-        draws = rng.choice(hist, size=(trials, cap), replace=True)
+        # A double bootstrap: each trial first resamples the history (how uncertain a short history is
+        # about the team's true rate), then draws its sprints from that resample.
+        own = rng.choice(hist, size=(trials, hist.size), replace=True)
+        draws = np.take_along_axis(own, rng.integers(0, hist.size, size=(trials, cap)), axis=1)
     else:
         draws = np.clip(rng.normal(estimate, 0.2 * estimate, size=(trials, cap)), 0.05 * estimate, None)
     done = np.cumsum(draws, axis=1) >= points - 1e-9
