@@ -19,10 +19,11 @@ import psycopg
 import pytest
 
 from venturegate.crews import CrewContext
+from venturegate.crews.registry import install_hooks
 from venturegate.crews.stage30 import crew, demo
 from venturegate.crews.stage30.demo_service import command
 from venturegate.crews.stage30.haproxy import LocalDriver
-from venturegate.crews.stage30.live import LiveDeployment, live, register
+from venturegate.crews.stage30.live import LiveDeployment, live
 from venturegate.engine import Actor, Engine
 
 LEAD = Actor("lee", "lead")
@@ -220,8 +221,8 @@ def test_a_rejected_release_stops_the_run(bundled: Engine, tmp_path: Any) -> Non
 
 def test_an_engine_rollback_of_scope_traffic_moves_traffic_to_blue(bundled: Engine) -> None:
     bundled.create_venture("acme", "b2b_smb", 30, actor=LEAD)
-    register(bundled)
-    register(bundled)  # once per engine, however many runs
+    assert "stage30: rollback traffic" in install_hooks(bundled)  # declared on the crew class
+    assert install_hooks(bundled) == []  # once per engine, however many runs
     with LocalDriver(command()) as driver:
         dep = LiveDeployment(driver, "v1", "v2")
         with live("acme", dep):

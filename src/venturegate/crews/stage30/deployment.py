@@ -32,7 +32,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from venturegate.crews.base import AgentSpec, Crew, CrewContext, CrewResult
+from venturegate.crews.base import AgentSpec, Crew, CrewContext, CrewHooks, CrewResult
+from venturegate.crews.registry import install_hooks
 from venturegate.crews.stage19.loadgen import LoadProfile, run_profile
 from venturegate.crews.stage30 import demo_service, live, monitoring, validator, verifier
 from venturegate.crews.stage30.haproxy import LocalDriver
@@ -103,9 +104,19 @@ class DeploymentCrew(Crew):
         AgentSpec("PostDeploymentVerifier", "Smoke tests, monitoring setup, rollback rehearsal, handoff", ("30.3",)),
     )  # fmt: skip
 
+    def hooks(self) -> CrewHooks:
+        """The rollback handlers of the stage's three scopes, acting on the venture's live deployment."""
+        return CrewHooks(
+            rollback={
+                "traffic": live.move_traffic_to_blue,
+                "database": live.restore_database,
+                "green": live.destroy_green,
+            }
+        )
+
     def run(self, ctx: CrewContext) -> CrewResult:
         """Run whatever of 30.1 → 30.2 → 30.3 is not done yet for `ctx.venture`."""
-        live.register(ctx.engine)
+        install_hooks(ctx.engine)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         run_id = f"job-{ctx.job_id}" if ctx.job_id is not None else f"run-{stamp}"
         base_dir = Path(str(ctx.options.get("base_dir", "."))).resolve()

@@ -8,18 +8,17 @@ scopes it touches; stage 30 declares three, and this module registers one for ea
 - `green`: take green out of rotation and stop it (the "destroy green" of the decision tree).
 
 Handlers run inside the engine's rollback transaction, so they act on the outside world only and
-never call the engine. A venture without a live deployment has nothing to act on; the handler says so.
+never call the engine. A venture without a live deployment has nothing to act on; the handler says so. The crew declares
+them (`DeploymentCrew.hooks`), so every engine a process opens runs them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from venturegate.crews.stage30.driver import DeploymentDriver
 from venturegate.engine.rollbacks import RollbackContext
@@ -42,7 +41,6 @@ class LiveDeployment:
 
 _live: dict[str, LiveDeployment] = {}
 _lock = threading.Lock()
-_registered: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def current(venture: str) -> LiveDeployment | None:
@@ -102,12 +100,3 @@ def destroy_green(ctx: RollbackContext) -> str:
         raise
     dep.log.append(f"green: {dep.green} stopped")
     return f"green ({dep.green}) stopped"
-
-
-def register(engine: Any) -> None:
-    """Register the three handlers once per engine."""
-    if engine not in _registered:
-        engine.register_rollback_handler("traffic", move_traffic_to_blue)
-        engine.register_rollback_handler("database", restore_database)
-        engine.register_rollback_handler("green", destroy_green)
-        _registered.add(engine)
