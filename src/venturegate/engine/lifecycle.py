@@ -338,7 +338,10 @@ class LifecycleOps(EngineBase):
                 raise Conflict(f"venture '{row.name}' is {row.status}")
             wf = self.pinned(conn, row.workflow_digest).workflow
             stage = self._stage(wf, int(row.stage))
-            checks = [c for c in (*stage.gates.entry, *stage.gates.exit) if isinstance(c, AttestCheck)]
+            substage_entries = [c for sub in stage.substages for c in sub.entry]
+            checks = [
+                c for c in (*stage.gates.entry, *stage.gates.exit, *substage_entries) if isinstance(c, AttestCheck)
+            ]
             match = next((c for c in checks if c.attest == criterion), None)
             if match is None:
                 listed = "; ".join(f'"{c.attest}"' for c in checks) or "none"

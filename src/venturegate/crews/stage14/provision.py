@@ -326,3 +326,22 @@ def probe_window(
             break
         time.sleep(max(0.0, next_at - time.monotonic()))
     return counts
+
+
+def teardown_venture(venture_id: int, *, admin_url: str | None = None, redis_url: str | None = None) -> list[str]:
+    """Remove every environment the local driver made for a venture, whatever its prefix (the rollback
+    handler of the `environments` scope). Services belong to the run that started them and end with it."""
+    driver = LocalDriver(admin_url=admin_url, redis_url=redis_url)
+    marker = f"venturegate:%:v{int(venture_id)}:%"
+    with psycopg.connect(driver.admin_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+            "WHERE shobj_description(oid, 'pg_database') LIKE %s",
+            (marker,),
+        ).fetchall()
+    removed: list[str] = []
+    for (owner,) in rows:
+        _, prefix, vid, env = str(owner).split(":")
+        if vid == f"v{int(venture_id)}":
+            removed += driver.teardown(EnvironmentRequest(int(venture_id), env, 0, prefix=prefix))
+    return removed
