@@ -67,10 +67,10 @@ def test_unknown_or_ambiguous_stacks_are_errors(words: list[str]) -> None:
 
 
 def test_clean_files_pass_every_tool(tmp_path: Path) -> None:
-    result = verify(_render(tmp_path))  # type: ignore[arg-type]
+    # checkov on the clean files runs in the crew's end-to-end test (test_stage14_crew.py).
+    result = verify(_render(tmp_path), checkov=False)  # type: ignore[arg-type]
     assert result.ok, [str(f) for f in result.findings]
-    assert {"python-hcl2", "github-workflow-schema", "actionlint", "hadolint", "checkov"} <= set(result.ran)
-    assert result.checks["passed"] > 50 and result.checks["failed"] == 0
+    assert {"python-hcl2", "github-workflow-schema", "actionlint", "hadolint"} <= set(result.ran)
 
 
 def _override(folder: Path, name: str, text: str) -> Path:

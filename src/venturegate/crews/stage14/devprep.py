@@ -22,7 +22,7 @@ from venturegate.crews.stage14._steps import fail
 from venturegate.crews.stage14.environment import EnvironmentOutcome, setup
 from venturegate.crews.stage14.formation import form
 from venturegate.crews.stage14.inputs import Inputs, read
-from venturegate.crews.stage14.planning import plan
+from venturegate.crews.stage14.planning import SprintOutcome, plan
 from venturegate.engine.errors import BadInput, GateNotPassed
 from venturegate.engine.rollbacks import RollbackContext
 
@@ -98,10 +98,9 @@ class DevelopmentPrepCrew(Crew):
                 "raci_violations": team.problems,
             }
             waiting = self._complete(run, "14.2")
-            sprint = plan(run, inputs, team.members)
-            run.summary["sprint"] = {"backlog": {k: v for k, v in sprint.backlog.items() if k != "stories_detail"},
-                                     "plan": sprint.plan, "velocity": sprint.velocity, "forecast": sprint.forecast,
-                                     "figures": sprint.figures}  # fmt: skip
+            sprint = SprintOutcome()
+            run.summary["sprint"] = sprint.__dict__
+            plan(run, inputs, team.members, sprint)
             if not waiting:
                 waiting = self._complete(run, "14.3")
             if waiting:

@@ -108,5 +108,5 @@ def update(
         **rates,
         "readiness_score": score.score,
         "fired": [f"{f.trigger}: {f.detail or f.outcome}" for f in [*got.fired, *fired] if f.outcome != "pending"],
-        "member": show(engine, venture)["members"][[x["id"] for x in show(engine, venture)["members"]].index(member)],
+        "member": next(x for x in show(engine, venture)["members"] if x["id"] == member),
     }

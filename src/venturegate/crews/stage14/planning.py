@@ -66,15 +66,16 @@ def velocity(inputs: Inputs, team: list[Member], sprint_weeks: int) -> dict[str,
     return out
 
 
-def plan(run: CrewRun, inputs: Inputs, people: dict[str, Person]) -> SprintOutcome:
-    """All of 14.3 (errors go to the error policy)."""
+def plan(run: CrewRun, inputs: Inputs, people: dict[str, Person], out: SprintOutcome | None = None) -> SprintOutcome:
+    """All of 14.3, filling `out` as it goes (errors go to the error policy)."""
+    out = SprintOutcome() if out is None else out
     weeks = int(run.setting("sprint_duration_weeks"))
     run.step("14.3 SprintPlanner", 0, 3, "backlog and dependency graph")
     try:
         backlog = bl.build(inputs.epics)
     except bl.CyclicDependencies as exc:
         fail(run, f"technical_plan.epics: {exc}")
-    out = SprintOutcome(backlog=backlog.as_dict())
+    out.backlog = {k: v for k, v in backlog.as_dict().items() if k != "stories_detail"}
     stories = {s.id: s for s in backlog.stories}
     team = members(people, weeks)
     vel = velocity(inputs, team, weeks)

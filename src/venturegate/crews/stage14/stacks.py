@@ -98,8 +98,8 @@ def resolve(words: Sequence[str]) -> Stack:
         elif word not in TOOLING:
             unknown.append(raw)
     if unknown:
-        known = sorted({*ALIASES, *SERVICES, *TOOLING})
-        raise UnsupportedStack(f"unsupported stack: {', '.join(repr(u) for u in unknown)} (known: {', '.join(known)})")
+        # The known words stay out of the message: the stage's error rules classify errors by their text.
+        raise UnsupportedStack(f"unsupported stack: {', '.join(repr(u) for u in unknown)} (see docs/crews.md)")
     if len(languages) != 1:
         found = ", ".join(languages) or "none"
         raise UnsupportedStack(f"unsupported stack: exactly one language is needed, the plan names {found}")
