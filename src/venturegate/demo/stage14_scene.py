@@ -78,14 +78,14 @@ def run_stage14_scene(engine: Engine, console: Console, workdir: Path) -> dict[s
         fourth = _run(engine, name, console, "after the RACI approvals")
         sprint = fourth.get("sprint", {})
         fc = sprint.get("forecast", {})
+        packed, dates = sprint.get("plan", {}), fc.get("dates", {})
         console.print(
-            f"    {sprint.get('plan', {}).get('sprints_used')} sprints packed ({sprint.get('plan', {}).get('method')}); "
-            f"velocity {sprint.get('velocity', {}).get('story_points')}; P50 {fc.get('dates', {}).get('p50')}, "
-            f"P85 {fc.get('dates', {}).get('p85')}, P95 {fc.get('dates', {}).get('p95')} vs deadline {fc.get('deadline')}"
+            f"    {packed.get('sprints_used')} sprints packed ({packed.get('method')}); velocity "
+            f"{sprint.get('velocity', {}).get('story_points')}; P50 {dates.get('p50')}, P85 {dates.get('p85')}, "
+            f"P95 {dates.get('p95')} vs deadline {fc.get('deadline')}"
         )
-        console.print(
-            f"    readiness {fourth.get('readiness', {}).get('score')} · forecast chart {fourth.get('out_dir')}/forecast.svg"
-        )
+        score = fourth.get("readiness", {}).get("score")
+        console.print(f"    readiness {score} · forecast chart {fourth.get('out_dir')}/forecast.svg")
         summary.update(runs=[first, second, third, fourth], readiness=fourth.get("readiness", {}).get("score"))
     finally:
         if before is None:
