@@ -210,13 +210,22 @@ def test_a_dependency_cycle_is_a_planning_error(sqlite_engine: Engine, tmp_path:
     assert _databases(prefix) == []
 
 
-def test_more_work_than_capacity_is_a_planning_error(sqlite_engine: Engine, tmp_path: Path, prefix: str) -> None:
+def test_more_work_than_capacity_is_a_planning_error_from_the_cli(
+    sqlite_engine: Engine, tmp_path: Path, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from venturegate.cli.app import app
+
     engine = sqlite_engine
     demo.enter(engine, "acme")
     engine.put_artifact("acme", "timeline", demo.timeline("acme", launch_weeks=4), actor=demo.LEAD)
     engine.complete_substage("acme", "14.1", actor=EXEC)
-    result = _run(engine, tmp_path, prefix)
-    assert result.status == "failed" and _errors(engine) == [("plan-over-capacity", "escalated")]
+    monkeypatch.setenv("VENTUREGATE_CREW_ROOT", str(tmp_path / "crews"))
+    db = engine.db.url.render_as_string(hide_password=False)
+    opts = [x for k in ("resource_prefix=" + prefix, "solver_seconds=2", "trials=2000") for x in ("-o", k)]
+    got = CliRunner().invoke(app, ["--db", db, "--as", "lee:lead", "run", "acme", "--stage", "14", *opts, "--json"])
+    job = json.loads(got.output)
+    assert job["status"] == "failed" and job["result"]["status"] == "failed", got.output  # the crew failed it
+    assert _errors(engine) == [("plan-over-capacity", "escalated")]
     assert "more work than capacity before the deadline" in engine.error_records()[0].message
-    assert result.summary["sprint"]["forecast"]["on_time_probability"] == 0.0
-    assert any(f.startswith("DEV-003") for f in result.fired)  # velocity below what the timeline needs
+    assert job["result"]["summary"]["sprint"]["forecast"]["on_time_probability"] == 0.0
+    assert any(f.startswith("DEV-003") for f in job["result"]["fired"])  # velocity below what the timeline needs
