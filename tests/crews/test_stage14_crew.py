@@ -229,3 +229,18 @@ def test_more_work_than_capacity_is_a_planning_error_from_the_cli(
     assert "more work than capacity before the deadline" in engine.error_records()[0].message
     assert job["result"]["summary"]["sprint"]["forecast"]["on_time_probability"] == 0.0
     assert any(f.startswith("DEV-003") for f in job["result"]["fired"])  # velocity below what the timeline needs
+
+
+def test_an_unfillable_critical_role_proposes_dev002(sqlite_engine: Engine, tmp_path: Path, prefix: str) -> None:
+    engine = sqlite_engine
+    demo.enter(engine, "acme")
+    resources = demo.resources("acme")
+    resources["roles"].append({"role": "security", "count": 1, "critical": True, "skills": ["security"]})
+    engine.put_artifact("acme", "resource_requirements", resources, actor=demo.LEAD)
+    engine.complete_substage("acme", "14.1", actor=EXEC)
+    result = _run(engine, tmp_path, prefix)
+    assert result.status == "waiting" and "DEV-002" in result.summary["outcome"], result.summary["outcome"]
+    assert result.summary["team"]["unavailable_skills"] == ["security"]
+    assert result.summary["team"]["unfilled"] == ["security #1"]
+    pending = [a for a in engine.approvals("acme", "pending") if (a.payload or {}).get("trigger") == "DEV-002"]
+    assert len(pending) == 1 and pending[0].role == "chairman"

@@ -88,15 +88,6 @@ class DevelopmentPrepCrew(Crew):
                     if "14.1" not in run.done():
                         self._teardown(driver, inputs, env_out, run)
             team = form(run, inputs, inputs.environments)
-            run.summary["team"] = {
-                "roles_filled_percent": team.assignment.roles_filled_percent,
-                "solver": team.assignment.status,
-                "assignment": {f"{r} #{i + 1}": p for (r, i), p in sorted(team.assignment.filled.items())},
-                "unfilled": [f"{s.role.name} #{s.index + 1}" for s in team.assignment.unfilled()],
-                "unavailable_skills": team.assignment.unavailable_skills,
-                "raci": [r.as_dict() for r in team.raci],
-                "raci_violations": team.problems,
-            }
             waiting = self._complete(run, "14.2")
             sprint = SprintOutcome()
             run.summary["sprint"] = sprint.__dict__

@@ -119,6 +119,15 @@ def form(run: CrewRun, inputs: Inputs, environments: list[str]) -> TeamOutcome:
     }
     if required > 0:
         values["budget_coverage"] = round(100.0 * float(budget.get("allocated_usd_monthly", 0)) / required, 2)
+    run.summary["team"] = {
+        "roles_filled_percent": assignment.roles_filled_percent,
+        "solver": assignment.status,
+        "assignment": {f"{r} #{i + 1}": p for (r, i), p in sorted(assignment.filled.items())},
+        "unfilled": [f"{s.role.name} #{s.index + 1}" for s in assignment.unfilled()],
+        "unavailable_skills": assignment.unavailable_skills,
+        "raci": matrix,
+        "raci_violations": problems,
+    }
     record(run, values)
     for m in out_members:
         if not m["onboarding_complete"]:
