@@ -177,7 +177,7 @@ class LocalDriver:
             self._stop(proc)
             removed.append(f"service pid {proc.pid}")
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            if self._owned(conn, request) is not False:
+            if self._owned(conn, request):  # ours; one that is not (or is gone) is left alone
                 conn.execute(
                     sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(request.database))
                 )
