@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from venturegate.cli.context import STATE, emit_json, handled, out
+from venturegate.cli.escape import safe
 
 onboarding_app = typer.Typer(help="Stage-14 onboarding checklists and RACI approvals.", no_args_is_help=True)
 VENTURE = Annotated[str, typer.Argument(help="Venture id or name.")]
@@ -17,11 +18,11 @@ JSON = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 def _print(result: dict[str, Any]) -> None:
     out.print(
-        f"{result['team_structure']}: onboarding {result['onboarding_completion_rate']:g}% · RACI approved "
+        f"{safe(result['team_structure'])}: onboarding {result['onboarding_completion_rate']:g}% · RACI approved "
         f"{result['raci_approval_rate']:g}% · readiness {result['readiness_score']:g}"
     )
     for fired in result.get("fired", []):
-        out.print(f"  trigger: {fired}")
+        out.print(f"  trigger: {safe(fired)}")
 
 
 @onboarding_app.command("show")
@@ -35,7 +36,7 @@ def show(venture: VENTURE, as_json: JSON = False) -> None:
         emit_json(got)
         return
     out.print(
-        f"{got['team_structure']}: onboarding {got['onboarding_completion_rate']:g}% · "
+        f"{safe(got['team_structure'])}: onboarding {got['onboarding_completion_rate']:g}% · "
         f"RACI approved {got['raci_approval_rate']:g}%"
     )
     table = Table()
@@ -43,11 +44,15 @@ def show(venture: VENTURE, as_json: JSON = False) -> None:
         table.add_column(col)
     for m in got["members"]:
         for i, item in enumerate(m["items"]):
+            first = i == 0
+            approved = ("yes" if m["raci_approved"] else "no") if first else ""
             table.add_row(
-                m["id"] if i == 0 else "", m["role"] if i == 0 else "",
-                ("yes" if m["raci_approved"] else "no") if i == 0 else "", f"{item['id']}: {item['text']}",
+                safe(m["id"]) if first else "",
+                safe(m["role"]) if first else "",
+                approved,
+                safe(f"{item['id']}: {item['text']}"),
                 "✓" if item["done"] else "",
-            )  # fmt: skip
+            )
     out.print(table)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from venturegate.crews.base import Cancelled, CancelToken, CrewContext, CrewResult, ProgressSink
@@ -38,8 +39,18 @@ def queue_job(
     return engine.create_job(venture, stage, name, options, actor=actor)
 
 
-def run_job(engine: Engine, job_id: int, *, worker: str = "inline", sink: ProgressSink | None = None) -> Job:
-    """Claim a queued job and run its crew to the end; the job's row says how it ended (never raises for it)."""
+def run_job(
+    engine: Engine,
+    job_id: int,
+    *,
+    worker: str = "inline",
+    sink: ProgressSink | None = None,
+    output_root: Path | None = None,
+) -> Job:
+    """Claim a queued job and run its crew to the end; the job's row says how it ended (never raises for it).
+
+    `output_root` is the crew root of this run (the server's choice; default `crews.paths.crew_root`).
+    """
     job = engine.claim_job(job_id, worker=worker)
     if job is None:
         return engine.job(job_id)
@@ -55,6 +66,7 @@ def run_job(engine: Engine, job_id: int, *, worker: str = "inline", sink: Progre
             job_id=job.id,
             sink=sink,
             cancel=CancelToken(lambda: engine.heartbeat_job(job_id)),
+            output_root=output_root,
         )
         ctx.checkpoint()
         result: CrewResult = crew.run(ctx)

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from venturegate.crews.base import AgentSpec, Crew, CrewContext, CrewHooks, CrewResult
+from venturegate.crews.paths import output_folder
 from venturegate.crews.registry import install_hooks
 from venturegate.crews.stage19.loadgen import LoadProfile, run_profile
 from venturegate.crews.stage30 import demo_service, live, monitoring, validator, verifier
@@ -119,9 +120,8 @@ class DeploymentCrew(Crew):
         install_hooks(ctx.engine)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         run_id = f"job-{ctx.job_id}" if ctx.job_id is not None else f"run-{stamp}"
-        base_dir = Path(str(ctx.options.get("base_dir", "."))).resolve()
         venture = ctx.engine.venture(ctx.venture)
-        out = Path(str(ctx.options.get("out_dir", base_dir / ".venturegate" / "crews" / venture.name / run_id)))
+        out = output_folder(ctx.output_root, ctx.options, venture.id, run_id)  # from ids, under the crew root
         run = _Run(ctx, run_id, out)
         try:
             if venture.stage != STAGE:

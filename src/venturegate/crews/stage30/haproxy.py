@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import ipaddress
 import os
 import shutil
 import signal
@@ -78,7 +79,17 @@ class RuntimeAPI:
 
 
 def render_config(*, frontend_port: int, ports: Mapping[str, int], socket_path: Path, host: str = "127.0.0.1") -> str:
-    """The HAProxy configuration: frontend on `host:frontend_port`, servers blue and green, admin socket."""
+    """The HAProxy configuration: frontend on `host:frontend_port`, servers blue and green, admin socket.
+
+    HAProxy's format has no serializer, so every value is checked to be what it must be (an IP
+    address, a port, a path without blanks) before it is written; nothing else is interpolated.
+    """
+    ipaddress.ip_address(host)  # ValueError for anything but an address
+    for port in (frontend_port, *ports.values()):
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise ValueError(f"{port!r} is not a TCP port")
+    if not str(socket_path) or any(c.isspace() or c in "#\\'\"" for c in str(socket_path)):
+        raise ValueError(f"{str(socket_path)!r} cannot be written into an HAProxy configuration")
     servers = "\n".join(
         f"    server {slot} {host}:{ports[slot]} weight {100 if slot == 'blue' else 0} check" for slot in SLOTS
     )
