@@ -76,6 +76,9 @@ def _errors(engine: Engine) -> list[tuple[str, str]]:
     return [(e.rule_id, e.status) for e in engine.error_records()]
 
 
+@pytest.mark.timeout(
+    300
+)  # four crew runs with real provisioning and checkov: about 60 s, 2-3x that on a loaded machine
 def test_full_stage14_run(sqlite_engine: Engine, tmp_path: Path, prefix: str) -> None:
     engine = sqlite_engine
     demo.enter(engine, "acme", base_image="python:latest")
