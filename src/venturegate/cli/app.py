@@ -24,6 +24,7 @@ from venturegate.cli import (
 from venturegate.cli.approvals import approval_app
 from venturegate.cli.context import STATE, handled, out
 from venturegate.cli.data import artifact_app, metric_app
+from venturegate.cli.onboarding_cmds import onboarding_app
 from venturegate.cli.workflows import workflow_app
 
 app = typer.Typer(
@@ -122,6 +123,7 @@ app.command("worker")(supervise.worker)
 app.command("stats")(supervise.stats)
 app.add_typer(supervise.progression_app, name="progression")
 app.add_typer(workflow_app, name="workflow")
+app.add_typer(onboarding_app, name="onboarding")
 app.command("critique")(workflows.critique)
 app.add_typer(db_app, name="db")
 configuration.register(app)

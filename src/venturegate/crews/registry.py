@@ -23,6 +23,7 @@ _install_lock = threading.Lock()
 # used only for a built-in whose entry point is missing (a source checkout not reinstalled since the
 # entry point was added), so that the crew still runs; an installed entry point always wins.
 _BUILTIN = {
+    "stage14": "venturegate.crews.stage14:crew",
     "stage17": "venturegate.crews.stage17:crew",
     "stage19": "venturegate.crews.stage19:crew",
     "stage28": "venturegate.crews.stage28:crew",

@@ -50,6 +50,8 @@ class DemoSummary:
     """What the stage-17 scene did (None when the demo ran without crews)."""
     stage28: dict[str, Any] | None = None
     """What the stage-28 crew run did (None without crews, or without its PostgreSQL and Redis)."""
+    stage14: dict[str, Any] | None = None
+    """What the stage-14 crew runs did (None when the demo ran without crews)."""
 
 
 class Story(Beats):
@@ -114,8 +116,11 @@ def run_demo(workdir: Path, start: datetime = START, *, crews: bool = True) -> D
             )
             story.tell()
             story.summary()
-            stage17 = stage19 = stage30 = stage28 = None
+            stage14 = stage17 = stage19 = stage30 = stage28 = None
             if crews:
+                from venturegate.demo.stage14_scene import run_stage14_scene
+
+                stage14 = run_stage14_scene(story.engine, out, folder / "stage14")
                 from venturegate.crews.stage19.demo import run_stage19_demo
 
                 stage19 = run_stage19_demo(story.engine, out, folder / "stage19")
@@ -132,7 +137,9 @@ def run_demo(workdir: Path, start: datetime = START, *, crews: bool = True) -> D
         db.dispose()
     seconds = time.perf_counter() - began
     out.print(f"[dim]finished in {seconds:.1f} s[/dim]")
-    return DemoSummary(folder, db_path, seconds, rollbacks, errors, slack, mail, stage19, stage30, stage17, stage28)
+    return DemoSummary(
+        folder, db_path, seconds, rollbacks, errors, slack, mail, stage19, stage30, stage17, stage28, stage14
+    )
 
 
 def _stage30(engine: Engine, workdir: Path) -> dict[str, Any] | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from venturegate.api.routes import approvals, config, data, experiments, records, ventures
+from venturegate.api.routes import approvals, config, data, experiments, onboarding, records, ventures
 
 ROUTERS: tuple[APIRouter, ...] = (
     ventures.router,
@@ -13,4 +13,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     config.router,
     records.router,
     experiments.router,
+    onboarding.router,
 )
