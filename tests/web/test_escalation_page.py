@@ -95,3 +95,13 @@ def test_charts_show_old_samples_with_iso_times_and_mark_the_bad_ones(escalated:
         assert '"past":[true,false,true]' in page
     finally:
         viewer.__exit__(None, None, None)
+
+
+def test_gate_reasons_show_times_to_the_second(escalated: Engine) -> None:
+    viewer = _client(escalated, "viewer")
+    try:
+        page = viewer.get("/ventures/sinking").text
+        gate = page[page.index('<table class="gate">') : page.index("</table>", page.index('<table class="gate">'))]
+        assert "last measured 2026-11-02 12:00:00" in gate and "T12:00:00+00:00" not in gate
+    finally:
+        viewer.__exit__(None, None, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -42,6 +43,14 @@ def _num(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+_ISO = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.\d+)?(?:\+00:00|Z)?")
+
+
+def _seconds(text: str) -> str:
+    """Engine text with its ISO 8601 UTC timestamps shown as `2026-11-03 07:58:00` (to the second)."""
+    return _ISO.sub(r"\1 \2", str(text))
 
 
 def _human_duration(seconds: float | None) -> str:
@@ -105,6 +114,7 @@ def _environment() -> Environment:
         json_script=_json_script,
         duration=_human_duration,
         observed=_observed,
+        seconds=_seconds,
     )
     return env
 
