@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -90,18 +91,54 @@ def register_jobs(huey: Huey, engine_factory: Any) -> Any:
     def run_job(job_id: int) -> str:
         from venturegate.crews.runner import run_job as run
 
-        return run(engine(), job_id, worker=f"huey:{os.getpid()}").status
+        return run(engine(), job_id, worker=worker_name()).status
 
     @huey.periodic_task(crontab(minute="*"), name="venturegate.sweep_jobs")  # type: ignore[untyped-decorator]
     def sweep_jobs() -> None:
-        for job in engine().sweep_jobs():
+        for job in engine().sweep_jobs(gone=worker_gone):
             log.warning("job %s failed: %s", job.id, job.error)
 
     return run_job
 
 
-def run_worker(db_url: str | None, workers: int = 1) -> None:
-    """Run the consumer until interrupted (`venturegate worker`)."""
+def worker_name() -> str:
+    """How this process signs the jobs it runs: `huey:HOST:PID`."""
+    return f"huey:{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_gone(name: str) -> bool:
+    """Whether the worker that signed `name` ran on this host and its process has ended (never a guess)."""
+    kind, _, rest = name.partition(":")
+    host, _, pid = rest.rpartition(":")
+    if kind != "huey" or host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # a process of another user has that id: alive, as far as we can tell
+    return False
+
+
+def recover_jobs(engine: Engine, run_job: Any) -> tuple[int, int]:
+    """At worker start: fail the running jobs of dead workers on this host, queue the queued jobs again.
+
+    A worker killed after taking a job's message from the queue but before claiming it leaves the job queued with
+    no message; queueing every queued job again is safe, as only one claim of a job succeeds.
+    Returns (jobs failed, jobs queued again).
+    """
+    failed = engine.sweep_jobs(gone=worker_gone)
+    for job in failed:
+        log.warning("job %s failed: %s", job.id, job.error)
+    queued = engine.jobs(status="queued", limit=10_000)
+    for job in queued:
+        run_job(job.id)
+    return len(failed), len(queued)
+
+
+def run_worker(db_url: str | None, workers: int = 1, workflow: str | None = None) -> None:
+    """Run the consumer until interrupted (`venturegate worker`); `workflow` as `--workflow` names it."""
     from huey.consumer import Consumer
 
     huey = make_huey()
@@ -109,11 +146,12 @@ def run_worker(db_url: str | None, workers: int = 1) -> None:
 
     def engine() -> Engine:  # one engine per worker process: timers and crew jobs share its hooks
         if not engines:
-            engines.append(Engine.open(db_url))
+            engines.append(Engine.open(db_url, workflow))
         return engines[0]
 
     wake = register(huey, engine)
-    register_jobs(huey, engine)
+    run_job = register_jobs(huey, engine)
+    recover_jobs(engine(), run_job)
     wake()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     Consumer(huey, workers=workers, periodic=True, check_worker_health=True).run()

@@ -99,7 +99,7 @@ def worker(workers: Annotated[int, typer.Option("--workers", help="Consumer thre
     """Run the job-queue consumer that wakes the engine when timers fall due (VENTUREGATE_QUEUE_URL)."""
     from venturegate.worker import run_worker
 
-    run_worker(STATE.db, workers)
+    run_worker(STATE.db, workers, STATE.workflow)  # its notification routes and channels come from the workflow
 
 
 @handled

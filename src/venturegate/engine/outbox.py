@@ -35,7 +35,7 @@ log = logging.getLogger("venturegate.outbox")
 OutboxStatus = Literal["pending", "sent", "dead"]
 STATUSES: tuple[OutboxStatus, ...] = ("pending", "sent", "dead")
 LEASE = timedelta(minutes=10)
-"""How long a claimed group is held by its deliverer before another may send it again."""
+"""How long a claimed group is held by its deliverer before another may send it again (`notifications.lease`)."""
 MAX_GROUP = 100
 """Most notifications in one message; a larger group goes out as several."""
 CLAIM_GROUPS = 200
@@ -129,16 +129,22 @@ def _delivery_id(ids: list[int]) -> str:
 class OutboxOps(EngineBase):
     """Routing events to notification channels through the outbox, and its delivery."""
 
-    _outbox_plan: tuple[LoadedWorkflow, RoutingPlan, timedelta] | None = None
+    _outbox_plan: tuple[LoadedWorkflow, RoutingPlan, timedelta, timedelta] | None = None
 
     def _routing(self) -> tuple[RoutingPlan, timedelta]:
         """The routing plan of the engine's workflow, compiled once (notification routing is deployment config)."""
+        cached = self._outbox_settings()
+        return cached[1], cached[2]
+
+    def _outbox_settings(self) -> tuple[LoadedWorkflow, RoutingPlan, timedelta, timedelta]:
+        """The workflow, its routing plan, its group wait and its claim lease."""
         cached = self._outbox_plan
         if cached is None or cached[0] is not self.workflow:
             plan = RoutingPlan.for_workflow(self.workflow.workflow)
-            cached = (self.workflow, plan, timedelta(seconds=parse_duration(plan.config.group_wait)))
+            wait = timedelta(seconds=parse_duration(plan.config.group_wait))
+            cached = (self.workflow, plan, wait, timedelta(seconds=parse_duration(plan.config.lease)))
             self._outbox_plan = cached
-        return cached[1], cached[2]
+        return cached
 
     def _notify(self, conn: Connection, event: Event) -> None:
         """Queue the event's notifications in the outbox, in the event's transaction (no query when none match)."""
@@ -226,13 +232,14 @@ class OutboxOps(EngineBase):
                 .order_by(first)
                 .limit(limit)
             ).scalars()
+            lease = self._outbox_settings()[3]
             for key in list(keys):
-                claimed = self._claim_group(conn, key, now)
+                claimed = self._claim_group(conn, key, now, lease)
                 if claimed is not None:
                     found.append(claimed)
         return found
 
-    def _claim_group(self, conn: Connection, key: str, now: datetime) -> _Claimed | None:
+    def _claim_group(self, conn: Connection, key: str, now: datetime, lease: timedelta = LEASE) -> _Claimed | None:
         query = (
             select(
                 outbox.c.id,
@@ -262,7 +269,7 @@ class OutboxOps(EngineBase):
             return None
         ids = [int(r.id) for r in rows]
         claim = uuid.uuid4().hex
-        conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(claim=claim, next_attempt_at=now + LEASE))
+        conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(claim=claim, next_attempt_at=now + lease))
         items = tuple(
             Item(int(r.id), int(r.event_id), r.kind, r.severity, r.name, r.stage, r.reason, r.at, r.actor, r.data)
             for r in rows
