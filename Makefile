@@ -13,7 +13,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.venturegate-installed
 LOCK := requirements.lock
 
-.PHONY: help venv install services check test demo docs lock clean
+.PHONY: help venv install services check test demo cluster docs lock clean
 
 help: ## List the targets
 	@echo "Usage: make <target>   (entry points: make demo, make test)"
@@ -67,6 +67,9 @@ test: install services ## Set everything up, then run every check and test
 demo: install ## Run the demo (SQLite; installs HAProxy for the stage-30 deployment); in a terminal it then serves the dashboard
 	@bash scripts/services.sh haproxy
 	@if [ -t 0 ] && [ -t 1 ]; then $(BIN)/venturegate demo --serve; else $(BIN)/venturegate demo; fi
+
+cluster: install services ## Run the multi-process deployment under faults and check every effect happened once (ARGS="--up" to keep it up)
+	@bash scripts/cluster.sh $(ARGS)
 
 docs: install ## Regenerate the generated references (docs/cli.md, docs/workflow-format.md fields)
 	$(PYTHON) -m venturegate.cli.reference > docs/cli.md
