@@ -75,6 +75,12 @@ def register(huey: Huey, engine_factory: Any) -> Any:
         engine().tick()
         deliver()
 
+    @huey.periodic_task(crontab(minute="17"), name="venturegate.retention")  # type: ignore[untyped-decorator]
+    def retention() -> None:
+        removed = engine().apply_retention()
+        if removed.total:
+            log.info("retention: removed %d samples of %d ventures", removed.total, len(removed.removed))
+
     return wake
 
 
