@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -97,14 +99,59 @@ def register_jobs(huey: Huey, engine_factory: Any) -> Any:
     def run_job(job_id: int) -> str:
         from venturegate.crews.runner import run_job as run
 
-        return run(engine(), job_id, worker=worker_name()).status
+        with _ACTIVE_LOCK:
+            if job_id in _ACTIVE:
+                return "running"  # a second message for a job a thread of this process runs
+            _ACTIVE.add(job_id)
+        me = worker_name()
+        try:
+            return run(engine(), job_id, worker=me).status
+        finally:
+            try:
+                settle_job(engine(), job_id, me)
+            finally:
+                with _ACTIVE_LOCK:
+                    _ACTIVE.discard(job_id)
 
     @huey.periodic_task(crontab(minute="*"), name="venturegate.sweep_jobs")  # type: ignore[untyped-decorator]
     def sweep_jobs() -> None:
+        me = worker_name()
         for job in engine().sweep_jobs(gone=worker_gone):
             log.warning("job %s failed: %s", job.id, job.error)
+        for job in engine().jobs(status="running", limit=10_000):
+            with _ACTIVE_LOCK:  # read after the query: a thread marks a job active before it claims it
+                orphaned = job.worker == me and job.id not in _ACTIVE
+            if orphaned:  # signed by this process, run by none of its threads
+                settle_job(engine(), job.id, me)
 
     return run_job
+
+
+_ACTIVE: set[int] = set()
+"""Ids of the jobs this process's threads are running."""
+_ACTIVE_LOCK = threading.Lock()
+SETTLE_ATTEMPTS = 8
+
+
+def settle_job(engine: Engine, job_id: int, me: str) -> None:
+    """Fail a job this worker signed but left `running` (its outcome was lost with a database connection).
+
+    A claim whose commit reached the database but whose answer did not, or a `finish_job` that failed, leaves the
+    job running with no thread running it. Tried again with backoff while the database is unreachable.
+    """
+    for attempt in range(SETTLE_ATTEMPTS):
+        try:
+            job = engine.job(job_id)
+            if job.status == "running" and job.worker == me:
+                engine.finish_job(
+                    job_id, "failed", error="the run ended without recording its outcome (database connection lost); "
+                    "re-run the crew",
+                )  # fmt: skip
+                log.warning("job %s failed: its outcome was lost; re-run the crew", job_id)
+            return
+        except Exception:
+            log.exception("could not settle job %s (attempt %d)", job_id, attempt + 1)
+            time.sleep(min(0.2 * 2**attempt, 5.0))
 
 
 def worker_name() -> str:
