@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from tests.conftest import CHAIR, LEAD, T0
 from tests.notify.conftest import Endpoints
@@ -263,3 +264,26 @@ def test_the_claim_lease_is_the_workflows(db_url: str, workflow_file: Path, endp
         assert len(endpoints.slack.received) == 1
     finally:
         db.dispose()
+
+
+def test_a_dropped_connection_while_recording_does_not_send_again(
+    notifying: Engine, endpoints: Endpoints, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vid = venture(notifying)
+    emit(notifying, vid, "rollback.completed", T0, reason="restored")
+    real = Engine._settle
+    calls: list[int] = []
+
+    def dropped_once(self: Engine, *args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError(
+                "UPDATE outbox", {}, Exception("terminating connection due to administrator command")
+            )
+        return real(self, *args)
+
+    monkeypatch.setattr(Engine, "_settle", dropped_once)
+    now = T0 + timedelta(seconds=30)
+    assert notifying.deliver_outbox(now).sent == 1 and len(calls) == 2
+    assert notifying.deliver_outbox(now + LEASE).claimed == 0  # recorded: nothing falls due again
+    assert statuses(notifying) == [("sent", 1)] and len(endpoints.slack.received) == 1

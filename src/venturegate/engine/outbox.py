@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -18,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy.exc import OperationalError
 
 from venturegate.core.durations import parse_duration
 from venturegate.definitions.loader import LoadedWorkflow
@@ -40,6 +42,8 @@ MAX_GROUP = 100
 """Most notifications in one message; a larger group goes out as several."""
 CLAIM_GROUPS = 200
 """Most groups one delivery run claims."""
+SETTLE_ATTEMPTS = 5
+"""Tries at recording a delivery run's outcome (each only changes rows its claim still holds: safe to repeat)."""
 
 
 def _iso(value: Any) -> Any:
@@ -218,7 +222,16 @@ class OutboxOps(EngineBase):
         claimed = self._claim(started, limit)
         outcomes = deliver([c.batch for c in claimed], plan.config.channels) if claimed else {}
         finished = started if now is not None else self.when(None)
-        return self._settle(claimed, outcomes, finished, plan)
+        # Messages are out: recording that must survive a dropped connection, or they go out again after the lease.
+        for attempt in range(SETTLE_ATTEMPTS):
+            try:
+                return self._settle(claimed, outcomes, finished, plan)
+            except OperationalError:
+                if attempt == SETTLE_ATTEMPTS - 1:
+                    raise
+                log.warning("outbox: recording %d sent messages failed; trying again", len(outcomes), exc_info=True)
+                time.sleep(0.1 * 2**attempt)
+        raise AssertionError("unreachable")
 
     def _claim(self, now: datetime, limit: int) -> list[_Claimed]:
         """Claim due groups (a group is due when its oldest pending notification is) in one transaction."""
