@@ -335,6 +335,8 @@ class Tally:
     """(venture, key) of every sample in a request answered 200."""
     requests: Counter[str] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
+    answers: Counter[str] = field(default_factory=Counter)
+    """Definite answers by request kind and status."""
     approvals_requested: int = 0
     approvals_decided: int = 0
     jobs_started: list[int] = field(default_factory=list)
@@ -355,15 +357,20 @@ class Driver:
         self.stop_at = 0.0
 
     async def post(self, session: aiohttp.ClientSession, path: str, body: Any, what: str) -> tuple[int, Any]:
-        """POST until a definite answer (2xx or 4xx); 5xx and connection errors are retried after a pause."""
+        """POST until a definite answer (2xx or 4xx); 5xx and connection errors are retried after a pause.
+
+        A 409 on samples ("changed while this request ran; retry it") is retried too: the keys make it safe.
+        """
         for attempt in range(200):
             self.tally.requests[what] += 1
             t0 = time.perf_counter()
             try:
                 async with session.post(self.c.url + path, json=body) as got:
                     payload = await got.json(content_type=None)
-                    if got.status < 500:
+                    retry = got.status == 409 and path == "/api/metrics"
+                    if got.status < 500 and not retry:
                         self.tally.latencies.append(time.perf_counter() - t0)
+                        self.tally.answers[f"{what}: {got.status}"] += 1
                         return got.status, payload
                     self.tally.failures[f"{what}: HTTP {got.status}"] += 1
             except (aiohttp.ClientError, TimeoutError, json.JSONDecodeError) as exc:
@@ -649,6 +656,7 @@ def run(
                 "acknowledged samples/s": round(len(tally.acked) / seconds),
                 "requests": dict(tally.requests),
                 "retried failures": dict(tally.failures),
+                "answers": dict(tally.answers),
                 "p99 answer ms": round(1000 * lat[int(0.99 * (len(lat) - 1))], 1) if lat else None,
                 "approvals requested": tally.approvals_requested,
                 "jobs started": len(tally.jobs_started),
