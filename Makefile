@@ -17,7 +17,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_LOCK := requirements-checkov.lock
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: help venv install services check test demo docs lock clean
+.PHONY: help venv install services check test demo cluster docs lock clean
 
 help: ## List the targets
 	@echo "Usage: make <target>   (entry points: make demo, make test)"
@@ -78,6 +78,9 @@ demo: install ## Run the demo (SQLite; installs HAProxy for stage 30, PostgreSQL
 	@bash scripts/services.sh haproxy
 	@bash scripts/services.sh stage28
 	@if [ -t 0 ] && [ -t 1 ]; then $(BIN)/venturegate demo --serve; else $(BIN)/venturegate demo; fi
+
+cluster: install services ## Run the multi-process deployment under faults and check every effect happened once (ARGS="--up" to keep it up)
+	@bash scripts/cluster.sh $(ARGS)
 
 docs: install ## Regenerate the generated references (docs/cli.md, docs/workflow-format.md fields)
 	$(PYTHON) -m venturegate.cli.reference > docs/cli.md

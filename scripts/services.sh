@@ -148,6 +148,8 @@ redis_ready() {
 }
 
 ensure_redis() {
+  # The cluster run (scripts/cluster.sh) starts a redis-server of its own beside the shared one.
+  command -v redis-server >/dev/null 2>&1 || apt_install redis-server
   if redis_ready; then
     log "Redis is running on 127.0.0.1:$REDIS_PORT"
     return

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -74,6 +77,12 @@ def register(huey: Huey, engine_factory: Any) -> Any:
         engine().tick()
         deliver()
 
+    @huey.periodic_task(crontab(minute="17"), name="venturegate.retention")  # type: ignore[untyped-decorator]
+    def retention() -> None:
+        removed = engine().apply_retention()
+        if removed.total:
+            log.info("retention: removed %d samples of %d ventures", removed.total, len(removed.removed))
+
     return wake
 
 
@@ -90,18 +99,99 @@ def register_jobs(huey: Huey, engine_factory: Any) -> Any:
     def run_job(job_id: int) -> str:
         from venturegate.crews.runner import run_job as run
 
-        return run(engine(), job_id, worker=f"huey:{os.getpid()}").status
+        with _ACTIVE_LOCK:
+            if job_id in _ACTIVE:
+                return "running"  # a second message for a job a thread of this process runs
+            _ACTIVE.add(job_id)
+        me = worker_name()
+        try:
+            return run(engine(), job_id, worker=me).status
+        finally:
+            try:
+                settle_job(engine(), job_id, me)
+            finally:
+                with _ACTIVE_LOCK:
+                    _ACTIVE.discard(job_id)
 
     @huey.periodic_task(crontab(minute="*"), name="venturegate.sweep_jobs")  # type: ignore[untyped-decorator]
     def sweep_jobs() -> None:
-        for job in engine().sweep_jobs():
+        me = worker_name()
+        for job in engine().sweep_jobs(gone=worker_gone):
             log.warning("job %s failed: %s", job.id, job.error)
+        for job in engine().jobs(status="running", limit=10_000):
+            with _ACTIVE_LOCK:  # read after the query: a thread marks a job active before it claims it
+                orphaned = job.worker == me and job.id not in _ACTIVE
+            if orphaned:  # signed by this process, run by none of its threads
+                settle_job(engine(), job.id, me)
 
     return run_job
 
 
-def run_worker(db_url: str | None, workers: int = 1) -> None:
-    """Run the consumer until interrupted (`venturegate worker`)."""
+_ACTIVE: set[int] = set()
+"""Ids of the jobs this process's threads are running."""
+_ACTIVE_LOCK = threading.Lock()
+SETTLE_ATTEMPTS = 8
+
+
+def settle_job(engine: Engine, job_id: int, me: str) -> None:
+    """Fail a job this worker signed but left `running` (its outcome was lost with a database connection).
+
+    A claim whose commit reached the database but whose answer did not, or a `finish_job` that failed, leaves the
+    job running with no thread running it. Tried again with backoff while the database is unreachable.
+    """
+    for attempt in range(SETTLE_ATTEMPTS):
+        try:
+            job = engine.job(job_id)
+            if job.status == "running" and job.worker == me:
+                engine.finish_job(
+                    job_id, "failed", error="the run ended without recording its outcome (database connection lost); "
+                    "re-run the crew",
+                )  # fmt: skip
+                log.warning("job %s failed: its outcome was lost; re-run the crew", job_id)
+            return
+        except Exception:
+            log.exception("could not settle job %s (attempt %d)", job_id, attempt + 1)
+            time.sleep(min(0.2 * 2**attempt, 5.0))
+
+
+def worker_name() -> str:
+    """How this process signs the jobs it runs: `huey:HOST:PID`."""
+    return f"huey:{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_gone(name: str) -> bool:
+    """Whether the worker that signed `name` ran on this host and its process has ended (never a guess)."""
+    kind, _, rest = name.partition(":")
+    host, _, pid = rest.rpartition(":")
+    if kind != "huey" or host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # a process of another user has that id: alive, as far as we can tell
+    return False
+
+
+def recover_jobs(engine: Engine, run_job: Any) -> tuple[int, int]:
+    """At worker start: fail the running jobs of dead workers on this host, queue the queued jobs again.
+
+    A worker killed after taking a job's message from the queue but before claiming it leaves the job queued with
+    no message; queueing every queued job again is safe, as only one claim of a job succeeds.
+    Returns (jobs failed, jobs queued again).
+    """
+    failed = engine.sweep_jobs(gone=worker_gone)
+    for job in failed:
+        log.warning("job %s failed: %s", job.id, job.error)
+    queued = engine.jobs(status="queued", limit=10_000)
+    for job in queued:
+        run_job(job.id)
+    return len(failed), len(queued)
+
+
+def run_worker(db_url: str | None, workers: int = 1, workflow: str | None = None) -> None:
+    """Run the consumer until interrupted (`venturegate worker`); `workflow` as `--workflow` names it."""
     from huey.consumer import Consumer
 
     huey = make_huey()
@@ -109,11 +199,12 @@ def run_worker(db_url: str | None, workers: int = 1) -> None:
 
     def engine() -> Engine:  # one engine per worker process: timers and crew jobs share its hooks
         if not engines:
-            engines.append(Engine.open(db_url))
+            engines.append(Engine.open(db_url, workflow))
         return engines[0]
 
     wake = register(huey, engine)
-    register_jobs(huey, engine)
+    run_job = register_jobs(huey, engine)
+    recover_jobs(engine(), run_job)
     wake()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     Consumer(huey, workers=workers, periodic=True, check_worker_health=True).run()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 
 import pytest
 
@@ -17,7 +19,9 @@ from venturegate.core.conditions import (
     parse,
     prepare,
 )
+from venturegate.core.conditions.data import WindowEnds, WindowStats
 from venturegate.core.conditions.nodes import Call, Compare, MetricRef, Number
+from venturegate.core.conditions.windows import PERCENTILE_CAP
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
@@ -58,16 +62,16 @@ def explain(text: str, source: InMemoryData | None = None) -> Explanation:
         ("max", 100.0, 4),
         ("sum", 340.0, 4),
         ("count", 4.0, 4),
-        ("last", 100.0, 4),
+        ("last", 100.0, None),  # last, delta, rate read the window's two ends, not its samples
         ("p50", 85.0, 4),
         ("p90", 97.0, 4),
         ("p95", 98.5, 4),
         ("p99", 99.7, 4),
-        ("delta", 30.0, 4),
-        ("rate", 30.0 / 180.0, 4),
+        ("delta", 30.0, None),
+        ("rate", 30.0 / 180.0, None),
     ],
 )
-def test_window_functions(function: str, expected: float, samples: int) -> None:
+def test_window_functions(function: str, expected: float, samples: int | None) -> None:
     result = explain(f"{function}(latency_ms, 5m) > 0").children[0]
     assert result.value == pytest.approx(expected)
     assert result.samples == samples
@@ -249,15 +253,37 @@ def test_prepare_and_evaluate_agree_and_reject_invalid_trees() -> None:
 
 def test_a_window_is_read_once_per_evaluation() -> None:
     class Counting(InMemoryData):
-        reads = 0
+        reads: ClassVar[Counter[str]] = Counter()
+
+        def stats(self, metric: str, start: datetime, end: datetime) -> WindowStats:
+            Counting.reads["stats"] += 1
+            return super().stats(metric, start, end)
+
+        def ends(self, metric: str, start: datetime, end: datetime) -> WindowEnds:
+            Counting.reads["ends"] += 1
+            return super().ends(metric, start, end)
+
+        def newest(self, metric: str, start: datetime, end: datetime, limit: int) -> list[Sample]:
+            Counting.reads["newest"] += 1
+            return list(super().newest(metric, start, end, limit))
 
         def window(self, metric: str, start: datetime, end: datetime) -> list[Sample]:
-            Counting.reads += 1
+            Counting.reads["window"] += 1
             return list(super().window(metric, start, end))
 
     source = Counting(samples={"x": [Sample(NOW, 1.0)]})
-    evaluate(parse("max(x, 10m) > 90 or min(x, 10m) < 5 or avg(x, 5m) > 1"), source, NOW)
-    assert Counting.reads == 2
+    text = "max(x, 10m) > 90 or min(x, 10m) < 5 or avg(x, 5m) > 1 or delta(x, 5m) > 1 or last(x, 5m) > 1"
+    evaluate(parse(text + " or p95(x, 5m) > 1 or p99(x, 5m) > 1"), source, NOW)
+    # One aggregate per window size, one pair of ends, one bounded read for both percentiles; `window` is what
+    # InMemoryData builds them from.
+    assert (Counting.reads["stats"], Counting.reads["ends"], Counting.reads["newest"]) == (2, 1, 1)
+
+
+def test_percentiles_read_at_most_the_cap() -> None:
+    many = InMemoryData(samples={"x": [Sample(ago(seconds=i), float(i)) for i in range(PERCENTILE_CAP + 5)]})
+    result = explain("p50(x, 1d) > 0", many).children[0]
+    assert result.samples == PERCENTILE_CAP and "the newest 10000 samples (of more)" in result.reason
+    assert result.value == pytest.approx((PERCENTILE_CAP - 1) / 2)  # the newest are the seconds 0 … 9999 ago
 
 
 def test_in_memory_data_keeps_series_sorted() -> None:
@@ -267,3 +293,11 @@ def test_in_memory_data_keeps_series_sorted() -> None:
     assert [sample.value for sample in source.window("x", ago(hours=1), NOW)] == [1.0, 2.0, 3.0]
     assert source.latest("x") == Sample(NOW, 3.0)
     assert source.latest("y") == Sample(NOW, 9.0) and source.latest("z") is None
+
+
+@pytest.mark.parametrize("function", ["count", "sum", "delta", "last", "p50"])
+def test_a_window_reaching_past_retention_is_unknown(function: str) -> None:
+    source = InMemoryData(samples={"x": [Sample(ago(hours=2), 1.0), Sample(NOW, 2.0)]}, retained_from=ago(hours=3))
+    past = explain(f"{function}(x, 4h) > 0", source)
+    assert past.verdict == "unknown" and "past the samples' retention" in past.children[0].reason
+    assert explain(f"{function}(x, 3h) > -10", source).verdict == "pass"  # ends exactly at the horizon: known

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from tests.conftest import CHAIR, LEAD, T0
 from tests.notify.conftest import Endpoints
 from tests.notify.servers import Mode
+from venturegate.definitions.loader import load_workflow
 from venturegate.engine import SYSTEM, Conflict, Engine, NotFound
 from venturegate.engine.outbox import LEASE
 from venturegate.engine.records import Event
+from venturegate.store.database import connect, ensure_schema
 from venturegate.store.schema import events, outbox
 
 
@@ -241,3 +245,45 @@ def test_a_crashed_deliverer_loses_nothing(notifying: Engine, endpoints: Endpoin
     assert stale.retrying == 0 and stale.dead == []  # the dead deliverer's late word changes nothing
     assert statuses(notifying) == [("sent", 1)]
     assert len(endpoints.slack.received) == 1
+
+
+def test_the_claim_lease_is_the_workflows(db_url: str, workflow_file: Path, endpoints: Endpoints) -> None:
+    """`notifications.lease`: a dead deliverer's claim lapses after the workflow's lease, not the default's."""
+    short = workflow_file.with_name("short-lease.yaml")
+    short.write_text(workflow_file.read_text().replace("  group_wait: 30s\n", "  group_wait: 30s\n  lease: 5s\n"))
+    db = connect(db_url)
+    ensure_schema(db)
+    eng = Engine(db, load_workflow(short), clock=lambda: T0)
+    try:
+        vid = venture(eng)
+        emit(eng, vid, "rollback.completed", T0, reason="restored")
+        now = T0 + timedelta(seconds=30)
+        assert len(eng._claim(now, 10)) == 1  # claimed by a deliverer that dies
+        assert eng.deliver_outbox(now + timedelta(seconds=4)).claimed == 0
+        assert eng.deliver_outbox(now + timedelta(seconds=5)).sent == 1
+        assert len(endpoints.slack.received) == 1
+    finally:
+        db.dispose()
+
+
+def test_a_dropped_connection_while_recording_does_not_send_again(
+    notifying: Engine, endpoints: Endpoints, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vid = venture(notifying)
+    emit(notifying, vid, "rollback.completed", T0, reason="restored")
+    real = Engine._settle
+    calls: list[int] = []
+
+    def dropped_once(self: Engine, *args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError(
+                "UPDATE outbox", {}, Exception("terminating connection due to administrator command")
+            )
+        return real(self, *args)
+
+    monkeypatch.setattr(Engine, "_settle", dropped_once)
+    now = T0 + timedelta(seconds=30)
+    assert notifying.deliver_outbox(now).sent == 1 and len(calls) == 2
+    assert notifying.deliver_outbox(now + LEASE).claimed == 0  # recorded: nothing falls due again
+    assert statuses(notifying) == [("sent", 1)] and len(endpoints.slack.received) == 1

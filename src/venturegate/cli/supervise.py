@@ -102,7 +102,7 @@ def worker(workers: Annotated[int, typer.Option("--workers", help="Consumer thre
     """Run the job-queue consumer that wakes the engine when timers fall due (VENTUREGATE_QUEUE_URL)."""
     from venturegate.worker import run_worker
 
-    run_worker(STATE.url(), workers)
+    run_worker(STATE.url(), workers, STATE.workflow)  # its notification routes and channels come from the workflow
 
 
 @handled

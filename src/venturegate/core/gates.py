@@ -266,16 +266,16 @@ def _judge_feedback(
 ) -> CheckResult:
     """Count the responses in the window (seconds, `span` as text) against the minimum, then their mean."""
     seconds, span, need, least = levels
-    values = [s.value for s in data.window(metric, now - timedelta(seconds=seconds), now)]
+    stats = data.stats(metric, now - timedelta(seconds=seconds), now)  # counted and summed by the store
     expected: JSONValue = f">= {need} responses in {span}" + (f", mean >= {least:g}" if least is not None else "")
-    if len(values) < need:
-        why = f"{len(values)} of {need} responses in the last {span} ({sources})"
-        return CheckResult(name, "customer", "fail", len(values), expected, why)
-    mean = sum(values) / len(values)
+    if stats.count < need or stats.count == 0:
+        why = f"{stats.count} of {need} responses in the last {span} ({sources})"
+        return CheckResult(name, "customer", "fail", stats.count, expected, why)
+    mean = stats.total / stats.count
     if least is not None and mean < least:
-        why = f"mean {mean:.2f} of {len(values)} responses is below {least:g} ({sources})"
+        why = f"mean {mean:.2f} of {stats.count} responses is below {least:g} ({sources})"
         return CheckResult(name, "customer", "fail", round(mean, 4), expected, why)
-    why = f"{len(values)} responses, mean {mean:.2f} ({sources})"
+    why = f"{stats.count} responses, mean {mean:.2f} ({sources})"
     return CheckResult(name, "customer", "pass", round(mean, 4), expected, why)
 
 

@@ -793,6 +793,8 @@ class Notifications(_Model):
     """Wait after the first failed attempt; doubled after each further one."""
     max_backoff: Duration = "1h"
     """Longest wait between attempts."""
+    lease: Duration = "10m"
+    """How long a deliverer holds the notifications it claimed; if it dies, another sends them after this."""
 
 
 Workflow.model_rebuild()

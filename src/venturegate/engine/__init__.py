@@ -20,6 +20,7 @@ from venturegate.engine.jobs import Job, JobOps
 from venturegate.engine.lifecycle import LifecycleOps
 from venturegate.engine.outbox import OutboxOps
 from venturegate.engine.records import Fired
+from venturegate.engine.retention import RetentionOps
 from venturegate.engine.rollbacks import RollbackOps
 from venturegate.engine.samples import Ingested, SampleIn, SampleOps
 from venturegate.engine.stats import StageStats, StatsOps
@@ -28,7 +29,17 @@ from venturegate.engine.tokens import ApiToken, TokenOps
 
 
 class Engine(
-    LifecycleOps, SampleOps, ArtifactOps, ApprovalOps, RollbackOps, ErrorOps, OutboxOps, StatsOps, TokenOps, JobOps
+    LifecycleOps,
+    SampleOps,
+    ArtifactOps,
+    ApprovalOps,
+    RollbackOps,
+    ErrorOps,
+    OutboxOps,
+    StatsOps,
+    TokenOps,
+    JobOps,
+    RetentionOps,
 ):
     """The public engine API that the CLI, the REST API and crews use."""
 

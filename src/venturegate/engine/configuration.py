@@ -8,6 +8,7 @@ version, so the override lookup that every trigger evaluation makes is a diction
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import re
@@ -17,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, event, insert, select
 from sqlalchemy import Engine as SAEngine
+from sqlalchemy.exc import PendingRollbackError
 
 from venturegate.core.durations import parse_duration
 from venturegate.core.settings import Source
@@ -245,7 +247,9 @@ def _number(raw: object, integer: bool) -> int | float | None:
 
 
 def _forget_written(conn: Connection) -> None:
-    conn.info.pop(_WRITTEN, None)
+    # A connection that died mid-transaction takes its info with it: let the original error through.
+    with contextlib.suppress(PendingRollbackError):
+        conn.info.pop(_WRITTEN, None)
 
 
 def _change(r: Row[Any]) -> ConfigChange:

@@ -10,10 +10,10 @@ from typing import cast
 from sqlalchemy import Connection, and_, bindparam, func, select
 
 from venturegate.core.cadence import cadence_seconds, stale_grace
-from venturegate.core.conditions.data import ConfigValue, Sample
+from venturegate.core.conditions.data import ConfigValue, Sample, WindowEnds, WindowStats
 from venturegate.core.durations import parse_duration
 from venturegate.core.gates import ApprovalFact, GateFacts
-from venturegate.core.settings import effective_config
+from venturegate.core.settings import effective_config, retention_days
 from venturegate.definitions.model import LevelKind, ParamValue, Workflow
 from venturegate.store.prepared import Prepared
 from venturegate.store.schema import (
@@ -44,6 +44,37 @@ _WINDOW = Prepared(
         samples.c.at <= bindparam("end"),
     )
     .order_by(samples.c.at, samples.c.id)
+)
+# Window reads that do not grow with the window (docs/decisions.md, "Window functions read only what they need"):
+# the two ends are one index probe each, the aggregates one range scan of the index, percentiles a bounded read.
+_RANGE = (
+    samples.c.venture_id == bindparam("vid"),
+    samples.c.metric == bindparam("metric"),
+    samples.c.at > bindparam("start"),
+    samples.c.at <= bindparam("end"),
+)
+_FIRST = Prepared(
+    select(samples.c.id, samples.c.at, samples.c.value).where(*_RANGE).order_by(samples.c.at, samples.c.id).limit(1)
+)
+_LAST = Prepared(
+    select(samples.c.id, samples.c.at, samples.c.value)
+    .where(*_RANGE)
+    .order_by(samples.c.at.desc(), samples.c.id.desc())
+    .limit(1)
+)
+_STATS = Prepared(
+    select(
+        func.count().label("n"),
+        func.sum(samples.c.value).label("total"),
+        func.min(samples.c.value).label("low"),
+        func.max(samples.c.value).label("high"),
+    ).where(*_RANGE)
+)
+_NEWEST = Prepared(
+    select(samples.c.at, samples.c.value)
+    .where(*_RANGE)
+    .order_by(samples.c.at.desc(), samples.c.id.desc())
+    .limit(bindparam("limit"))
 )
 _SUBSTAGES = Prepared(
     select(substage_status.c.substage, substage_status.c.status).where(substage_status.c.visit_id == bindparam("visit"))
@@ -108,6 +139,32 @@ class StoreData:
         """Samples with start < at <= end, oldest first."""
         rows = _WINDOW.all(self.conn, {"vid": self.venture_id, "metric": metric, "start": start, "end": end})
         return [Sample(r.at, r.value) for r in rows]
+
+    def ends(self, metric: str, start: datetime, end: datetime) -> WindowEnds:
+        """The oldest and newest sample with start < at <= end: one index probe each."""
+        params = {"vid": self.venture_id, "metric": metric, "start": start, "end": end}
+        last = _LAST.first(self.conn, params)
+        if last is None:
+            return WindowEnds(None, None, False)
+        first = _FIRST.first(self.conn, params) or last  # a sample deleted in between: the window holds `last`
+        return WindowEnds(Sample(first.at, first.value), Sample(last.at, last.value), first.id != last.id)
+
+    def stats(self, metric: str, start: datetime, end: datetime) -> WindowStats:
+        """Count, sum, min and max of the samples with start < at <= end, aggregated by the database."""
+        r = _STATS.first(self.conn, {"vid": self.venture_id, "metric": metric, "start": start, "end": end})
+        if r is None or not r.n:
+            return WindowStats(0, 0.0, None, None)
+        return WindowStats(int(r.n), float(r.total), float(r.low), float(r.high))
+
+    def newest(self, metric: str, start: datetime, end: datetime, limit: int) -> Sequence[Sample]:
+        """The newest `limit` samples with start < at <= end, oldest first."""
+        params = {"vid": self.venture_id, "metric": metric, "start": start, "end": end, "limit": limit}
+        return [Sample(r.at, r.value) for r in reversed(_NEWEST.all(self.conn, params))]
+
+    def horizon(self) -> datetime | None:
+        """The time before which retention may have removed this venture's samples (`metrics_retention_days`)."""
+        days = retention_days(self.workflow, self.venture_segment, self.overrides)
+        return None if days is None else self.now - timedelta(days=days)
 
     def level(self, kind: LevelKind, metric: str) -> float | None:
         """The metric's level for the venture's segment."""

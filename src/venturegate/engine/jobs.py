@@ -8,6 +8,7 @@ artifacts as they go, so a half-done run cannot safely be resumed from the middl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -250,20 +251,40 @@ class JobOps(EngineBase):
                 query = query.where(jobs.c.status == status)
             return [_job(r) for r in conn.execute(query)]
 
-    def sweep_jobs(self, *, lease: timedelta = DEFAULT_LEASE, now: datetime | None = None) -> list[Job]:
-        """Fail, visibly, every running job whose heartbeat is older than `lease` (its worker died)."""
+    def sweep_jobs(
+        self,
+        *,
+        lease: timedelta = DEFAULT_LEASE,
+        now: datetime | None = None,
+        gone: Callable[[str], bool] | None = None,
+    ) -> list[Job]:
+        """Fail, visibly, every running job whose heartbeat is older than `lease` (its worker died).
+
+        `gone(worker)`: whether that worker is known to be dead (its process on this host ended); its running
+        jobs are failed at once instead of after the lease.
+        """
         now = self.when(now)
         with self.tx() as conn:
             stale = conn.execute(
                 select(jobs).where(jobs.c.status == "running", jobs.c.heartbeat_at < now - lease)
             ).all()
+            dead = []
+            if gone is not None:
+                running = conn.execute(select(jobs).where(jobs.c.status == "running")).all()
+                seen = {int(r.id) for r in stale}
+                dead = [r for r in running if int(r.id) not in seen and r.worker and gone(r.worker)]
             for r in stale:
                 beat = r.heartbeat_at.isoformat() if r.heartbeat_at else "never"
                 self._end(
                     conn, _job(r), "failed", now,
                     error=f"worker lost: no heartbeat since {beat} (lease {lease}); re-run the crew",
                 )  # fmt: skip
-            return [self._job_row(conn, int(r.id)) for r in stale]
+            for r in dead:
+                self._end(
+                    conn, _job(r), "failed", now,
+                    error=f"worker lost: {r.worker} is gone (its process ended); re-run the crew",
+                )  # fmt: skip
+            return [self._job_row(conn, int(r.id)) for r in (*stale, *dead)]
 
     def crew_alert(
         self,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -18,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy.exc import OperationalError
 
 from venturegate.core.durations import parse_duration
 from venturegate.definitions.loader import LoadedWorkflow
@@ -34,11 +36,13 @@ log = logging.getLogger("venturegate.outbox")
 OutboxStatus = Literal["pending", "sent", "dead"]
 STATUSES: tuple[OutboxStatus, ...] = ("pending", "sent", "dead")
 LEASE = timedelta(minutes=10)
-"""How long a claimed group is held by its deliverer before another may send it again."""
+"""How long a claimed group is held by its deliverer before another may send it again (`notifications.lease`)."""
 MAX_GROUP = 100
 """Most notifications in one message; a larger group goes out as several."""
 CLAIM_GROUPS = 200
 """Most groups one delivery run claims."""
+SETTLE_ATTEMPTS = 5
+"""Tries at recording a delivery run's outcome (each only changes rows its claim still holds: safe to repeat)."""
 
 
 def _iso(value: Any) -> Any:
@@ -128,16 +132,22 @@ def _delivery_id(ids: list[int]) -> str:
 class OutboxOps(EngineBase):
     """Routing events to notification channels through the outbox, and its delivery."""
 
-    _outbox_plan: tuple[LoadedWorkflow, RoutingPlan, timedelta] | None = None
+    _outbox_plan: tuple[LoadedWorkflow, RoutingPlan, timedelta, timedelta] | None = None
 
     def _routing(self) -> tuple[RoutingPlan, timedelta]:
         """The routing plan of the engine's workflow, compiled once (notification routing is deployment config)."""
+        cached = self._outbox_settings()
+        return cached[1], cached[2]
+
+    def _outbox_settings(self) -> tuple[LoadedWorkflow, RoutingPlan, timedelta, timedelta]:
+        """The workflow, its routing plan, its group wait and its claim lease."""
         cached = self._outbox_plan
         if cached is None or cached[0] is not self.workflow:
             plan = RoutingPlan.for_workflow(self.workflow.workflow)
-            cached = (self.workflow, plan, timedelta(seconds=parse_duration(plan.config.group_wait)))
+            wait = timedelta(seconds=parse_duration(plan.config.group_wait))
+            cached = (self.workflow, plan, wait, timedelta(seconds=parse_duration(plan.config.lease)))
             self._outbox_plan = cached
-        return cached[1], cached[2]
+        return cached
 
     def _notify(self, conn: Connection, event: Event) -> None:
         """Queue the event's notifications in the outbox, in the event's transaction (no query when none match)."""
@@ -213,7 +223,16 @@ class OutboxOps(EngineBase):
 
         outcomes = deliver([c.batch for c in claimed], plan.config.channels) if claimed else {}
         finished = started if now is not None else self.when(None)
-        return self._settle(claimed, outcomes, finished, plan)
+        # Messages are out: recording that must survive a dropped connection, or they go out again after the lease.
+        for attempt in range(SETTLE_ATTEMPTS):
+            try:
+                return self._settle(claimed, outcomes, finished, plan)
+            except OperationalError:
+                if attempt == SETTLE_ATTEMPTS - 1:
+                    raise
+                log.warning("outbox: recording %d sent messages failed; trying again", len(outcomes), exc_info=True)
+                time.sleep(0.1 * 2**attempt)
+        raise AssertionError("unreachable")
 
     def _claim(self, now: datetime, limit: int) -> list[_Claimed]:
         """Claim due groups (a group is due when its oldest pending notification is) in one transaction."""
@@ -227,13 +246,14 @@ class OutboxOps(EngineBase):
                 .order_by(first)
                 .limit(limit)
             ).scalars()
+            lease = self._outbox_settings()[3]
             for key in list(keys):
-                claimed = self._claim_group(conn, key, now)
+                claimed = self._claim_group(conn, key, now, lease)
                 if claimed is not None:
                     found.append(claimed)
         return found
 
-    def _claim_group(self, conn: Connection, key: str, now: datetime) -> _Claimed | None:
+    def _claim_group(self, conn: Connection, key: str, now: datetime, lease: timedelta = LEASE) -> _Claimed | None:
         query = (
             select(
                 outbox.c.id,
@@ -263,7 +283,7 @@ class OutboxOps(EngineBase):
             return None
         ids = [int(r.id) for r in rows]
         claim = uuid.uuid4().hex
-        conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(claim=claim, next_attempt_at=now + LEASE))
+        conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(claim=claim, next_attempt_at=now + lease))
         items = tuple(
             Item(int(r.id), int(r.event_id), r.kind, r.severity, r.name, r.stage, r.reason, r.at, r.actor, r.data)
             for r in rows

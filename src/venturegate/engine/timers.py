@@ -61,7 +61,13 @@ class TimerOps(TriggerOps):
                 t = conn.execute(select(timers).where(timers.c.id == timer_id, timers.c.done_at.is_(None))).first()
                 if t is None:
                     continue  # another worker took it
-                conn.execute(update(timers).where(timers.c.id == t.id).values(done_at=now))
+                # The claim re-checks `done_at` under the row lock: on PostgreSQL a worker that read the timer
+                # before another committed its claim would otherwise run it a second time.
+                claimed = conn.execute(
+                    update(timers).where(timers.c.id == t.id, timers.c.done_at.is_(None)).values(done_at=now)
+                ).rowcount
+                if claimed != 1:
+                    continue
                 self._run_timer(conn, t, now, report)
                 report.timers += 1
         with self.tx() as conn:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +23,40 @@ class Sample:
     stale: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class WindowEnds:
+    """The oldest and the newest sample of a window (`several`: they are two different samples)."""
+
+    first: Sample | None
+    last: Sample | None
+    several: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WindowStats:
+    """How many samples a window holds, their sum, lowest and highest value (None when empty)."""
+
+    count: int
+    total: float
+    low: float | None
+    high: float | None
+
+
+def stats_of(series: Sequence[Sample]) -> WindowStats:
+    """The `WindowStats` of samples in hand."""
+    if not series:
+        return WindowStats(0, 0.0, None, None)
+    values = [s.value for s in series]
+    return WindowStats(len(values), math.fsum(values), min(values), max(values))
+
+
+def ends_of(series: Sequence[Sample]) -> WindowEnds:
+    """The `WindowEnds` of samples in hand, oldest first."""
+    if not series:
+        return WindowEnds(None, None, False)
+    return WindowEnds(series[0], series[-1], len(series) > 1)
+
+
 class DataAccess(Protocol):
     """The venture's data as a condition sees it; durations are numbers of seconds."""
 
@@ -30,6 +65,18 @@ class DataAccess(Protocol):
 
     def window(self, metric: str, start: datetime, end: datetime) -> Sequence[Sample]:
         """Return the samples with `start < at <= end`, oldest first."""
+
+    def ends(self, metric: str, start: datetime, end: datetime) -> WindowEnds:
+        """Return the oldest and newest sample with `start < at <= end` (a store: two index lookups)."""
+
+    def stats(self, metric: str, start: datetime, end: datetime) -> WindowStats:
+        """Return count, sum, min and max of the samples with `start < at <= end` (a store: one aggregate)."""
+
+    def newest(self, metric: str, start: datetime, end: datetime, limit: int) -> Sequence[Sample]:
+        """Return the newest `limit` samples with `start < at <= end`, oldest first."""
+
+    def horizon(self) -> datetime | None:
+        """Return the time before which samples may have been removed by retention, or None (all are kept)."""
 
     def level(self, kind: LevelKind, metric: str) -> float | None:
         """Return the metric's level of this kind for the venture's segment, or None."""
@@ -61,6 +108,8 @@ class InMemoryData:
     segment_name: str | None = None
     stage_entered_at: datetime | None = None
     recursion_counts: dict[str, int] = field(default_factory=dict)
+    retained_from: datetime | None = None
+    """Samples before this time count as removed by retention (windows reaching past it are unknown)."""
 
     def __post_init__(self) -> None:
         # Keep every series sorted by time so that reads can bisect; callers may pass any order.
@@ -87,6 +136,22 @@ class InMemoryData:
         low = bisect.bisect_right(series, start, key=_at)
         high = bisect.bisect_right(series, end, key=_at)
         return series[low:high]
+
+    def ends(self, metric: str, start: datetime, end: datetime) -> WindowEnds:
+        """Return the oldest and newest sample with `start < at <= end`."""
+        return ends_of(self.window(metric, start, end))
+
+    def stats(self, metric: str, start: datetime, end: datetime) -> WindowStats:
+        """Return count, sum, min and max of the samples with `start < at <= end`."""
+        return stats_of(self.window(metric, start, end))
+
+    def newest(self, metric: str, start: datetime, end: datetime, limit: int) -> Sequence[Sample]:
+        """Return the newest `limit` samples with `start < at <= end`, oldest first."""
+        return self.window(metric, start, end)[-limit:] if limit > 0 else []
+
+    def horizon(self) -> datetime | None:
+        """Return `retained_from`."""
+        return self.retained_from
 
     def level(self, kind: LevelKind, metric: str) -> float | None:
         """Return the metric's level of this kind, or None."""

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from venturegate.core.conditions import _operators
-from venturegate.core.conditions.data import DataAccess, Sample
+from venturegate.core.conditions.data import DataAccess, Sample, WindowEnds, WindowStats
 from venturegate.core.conditions.errors import ConditionError
 from venturegate.core.conditions.explanation import Explanation, Value, ValueKind
 from venturegate.core.conditions.functions import WINDOW_FUNCTIONS
@@ -30,7 +30,15 @@ from venturegate.core.conditions.nodes import (
     String,
 )
 from venturegate.core.conditions.printer import to_text
-from venturegate.core.conditions.windows import REDUCERS, Reducer
+from venturegate.core.conditions.windows import (
+    ENDS_FUNCTIONS,
+    PERCENTILE_CAP,
+    STATS_FUNCTIONS,
+    WindowResult,
+    reduce_ends,
+    reduce_newest,
+    reduce_stats,
+)
 from venturegate.core.durations import format_duration
 
 # Beyond about 3000 years a timedelta overflows; such windows simply reach back to the start.
@@ -45,19 +53,40 @@ class _Context:
     def __init__(self, data: DataAccess, now: datetime) -> None:
         self.data = data
         self.now = now
-        self._windows: dict[tuple[str, float], Sequence[Sample]] = {}
+        self._windows: dict[tuple[str, str, float], _Read] = {}
 
-    def window(self, metric: str, seconds: float) -> Sequence[Sample]:
+    def window(self, name: str, metric: str, seconds: float, where: str) -> WindowResult:
+        """What `name(metric, seconds)` reads and makes of it; each read once per evaluation."""
         # `max(x, 10m) > 90 or min(x, 10m) < 5` reads the store once, not twice.
-        key = (metric, seconds)
+        kind = "ends" if name in ENDS_FUNCTIONS else "stats" if name in STATS_FUNCTIONS else "newest"
+        key = (kind, metric, seconds)
         found = self._windows.get(key)
         if found is None:
             try:
                 start = self.now - timedelta(seconds=min(seconds, _LONGEST_SPAN))
             except OverflowError:
                 start = datetime.min.replace(tzinfo=self.now.tzinfo)
-            found = self._windows[key] = self.data.window(metric, start, self.now)
-        return found
+            horizon = self.data.horizon()
+            if horizon is not None and start < horizon:
+                # Retention may have removed part of the window: any answer from the rest could be wrong.
+                why = f"the window {where} reaches back before {horizon.isoformat()}, past the samples' retention"
+                return None, why, None
+            if kind == "ends":
+                found = self.data.ends(metric, start, self.now)
+            elif kind == "stats":
+                found = self.data.stats(metric, start, self.now)
+            else:
+                rows = self.data.newest(metric, start, self.now, PERCENTILE_CAP + 1)
+                found = (rows[-PERCENTILE_CAP:], len(rows) > PERCENTILE_CAP)
+            self._windows[key] = found
+        if isinstance(found, WindowEnds):
+            return reduce_ends(name, found, where)
+        if isinstance(found, WindowStats):
+            return reduce_stats(name, found, where)
+        return reduce_newest(name, found[0], found[1], where)
+
+
+_Read = WindowEnds | WindowStats | tuple[Sequence[Sample], bool]
 
 
 _Evaluator = Callable[[_Context], Explanation]
@@ -176,7 +205,7 @@ def _config(text: str, key: str) -> _Evaluator:
 def _call(node: Call, text: str) -> _Compiled:
     match node.function, node.args:
         case name, (MetricRef(name=metric), window) if name in WINDOW_FUNCTIONS:
-            return _window(text, name, REDUCERS[name], metric, window), "number"
+            return _window(text, name, metric, window), "number"
         case "age", (MetricRef(name=metric),):
             return _age(text, metric), "duration"
         case "days_in_stage", ():
@@ -186,15 +215,14 @@ def _call(node: Call, text: str) -> _Compiled:
     raise ConditionError(f"cannot evaluate {text!r}: check the condition with analyze() first")
 
 
-def _window(text: str, name: str, reduce: Reducer, metric: str, window: Expr) -> _Evaluator:
+def _window(text: str, name: str, metric: str, window: Expr) -> _Evaluator:
     if isinstance(window, Duration):
         # The usual case, a literal window: its size and label are worked out once.
         seconds, where = window.seconds, f"of {metric} in the last {to_text(window)}"
 
         def run_literal(context: _Context) -> Explanation:
-            samples = context.window(metric, seconds)
-            value, reason = reduce(samples, where)
-            return Explanation(text, value, reason, samples=len(samples), kind="number")
+            value, reason, read = context.window(name, metric, seconds, where)
+            return Explanation(text, value, reason, samples=read, kind="number")
 
         return run_literal
     size_of = _compile(window)[0]
@@ -206,10 +234,9 @@ def _window(text: str, name: str, reduce: Reducer, metric: str, window: Expr) ->
         if not _operators.is_number(size.value) or size.value <= 0:
             reason = f"the window of {name}() must be a positive duration"
             return Explanation(text, None, reason, (size,), kind="number")
-        samples = context.window(metric, size.value)
         where = f"of {metric} in the last {format_duration(size.value)}"
-        value, reason = reduce(samples, where)
-        return Explanation(text, value, reason, (size,), samples=len(samples), kind="number")
+        value, reason, read = context.window(name, metric, size.value, where)
+        return Explanation(text, value, reason, (size,), samples=read, kind="number")
 
     return run
 

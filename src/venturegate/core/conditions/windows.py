@@ -1,16 +1,28 @@
-"""Window functions: turning the samples of a window into one number, or saying why not."""
+"""Window functions: turning what a window holds into one number, or saying why not.
+
+Each function reads only what it needs, so that its cost does not grow with the window: `last`, `delta` and
+`rate` the window's two end samples (`DataAccess.ends`), `avg`, `min`, `max`, `sum` and `count` four
+aggregates (`DataAccess.stats`), the percentiles at most `PERCENTILE_CAP` samples, the newest
+(`DataAccess.newest`).
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from venturegate.core.conditions.data import Sample
+from venturegate.core.conditions.data import Sample, WindowEnds, WindowStats
 from venturegate.core.conditions.functions import PERCENTILES
 
-# (value, reason); the value is None when the window cannot give an answer.
-WindowResult = tuple[float | None, str]
-Reducer = Callable[[Sequence[Sample], str], WindowResult]
+# (value, reason, samples read); the value is None when the window cannot give an answer.
+WindowResult = tuple[float | None, str, int | None]
+
+ENDS_FUNCTIONS = frozenset({"last", "delta", "rate"})
+"""Functions of the window's oldest and newest sample."""
+STATS_FUNCTIONS = frozenset({"avg", "min", "max", "sum", "count"})
+"""Functions of the window's count, sum, minimum and maximum."""
+PERCENTILE_CAP = 10_000
+"""Most samples a percentile reads: of a fuller window, the newest this many (the reason says so)."""
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
@@ -26,52 +38,44 @@ def _plural(count: int) -> str:
     return f"{count} sample" if count == 1 else f"{count} samples"
 
 
-def _empty(where: str) -> WindowResult:
-    return None, f"no samples {where}"
+def reduce_stats(name: str, stats: WindowStats, where: str) -> WindowResult:
+    """`avg`, `min`, `max`, `sum` or `count` from the window's aggregates."""
+    n = stats.count
+    if name == "count":  # an empty window is a known answer for count: nothing happened
+        return float(n), f"{_plural(n)} {where}", n
+    if n == 0 or stats.low is None or stats.high is None:
+        return None, f"no samples {where}", 0
+    value = {"avg": stats.total / n, "sum": stats.total, "min": stats.low, "max": stats.high}[name]
+    return float(value), f"{name} of {_plural(n)} {where}", n
 
 
-def _simple(name: str, compute: Callable[[Sequence[Sample]], float]) -> Reducer:
-    def reduce(samples: Sequence[Sample], where: str) -> WindowResult:
-        if not samples:
-            return _empty(where)
-        return float(compute(samples)), f"{name} of {_plural(len(samples))} {where}"
-
-    return reduce
-
-
-def _count(samples: Sequence[Sample], where: str) -> WindowResult:
-    # An empty window is a known answer for count: nothing happened.
-    return float(len(samples)), f"{_plural(len(samples))} {where}"
-
-
-def _delta(samples: Sequence[Sample], where: str) -> WindowResult:
-    if len(samples) < 2:
-        return None, f"delta needs 2 samples {where}, found {len(samples)}"
-    return float(samples[-1].value - samples[0].value), f"last minus first of {_plural(len(samples))} {where}"
-
-
-def _rate(samples: Sequence[Sample], where: str) -> WindowResult:
-    if len(samples) < 2:
-        return None, f"rate needs 2 samples {where}, found {len(samples)}"
-    elapsed = (samples[-1].at - samples[0].at).total_seconds()
+def reduce_ends(name: str, ends: WindowEnds, where: str) -> WindowResult:
+    """`last`, `delta` or `rate` from the window's oldest and newest sample."""
+    first, last = ends.first, ends.last
+    if first is None or last is None:
+        return (
+            (None, f"no samples {where}", 0)
+            if name == "last"
+            else (None, f"{name} needs 2 samples {where}, found 0", 0)
+        )
+    if name == "last":
+        return float(last.value), f"last sample {where}, at {last.at.isoformat()}", None
+    if not ends.several:
+        return None, f"{name} needs 2 samples {where}, found 1", 1
+    span = f"from {first.at.isoformat()} to {last.at.isoformat()}"
+    change = last.value - first.value
+    if name == "delta":
+        return float(change), f"last minus first sample {where} ({span})", None
+    elapsed = (last.at - first.at).total_seconds()
     if elapsed <= 0:
-        return None, f"all {_plural(len(samples))} {where} share one time"
-    change = samples[-1].value - samples[0].value
-    return change / elapsed, f"change per second over {_plural(len(samples))} {where}"
+        return None, f"the first and last samples {where} share one time", None
+    return change / elapsed, f"change per second {span} {where}", None
 
 
-def _percentile_of(fraction: float) -> Callable[[Sequence[Sample]], float]:
-    return lambda samples: percentile([sample.value for sample in samples], fraction)
-
-
-REDUCERS: dict[str, Reducer] = {
-    "avg": _simple("avg", lambda samples: math.fsum(s.value for s in samples) / len(samples)),
-    "min": _simple("min", lambda samples: min(s.value for s in samples)),
-    "max": _simple("max", lambda samples: max(s.value for s in samples)),
-    "sum": _simple("sum", lambda samples: math.fsum(s.value for s in samples)),
-    "last": _simple("last", lambda samples: samples[-1].value),
-    "count": _count,
-    "delta": _delta,
-    "rate": _rate,
-    **{name: _simple(name, _percentile_of(q)) for name, q in PERCENTILES.items()},
-}
+def reduce_newest(name: str, samples: Sequence[Sample], capped: bool, where: str) -> WindowResult:
+    """A percentile of the window's samples (`capped`: of its newest `PERCENTILE_CAP`, the window holds more)."""
+    if not samples:
+        return None, f"no samples {where}", 0
+    value = percentile([s.value for s in samples], PERCENTILES[name])
+    which = f"the newest {_plural(len(samples))} (of more)" if capped else _plural(len(samples))
+    return value, f"{name} of {which} {where}", len(samples)

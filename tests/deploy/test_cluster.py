@@ -1,0 +1,36 @@
+"""The multi-process deployment (benchmarks/cluster.py) at a small size: faults, then exactly-once checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from benchmarks.cluster import run
+
+from tests.conftest import PG_URL
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_cluster_survives_kills_and_cut_connections_with_every_effect_once(tmp_path: Path, postgres_ok: bool) -> None:
+    if not postgres_ok or not shutil.which("haproxy") or not shutil.which("redis-server"):
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL, HAProxy and redis-server are required in CI (make test installs them)")
+        pytest.skip("PostgreSQL, HAProxy or redis-server missing (make services)")
+    admin = PG_URL.split("?", 1)[0].rsplit("/", 1)[0] + "/postgres"  # the cluster's own database, beside the tests'
+    report = run(ventures=6, seconds=12, batch=120, root=tmp_path, settle_s=45, admin_url=admin)
+    shown = json.dumps(report, indent=2, default=str)
+    assert report["problems"] == [], shown
+    figures = report["figures"]
+    faults = [f.get("fault") for f in report["faults"]]
+    assert faults == ["SIGKILL", None, "SIGKILL", "pg_terminate_backend"], shown
+    # Every kind of effect happened, so the checks were not vacuous.
+    assert figures["samples acknowledged"] > 1000, shown
+    events = figures["events"]
+    for kind in ("trigger.fired", "recursion", "escalation.opened", "approval.expired", "job.succeeded"):
+        assert events.get(kind, 0) > 0, (kind, shown)
+    assert figures["deliveries"] > 0 and figures["timers run"] > 0, shown
+    assert sum(figures["retried failures"].values()) > 0, shown  # the faults were felt by clients
