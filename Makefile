@@ -12,6 +12,10 @@ BIN := $(VENV)/bin
 PYTHON := $(BIN)/python
 STAMP := $(VENV)/.venturegate-installed
 LOCK := requirements.lock
+# checkov pins its own fork of python-hcl2 (same module name): it lives in a venv of its own.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_LOCK := requirements-checkov.lock
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 .PHONY: help venv install services check test demo docs lock clean
 
@@ -42,7 +46,13 @@ $(PYTHON):
 	rm -rf $(VENV); \
 	"$$py" -m venv $(VENV)
 
-install: $(STAMP) ## Install the project and its locked dependencies into .venv
+install: $(STAMP) $(CHECKOV_STAMP) ## Install the project and its locked dependencies into .venv (checkov: .venv-checkov)
+
+$(CHECKOV_STAMP): $(CHECKOV_LOCK) | $(PYTHON)
+	@echo "==> Installing checkov into $(CHECKOV_VENV) from $(CHECKOV_LOCK)"
+	@if [ ! -x $(CHECKOV_VENV)/bin/python ]; then $(PYTHON) -m venv $(CHECKOV_VENV); fi
+	$(CHECKOV_VENV)/bin/pip install --disable-pip-version-check -q -r $(CHECKOV_LOCK)
+	@touch $@
 
 # Re-installs only when the lock or pyproject.toml changed since the last install.
 $(STAMP): $(LOCK) pyproject.toml | $(PYTHON)
@@ -64,8 +74,9 @@ check: install ## Run format, lint, type checks and the tests (services must be 
 test: install services ## Set everything up, then run every check and test
 	@bash scripts/check
 
-demo: install ## Run the demo (SQLite; installs HAProxy for the stage-30 deployment); in a terminal it then serves the dashboard
+demo: install ## Run the demo (SQLite; installs HAProxy for stage 30, PostgreSQL with hypopg for stage 28); in a terminal it then serves the dashboard
 	@bash scripts/services.sh haproxy
+	@bash scripts/services.sh stage28
 	@if [ -t 0 ] && [ -t 1 ]; then $(BIN)/venturegate demo --serve; else $(BIN)/venturegate demo; fi
 
 docs: install ## Regenerate the generated references (docs/cli.md, docs/workflow-format.md fields)
@@ -88,5 +99,5 @@ lock: | $(PYTHON) ## Regenerate requirements.lock from pyproject.toml (UPGRADE=1
 	@echo "==> Wrote $(LOCK); commit it together with pyproject.toml"
 
 clean: ## Remove .venv, caches and build output
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist src/*.egg-info
+	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist src/*.egg-info
 	find src tests -name __pycache__ -type d -prune -exec rm -rf {} + 2>/dev/null || true

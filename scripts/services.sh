@@ -187,6 +187,23 @@ ensure_chromium() {
   log "Chromium is installed: $("$CHROMIUM" --version 2>/dev/null | head -n 1) (the browser test drives it headless)"
 }
 
+# ------------------------------------------------------------------- Stage 28
+# The stage-28 crew needs pg_stat_statements preloaded and hypopg: a throwaway cluster on its own port
+# (scripts/pg-stage28.sh), so the machine's server on 5432 is never reconfigured.
+ensure_stage28_postgres() {
+  local url
+  url=$(bash "$(dirname "$0")/pg-stage28.sh" start)
+  log "Stage-28 PostgreSQL (pg_stat_statements, hypopg) is running: $url"
+}
+
+# `services.sh stage28` installs and starts only what the stage-28 demo scene needs.
+if [ "${1:-}" = "stage28" ]; then
+  pg_server_installed || apt_install postgresql
+  command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+  ensure_stage28_postgres
+  exit 0
+fi
+
 # `services.sh haproxy` installs only HAProxy (what `make demo` needs for its stage-30 deployment).
 if [ "${1:-}" = "haproxy" ]; then
   ensure_haproxy
@@ -197,5 +214,6 @@ ensure_postgres
 ensure_redis
 ensure_haproxy
 ensure_chromium
+ensure_stage28_postgres
 log "Services ready. Test database URL:"
 echo "VENTUREGATE_TEST_POSTGRES_URL=$TEST_URL"

@@ -57,6 +57,18 @@ def serve_scopes(eng: Engine) -> list[str]:
     return added
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _workflow_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The CLI's workflow cache lives in the test session's temp folder, not in the home folder."""
+    before = os.environ.get("VENTUREGATE_CACHE_DIR")
+    os.environ["VENTUREGATE_CACHE_DIR"] = str(tmp_path_factory.mktemp("workflow-cache"))
+    yield
+    if before is None:
+        os.environ.pop("VENTUREGATE_CACHE_DIR", None)
+    else:
+        os.environ["VENTUREGATE_CACHE_DIR"] = before
+
+
 @pytest.fixture(scope="session")
 def postgres_ok() -> bool:
     """Whether the test PostgreSQL answers; in CI its absence is a failure, not a skip."""

@@ -177,6 +177,7 @@ def test_refuses_to_delete_a_folder_that_is_not_a_demo_workspace(tmp_path: Path)
     assert keep.read_text() == "mine"
 
 
+@pytest.mark.timeout(300)  # the whole demo with its three crew scenes (stage 28's alone is about 40 s)
 def test_cli_demo_recreates_its_workspace(tmp_path: Path) -> None:
     folder = tmp_path / "ws"
     folder.mkdir()
@@ -189,6 +190,8 @@ def test_cli_demo_recreates_its_workspace(tmp_path: Path) -> None:
     assert "SD-28-ESCALATION-1" in result.output
     # `make demo` runs the stage-19 crew too: the defective provider sends the venture back, the fixed one passes.
     assert "Stage 19" in result.output and "advanced to stage 20" in result.output
+    # ... and the stage-28 crew on the defective shop: a kept change, and a harmful one rolled back.
+    assert "Stage 28" in result.output and "kept" in result.output and "rolled back (regression)" in result.output
 
 
 def test_a_bad_canary_change_was_rolled_back_by_deploy_002(demo: Ran) -> None:

@@ -106,8 +106,8 @@ def test_entry_points_are_discovered_and_builtin_stage19_is_there(monkeypatch: p
     with pytest.raises(Exception, match="several crews serve stage 19"):
         registry.crew_for_stage(19)
     assert registry.crew_for_stage(19, "counting")[0] == "counting"
-    with pytest.raises(NotFound, match="no crew serves stage 28"):
-        registry.crew_for_stage(28)
+    with pytest.raises(NotFound, match="no crew serves stage 2 "):
+        registry.crew_for_stage(2)
 
 
 def test_a_plugin_that_is_not_a_crew_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -764,7 +764,7 @@ def test_metrics_of_other_stages_and_workflow_config_are_known_to_conditions(tmp
           gates:
             exit: [{check: "sum(signups, 7d) >= threshold.signups and signups >= config.floor"}]
         """,
-        head=HEAD + "config: {floor: {type: int, default: 3}}\n",
+        head=HEAD + "config: {floor: {type: int, default: 10}}\n",  # agrees with the threshold (one line)
     )
     assert src.load().workflow.stages[1].gates.exit[0].check.startswith("sum(")
 

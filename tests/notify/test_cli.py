@@ -62,6 +62,7 @@ def test_outbox_commands(vg: Run, endpoints: Endpoints) -> None:
 
 
 def test_outbox_bad_input(vg: Run) -> None:
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0  # reads never create a database
     result = runner.invoke(app, ["outbox", "--status", "lost"])
     assert result.exit_code == 1 and "--status: unknown status 'lost' (hint: pending, sent or dead)" in result.output
     result = runner.invoke(app, ["outbox", "retry", "41"])

@@ -69,9 +69,9 @@ def test_record_triggers_and_tick(cli: Cli) -> None:
     assert rows["PERF-001"]["last_evaluated_at"] is None
 
     due = datetime.fromisoformat(out["sample"]["at"]) + 15 * M
-    early = vg("tick", "--now", (due - M).isoformat(), "--json")
+    early = vg("tick", "--now", (due - M).isoformat(), "--json", actor="lee:lead")  # `operate`: not an agent
     assert (early["timers"], early["fired"]) == (0, [])
-    report = vg("tick", "--now", due.isoformat(), "--json")
+    report = vg("tick", "--now", due.isoformat(), "--json", actor="lee:lead")
     assert report["timers"] >= 1
     assert [(f["trigger"], f["outcome"]) for f in report["fired"]] == [("PERF-ALERT-CACHE", "notified")]
     assert set(report) >= {"now", "timers", "fired", "expired_approvals", "stale", "next_due"}

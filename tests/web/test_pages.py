@@ -34,7 +34,7 @@ def test_portfolio_counts_and_lists_what_waits(browser: Browser, engine: Engine,
     assert '<a href="/stages/1">1 · Validation</a>' in text and '<a href="/?stage=1">2</a>' in text
     assert f"#{pending}" in text and "Pending approvals <small>(1)</small>" in text
     assert "READY-1" in text  # the advance trigger's firing
-    assert re.search(r'class="dot amber".*?acme.*?awaiting approval', text, re.S)
+    assert re.search(r'class="dot amber".*?acme.*?awaiting chairman approval', text, re.S)
     assert re.search(r'class="dot red".*?gamma.*?paused', text, re.S)
     assert 'hx-get="/fragments/portfolio?page=1" hx-trigger="every 5s"' in text
 

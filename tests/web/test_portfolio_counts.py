@@ -7,20 +7,26 @@ from datetime import timedelta
 
 from tests.conftest import AGENT, CHAIR, T0
 from venturegate.engine import Engine
-from venturegate.web.portfolio import Filters, RecentEvents, health, portfolio
+from venturegate.web.health import SEVERITY, Signals, derive
+from venturegate.web.portfolio import Filters, RecentFirings, portfolio
 
 
-def _by_brute_force(engine: Engine) -> tuple[Counter[str], dict[int, Counter[str]]]:
-    escalated = {e.venture_id for e in engine.escalations(status="open")}
-    waiting = {a.venture_id for a in engine.approvals(status="pending")}
+def _by_brute_force(engine: Engine) -> tuple[Counter[str], dict[int, Counter[str]], list[int]]:
+    escalated = {e.venture_id: e for e in engine.escalations(status="open")}
+    waiting = {a.venture_id: [a.role] for a in engine.approvals(status="pending")}
     flagged = {a.venture_id for a in engine.unreviewed_bypasses()}
     total: Counter[str] = Counter()
     per_stage: dict[int, Counter[str]] = {}
+    order: list[tuple[int, int]] = []
     for v in engine.ventures():
-        colour, _ = health(v, escalated, waiting, flagged)
+        live = v.status in ("active", "blocked")
+        gate = engine.check_gate(v.id) if live else None
+        signals = Signals(v, escalated.get(v.id), waiting.get(v.id, []), v.id in flagged, [], gate)
+        colour, _ = derive(signals)
+        order.append((SEVERITY[colour], v.id))
         total[colour] += 1
         per_stage.setdefault(v.stage, Counter())[colour] += 1
-    return total, per_stage
+    return total, per_stage, [vid for _, vid in sorted(order)]
 
 
 def test_counts_match_the_per_venture_colours(engine: Engine, pending: int) -> None:
@@ -29,15 +35,15 @@ def test_counts_match_the_per_venture_colours(engine: Engine, pending: int) -> N
     engine.kill("extra0", actor=CHAIR, reason="no market")
     engine.pause("extra1", actor=CHAIR, reason="waiting on funding")
     wf = engine.workflow.workflow
-    got = portfolio(engine, wf, Filters(), RecentEvents("trigger.fired"))
-    total, per_stage = _by_brute_force(engine)
+    got = portfolio(engine, wf, Filters(), RecentFirings())
+    total, per_stage, order = _by_brute_force(engine)
     assert +got.by_health == +total
     assert {s.stage: +s.by_health for s in got.stages} == {k: +v for k, v in per_stage.items()}
     assert got.total == len(engine.ventures()) and got.matching == got.total
-    assert [r.venture.id for r in got.rows] == [v.id for v in engine.ventures()][:50]
+    assert [r.venture.id for r in got.rows] == order[:50]  # stuck first, then by id
     # The health filter takes the slow path and must agree with the counts.
     for colour, n in total.items():
-        assert portfolio(engine, wf, Filters(health=colour), RecentEvents("trigger.fired")).matching == n
+        assert portfolio(engine, wf, Filters(health=colour), RecentFirings()).matching == n
 
 
 def test_engine_paging_counts_and_samples(engine: Engine) -> None:

@@ -12,7 +12,7 @@ from pydantic import AfterValidator
 from starlette.exceptions import HTTPException
 
 from venturegate.api.schemas import check_ref, no_nul
-from venturegate.core.permissions import PERMISSIONS, Permission, allowed, roles_with
+from venturegate.core.permissions import Permission, refusal
 from venturegate.engine import Actor, ApiToken, Engine
 
 bearer = HTTPBearer(
@@ -51,12 +51,9 @@ TokenDep = Annotated[ApiToken, Depends(current_token)]
 @cache
 def _requirement(permission: Permission) -> Any:
     def check(token: TokenDep) -> Actor:
-        if not allowed(token.role, permission):
-            raise HTTPException(
-                403,
-                f"role {token.role} may not {PERMISSIONS[permission]}; "
-                f"roles allowed: {', '.join(roles_with(permission))}",
-            )
+        refused = refusal(token.role, permission)
+        if refused is not None:
+            raise HTTPException(403, refused)
         return token.actor
 
     check.permission = permission  # type: ignore[attr-defined]

@@ -863,3 +863,15 @@ class Crew(_Out):
     name: str
     stage: int
     agents: list[CrewAgent]
+
+
+class StoredSample(_Out):
+    """One stored sample of a venture, with its idempotency key and who recorded it."""
+
+    id: int
+    metric: str
+    value: float
+    at: datetime
+    key: str | None
+    actor: str
+    recorded_at: datetime

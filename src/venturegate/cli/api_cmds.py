@@ -47,7 +47,8 @@ def create(
     as_json: JSON = False,
 ) -> None:
     """Create an API token and print it once: only its SHA-256 hash is stored."""
-    token, secret = STATE.engine().create_token(name, role.strip().lower(), actor=STATE.who())
+    actor = STATE.who("operate")
+    token, secret = STATE.engine(create=True).create_token(name, role.strip().lower(), actor=actor)
     if as_json:
         emit_json({**token.as_dict(), "token": secret})
         return
@@ -82,7 +83,7 @@ def revoke(
     as_json: JSON = False,
 ) -> None:
     """Revoke a token: refused at once by this server, within seconds by others."""
-    t = STATE.engine().revoke_token(token, actor=STATE.who())
+    t = STATE.engine().revoke_token(token, actor=STATE.who("operate"))
     if as_json:
         emit_json(t.as_dict())
     else:

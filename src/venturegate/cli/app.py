@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from typing import Annotated
 
 import typer
@@ -12,6 +14,7 @@ from venturegate.cli import (
     configuration,
     crew_cmds,
     error_cmds,
+    experiment_cmds,
     observability_cmds,
     outbox_cmds,
     supervise,
@@ -21,6 +24,7 @@ from venturegate.cli import (
 from venturegate.cli.approvals import approval_app
 from venturegate.cli.context import STATE, handled, out
 from venturegate.cli.data import artifact_app, metric_app
+from venturegate.cli.onboarding_cmds import onboarding_app
 from venturegate.cli.workflows import workflow_app
 
 app = typer.Typer(
@@ -37,7 +41,10 @@ db_app = typer.Typer(help="Manage the database.", no_args_is_help=True)
 def main_options(
     db: Annotated[
         str | None,
-        typer.Option("--db", help="Database URL (default: VENTUREGATE_DATABASE_URL or .venturegate/venturegate.db)."),
+        typer.Option(
+            "--db",
+            help="Database URL or SQLite file path (default: VENTUREGATE_DATABASE_URL or .venturegate/venturegate.db).",
+        ),
     ] = None,
     workflow: Annotated[
         str | None, typer.Option("--workflow", help="Workflow file new ventures start on (default: bundled).")
@@ -62,7 +69,7 @@ def db_upgrade() -> None:
     """Migrate the database to the newest schema."""
     from venturegate.store.database import connect, current_revision, upgrade
 
-    engine = connect(STATE.db)
+    engine = connect(STATE.url(create=True))
     before = current_revision(engine)
     upgrade(engine)
     out.print(f"database at revision {current_revision(engine)} (was {before or 'empty'})")
@@ -84,7 +91,7 @@ def demo(
         typer.Option("--serve/--no-serve", help="Then serve the workspace (dashboard, API) and print a login token."),
     ] = False,
     host: Annotated[str, typer.Option(help="Address to serve on (with --serve).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to serve on (with --serve).")] = 8000,
+    port: Annotated[int, typer.Option(help="Port to serve on (with --serve).", min=1, max=65535)] = 8000,
 ) -> None:
     """Run the demo: ventures at stages 14, 19, 28 and 30, gates, triggers, a rollback, errors, notifications,
     the stage-19 crew against a local demo provider and the stage-30 crew deploying behind a local HAProxy."""
@@ -116,10 +123,12 @@ app.command("worker")(supervise.worker)
 app.command("stats")(supervise.stats)
 app.add_typer(supervise.progression_app, name="progression")
 app.add_typer(workflow_app, name="workflow")
+app.add_typer(onboarding_app, name="onboarding")
 app.command("critique")(workflows.critique)
 app.add_typer(db_app, name="db")
 configuration.register(app)
 error_cmds.register(app)
+experiment_cmds.register(app)
 outbox_cmds.register(app)
 crew_cmds.register(app)
 api_cmds.register(app)
@@ -127,8 +136,23 @@ observability_cmds.register(app)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: usage errors exit 2, and with `--json` they are JSON on stderr."""
+    if "--json" not in sys.argv[1:]:
+        app()
+        return
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        sys.stderr.write(json.dumps({"error": "aborted", "where": "", "hint": ""}) + "\n")
+        sys.exit(1)
+    except typer.TyperException as exc:  # Click's usage errors (exit 2) and the other Click exceptions
+        ctx = getattr(exc, "ctx", None)
+        command = ctx.command_path if ctx is not None else "venturegate"
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        problem = {"error": message, "where": "usage", "hint": f"{command} --help"}
+        sys.stderr.write(json.dumps(problem, ensure_ascii=False) + "\n")
+        sys.exit(int(getattr(exc, "exit_code", 2)))
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

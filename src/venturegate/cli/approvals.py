@@ -24,7 +24,7 @@ def request(
     as_json: JSON = False,
 ) -> None:
     """Ask a role to approve the venture's current stage; the timeout comes from the stage's policy."""
-    a = STATE.engine().request_approval(venture, role, actor=STATE.who(), reason=reason)
+    a = STATE.engine().request_approval(venture, role, actor=STATE.who("request_approvals"), reason=reason)
     if as_json:
         emit_json(a.as_dict())
     else:
@@ -35,11 +35,11 @@ def _decide(verb: str, approve: bool) -> None:
     @approval_app.command(verb)
     @handled
     def command(
-        approval_id: Annotated[int, typer.Argument(metavar="ID", help="Approval id.")],
+        approval_id: Annotated[int, typer.Argument(metavar="ID", help="Approval id.", min=1, max=2**62)],
         reason: REASON = "",
         as_json: JSON = False,
     ) -> None:
-        a = STATE.engine().decide_approval(approval_id, approve, actor=STATE.who(), reason=reason)
+        a = STATE.engine().decide_approval(approval_id, approve, actor=STATE.who("decide_approvals"), reason=reason)
         if as_json:
             emit_json(a.as_dict())
         else:
@@ -55,14 +55,14 @@ _decide("reject", False)
 @approval_app.command("bypass")
 @handled
 def bypass(
-    approval_id: Annotated[int, typer.Argument(metavar="ID", help="Approval id.")],
+    approval_id: Annotated[int, typer.Argument(metavar="ID", help="Approval id.", min=1, max=2**62)],
     reason: Annotated[
         str, typer.Option("--reason", help="Why it cannot wait (mandatory unless the policy says not).")
     ] = "",
     as_json: JSON = False,
 ) -> None:
     """Grant a pending approval in an emergency (roles in its bypass policy only); flags the venture until reviewed."""
-    a = STATE.engine().bypass_approval(approval_id, actor=STATE.who(), reason=reason)
+    a = STATE.engine().bypass_approval(approval_id, actor=STATE.who("bypass_approvals"), reason=reason)
     if as_json:
         emit_json(a.as_dict())
     else:
@@ -72,12 +72,12 @@ def bypass(
 @approval_app.command("review")
 @handled
 def review(
-    approval_id: Annotated[int, typer.Argument(metavar="ID", help="Id of a bypassed approval.")],
+    approval_id: Annotated[int, typer.Argument(metavar="ID", help="Id of a bypassed approval.", min=1, max=2**62)],
     reason: Annotated[str, typer.Option("--reason", help="The review's finding (mandatory).")] = "",
     as_json: JSON = False,
 ) -> None:
     """Review an emergency bypass (the escalation role, not the person who bypassed); lifts the venture's flag."""
-    a = STATE.engine().review_bypass(approval_id, actor=STATE.who(), reason=reason)
+    a = STATE.engine().review_bypass(approval_id, actor=STATE.who("decide_approvals"), reason=reason)
     if as_json:
         emit_json(a.as_dict())
     else:

@@ -82,7 +82,7 @@ def set_(
     as_json: JSON = False,
 ) -> None:
     """Check a value against the parameter's type and range and write it as a new version."""
-    change = STATE.engine().set_config(venture, key, value, actor=STATE.who(), reason=reason)
+    change = STATE.engine().set_config(venture, key, value, actor=STATE.who("change_config"), reason=reason)
     if as_json:
         emit_json(change.as_dict())
     else:
@@ -136,7 +136,7 @@ def snapshot(
     as_json: JSON = False,
 ) -> None:
     """Name the venture's current configuration version."""
-    s = STATE.engine().snapshot(venture, name, actor=STATE.who(), reason=reason)
+    s = STATE.engine().snapshot(venture, name, actor=STATE.who("change_config"), reason=reason)
     if as_json:
         emit_json(s.as_dict())
     else:
@@ -189,7 +189,7 @@ def run(
 ) -> None:
     """Restore a version or snapshot as a new version, run its scopes' handlers, log it (`rollback V` for short)."""
     r = STATE.engine().rollback(
-        venture, to, actor=STATE.who(), reason=reason, cause=cause, scope=scope or None, dry_run=dry_run
+        venture, to, actor=STATE.who("change_config"), reason=reason, cause=cause, scope=scope or None, dry_run=dry_run
     )
     if as_json:
         emit_json(r.as_dict())

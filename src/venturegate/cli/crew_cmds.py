@@ -32,7 +32,9 @@ def _options(pairs: list[str]) -> dict[str, Any]:
 @handled
 def run(
     venture: Annotated[str, typer.Argument(help="Venture id or name.")],
-    stage: Annotated[int, typer.Option("--stage", help="The stage whose crew runs (the venture's current stage).")],
+    stage: Annotated[
+        int, typer.Option("--stage", help="The stage whose crew runs (the venture's current stage).", min=1, max=10_000)
+    ],
     option: Annotated[
         list[str] | None, typer.Option("--option", "-o", help="Crew option KEY=VALUE (repeatable).")
     ] = None,
@@ -44,7 +46,7 @@ def run(
     from venturegate.crews.runner import queue_job, run_job
 
     engine = STATE.engine()
-    job = queue_job(engine, venture, stage, _options(option or []), actor=STATE.who(), crew=crew)
+    job = queue_job(engine, venture, stage, _options(option or []), actor=STATE.who("run_crews"), crew=crew)
     if queue:
         from venturegate.worker import make_huey, register_jobs
 
@@ -111,11 +113,11 @@ def jobs(
 @job_app.command("cancel")
 @handled
 def cancel(
-    job_id: Annotated[int, typer.Argument(metavar="ID", help="The job's id.")],
+    job_id: Annotated[int, typer.Argument(metavar="ID", help="The job's id.", min=1, max=2**62)],
     as_json: Annotated[bool, typer.Option("--json", help=f"Print the job as JSON: {JOB_KEYS}.")] = False,
 ) -> None:
     """Cancel a job: a queued one at once, a running one at its next step."""
-    job = STATE.engine().cancel_job(job_id, actor=STATE.who())
+    job = STATE.engine().cancel_job(job_id, actor=STATE.who("run_crews"))
     _show(job, as_json, "cancel requested" if job.status == "running" else "")
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 from rich.tree import Tree
 
 from venturegate.cli.context import STATE, emit_json, handled, out
@@ -40,10 +41,12 @@ def parse_value(text: str, where: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise BadInput(f"'{text}' is not a number", where=where) from None
+        raise BadInput(
+            f"'{text}' is not a number", where=where, hint="e.g. 92.5 or -3 (in the metric's unit)"
+        ) from None
 
 
-@metric_app.command("record")
+@metric_app.command("record", context_settings={"ignore_unknown_options": True})
 @handled
 def record(
     venture: VENTURE,
@@ -56,16 +59,57 @@ def record(
     """Record one metric sample."""
     when = parse_time(at, "--at") if at else None
     got = STATE.engine().record_sample(
-        venture, metric, parse_value(value, "VALUE"), actor=STATE.who(), at=when, key=key
+        venture, metric, parse_value(value, "VALUE"), actor=STATE.who("write_samples"), at=when, key=key
     )
     res = got.samples[0]
+    stored_at = res.at
+    if res.duplicate and key is not None:
+        stored = STATE.engine().stored_samples(venture, key=key, limit=1)
+        if stored and (stored[0].metric != metric or stored[0].value != res.value):
+            s = stored[0]
+            raise BadInput(
+                f"key '{key}' was already used for {s.metric}={s.value:g} at {s.at:%Y-%m-%d %H:%M:%S}; "
+                f"nothing was recorded for {metric}={res.value:g}",
+                where="--key",
+                hint="a new measurement needs a new key; a retry must send the same value",
+            )
+        stored_at = stored[0].at if stored else res.at
     if as_json:
         emit_json({"sample": res.as_dict(), "fired": [f.as_dict() for f in got.fired]})
         return
-    out.print(
-        f"{'duplicate (already recorded)' if res.duplicate else 'recorded'} {safe(metric)}={res.value:g} at {res.at}"
-    )
+    verb = "already recorded (same key and value)" if res.duplicate else "recorded"
+    out.print(f"{verb} {safe(metric)}={res.value:g} at {stored_at:%Y-%m-%d %H:%M:%S}")
     fired_lines(got.fired)
+
+
+@metric_app.command("list")
+@handled
+def list_(
+    venture: VENTURE,
+    metric: Annotated[str | None, typer.Argument(help="Only this metric.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only samples measured after this time (ISO 8601).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first.", min=1, max=100_000)] = 50,
+    as_json: JSON = False,
+) -> None:
+    """List a venture's samples, newest first: value, when, key and who recorded it."""
+    when = parse_time(since, "--since") if since else None
+    rows = STATE.engine().stored_samples(venture, metric, since=when, limit=limit)
+    if as_json:
+        emit_json([r.as_dict() for r in rows])
+        return
+    table = Table(title=f"Samples of {venture}" + (f" · {metric}" if metric else ""), title_justify="left")
+    table.add_column("metric", overflow="fold", min_width=min(30, max((len(r.metric) for r in rows), default=6)))
+    for col in ("value", "measured (UTC)", "key", "by"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r.metric, f"{r.value:,.6g}", f"{r.at:%Y-%m-%d %H:%M:%S}", r.key or "", r.actor)
+    out.print(table)
+    if not rows:
+        out.print(
+            "no samples" + (f" of {metric}" if metric else "") + (f" after {when:%Y-%m-%d %H:%M:%S}" if when else "")
+        )
 
 
 def fired_lines(fired: list[Any]) -> None:
@@ -96,7 +140,9 @@ def _read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     try:
                         item = json.loads(line)
                     except json.JSONDecodeError as exc:
-                        raise BadInput(f"invalid JSON: {exc.msg}", where=f"{path}:{n}:{exc.colno}") from None
+                        raise BadInput(
+                            f"invalid JSON: {exc.msg}", where=f"{path}:{n}:{exc.colno}", hint="one JSON object per line"
+                        ) from None
                     if not isinstance(item, dict):
                         raise BadInput("each line must be a JSON object", where=f"{path}:{n}")
                     yield n, item
@@ -110,7 +156,9 @@ def _sample(path: Path, n: int, item: dict[str, Any], default_venture: str | Non
     where = f"{path}:{n}"
     venture = item.get("venture") or default_venture
     if not venture:
-        raise BadInput("no venture column and no --venture given", where=where)
+        raise BadInput(
+            "no venture column and no --venture given", where=where, hint="add a venture column or pass --venture NAME"
+        )
     if not item.get("metric"):
         raise BadInput("missing metric", where=where)
     if item.get("value") in (None, ""):
@@ -149,7 +197,7 @@ def import_(
     as_json: JSON = False,
 ) -> None:
     """Import a file's samples in one transaction: all of them, or (a bad row names its file line) none."""
-    eng, actor = STATE.engine(), STATE.who()
+    eng, actor = STATE.engine(), STATE.who("write_samples")
     with Progress(
         TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), disable=as_json, console=out
     ) as bar:
@@ -191,12 +239,18 @@ def put(
     try:
         text = typer.get_text_stream("stdin").read() if str(file) == "-" else file.read_text(encoding="utf-8")
     except OSError as exc:
-        raise BadInput(f"cannot read: {exc.strerror}", where=str(file)) from None
+        raise BadInput(f"cannot read: {exc.strerror}", where=str(file), hint="check the path") from None
     try:
         content = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise BadInput(f"invalid JSON: {exc.msg}", where=f"{file}:{exc.lineno}:{exc.colno}") from None
-    art = STATE.engine().put_artifact(venture, name, content, actor=STATE.who(), derived_from=derived_from)
+        raise BadInput(
+            f"invalid JSON: {exc.msg}",
+            where=f"{file}:{exc.lineno}:{exc.colno}",
+            hint="the file must hold one JSON value",
+        ) from None
+    art = STATE.engine().put_artifact(
+        venture, name, content, actor=STATE.who("write_artifacts"), derived_from=derived_from
+    )
     if as_json:
         emit_json({k: v for k, v in art.as_dict().items() if k != "content"})
     else:
@@ -208,7 +262,9 @@ def put(
 def show(
     venture: VENTURE,
     name: Annotated[str, typer.Argument(help="Artifact name.")],
-    version: Annotated[int | None, typer.Option("--version", help="Version (default newest).")] = None,
+    version: Annotated[
+        int | None, typer.Option("--version", help="Version (default newest).", min=1, max=2**62)
+    ] = None,
     as_json: JSON = False,
 ) -> None:
     """Show one version of an artifact with its content."""
@@ -227,7 +283,9 @@ def show(
 def lineage(
     venture: VENTURE,
     name: Annotated[str, typer.Argument(help="Artifact name.")],
-    version: Annotated[int | None, typer.Option("--version", help="Version (default newest).")] = None,
+    version: Annotated[
+        int | None, typer.Option("--version", help="Version (default newest).", min=1, max=2**62)
+    ] = None,
     as_json: JSON = False,
 ) -> None:
     """Show what an artifact was derived from, transitively."""

@@ -46,7 +46,7 @@ def _share(value: float | None) -> str:
 @handled
 def errors(
     venture: Annotated[str | None, typer.Option("--venture", help="Only this venture (id or name).")] = None,
-    stage: Annotated[int | None, typer.Option("--stage", help="Only this stage.")] = None,
+    stage: Annotated[int | None, typer.Option("--stage", help="Only this stage.", min=1, max=10_000)] = None,
     as_json: JSON_REPORT = False,
 ) -> None:
     """Error counts by category, mean time to resolve and the share resolved without a human (target 80%)."""
@@ -79,7 +79,7 @@ def errors(
 
 @handled
 def runbook(
-    stage: Annotated[int, typer.Argument(help="Stage number.")],
+    stage: Annotated[int, typer.Argument(help="Stage number.", min=1, max=10_000)],
     output: Annotated[Path | None, typer.Option("--output", help="Write the Markdown to this file.")] = None,
 ) -> None:
     """Write a stage's error runbook in Markdown: categories, rules, match criteria, recovery, escalation."""
@@ -107,9 +107,11 @@ def _print_record(r: ErrorRecord) -> None:
 def report(
     venture: Annotated[str, typer.Argument(help="Venture id or name.")],
     stage: Annotated[
-        int | None, typer.Option("--stage", help="Stage whose taxonomy applies (default: current).")
+        int | None, typer.Option("--stage", help="Stage whose taxonomy applies (default: current).", min=1, max=10_000)
     ] = None,
-    status: Annotated[int | None, typer.Option("--status", help="HTTP status, if any.")] = None,
+    status: Annotated[
+        int | None, typer.Option("--status", help="HTTP status, if any (the engine checks the range).")
+    ] = None,
     message: Annotated[str, typer.Option("--message", help="The error message.")] = "",
     types: Annotated[
         list[str] | None, typer.Option("--type", help="Exception type name (repeatable), e.g. ConnectionRefusedError.")
@@ -123,7 +125,7 @@ def report(
         info = info_from(types or (), status, message)
     except ValueError as exc:
         raise BadInput(str(exc), where="--status") from None
-    handled_error = STATE.engine().handle_error(venture, stage, info, actor=STATE.who())
+    handled_error = STATE.engine().handle_error(venture, stage, info, actor=STATE.who("report_errors"))
     if as_json:
         emit_json(handled_error.record.as_dict())
     else:
@@ -134,11 +136,11 @@ def report(
 @handled
 def list_(
     venture: Annotated[str | None, typer.Option("--venture", help="Only this venture (id or name).")] = None,
-    stage: Annotated[int | None, typer.Option("--stage", help="Only this stage.")] = None,
+    stage: Annotated[int | None, typer.Option("--stage", help="Only this stage.", min=1, max=10_000)] = None,
     status: Annotated[
         str | None, typer.Option("--status", help="open, resolved, recursed, escalated or aborted.")
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first.")] = 50,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first.", min=1, max=100_000)] = 50,
     as_json: JSON_RECORD = False,
 ) -> None:
     """List the error log, newest first."""

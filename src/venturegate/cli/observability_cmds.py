@@ -19,7 +19,8 @@ grafana_app = typer.Typer(help="Grafana dashboards for the workflow's metrics.",
 @handled
 def grafana_export(
     stage: Annotated[
-        int | None, typer.Option("--stage", help="Only this stage (default: every stage with metrics).")
+        int | None,
+        typer.Option("--stage", help="Only this stage (default: every stage with metrics).", min=1, max=10_000),
     ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder the dashboards are written to.")] = Path("grafana"),
     as_json: Annotated[

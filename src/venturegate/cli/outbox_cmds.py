@@ -22,7 +22,7 @@ outbox_app = typer.Typer(
 def outbox_list(
     ctx: typer.Context,
     status: Annotated[str | None, typer.Option("--status", help="pending, sent or dead.")] = None,
-    limit: Annotated[int, typer.Option("--limit", help="Most rows shown, newest first.")] = 200,
+    limit: Annotated[int, typer.Option("--limit", help="Most rows shown, newest first.", min=1, max=100_000)] = 200,
     as_json: JSON = False,
 ) -> None:
     """List notifications, newest first: channel, event, status, attempts, next attempt, last error."""
@@ -57,6 +57,7 @@ def outbox_deliver(
     as_json: JSON = False,
 ) -> None:
     """Send every due notification group as one message; failures back off, the exhausted are dead-lettered."""
+    STATE.who("operate")
     report = STATE.engine().deliver_outbox(parse_time(now, "--now") if now else None)
     if as_json:
         emit_json(report.as_dict())
@@ -74,11 +75,11 @@ def outbox_deliver(
 @outbox_app.command("retry")
 @handled
 def outbox_retry(
-    ident: Annotated[int, typer.Argument(metavar="ID", help="Id of a dead-lettered notification.")],
+    ident: Annotated[int, typer.Argument(metavar="ID", help="Id of a dead-lettered notification.", min=1, max=2**62)],
     as_json: JSON = False,
 ) -> None:
     """Put a dead-lettered notification back to pending, due now, its attempts reset."""
-    entry = STATE.engine().retry_outbox(ident, actor=STATE.who())
+    entry = STATE.engine().retry_outbox(ident, actor=STATE.who("operate"))
     if as_json:
         emit_json(entry.as_dict())
     else:

@@ -132,6 +132,21 @@ JSON_SHAPES: dict[str, tuple[type | None, str]] = {
 
 def _json_shapes() -> list[str]:
     lines = [
+        "## Exit codes and errors",
+        "",
+        "| code | meaning |",
+        "|---|---|",
+        "| 0 | done |",
+        "| 1 | refused or failed: bad input, not found, not allowed, a conflict, an unusable database |",
+        "| 2 | usage: an unknown command or option, a missing argument, a value out of bounds |",
+        "| 3 | a gate did not pass (`gate check`, `advance`) |",
+        "",
+        "An error is one line on stderr, `error: WHERE: WHAT (hint: HOW)`; with `--json` it is one JSON",
+        'object on stderr, `{"error": …, "where": …, "hint": …}` (usage errors too, with `where: usage`).',
+        "An error in a file (CSV, JSON Lines, YAML) names its line. `--db` takes a database URL or a SQLite",
+        "file path; reads never create a database (`venture create`, `token create` and `db upgrade` do).",
+        "Write commands check the acting role (`--as NAME:ROLE`) against the API's permission matrix.",
+        "",
         "## JSON output",
         "",
         "Keys are stable; new keys may be added, none are renamed or removed.",

@@ -11,35 +11,107 @@ from rich.tree import Tree
 from venturegate.cli.context import out
 from venturegate.cli.escape import safe
 from venturegate.core.gates import GateResult
+from venturegate.engine import Engine
 from venturegate.engine.records import Event, Venture
 
 VERDICT_STYLE = {"pass": "[green]pass[/green]", "fail": "[red]fail[/red]", "unknown": "[yellow]unknown[/yellow]"}
 STATUS_STYLE = {"active": "green", "blocked": "yellow", "paused": "magenta", "killed": "red", "completed": "cyan"}
 
 
+UNIT_SUFFIX = {"percent": "%", "count": "", "number": "", "score": "", "per_second": "/s", "ratio": ""}
+"""How a value's unit is written after it (anything else: a space and the unit's name)."""
+
+
 def fmt(value: Any) -> str:
-    """A short human form of an observed or expected value."""
+    """A short human form of an observed or expected value (`92.3`, `2,904,430`; never `2.90443e+06`)."""
     if value is None:
         return "—"
+    if isinstance(value, bool):
+        return str(value).lower()
     if isinstance(value, float):
-        return f"{value:.4g}"
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{int(value):,}"
+        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{safe(k)} {fmt(v)}" for k, v in value.items())
     return safe(value)
 
 
 def ventures_table(rows: Sequence[Venture], title: str = "Ventures") -> None:
-    """A table of ventures."""
-    table = Table(title=title)
-    for col in ("id", "name", "segment", "stage", "status", "updated"):
-        table.add_column(col)
+    """A table of ventures (fits 80 columns: long names fold, times to the second)."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("name", overflow="fold", min_width=min(30, max((len(v.name) for v in rows), default=4)))
+    table.add_column("id", justify="right", no_wrap=True)
+    for col in ("segment", "stage", "status"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("updated (UTC)", no_wrap=True)
     for v in rows:
         style = STATUS_STYLE.get(v.status, "")
         table.add_row(
-            str(v.id),
             safe(v.name),
+            str(v.id),
             safe(v.segment),
             str(v.stage),
             f"[{style}]{v.status}[/{style}]",
-            v.updated_at.strftime("%Y-%m-%d %H:%M"),
+            v.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
+        )
+    out.print(table)
+
+
+def metric_levels(engine: Engine, venture: Venture) -> list[dict[str, Any]]:
+    """Each metric of the venture's current stage: its latest sample against its levels for the venture's segment."""
+    if venture.workflow_digest == engine.workflow.digest:
+        workflow = engine.workflow.workflow
+    else:
+        with engine.tx() as conn:
+            workflow = engine.pinned(conn, venture.workflow_digest).workflow
+    stage = workflow.stage(venture.stage)
+    rows: list[dict[str, Any]] = []
+    for name, metric in (stage.metrics if stage else {}).items():
+        lv = metric.levels_for(venture.segment)  # the one resolution gates, triggers and charts use
+        latest = engine.stored_samples(venture.id, name, limit=1)
+        value = latest[0].value if latest else None
+        verdict = "no data"
+        if value is not None and lv.threshold is not None:
+            ok = value >= lv.threshold if metric.direction == "higher_is_better" else value <= lv.threshold
+            verdict = "meets threshold" if ok else "past threshold"
+        elif value is not None:
+            verdict = "no threshold"
+        rows.append(
+            {
+                "metric": name,
+                "unit": metric.unit,
+                "direction": metric.direction,
+                "latest": value,
+                "at": latest[0].at.isoformat() if latest else None,
+                "target": lv.target,
+                "threshold": lv.threshold,
+                "alert": lv.alert,
+                "verdict": verdict,
+            }
+        )
+    return rows
+
+
+def levels_table(rows: list[dict[str, Any]]) -> None:
+    """The current stage's metrics: latest value against the threshold and target."""
+    if not rows:
+        return
+    table = Table(title="Metrics of the current stage", title_justify="left")
+    table.add_column("metric", overflow="fold", min_width=min(32, max(len(r["metric"]) for r in rows)))
+    for col in ("latest", "threshold", "target"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("verdict", overflow="fold", ratio=2)
+    styles = {"meets threshold": "green", "past threshold": "red"}
+    for r in rows:
+        style = styles.get(r["verdict"], "yellow")
+        unit = UNIT_SUFFIX.get(r["unit"], f" {r['unit']}") if r["latest"] is not None else ""
+        table.add_row(
+            r["metric"],
+            fmt(r["latest"]) + unit,
+            fmt(r["threshold"]),
+            fmt(r["target"]),
+            f"[{style}]{r['verdict']}[/{style}]",
         )
     out.print(table)
 

@@ -65,13 +65,15 @@ def escalations(
 @escalation_app.command("resolve")
 @handled
 def resolve(
-    ident: Annotated[str, typer.Argument(metavar="ID", help="Escalation id or code (SD-28-ESCALATION-1).")],
+    ident: Annotated[
+        str, typer.Argument(metavar="ID", help="Escalation id or code (SD-28-ESCALATION-1).", min=1, max=2**62)
+    ],
     resume_at: Annotated[str, typer.Option("--resume-at", help="Stage (14) or substage of its stage (28.2).")],
     reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")] = "",
     as_json: JSON = False,
 ) -> None:
     """Close an escalation and resume the venture at a stage or substage."""
-    e = STATE.engine().resolve_escalation(ident, resume_at, actor=STATE.who(), reason=reason)
+    e = STATE.engine().resolve_escalation(ident, resume_at, actor=STATE.who("resolve_escalations"), reason=reason)
     if as_json:
         emit_json(e.as_dict())
     else:
@@ -84,6 +86,7 @@ def tick(
     as_json: JSON = False,
 ) -> None:
     """Run whatever timers are due (for cron-less setups and tests)."""
+    STATE.who("operate")
     report = STATE.engine().tick(now=parse_time(now, "--now") if now else None)
     if as_json:
         emit_json(report.as_dict())
@@ -95,16 +98,16 @@ def tick(
 
 
 @handled
-def worker(workers: Annotated[int, typer.Option("--workers", help="Consumer threads.")] = 1) -> None:
+def worker(workers: Annotated[int, typer.Option("--workers", help="Consumer threads.", min=1, max=64)] = 1) -> None:
     """Run the job-queue consumer that wakes the engine when timers fall due (VENTUREGATE_QUEUE_URL)."""
     from venturegate.worker import run_worker
 
-    run_worker(STATE.db, workers)
+    run_worker(STATE.url(), workers)
 
 
 @handled
 def stats(
-    stage: Annotated[int | None, typer.Option("--stage", help="Only this stage.")] = None,
+    stage: Annotated[int | None, typer.Option("--stage", help="Only this stage.", min=1, max=10_000)] = None,
     as_json: JSON = False,
 ) -> None:
     """Automation level, execution time, recursions and escalations per stage, from the event log."""
@@ -136,7 +139,7 @@ progression_app = typer.Typer(help="Progression modes (manual → assisted → a
 @progression_app.command("show")
 @handled
 def progression_show(
-    stage: Annotated[int | None, typer.Option("--stage", help="Only this stage.")] = None,
+    stage: Annotated[int | None, typer.Option("--stage", help="Only this stage.", min=1, max=10_000)] = None,
     as_json: JSON = False,
 ) -> None:
     """Show stage-wide and per-venture modes with their successful and failed runs."""
@@ -157,10 +160,12 @@ def progression_show(
 @progression_app.command("set")
 @handled
 def progression_set(
-    stage: Annotated[int, typer.Argument(help="Stage number.")],
+    stage: Annotated[int, typer.Argument(help="Stage number.", min=1, max=10_000)],
     mode: Annotated[str, typer.Argument(help="manual, assisted, auto; or 'default' to drop a venture's override.")],
     venture: Annotated[str | None, typer.Option("--venture", help="Only for this venture.")] = None,
 ) -> None:
     """Set a stage's progression mode, stage-wide or for one venture."""
-    STATE.engine().set_progression(stage, None if mode == "default" else mode, actor=STATE.who(), venture=venture)
+    STATE.engine().set_progression(
+        stage, None if mode == "default" else mode, actor=STATE.who("change_config"), venture=venture
+    )
     out.print(f"stage {stage} {'for ' + venture if venture else 'stage-wide'}: {mode}")

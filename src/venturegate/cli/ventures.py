@@ -10,7 +10,7 @@ import typer
 from venturegate.cli.context import STATE, emit_json, handled, out
 from venturegate.cli.data import parse_time
 from venturegate.cli.escape import safe
-from venturegate.cli.render import events_table, gate_result, ventures_table
+from venturegate.cli.render import events_table, gate_result, levels_table, metric_levels, ventures_table
 from venturegate.core.gates import GateName
 from venturegate.engine.records import Approval
 
@@ -28,11 +28,12 @@ REASON = Annotated[str, typer.Option("--reason", help="Why (recorded on the even
 def create(
     name: Annotated[str, typer.Argument(help="Unique venture name.")],
     segment: Annotated[str, typer.Option("--segment", help="b2b_enterprise, b2b_smb, b2c_mass or b2c_premium.")],
-    stage: Annotated[int, typer.Option("--stage", help="Stage to start in.")] = 1,
+    stage: Annotated[int, typer.Option("--stage", help="Stage to start in.", min=1, max=10_000)] = 1,
     as_json: JSON = False,
 ) -> None:
     """Create a venture pinned to the current workflow version and enter its start stage."""
-    v = STATE.engine().create_venture(name, segment, stage, actor=STATE.who())
+    actor = STATE.who("manage_ventures")
+    v = STATE.engine(create=True).create_venture(name, segment, stage, actor=actor)
     if as_json:
         emit_json(v.as_dict())
     else:
@@ -43,7 +44,9 @@ def create(
 @venture_app.command("list")
 @handled
 def list_(
-    stage: Annotated[int | None, typer.Option("--stage", help="Only ventures in this stage.")] = None,
+    stage: Annotated[
+        int | None, typer.Option("--stage", help="Only ventures in this stage.", min=1, max=10_000)
+    ] = None,
     status: Annotated[str | None, typer.Option("--status", help="Only this status.")] = None,
     as_json: JSON = False,
 ) -> None:
@@ -69,6 +72,7 @@ def show(venture: VENTURE, as_json: JSON = False) -> None:
     subs = eng.substages(v.id)
     pending = eng.approvals(v.id, "pending")
     unreviewed = [a.id for a in eng.unreviewed_bypasses(v.id)]
+    levels = metric_levels(eng, v)
     if as_json:
         emit_json(
             {
@@ -77,6 +81,7 @@ def show(venture: VENTURE, as_json: JSON = False) -> None:
                 "visits": [x.as_dict() for x in visits],
                 "substages": [s.as_dict() for s in subs],
                 "pending_approvals": [a.as_dict() for a in pending],
+                "metrics": levels,
             }
         )
         return
@@ -89,6 +94,7 @@ def show(venture: VENTURE, as_json: JSON = False) -> None:
         out.print(f"  approval #{a.id} pending for {a.role} until {a.expires_at}")
     if v.status_detail:
         out.print(f"  detail: {safe(v.status_detail.get('reason', 'entry gate not passed'))}")
+    levels_table(levels)
 
 
 def _flags(bypasses: Sequence[Approval]) -> dict[int, list[int]]:
@@ -117,7 +123,7 @@ def _status(verb: str) -> None:
     @handled
     def command(venture: VENTURE, reason: REASON = "", as_json: JSON = False) -> None:
         eng = STATE.engine()
-        v = getattr(eng, verb)(venture, actor=STATE.who(), reason=reason)
+        v = getattr(eng, verb)(venture, actor=STATE.who("manage_ventures"), reason=reason)
         if as_json:
             emit_json(v.as_dict())
         else:
@@ -143,7 +149,7 @@ def complete(
     as_json: JSON = False,
 ) -> None:
     """Complete a substage of the current stage, attesting its done-when items."""
-    s = STATE.engine().complete_substage(venture, substage, actor=STATE.who(), items=item)
+    s = STATE.engine().complete_substage(venture, substage, actor=STATE.who("complete_substages"), items=item)
     if as_json:
         emit_json(s.as_dict())
     else:
@@ -159,7 +165,7 @@ def reopen(
     as_json: JSON = False,
 ) -> None:
     """Re-open completed substages of the current stage so that they are done (and measured) again."""
-    opened = STATE.engine().reopen_substages(venture, substage, actor=STATE.who(), reason=reason)
+    opened = STATE.engine().reopen_substages(venture, substage, actor=STATE.who("complete_substages"), reason=reason)
     if as_json:
         emit_json([s.as_dict() for s in opened])
     elif opened:
@@ -174,7 +180,7 @@ def attest(
     as_json: JSON = False,
 ) -> None:
     """Attest a written gate criterion of the current stage."""
-    STATE.engine().attest(venture, criterion, actor=STATE.who())
+    STATE.engine().attest(venture, criterion, actor=STATE.who("attest"))
     if as_json:
         emit_json({"venture": venture, "criterion": criterion, "attested": True})
     else:
@@ -214,14 +220,15 @@ def check(
 def advance(
     venture: VENTURE,
     expected_stage: Annotated[
-        int | None, typer.Option("--from-stage", help="Refuse unless the venture is still in this stage.")
+        int | None,
+        typer.Option("--from-stage", help="Refuse unless the venture is still in this stage.", min=1, max=10_000),
     ] = None,
     as_json: JSON = False,
 ) -> None:
     """Advance a venture whose exit gate passes into the next stage; exits 3 with the explanation otherwise."""
     eng = STATE.engine()
     before = eng.venture(venture)
-    v = eng.advance(before.id, actor=STATE.who(), expected_stage=expected_stage)
+    v = eng.advance(before.id, actor=STATE.who("advance"), expected_stage=expected_stage)
     if as_json:
         emit_json({**v.as_dict(), "from_stage": before.stage})
     else:
@@ -236,8 +243,8 @@ def advance(
 def events(
     venture: Annotated[str | None, typer.Argument(help="Venture id or name (all ventures when omitted).")] = None,
     kind: Annotated[str | None, typer.Option("--kind", help="Only events whose kind starts with this.")] = None,
-    after: Annotated[int, typer.Option("--after", help="Only events with a larger id (paging).")] = 0,
-    limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 100,
+    after: Annotated[int, typer.Option("--after", help="Only events with a larger id (paging).", min=0, max=2**62)] = 0,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many.", min=1, max=100_000)] = 100,
     as_json: JSON = False,
 ) -> None:
     """Show the append-only event log."""

@@ -137,7 +137,9 @@ def _n(value: float | None) -> str:
 @workflow_app.command("show")
 @handled
 def show(
-    stage: Annotated[int | None, typer.Argument(help="Stage number (default: an overview of all stages).")] = None,
+    stage: Annotated[
+        int | None, typer.Argument(help="Stage number (default: an overview of all stages).", min=1, max=10_000)
+    ] = None,
     path: Annotated[Path | None, typer.Option("--file", help="Workflow file (default: the bundled lifecycle).")] = None,
     as_json: JSON = False,
 ) -> None:
@@ -182,7 +184,7 @@ def show(
 
 @handled
 def critique(
-    stage: Annotated[int | None, typer.Option("--stage", help="Only this stage.")] = None,
+    stage: Annotated[int | None, typer.Option("--stage", help="Only this stage.", min=1, max=10_000)] = None,
     path: Annotated[Path | None, typer.Option("--file", help="Workflow file (default: the bundled lifecycle).")] = None,
     as_json: JSON = False,
 ) -> None:

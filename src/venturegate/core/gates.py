@@ -111,7 +111,8 @@ def _condition(chk: ConditionCheck, facts: GateFacts, now: datetime) -> CheckRes
     verdict = expl.verdict
     if expl.op is not None:
         observed: JSONValue = expl.left
-        expected: JSONValue = f"{expl.op} {format_value(expl.right)}"
+        duration = any(child.kind == "duration" for child in expl.children)
+        expected: JSONValue = f"{expl.op} {format_value(expl.right, duration)}"
     else:
         observed = expl.value
         expected = True
@@ -183,7 +184,7 @@ def _attest(chk: AttestCheck, facts: GateFacts) -> CheckResult:
         "pass" if done else "fail",
         done,
         True,
-        "attested" if done else f'not attested yet; `attest V "{chk.attest}"`',
+        "attested" if done else f'not attested yet: a person attests it (`venturegate attest VENTURE "{chk.attest}"`)',
     )
 
 

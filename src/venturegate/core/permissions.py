@@ -82,6 +82,13 @@ def roles_with(permission: Permission) -> list[str]:
     return [r for r in ROLES if r in MATRIX[permission]]
 
 
+def refusal(role: str, permission: Permission) -> str | None:
+    """Why `role` may not do what `permission` allows, or None when it may (the API and the CLI say this)."""
+    if allowed(role, permission):
+        return None
+    return f"role {role} may not {PERMISSIONS[permission]}; roles allowed: {', '.join(roles_with(permission))}"
+
+
 def is_role(text: str) -> bool:
     """Whether `text` names one of the API's roles."""
     return text in ROLES

@@ -22,7 +22,13 @@ _install_lock = threading.Lock()
 # The built-in crews register through pyproject.toml's entry points like any plugin. This list is
 # used only for a built-in whose entry point is missing (a source checkout not reinstalled since the
 # entry point was added), so that the crew still runs; an installed entry point always wins.
-_BUILTIN = {"stage19": "venturegate.crews.stage19:crew", "stage30": "venturegate.crews.stage30:crew"}
+_BUILTIN = {
+    "stage14": "venturegate.crews.stage14:crew",
+    "stage17": "venturegate.crews.stage17:crew",
+    "stage19": "venturegate.crews.stage19:crew",
+    "stage28": "venturegate.crews.stage28:crew",
+    "stage30": "venturegate.crews.stage30:crew",
+}
 
 
 def _load(ep: EntryPoint) -> Crew:

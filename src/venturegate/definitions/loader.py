@@ -25,6 +25,28 @@ BUNDLED_PATH = Path(__file__).parent / "bundled" / "workflow.yaml"
 TOP_KEYS = ("workflow", "roles", "defaults", "config", "artifacts", "notifications", "stages", "include", "extends")
 _MERGED_MAPS = ("metrics", "config", "artifacts", "approvals")
 _MERGED_LISTS = ("substages", "triggers", "errors")
+_FIELD_MERGED = ("metrics", "config")
+"""Maps whose entries an extending file changes field by field (one segment's threshold is three lines)."""
+
+
+def _merge_fields(old: Any, new: Any) -> Any:
+    """`new` over `old` key by key, one level down into `segments` (a None value is kept: it clears)."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return new
+    merged = dict(old)
+    for key, value in new.items():
+        if key == "segments" and isinstance(merged.get(key), dict) and isinstance(value, dict):
+            merged[key] = {
+                seg: {**merged[key][seg], **lv}
+                if isinstance(merged[key].get(seg), dict) and isinstance(lv, dict)
+                else lv
+                for seg, lv in {**merged[key], **value}.items()
+            }
+        else:
+            merged[key] = value
+    return merged
+
+
 _FIELD_NAMES = sorted(
     {
         info.alias or name
@@ -107,7 +129,9 @@ def _merge_stage(base: _Sourced, over: _Sourced) -> _Sourced:
     items = {k: v for k, v in base.items.items() if k[0] not in over.data}
     for key, value in over.data.items():
         old = data.get(key)
-        if key in _MERGED_MAPS and isinstance(old, dict) and isinstance(value, dict):
+        if key in _FIELD_MERGED and isinstance(old, dict) and isinstance(value, dict):
+            data[key] = {**old, **{name: _merge_fields(old.get(name), entry) for name, entry in value.items()}}
+        elif key in _MERGED_MAPS and isinstance(old, dict) and isinstance(value, dict):
             data[key] = {**old, **value}
         elif key in _MERGED_LISTS and isinstance(old, list) and isinstance(value, list):
             merged = list(old)

@@ -63,7 +63,9 @@ SUBSTAGE_RE = re.compile(r"^\d+\.\d+$")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    # defer_build: the validators are built on first validation, so a command that reads a cached workflow
+    # (unpickled, never validated) does not pay for building them.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, defer_build=True)
 
 
 def _duration(value: str) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -211,10 +214,30 @@ def parse_yaml(text: str, file: str) -> tuple[Document, list[Problem]]:
     return doc, problems
 
 
+_READING: ContextVar[list[Path] | None] = ContextVar("_READING", default=None)
+
+
+@contextmanager
+def reading() -> Iterator[list[Path]]:
+    """Collect the path of every YAML file read inside the block (the workflow cache checks them later)."""
+    paths: list[Path] = []
+    token = _READING.set(paths)
+    try:
+        yield paths
+    finally:
+        _READING.reset(token)
+
+
 def read_yaml(path: Path) -> tuple[Document, list[Problem]]:
     """Read and parse a YAML file; an unreadable file is a problem, not an exception."""
+    collecting = _READING.get()
+    if collecting is not None:
+        collecting.append(path.resolve())
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        return Document(file=str(path), data=None), [Problem(str(path), 1, 1, f"cannot read file: {exc}")]
+        problem = Problem(
+            str(path), 1, 1, f"cannot read file: {exc}", "check the path (relative to the working folder)"
+        )
+        return Document(file=str(path), data=None), [problem]
     return parse_yaml(text, str(path))

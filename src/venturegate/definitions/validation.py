@@ -17,6 +17,7 @@ from venturegate.core.conditions import (
     parse,
 )
 from venturegate.core.durations import parse_duration
+from venturegate.definitions._levels import disagreements
 from venturegate.definitions.model import (
     ENV_REF_RE,
     ApprovalCheck,
@@ -318,7 +319,7 @@ class _Checker:
         for i, chk in enumerate(checks):
             p = (*path, i)
             if isinstance(chk, ConditionCheck):
-                self.condition(st, (*p, "check"), chk.check)
+                self.condition(st, (*p, "check"), chk.check, gate=True)
             elif isinstance(chk, ArtifactCheck) and chk.artifact not in self.artifacts:
                 self.at(
                     st,
@@ -411,7 +412,7 @@ class _Checker:
                 "see https://json-schema.org/draft/2020-12",
             )
 
-    def condition(self, st: Stage, path: PathKey, text: str) -> None:
+    def condition(self, st: Stage, path: PathKey, text: str, *, gate: bool = False) -> None:
         entry = self.entries[id(st)]
         offset = 1 if entry.quoted(path) else 0
         base = entry.locate(path, "")
@@ -431,8 +432,24 @@ class _Checker:
         except ConditionSyntaxError as exc:
             self.problems.append(place(exc.line, exc.column, exc.message, exc.hint))
             return
-        for prob in analyze(expr, self.condition_schema(st)):
+        found = analyze(expr, self.condition_schema(st))
+        for prob in found:
             self.problems.append(place(prob.line, prob.column, prob.message, prob.hint))
+        if gate and not found:
+            metrics = {**self.metrics, **st.metrics}
+            for d in disagreements(expr, metrics, {**self.wf.config, **st.config}):
+                level = "none" if d.level is None else f"{d.level:g}"
+                self.problems.append(
+                    place(
+                        d.line,
+                        d.column,
+                        f"the gate compares {d.metric} with {d.bound} ({d.value:g} for {d.segment}), but the "
+                        f"metric's threshold for {d.segment} is {level}: the chart and the triggers would "
+                        "draw a different line",
+                        f"compare with threshold.{d.metric} (or target./alert.), and set per-segment levels "
+                        f"under metrics.{d.metric}.segments",
+                    )
+                )
 
     def condition_schema(self, st: Stage) -> ConditionSchema:
         cached = self._schemas.get(st.id)

@@ -46,6 +46,12 @@ class DemoSummary:
     """What the stage-19 crew run did (None when the demo ran without crews)."""
     stage30: dict[str, Any] | None = None
     """What the stage-30 deployments did (None without crews, or without HAProxy)."""
+    stage17: dict[str, Any] | None = None
+    """What the stage-17 scene did (None when the demo ran without crews)."""
+    stage28: dict[str, Any] | None = None
+    """What the stage-28 crew run did (None without crews, or without its PostgreSQL and Redis)."""
+    stage14: dict[str, Any] | None = None
+    """What the stage-14 crew runs did (None when the demo ran without crews)."""
 
 
 class Story(Beats):
@@ -110,12 +116,19 @@ def run_demo(workdir: Path, start: datetime = START, *, crews: bool = True) -> D
             )
             story.tell()
             story.summary()
-            stage19 = stage30 = None
+            stage14 = stage17 = stage19 = stage30 = stage28 = None
             if crews:
+                from venturegate.demo.stage14_scene import run_stage14_scene
+
+                stage14 = run_stage14_scene(story.engine, out, folder / "stage14")
                 from venturegate.crews.stage19.demo import run_stage19_demo
 
                 stage19 = run_stage19_demo(story.engine, out, folder / "stage19")
+                from venturegate.demo.gtm_scene import run_stage17_demo
+
+                stage17 = run_stage17_demo(story.engine, out, folder / "stage17")
                 stage30 = _stage30(story.engine, folder / "stage30")
+                stage28 = _stage28(story.engine, folder / "stage28")
             next_steps(db_path, story.at(HOURS))
             rollbacks = story.engine.rollbacks()
             errors = story.engine.error_records()
@@ -124,7 +137,9 @@ def run_demo(workdir: Path, start: datetime = START, *, crews: bool = True) -> D
         db.dispose()
     seconds = time.perf_counter() - began
     out.print(f"[dim]finished in {seconds:.1f} s[/dim]")
-    return DemoSummary(folder, db_path, seconds, rollbacks, errors, slack, mail, stage19, stage30)
+    return DemoSummary(
+        folder, db_path, seconds, rollbacks, errors, slack, mail, stage19, stage30, stage17, stage28, stage14
+    )
 
 
 def _stage30(engine: Engine, workdir: Path) -> dict[str, Any] | None:
@@ -138,3 +153,14 @@ def _stage30(engine: Engine, workdir: Path) -> dict[str, Any] | None:
         out.print(f"[yellow]stage 30 skipped[/yellow]: {escape(str(exc))}")
         return None
     return run_stage30_demo(engine, out, workdir)
+
+
+def _stage28(engine: Engine, workdir: Path) -> dict[str, Any] | None:
+    """The stage-28 crew on the defective demo shop, when its PostgreSQL (pg_stat_statements, hypopg) can start."""
+    from venturegate.crews.stage28.demo import ServicesMissing, run_stage28_demo
+
+    try:
+        return run_stage28_demo(engine, out, workdir)
+    except ServicesMissing as exc:
+        out.print(f"[yellow]stage 28 skipped[/yellow]: {escape(str(exc))}")
+        return None

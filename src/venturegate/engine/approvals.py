@@ -129,7 +129,7 @@ class ApprovalOps(EngineBase):
         with self.tx() as conn:
             r = conn.execute(select(approvals).where(approvals.c.id == approval_id)).first()
             if r is None:
-                raise NotFound(f"no approval #{approval_id}", where="ID")
+                raise NotFound(f"no approval #{approval_id}", where="ID", hint="`venturegate approval list` shows them")
             if actor.role != r.role:
                 raise Forbidden(f"approval #{approval_id} is for {r.role}; {actor.name} acts as {actor.role}")
             row = self._row(conn, int(r.venture_id), lock=True)

@@ -182,13 +182,18 @@ class EngineBase:
         """Connect (migrating a new database) and load the workflow new ventures start on."""
         db = connect(url)
         ensure_schema(db)
-        engine = cls(db, load_workflow(workflow_path), clock)
-        # Every process that opens an engine (CLI, API, worker, timers) gets the installed crews' rollback
-        # handlers and error hooks; they are loaded when first needed, so a simple command imports no crew.
+        return cls(db, load_workflow(workflow_path), clock).with_crew_hooks()
+
+    def with_crew_hooks(self) -> Self:
+        """Arrange for the installed crews' declared hooks to be installed when this engine first needs one.
+
+        Every process that opens an engine (CLI, API, worker, timers) gets the crews' rollback handlers
+        and error hooks this way; they load when first needed, so a simple command imports no crew.
+        """
         from venturegate.crews.registry import install_hooks
 
-        engine._plugin_hooks = install_hooks
-        return engine
+        self._plugin_hooks = install_hooks
+        return self
 
     # -- plumbing ----------------------------------------------------------------------------
     @contextmanager
@@ -360,7 +365,10 @@ class EngineBase:
     def _stage(self, wf: Workflow, stage_id: int) -> Stage:
         stage = wf.stage(stage_id)
         if stage is None:
-            raise NotFound(f"stage {stage_id} is not in workflow {wf.workflow.id} {wf.workflow.version}")
+            raise NotFound(
+                f"stage {stage_id} is not in workflow {wf.workflow.id} {wf.workflow.version}",
+                hint="`venturegate workflow show` lists its stages",
+            )
         return stage
 
     def _data(self, conn: Connection, row: Row[Any], visit: Record | None, now: datetime) -> StoreData:

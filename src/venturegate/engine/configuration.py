@@ -384,7 +384,11 @@ class ConfigOps(EngineBase):
         """Validate a value against the parameter's type and range and write it as the next version."""
         now = self.when(now)
         if not reason.strip():
-            raise BadInput("a reason is required for a configuration change", where="--reason")
+            raise BadInput(
+                "a reason is required for a configuration change",
+                where="--reason",
+                hint='say why, e.g. --reason "slower checkout after the CDN move"; it is recorded',
+            )
         with self.tx() as conn:
             row = self._row(conn, ref, lock=True)
             if row.status in ("killed", "completed"):

@@ -55,4 +55,8 @@ class ArtifactInvalid(BadInput):
     def __init__(self, name: str, errors: list[tuple[str, str]]) -> None:
         self.errors = errors
         lines = "; ".join(f"{ptr or '/'}: {why}" for ptr, why in errors)
-        super().__init__(f"artifact '{name}' does not match its schema: {lines}", where=name)
+        super().__init__(
+            f"artifact '{name}' does not match its schema: {lines}",
+            where=name,
+            hint="fix the fields named (path: problem); `venturegate workflow show STAGE` shows the schema",
+        )

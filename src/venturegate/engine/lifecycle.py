@@ -13,7 +13,7 @@ from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.base import EngineBase, event_record
 from venturegate.engine.errors import BadInput, Conflict, GateNotPassed
 from venturegate.engine.facts import gate_facts
-from venturegate.engine.records import Event, SamplePoint, SubstageState, Venture, Visit
+from venturegate.engine.records import Event, SamplePoint, StoredSample, SubstageState, Venture, Visit
 from venturegate.store.prepared import Prepared
 from venturegate.store.schema import attestations, events, samples, stage_visits, substage_status, ventures
 
@@ -61,7 +61,11 @@ class LifecycleOps(EngineBase):
         self._stage(self.workflow.workflow, stage)
         with self.tx() as conn:
             if self._find(conn, name) is not None:
-                raise BadInput(f"a venture named '{name}' already exists", where="name")
+                raise BadInput(
+                    f"a venture named '{name}' already exists",
+                    where="name",
+                    hint="pick another name; `venturegate venture show NAME` shows the existing one",
+                )
             self._pin_current(conn, now)
             row = _INSERT_VENTURE.one(
                 conn,
@@ -94,10 +98,12 @@ class LifecycleOps(EngineBase):
         status: str | None = None,
         *,
         ids: Collection[int] | None = None,
+        statuses: Collection[str] | None = None,
+        exclude: Collection[int] = (),
         limit: int | None = None,
         offset: int = 0,
     ) -> list[Venture]:
-        """Ventures by id, optionally filtered (by stage, status or ids) and paged (`limit`, `offset`)."""
+        """Ventures by id, optionally filtered (by stage, status, ids or ids to leave out) and paged."""
         if (limit is not None and limit < 0) or offset < 0:
             raise BadInput("limit and offset must not be negative", where="limit")
         query = select(ventures).order_by(ventures.c.id)
@@ -107,6 +113,10 @@ class LifecycleOps(EngineBase):
             query = query.where(ventures.c.status == status)
         if ids is not None:
             query = query.where(ventures.c.id.in_(sorted(set(ids))))
+        if statuses is not None:
+            query = query.where(ventures.c.status.in_(sorted(set(statuses))))
+        if exclude:
+            query = query.where(ventures.c.id.not_in(sorted(set(exclude))))
         if limit is not None:
             query = query.limit(limit)
         if offset:
@@ -141,6 +151,32 @@ class LifecycleOps(EngineBase):
                 .limit(limit)
             ).all()
         return [SamplePoint(r.at, float(r.value)) for r in reversed(rows)]
+
+    def stored_samples(
+        self,
+        ref: str | int,
+        metric: str | None = None,
+        *,
+        since: datetime | None = None,
+        key: str | None = None,
+        limit: int = 100,
+    ) -> list[StoredSample]:
+        """A venture's stored samples, newest first: of one metric, after `since`, or the one with `key`."""
+        if limit < 1:
+            raise BadInput("limit must be at least 1", where="limit")
+        with self.tx() as conn:
+            vid = int(self._row(conn, ref).id)
+            query = select(samples).where(samples.c.venture_id == vid)
+            if metric is not None:
+                query = query.where(samples.c.metric == metric)
+            if since is not None:
+                query = query.where(samples.c.at > self.when(since))
+            if key is not None:
+                query = query.where(samples.c.sample_key == key)
+            rows = conn.execute(query.order_by(samples.c.at.desc(), samples.c.id.desc()).limit(limit)).all()
+        return [
+            StoredSample(int(r.id), r.metric, float(r.value), r.at, r.sample_key, r.actor, r.recorded_at) for r in rows
+        ]
 
     def visits(self, ref: str | int) -> list[Visit]:
         """Every stage visit of a venture, oldest first."""
@@ -338,7 +374,8 @@ class LifecycleOps(EngineBase):
                 raise Conflict(f"venture '{row.name}' is {row.status}")
             wf = self.pinned(conn, row.workflow_digest).workflow
             stage = self._stage(wf, int(row.stage))
-            checks = [c for c in (*stage.gates.entry, *stage.gates.exit) if isinstance(c, AttestCheck)]
+            written = (*stage.gates.entry, *stage.gates.exit, *(c for sub in stage.substages for c in sub.entry))
+            checks = [c for c in written if isinstance(c, AttestCheck)]
             match = next((c for c in checks if c.attest == criterion), None)
             if match is None:
                 listed = "; ".join(f'"{c.attest}"' for c in checks) or "none"

@@ -25,7 +25,6 @@ from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase
 from venturegate.engine.errors import BadInput, Conflict, NotFound
 from venturegate.engine.records import Event
-from venturegate.notify.delivery import deliver
 from venturegate.notify.messages import Batch, Item
 from venturegate.notify.routing import RoutingPlan
 from venturegate.store.schema import events, outbox, ventures
@@ -210,6 +209,8 @@ class OutboxOps(EngineBase):
         started = self.when(now)
         plan, _ = self._routing()
         claimed = self._claim(started, limit)
+        from venturegate.notify.delivery import deliver  # aiohttp: only when there is something to send
+
         outcomes = deliver([c.batch for c in claimed], plan.config.channels) if claimed else {}
         finished = started if now is not None else self.when(None)
         return self._settle(claimed, outcomes, finished, plan)

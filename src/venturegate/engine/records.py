@@ -163,3 +163,29 @@ class Fired(_Record):
     outcome: str
     venture_id: int
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class RaisedTrigger(_Record):
+    """A trigger that is pending or firing for a venture (what the portfolio's health reads)."""
+
+    venture_id: int
+    stage: int
+    workflow_digest: str
+    trigger_id: str
+    state: str
+    since: datetime | None
+    last_fired_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StoredSample(_Record):
+    """One stored sample with where it came from (what `metric list` shows)."""
+
+    id: int
+    metric: str
+    value: float
+    at: datetime
+    key: str | None
+    actor: str
+    recorded_at: datetime

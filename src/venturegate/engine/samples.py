@@ -110,6 +110,9 @@ _KEYS_SINCE = Prepared(
 )
 
 
+_PAST = "a sample records a past measurement: check the time and its zone (Z is UTC)"
+
+
 def _where(i: int, n: int) -> str:
     """How an error names the sample at index `i` of a batch of `n`."""
     return f"sample {i}" if n > 1 else "sample"
@@ -223,7 +226,7 @@ class SampleOps(EngineBase):
             at = now if at is None else at if at.tzinfo is UTC else self.when(at)
             err = time_error(at, now, self.sample_max_age)
             if err:
-                raise BadInput(err, where="sample.at")
+                raise BadInput(err, where="sample.at", hint=_PAST)
             if key is not None and not (0 < len(key) <= 200):
                 raise BadInput("an idempotency key needs 1–200 characters", where="sample.key")
             value = float(value)
@@ -343,7 +346,7 @@ class SampleOps(EngineBase):
             at = s.at
             at = now if at is None else at if at.tzinfo is UTC else self.when(at)
             if at > latest_allowed or at < earliest_allowed:
-                raise BadInput(time_error(at, now, max_age), where=f"{_where(i, n)}.at")
+                raise BadInput(time_error(at, now, max_age), where=f"{_where(i, n)}.at", hint=_PAST)
             key = s.key
             vid = int(row.id)
             dup = False

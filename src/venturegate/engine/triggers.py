@@ -22,7 +22,7 @@ from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.base import TriggerStates, as_id
 from venturegate.engine.errors import BadInput, Conflict, NotFound
 from venturegate.engine.progression import ProgressionOps
-from venturegate.engine.records import Fired
+from venturegate.engine.records import Fired, RaisedTrigger
 from venturegate.store.prepared import Prepared, RawJSON, Record
 from venturegate.store.schema import (
     approvals,
@@ -523,6 +523,32 @@ class TriggerOps(ProgressionOps):
             data={"code": code, "role": role, "trigger": trig_id},
         )
         return code
+
+    def raised_triggers(self) -> list[RaisedTrigger]:
+        """Every pending or firing trigger state with its venture's stage, in one query (the portfolio reads it).
+
+        A state whose trigger is not a trigger of the venture's current stage is left for the caller to drop
+        (it knows the pinned workflows).
+        """
+        query = (
+            select(
+                trigger_state.c.venture_id,
+                ventures.c.stage,
+                ventures.c.workflow_digest,
+                trigger_state.c.trigger_id,
+                trigger_state.c.state,
+                trigger_state.c.since,
+                trigger_state.c.last_fired_at,
+            )
+            .join(ventures, ventures.c.id == trigger_state.c.venture_id)
+            .where(trigger_state.c.state.in_(("pending", "firing")), ventures.c.status.in_(("active", "blocked")))
+            .order_by(trigger_state.c.venture_id, trigger_state.c.trigger_id)
+        )
+        with self.tx() as conn:
+            return [
+                RaisedTrigger(int(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[4]), r[5], r[6])
+                for r in conn.execute(query)
+            ]
 
     def trigger_status(self, ref: str | int, *, now: datetime | None = None) -> list[dict[str, Any]]:
         """Each trigger of the venture's current stage: state, since, last value and explanation, times fired."""

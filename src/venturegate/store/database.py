@@ -11,21 +11,22 @@ clear "database is locked" error and nothing was changed.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, StatementError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 DEFAULT_DIR = ".venturegate"
 DEFAULT_FILE = "venturegate.db"
@@ -188,6 +189,8 @@ def sqlite_end(driver: sqlite3.Connection, commit: bool) -> None:
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
@@ -195,6 +198,8 @@ def _alembic_config() -> Config:
 
 def upgrade(engine: Engine) -> None:
     """Migrate the database to the newest schema (creating it when empty)."""
+    from alembic import command
+
     cfg = _alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
@@ -203,19 +208,50 @@ def upgrade(engine: Engine) -> None:
 
 def current_revision(engine: Engine) -> str | None:
     """The schema revision the database is at (None when it was never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def head_revision() -> str | None:
     """The newest schema revision this code knows."""
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    return ScriptDirectory.from_config(cfg).get_current_head()
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+_REVISION = re.compile(r'^revision = "([^"]+)"\s*$|^down_revision = (?:"([^"]+)"|None)\s*$', re.M)
+
+
+@functools.cache
+def _head_from_files() -> str | None:
+    """The single head of the migration chain read from the files' `revision` lines (None: ask Alembic)."""
+    revisions, parents = set(), set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        for rev, parent in _REVISION.findall(path.read_text(encoding="utf-8")):
+            if rev:
+                revisions.add(rev)
+            if parent:
+                parents.add(parent)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _stored_revision(engine: Engine) -> str | None:
+    """The revision in `alembic_version`, read with one query (None when the table is missing or empty)."""
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DBAPIError:
+        return None
 
 
 def ensure_schema(engine: Engine) -> None:
     """Migrate on first use, so that a new workspace needs no setup step."""
+    head = _head_from_files()
+    if head is not None and _stored_revision(engine) == head:
+        return  # the common case, without importing Alembic
     if current_revision(engine) != head_revision():
         upgrade(engine)
 

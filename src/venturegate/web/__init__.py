@@ -15,8 +15,8 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from venturegate.web.auth import LoginRequired, PageError
+from venturegate.web.firings import RecentFirings
 from venturegate.web.pages import router
-from venturegate.web.portfolio import RecentEvents
 from venturegate.web.sessions import SessionStore
 from venturegate.web.templating import render
 
@@ -43,7 +43,7 @@ def install(app: FastAPI) -> None:
     """Mount `/static`, make the session store and register the dashboard's error handlers."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.state.web_sessions = SessionStore()
-    app.state.web_firings = RecentEvents("trigger.fired")
+    app.state.web_firings = RecentFirings()
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(PageError, _page_error)
 

@@ -14,7 +14,8 @@ from venturegate.api.deps import EngineDep
 from venturegate.api.routes.jobs import QueueUnavailable, start_crew
 from venturegate.engine import BadInput, Conflict, Forbidden, GateNotPassed, NotFound, VenturegateError
 from venturegate.web.auth import CSRF_FIELD, PageError, Poster, User, current_session, session_store
-from venturegate.web.portfolio import HEALTHS, STATUSES, Filters, RecentEvents, portfolio
+from venturegate.web.health import LABELS
+from venturegate.web.portfolio import HEALTHS, STATUSES, Filters, RecentFirings, portfolio
 from venturegate.web.sessions import COOKIE, IDLE_SECONDS
 from venturegate.web.stage import stage_view
 from venturegate.web.templating import render, venture_path
@@ -129,9 +130,9 @@ def _set_cookie(request: Request, response: Response, session_id: str) -> None:
 
 # -- portfolio ---------------------------------------------------------------------------------
 def _portfolio_context(request: Request, engine: EngineDep, user: User, filters: Filters) -> dict[str, object]:
-    recent: RecentEvents = request.app.state.web_firings
+    recent: RecentFirings = request.app.state.web_firings
     view = portfolio(engine, engine.workflow.workflow, filters, recent)
-    return {"user": user, "p": view, "statuses": STATUSES, "healths": HEALTHS, "poll": POLL}
+    return {"user": user, "p": view, "statuses": STATUSES, "healths": HEALTHS, "labels": LABELS, "poll": POLL}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -210,6 +211,28 @@ def decide(
     verb = "approved" if decision == "approve" else "rejected"
     moved = f"; {after.name} is now at stage {after.stage}" if after.stage != venture.stage else ""
     user.session.flash("ok", f"Approval #{approval_id} {verb}{moved}.")
+    return _redirect(back)
+
+
+@router.post("/ventures/{ref}/escalations/{code}/resolve")
+def resolve(
+    engine: EngineDep,
+    user: Poster,
+    ref: Ref,
+    code: Annotated[str, Path(min_length=1, max_length=80)],
+    resume_at: Annotated[str, Form(min_length=1, max_length=20)],
+    reason: Text = "",
+) -> Response:
+    """Resolve an open escalation and resume the venture at a stage or substage (its role or the Chairman)."""
+    back = _venture_url(ref)
+    user.require("resolve_escalations", back)
+    with engine_errors(back):
+        venture = engine.venture(ref)
+        if not any(e.code == code for e in engine.escalations(status="open", ref=venture.id)):
+            raise PageError(404, "Not found", f"venture {venture.name} has no open escalation {code}", back)
+        engine.resolve_escalation(code, resume_at.strip(), actor=user.actor, reason=reason.strip())
+        after = engine.venture(venture.id)
+    user.session.flash("ok", f"{code} resolved; {after.name} resumes at {resume_at.strip()} ({after.status}).")
     return _redirect(back)
 
 

@@ -7,40 +7,26 @@ portfolio; counts are grouped in the database and only one page of ventures is r
 
 from __future__ import annotations
 
-import threading
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Literal
 
 from venturegate.definitions.model import Workflow
 from venturegate.engine import Engine, Escalation
 from venturegate.engine.approvals import ReviewedApproval
-from venturegate.engine.records import Event, Venture
+from venturegate.engine.records import Venture
+from venturegate.web.firings import Firing, RecentFirings
+from venturegate.web.health import HEALTHS, SEVERITY, Health, RaisedState, Signals, derive
 
-Health = Literal["red", "amber", "green", "grey"]
-HEALTHS: tuple[Health, ...] = ("red", "amber", "green", "grey")
+__all__ = ["HEALTHS", "LIVE", "STATUSES", "Filters", "Portfolio", "RecentFirings", "portfolio"]
+
 STATUSES = ("active", "blocked", "paused", "completed", "killed")
+LIVE = ("active", "blocked", "paused")
 PAGE_SIZE = 50
 LISTED = 20
 """How many pending approvals and open escalations the portfolio lists (it counts them all)."""
-RECENT = 10
-
-
-def health(venture: Venture, escalated: set[int], waiting: set[int], flagged: set[int]) -> tuple[Health, str]:
-    """A venture's colour and why: red paused or escalated, amber blocked / awaiting approval / flagged."""
-    if venture.status in ("completed", "killed"):
-        return "grey", venture.status
-    if venture.id in escalated:
-        return "red", "open escalation"
-    if venture.status == "paused":
-        return "red", "paused"
-    if venture.status == "blocked":
-        return "amber", "entry gate not passed"
-    if venture.id in waiting:
-        return "amber", "awaiting approval"
-    if venture.id in flagged:
-        return "amber", "bypass awaiting review"
-    return "green", "on track"
+JUDGE_ALL = 400
+"""Up to this many live ventures, every one's exit gate is judged on each view (about 0.7 ms each); above it
+only the ventures flagged by cheaper signals are read one by one and the others count as on track."""
 
 
 @dataclass(frozen=True)
@@ -100,55 +86,83 @@ class Portfolio:
     pending_total: int
     escalations: list[Escalation]
     escalations_total: int
-    firings: list[Event]
+    firings: list[Firing]
     names: dict[int, str]
+    gates_judged: bool
+    """Whether every live venture's exit gate was judged (false above `JUDGE_ALL` live ventures)."""
 
 
-class RecentEvents:
-    """The newest events of one kind, kept up to date by reading only what came after the last one seen.
-
-    The engine pages events oldest first, so the first read walks them all and later reads only the
-    new ones. On PostgreSQL an event committed late with a lower id than one already seen is not
-    shown here (it is still in the venture's timeline).
-    """
-
-    def __init__(self, kind: str, keep: int = RECENT) -> None:
-        self.kind = kind
-        self._last_id = 0
-        self._events: deque[Event] = deque(maxlen=keep)
-        self._lock = threading.Lock()
-
-    def read(self, engine: Engine) -> list[Event]:
-        """The newest events, newest first."""
-        with self._lock:
-            while True:
-                page = engine.events(kind=self.kind, after_id=self._last_id, limit=1000)
-                self._events.extend(e for e in page if e.kind == self.kind)
-                if page:
-                    self._last_id = page[-1].id
-                if len(page) < 1000:
-                    break
-            return list(reversed(self._events))
+def _raised(engine: Engine, workflow: Workflow) -> dict[int, list[RaisedState]]:
+    """Per venture, the pending and firing triggers of its current stage."""
+    out: dict[int, list[RaisedState]] = {}
+    pinned: dict[str, Workflow] = {engine.workflow.digest: workflow}
+    for r in engine.raised_triggers():
+        wf = pinned.get(r.workflow_digest)
+        if wf is None:
+            with engine.tx() as conn:
+                wf = pinned[r.workflow_digest] = engine.pinned(conn, r.workflow_digest).workflow
+        stage = wf.stage(r.stage)
+        trig = next((t for t in stage.triggers if t.id == r.trigger_id), None) if stage else None
+        if trig is not None:
+            out.setdefault(r.venture_id, []).append(RaisedState(trig, r.state, r.since, r.last_fired_at))
+    return out
 
 
-_BASE: dict[str, Health] = {"completed": "grey", "killed": "grey", "paused": "red", "blocked": "amber"}
-"""A venture's colour from its status alone (anything else is green), before the per-venture reasons."""
+def _statuses(filters: Filters, tail_healths: set[Health]) -> list[str]:
+    """The statuses the unjudged tail of the list may hold under the filters."""
+    allowed = [filters.status] if filters.status else list(STATUSES)
+    if filters.health is not None:
+        if filters.health not in tail_healths:
+            return []
+        allowed = [st for st in allowed if (st in LIVE) == (filters.health == "green")]
+    return allowed
 
 
-def portfolio(engine: Engine, workflow: Workflow, filters: Filters, firings: RecentEvents) -> Portfolio:
-    """The portfolio: counts over every venture, one filtered page of them, what waits on people.
+def portfolio(engine: Engine, workflow: Workflow, filters: Filters, firings: RecentFirings) -> Portfolio:
+    """The portfolio: counts over every venture, one filtered page of them with stuck ones first, what waits.
 
-    Counts come from the database grouped by stage and status; only the few ventures with a reason of
-    their own (an open escalation, a pending approval, an unreviewed bypass) are read one by one to move
-    them to their colour. The list is one page read with `limit`/`offset`, except when it is filtered by
-    health, which needs every venture's colour (a slower path: health is not a column).
+    Counts by stage and status come from the database. A venture's health comes from its status, open
+    escalation, approvals and bypass reviews waiting, its current stage's pending and firing triggers
+    and its exit gate (failing metrics, stale data) — see `health.derive`. Up to `JUDGE_ALL` live
+    ventures every one is judged; above it, only those flagged by the cheaper signals (and the paused and
+    blocked ones), and the rest count as on track without their gate judged. Judged ventures are listed
+    first, most stuck first; the others follow by id, one page read with `limit`/`offset`.
     """
     pending = engine.approvals(status="pending")
     escalations = engine.escalations(status="open")
-    flagged = {a.venture_id for a in engine.unreviewed_bypasses()}
-    escalated = {e.venture_id for e in escalations}
-    waiting = {a.venture_id for a in pending}
+    bypassed = {a.venture_id for a in engine.unreviewed_bypasses()}
+    raised = _raised(engine, workflow)
+    counts = engine.venture_counts()
+    live_total = sum(n for (_, status), n in counts.items() if status in LIVE)
+    judge_all = live_total <= JUDGE_ALL
+    escalation_of: dict[int, Escalation] = {}
+    for e in escalations:
+        escalation_of.setdefault(e.venture_id, e)
+    waiting: dict[int, list[str]] = {}
+    for a in pending:
+        waiting.setdefault(a.venture_id, []).append(a.role)
     titles = {s.id: s.title for s in workflow.stages}
+    if judge_all:
+        candidates = [v for status in LIVE for v in engine.ventures(status=status)]
+    else:
+        flagged = set(escalation_of) | set(waiting) | bypassed | set(raised)
+        by_id = {v.id: v for v in engine.ventures(ids=flagged)}
+        by_id |= {v.id: v for status in ("paused", "blocked") for v in engine.ventures(status=status)}
+        candidates = [v for v in by_id.values() if v.status in LIVE]
+    judged: list[VentureRow] = []
+    for v in candidates:
+        signals = Signals(
+            v,
+            escalation_of.get(v.id),
+            sorted(set(waiting.get(v.id, []))),
+            v.id in bypassed,
+            raised.get(v.id, []),
+            engine.check_gate(v.id, "exit") if judge_all and v.status != "paused" else None,
+        )
+        judged.append(VentureRow(v, titles.get(v.stage, ""), *derive(signals)))
+    judged.sort(key=lambda r: (SEVERITY[r.health], r.venture.id))
+    judged_ids = {r.venture.id for r in judged}
+
     by_status: Counter[str] = Counter()
     by_health: Counter[str] = Counter()
     stages: dict[int, StageRow] = {}
@@ -159,43 +173,47 @@ def portfolio(engine: Engine, workflow: Workflow, filters: Filters, firings: Rec
             row = stages[stage] = StageRow(stage, titles.get(stage, f"stage {stage}"))
         return row
 
-    for (stage, status), n in engine.venture_counts().items():
-        base = _BASE.get(status, "green")
+    for (stage, status), n in counts.items():
+        colour: Health = "grey" if status not in LIVE else "green"
         by_status[status] += n
-        by_health[base] += n
+        by_health[colour] += n
         stage_row(stage).by_status[status] += n
-        stage_row(stage).by_health[base] += n
-    special = engine.ventures(ids=escalated | waiting | flagged)
-    for v in special:
-        colour, _ = health(v, escalated, waiting, flagged)
-        base = _BASE.get(v.status, "green")
-        if colour != base:
-            by_health[base] -= 1
-            by_health[colour] += 1
-            stage_row(v.stage).by_health[base] -= 1
-            stage_row(v.stage).by_health[colour] += 1
+        stage_row(stage).by_health[colour] += n
+    for r in judged:  # counted green above; move to their colour
+        by_health["green"] -= 1
+        by_health[r.health] += 1
+        stage_row(r.venture.stage).by_health["green"] -= 1
+        stage_row(r.venture.stage).by_health[r.health] += 1
+
+    def matches(r: VentureRow) -> bool:
+        return (
+            (filters.stage is None or r.venture.stage == filters.stage)
+            and (filters.status is None or r.venture.status == filters.status)
+            and (filters.health is None or r.health == filters.health)
+        )
+
+    head = [r for r in judged if matches(r)]
+    tail_healths: set[Health] = {"grey"} if judge_all else {"grey", "green"}
+    statuses = _statuses(filters, tail_healths)
+    tail_total = sum(
+        n for (stage, status), n in counts.items() if status in statuses and filters.stage in (None, stage)
+    )
+    tail_total -= sum(1 for r in judged if r.venture.status in statuses and filters.stage in (None, r.venture.stage))
     first = (filters.page - 1) * PAGE_SIZE
-    rows: list[VentureRow] = []
-    if filters.health is None:
-        page = engine.ventures(filters.stage, filters.status, limit=PAGE_SIZE, offset=first)
-        rows = [VentureRow(v, titles.get(v.stage, ""), *health(v, escalated, waiting, flagged)) for v in page]
-        if filters.stage is None:
-            matching = by_status[filters.status] if filters.status else sum(by_status.values())
-        else:
-            row = stages.get(filters.stage)
-            matching = 0 if row is None else (row.by_status[filters.status] if filters.status else row.total)
-    else:
-        matching = 0
-        for v in engine.ventures(filters.stage, filters.status):
-            colour, why = health(v, escalated, waiting, flagged)
-            if colour == filters.health:
-                if first <= matching < first + PAGE_SIZE:
-                    rows.append(VentureRow(v, titles.get(v.stage, ""), colour, why))
-                matching += 1
-    recent = firings.read(engine)
+    rows = head[first : first + PAGE_SIZE]
+    if len(rows) < PAGE_SIZE and statuses and tail_total > 0:
+        offset = max(0, first - len(head))
+        exclude = judged_ids if any(st in LIVE for st in statuses) else set()
+        for v in engine.ventures(
+            filters.stage, statuses=statuses, exclude=exclude, limit=PAGE_SIZE - len(rows), offset=offset
+        ):
+            colour, why = derive(Signals(v))
+            rows.append(VentureRow(v, titles.get(v.stage, ""), colour, why))
+    matching = len(head) + max(0, tail_total)
+    recent = firings.read(engine, workflow)
     listed_ids = {a.venture_id for a in pending[:LISTED]} | {e.venture_id for e in escalations[:LISTED]}
-    listed_ids |= {e.venture_id for e in recent if e.venture_id is not None}
-    names = {v.id: v.name for v in special} | {r.venture.id: r.venture.name for r in rows}
+    listed_ids |= {f.venture_id for f in recent if f.venture_id is not None}
+    names = {r.venture.id: r.venture.name for r in judged} | {r.venture.id: r.venture.name for r in rows}
     missing = listed_ids - set(names)
     if missing:
         names |= {v.id: v.name for v in engine.ventures(ids=missing)}
@@ -214,4 +232,5 @@ def portfolio(engine: Engine, workflow: Workflow, filters: Filters, firings: Rec
         escalations_total=len(escalations),
         firings=recent,
         names=names,
+        gates_judged=judge_all,
     )

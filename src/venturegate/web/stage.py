@@ -40,11 +40,17 @@ def gate_line(check: Any) -> GateLine:
     data = check.model_dump(exclude_defaults=True, mode="json")
     name = str(data.pop("name", ""))
     data.pop("on_fail", None)
-    kind = next(iter(data), "check")
+    if not data:  # `substages_done` has no fields of its own
+        return GateLine("substages", "every substage done", name)
+    kind = next(iter(data))
     value = data.pop(kind, "")
     rest = ", ".join(f"{k}: {v}" for k, v in data.items())
-    text = value if isinstance(value, str) else ("" if value is True else str(value))
-    return GateLine(kind, f"{text} ({rest})" if rest else text, name)
+    if isinstance(value, dict):  # e.g. customer: {metric, min_count, …}, as words rather than a Python dict
+        text = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in value.items())
+    else:
+        text = value if isinstance(value, str) else ("" if value is True else str(value))
+    label = {"check": "condition"}.get(kind, kind)
+    return GateLine(label, f"{text} ({rest})" if rest else text, name)
 
 
 def _metrics(stage: Stage, workflow: Workflow) -> list[dict[str, Any]]:

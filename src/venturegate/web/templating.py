@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -44,8 +45,40 @@ def _num(value: Any) -> str:
     return str(value)
 
 
+_ISO = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.\d+)?(?:\+00:00|Z)?")
+
+
+def _seconds(text: str) -> str:
+    """Engine text with its ISO 8601 UTC timestamps shown as `2026-11-03 07:58:00` (to the second)."""
+    return _ISO.sub(r"\1 \2", str(text))
+
+
+def _human_duration(seconds: float | None) -> str:
+    """A duration as people read it: `45 s`, `12 min`, `3.5 h`, `2.4 days` (never `2.90443e+06` seconds)."""
+    if seconds is None:
+        return "—"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 36 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.0f}%"
+
+
+def _observed(check: Any) -> str:
+    """A gate check's observed value: a duration in human units when its comparison is over durations."""
+    expl = getattr(check, "explanation", None)
+    value = check.observed
+    if expl is not None and any(c.kind == "duration" for c in expl.children) and isinstance(value, int | float):
+        return _human_duration(float(value))
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_num(v)}" for k, v in value.items())
+    return _num(value)
 
 
 def _path(value: object) -> str:
@@ -73,7 +106,16 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.globals.update(venture_path=venture_path)
-    env.filters.update(path=_path, when=_when, num=_num, pct=_pct, json_script=_json_script)
+    env.filters.update(
+        path=_path,
+        when=_when,
+        num=_num,
+        pct=_pct,
+        json_script=_json_script,
+        duration=_human_duration,
+        observed=_observed,
+        seconds=_seconds,
+    )
     return env
 
 

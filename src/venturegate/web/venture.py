@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from venturegate.core.gates import GateResult
 from venturegate.crews.registry import crews_serving
 from venturegate.definitions.model import Stage, Workflow
-from venturegate.engine import Engine
+from venturegate.engine import Engine, Escalation
 from venturegate.engine.approvals import ReviewedApproval
 from venturegate.engine.configuration import ConfigChange, Snapshot
 from venturegate.engine.jobs import Job
@@ -18,8 +18,8 @@ from venturegate.engine.records import Event, SubstageState, Venture, Visit
 from venturegate.web._series import metric_series
 from venturegate.web.auth import WebUser
 
-CHART_SPAN = timedelta(days=30)
-"""The longest span a chart draws (from the current stage's entry at the latest)."""
+CHART_TABLE = 10
+"""How many of a chart's newest points its text table lists (what a browser without JavaScript shows)."""
 TIMELINE = 50
 """How many of the newest events the timeline shows."""
 HISTORY_VERSIONS = 20
@@ -51,6 +51,16 @@ class Chart:
     alert: float | None
     points: list[tuple[float, float]]
 
+    def past(self, value: float) -> bool:
+        """Whether a value is on the wrong side of the threshold."""
+        if self.threshold is None:
+            return False
+        return value < self.threshold if self.direction == "higher_is_better" else value > self.threshold
+
+    def table(self) -> list[tuple[datetime, float, bool]]:
+        """The newest points, newest first, as (time, value, past the threshold)."""
+        return [(datetime.fromtimestamp(x, UTC), y, self.past(y)) for x, y in reversed(self.points[-CHART_TABLE:])]
+
     def spec(self) -> dict[str, Any]:
         """What the page's chart script draws (JSON)."""
         return {
@@ -58,6 +68,7 @@ class Chart:
             "unit": self.unit,
             "x": [p[0] for p in self.points],
             "y": [p[1] for p in self.points],
+            "past": [self.past(p[1]) for p in self.points],
             "levels": {"target": self.target, "threshold": self.threshold, "alert": self.alert},
         }
 
@@ -94,10 +105,24 @@ class VentureView:
     """Entry-point names of the crews serving the venture's current stage."""
     jobs: list[Job]
     """The venture's newest crew jobs, newest first."""
+    escalations: list[Escalation]
+    """The venture's open escalations (a paused venture shows them at the top)."""
+    resume_targets: list[str]
+    """Where an escalation can resume the venture: its stage's substages, the stage, earlier stages."""
 
     def can_decide(self, user: WebUser, approval: ReviewedApproval) -> bool:
-        """Whether `user` may approve or reject this approval: its own role, holding `decide_approvals`."""
-        return approval.status == "pending" and user.role == approval.role and user.may("decide_approvals")
+        """Whether `user` may approve or reject this approval: its own role, holding `decide_approvals`, and
+        the venture is not paused (a decision cannot move a paused venture)."""
+        return (
+            approval.status == "pending"
+            and self.venture.status != "paused"
+            and user.role == approval.role
+            and user.may("decide_approvals")
+        )
+
+    def can_resolve(self, user: WebUser, escalation: Escalation) -> bool:
+        """Whether `user` may resolve the escalation: `resolve_escalations`, and its role or the Chairman."""
+        return user.may("resolve_escalations") and user.role in (escalation.role, "chairman")
 
     @property
     def busy_job(self) -> Job | None:
@@ -136,11 +161,16 @@ def _steps(workflow: Workflow, venture: Venture, visits: list[Visit]) -> list[St
 
 
 def charts(engine: Engine, venture: Venture, workflow: Workflow, stage: Stage | None, since: datetime) -> list[Chart]:
-    """A chart per metric of the venture's current stage, with its segment's levels."""
+    """A chart per metric of the venture's current stage, with its segment's levels.
+
+    The window follows the data: each chart draws the metric's newest samples up to now (`MAX_POINTS`),
+    backfilled ones and ones from before the stage's entry included, since the gate reads them too.
+    `since` is kept for callers that page the timeline; the charts no longer cut at it.
+    """
     if stage is None:
         return []
     now = engine.when(None)
-    start = max(since, now - CHART_SPAN) - timedelta(microseconds=1)
+    start = datetime(1970, 1, 1, tzinfo=UTC)
     out = []
     for name, metric in stage.metrics.items():
         levels = metric.levels_for(venture.segment)
@@ -206,4 +236,14 @@ def venture_view(engine: Engine, ref: str) -> VentureView:
         current_version=history[0].version if history else None,
         crews=crews_serving(venture.stage),
         jobs=engine.jobs(venture.id, limit=RECENT_JOBS),
+        escalations=engine.escalations(status="open", ref=venture.id),
+        resume_targets=_resume_targets(workflow, stage),
     )
+
+
+def _resume_targets(workflow: Workflow, stage: Stage | None) -> list[str]:
+    """The current stage's substages, then the stage itself and the earlier stages, nearest first."""
+    if stage is None:
+        return []
+    earlier = [str(s.id) for s in workflow.stages if s.id < stage.id]
+    return [sub.id for sub in stage.substages] + [str(stage.id)] + list(reversed(earlier))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from venturegate.api.routes import approvals, config, data, records, ventures
+from venturegate.api.routes import approvals, config, data, experiments, onboarding, records, ventures
 
 ROUTERS: tuple[APIRouter, ...] = (
     ventures.router,
@@ -12,4 +12,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     approvals.router,
     config.router,
     records.router,
+    experiments.router,
+    onboarding.router,
 )

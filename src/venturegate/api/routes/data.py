@@ -57,6 +57,19 @@ def _checked(samples: list[s.SampleBody], single: bool) -> list[s.SampleBody]:
     return batch
 
 
+@router.get("/ventures/{venture}/samples", response_model=list[s.StoredSample])
+def list_samples(
+    venture: s.VentureRef,
+    engine: EngineDep,
+    _: Reader,
+    metric: Annotated[str | None, Query(min_length=1, max_length=120, description="Only this metric.")] = None,
+    since: Annotated[s.When | None, Query(description="Only samples measured after this time.")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="At most this many, newest first.")] = 100,
+) -> list[dict[str, Any]]:
+    """A venture's stored samples, newest first (what `venturegate metric list` shows)."""
+    return [x.as_dict() for x in engine.stored_samples(venture, metric, since=since, limit=limit)]
+
+
 @router.get("/ventures/{venture}/artifacts", response_model=list[s.Artifact])
 def list_artifacts(venture: VentureRef, engine: EngineDep, _: Reader) -> list[dict[str, Any]]:
     """The newest version of each of the venture's artifacts."""

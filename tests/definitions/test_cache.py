@@ -1,0 +1,63 @@
+"""The workflow cache: the same workflow back without loading, and a fresh load when a file changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.definitions.helpers import write
+from venturegate.definitions import cache
+
+FLOW = """
+workflow: {id: t, version: "1"}
+stages:
+  - id: 1
+    title: One
+    metrics:
+      uptime: {unit: percent, direction: higher_is_better, threshold: 99}
+"""
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VENTUREGATE_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def test_a_second_load_comes_from_the_cache_and_a_changed_file_reloads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = write(tmp_path, "flow.yaml", FLOW)
+    first = cache.cached_workflow(src.path)
+    assert len(list((tmp_path / "cache" / "workflows").glob("*.pickle"))) == 1
+    loads: list[Path] = []
+    real = cache.load_workflow
+    monkeypatch.setattr(cache, "load_workflow", lambda p: loads.append(p) or real(p))
+    again = cache.cached_workflow(src.path)
+    assert loads == [] and again.digest == first.digest and again.workflow == first.workflow
+    src.path.write_text(FLOW.replace("threshold: 99", "threshold: 98"), encoding="utf-8")
+    changed = cache.cached_workflow(src.path)
+    assert loads == [src.path.resolve()] and changed.digest != first.digest
+    assert changed.workflow.metric("uptime", 1).threshold == 98  # type: ignore[union-attr]
+
+
+def test_an_extended_file_is_watched_too(tmp_path: Path) -> None:
+    base = write(tmp_path, "base.yaml", FLOW)
+    over = write(tmp_path, "over.yaml", "extends: base.yaml\nstages:\n  - {id: 1, title: Renamed}\n")
+    assert cache.cached_workflow(over.path).workflow.stages[0].title == "Renamed"
+    base.path.write_text(FLOW.replace("threshold: 99", "threshold: 97"), encoding="utf-8")
+    assert cache.cached_workflow(over.path).workflow.metric("uptime", 1).threshold == 97  # type: ignore[union-attr]
+
+
+def test_a_corrupt_cache_entry_means_a_fresh_load(tmp_path: Path) -> None:
+    src = write(tmp_path, "flow.yaml", FLOW)
+    cache.cached_workflow(src.path)
+    for entry in (tmp_path / "cache" / "workflows").glob("*.pickle"):
+        entry.write_bytes(b"not a pickle")
+    assert cache.cached_workflow(src.path).workflow.stages[0].title == "One"
+
+
+def test_the_code_version_changes_with_the_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = cache.code_version()
+    monkeypatch.setattr(cache.venturegate, "__version__", "0.0.0-test")
+    assert cache.code_version() != before
