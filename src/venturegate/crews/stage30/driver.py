@@ -26,6 +26,10 @@ class TrafficCounters:
     weight: int
     up: bool
     """The switch's own health check sees the version up."""
+    down_transitions: int = 0
+    """Times the switch's health check marked the version down (up → down) since its server was created."""
+    check_failures: int = 0
+    """Failed health checks since the server was created."""
 
     @property
     def failed(self) -> int:
