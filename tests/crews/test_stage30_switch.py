@@ -19,8 +19,8 @@ from venturegate.crews.stage30.orchestrator import (
     RollbackCoordinator,
     StepLog,
     cutover,
-    nearest_rank,
 )
+from venturegate.crews.stage30.routes import nearest_rank
 
 RATE = 200.0
 FAST = CanaryConfig(

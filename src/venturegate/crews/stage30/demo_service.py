@@ -8,7 +8,8 @@ Every fault is off by default:
 - `--latency-ms MS`: every request except `/health` answers MS later (`--slow-after S`: only S seconds after start);
 - `--fail-route P --fail-rate R`: only the route P fails, at R (the aggregate error rate can stay low);
 - `--wrong-body-route P`: P answers 200 with a body that breaks its documented schema;
-- `--flap-period S --flap-down S2`: `/health` answers 503 during the first S2 seconds of every S seconds;
+- `--flap-period S --flap-down S2`: `/health` answers 503 during the first S2 seconds of every S seconds
+  (`--flap-routes 1`: every route does too, as an overloaded service would);
 - `--leak-ms MS`: each request served adds MS to every later answer (a leak that slows the service under load);
 - `--crash-at-start CODE`: print a start-up error and exit with CODE before listening.
 """
@@ -43,6 +44,7 @@ class Faults:
     wrong_body_route: str = ""
     flap_period: float = 0.0
     flap_down: float = 0.0
+    flap_routes: int = 0
     leak_ms: float = 0.0
     crash_at_start: int = 0
 
@@ -62,7 +64,8 @@ class Faults:
         return out
 
 
-def _spec(version: str) -> dict[str, object]:
+def spec(version: str) -> dict[str, object]:
+    """The service's OpenAPI document."""
     item = {"type": "object", "required": ["id", "name"], "properties": {"id": {"type": "integer"},
                                                                          "name": {"type": "string"}}}  # fmt: skip
     ok = {"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}}}
@@ -132,7 +135,8 @@ class _Server(ThreadingHTTPServer):
 def command(error_rate: float = 0.0, latency_ms: float = 0.0, faults: Faults | None = None) -> list[str]:
     """A `LocalDriver` command template that runs this file directly (no package import: starts in ~50 ms)."""
     f = faults or Faults(error_rate=error_rate, latency_ms=latency_ms)
-    return ["{python}", str(Path(__file__).resolve()), "--port", "{port}", "--version", "{version}", *f.argv()]
+    escaped = [a.replace("{", "{{").replace("}", "}}") for a in f.argv()]  # the driver formats the template
+    return ["{python}", str(Path(__file__).resolve()), "--port", "{port}", "--version", "{version}", *escaped]
 
 
 def _route(path: str) -> str:
@@ -167,10 +171,13 @@ def make_server(
                     self._send(503, {"ok": False, "status": "flapping", "version": state.version})
                 return
             if route == "/openapi.json":
-                self._send(200, _spec(state.version))
+                self._send(200, spec(state.version))
                 return
             if route not in ROUTES:
                 self._send(404, {"error": "no such route"})
+                return
+            if f.flap_routes and not state.healthy():
+                self._send(503, {"error": "overloaded", "version": state.version})
                 return
             if wait := state.delay():
                 time.sleep(wait)

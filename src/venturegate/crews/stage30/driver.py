@@ -57,6 +57,9 @@ class DeploymentDriver(Protocol):
     def counters(self, version: str) -> TrafficCounters:
         """The switch's counters for `version`."""
 
+    def frontend_counters(self) -> TrafficCounters:
+        """What clients got from the switch: every request and every 5xx, the switch's own 503/504 too."""
+
     def stop(self, version: str) -> None:
         """Drain `version` (no new requests, wait for those in flight) and stop it."""
 
