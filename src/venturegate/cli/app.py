@@ -11,6 +11,7 @@ from venturegate.cli import (
     api_cmds,
     configuration,
     crew_cmds,
+    deploy_cmds,
     error_cmds,
     observability_cmds,
     outbox_cmds,
@@ -122,6 +123,7 @@ configuration.register(app)
 error_cmds.register(app)
 outbox_cmds.register(app)
 crew_cmds.register(app)
+deploy_cmds.register(app)
 api_cmds.register(app)
 observability_cmds.register(app)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import os
@@ -286,6 +287,19 @@ class _Slot:
     argv: tuple[str, ...] = ()
 
 
+def _socket_path(workdir: Path) -> Path:
+    """The admin socket: in `workdir`, or (HAProxy takes a socket path of at most 97 bytes) in a private folder in /tmp
+    named from a hash of `workdir`."""
+    inside = workdir.resolve() / "haproxy.sock"
+    if len(str(inside)) <= 90:  # HAProxy takes at most 97 bytes
+        return inside
+    private = Path(tempfile.gettempdir()) / f"vg-haproxy-{os.getuid()}"
+    private.mkdir(mode=0o700, exist_ok=True)
+    if private.stat().st_uid != os.getuid() or private.stat().st_mode & 0o077:
+        raise DriverError(f"{private} is not a private folder of this user; remove it")
+    return private / (hashlib.sha256(str(inside).encode()).hexdigest()[:24] + ".sock")
+
+
 def _tail(path: Path, lines: int = 15) -> str:
     try:
         text = path.read_text(errors="replace")
@@ -295,6 +309,7 @@ def _tail(path: Path, lines: int = 15) -> str:
 
 
 STATE_FILE = "state.json"
+_DETACHED: list[subprocess.Popen[bytes]] = []
 
 
 class LocalDriver:
@@ -380,7 +395,7 @@ class LocalDriver:
         self._port = free_port(self.host)
         self._slots = {slot: _Slot(slot, free_port(self.host)) for slot in SLOTS}
         self._roles = {"blue": "blue", "green": "green"}
-        sock = workdir / "haproxy.sock"
+        sock = _socket_path(workdir)
         cfg = workdir / "haproxy.cfg"
         cfg.write_text(
             render_config(
@@ -391,10 +406,10 @@ class LocalDriver:
                 check=self.check,
             )
         )
-        check = subprocess.run([binary, "-c", "-q", "-f", str(cfg)], capture_output=True, timeout=10, check=False)
+        check = subprocess.run([binary, "-c", "-f", str(cfg)], capture_output=True, timeout=10, check=False)
         if check.returncode != 0:
             self.close()
-            raise DriverError(f"haproxy rejected its configuration: {check.stderr.decode().strip()}")
+            raise DriverError(f"haproxy rejected its configuration: {(check.stderr + check.stdout).decode().strip()}")
         log = workdir / "haproxy.log"
         log.write_bytes(b"")
         self._haproxy = _Proc.spawn([binary, "-db", "-f", str(cfg)], log)
@@ -446,6 +461,13 @@ class LocalDriver:
         self._save()
         return True
 
+    def refresh(self) -> None:
+        """Forget versions whose process has ended (stopped by a rollback handler in another process, say)."""
+        for slot in self._slots.values():
+            if slot.proc is not None and not slot.proc.alive():
+                slot.proc, slot.version, slot.argv = None, None, ()
+        self._save()
+
     def _save(self) -> None:
         if self.state_dir is None or self._haproxy is None:
             return
@@ -490,6 +512,10 @@ class LocalDriver:
         if self.state_dir is None:
             raise DriverError("only a driver with a state_dir can leave production running")
         self._save()
+        for proc in [self._haproxy, *(s.proc for s in self._slots.values())]:
+            if proc is not None and proc.popen is not None:
+                _DETACHED.append(proc.popen)  # our children still: reaped when they end, never dropped running
+        _DETACHED[:] = [p for p in _DETACHED if p.poll() is None]
         self._haproxy = None
         self._slots = {}
 
