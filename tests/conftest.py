@@ -39,6 +39,24 @@ def _postgres_available() -> bool:
         probe.dispose()
 
 
+def serve_scopes(eng: Engine) -> list[str]:
+    """Give every rollback scope a stage declares a handler: the installed crews' own, else a do-nothing stand-in.
+
+    A declared scope no handler serves makes a rollback escalate; tests about triggers and configuration
+    use this to stand in for crews that are not part of the test. Returns the stand-ins it added.
+    """
+    from venturegate.crews.registry import install_hooks
+
+    install_hooks(eng)
+    added = []
+    for stage in eng.workflow.workflow.stages:
+        for scope in stage.rollback.scopes:
+            if not eng._handlers(scope, stage.id):
+                eng.register_rollback_handler(scope, lambda ctx: "stand-in: nothing to undo", stage=stage.id)
+                added.append(f"{stage.id}:{scope}")
+    return added
+
+
 @pytest.fixture(scope="session")
 def postgres_ok() -> bool:
     """Whether the test PostgreSQL answers; in CI its absence is a failure, not a skip."""

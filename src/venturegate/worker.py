@@ -105,8 +105,15 @@ def run_worker(db_url: str | None, workers: int = 1) -> None:
     from huey.consumer import Consumer
 
     huey = make_huey()
-    wake = register(huey, lambda: Engine.open(db_url))
-    register_jobs(huey, lambda: Engine.open(db_url))
+    engines: list[Engine] = []
+
+    def engine() -> Engine:  # one engine per worker process: timers and crew jobs share its hooks
+        if not engines:
+            engines.append(Engine.open(db_url))
+        return engines[0]
+
+    wake = register(huey, engine)
+    register_jobs(huey, engine)
     wake()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     Consumer(huey, workers=workers, periodic=True, check_worker_health=True).run()

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.conftest import AGENT, CHAIR, LEAD, T0
+from tests.conftest import AGENT, CHAIR, LEAD, T0, serve_scopes
 from tests.triggers.helpers import at_stage
 from venturegate.engine import BadInput, Engine, NotFound
 from venturegate.engine.rollbacks import RollbackContext
@@ -52,6 +52,7 @@ def test_rollback_restores_as_a_new_version_and_logs_duration_and_outcome(
     cfg: Engine, reopen: Callable[[Engine], Engine]
 ) -> None:
     v = _tuned(cfg)
+    serve_scopes(cfg)
     r = cfg.rollback(v, "pre-stage-2", actor=LEAD, reason="bad tuning", cause="regression", now=T0 + S)
     assert (r.outcome, r.from_version, r.target_version, r.to_version, r.escalation) == ("completed", 2, 0, 3, None)
     assert r.scope == ["cache", "traffic"] and r.duration_ms > 0
@@ -121,6 +122,33 @@ def test_handlers_run_for_the_affected_scopes_only(cfg: Engine) -> None:
     assert [e.key for e in ctx.changes] == ["traffic.canary_steps"]
     assert [(h.scope, h.ok, h.detail) for h in r.handlers] == [("traffic", True, "traffic back on blue")]
     assert cfg.rollbacks(v)[0].handlers == r.handlers
+
+
+def test_a_declared_scope_that_no_handler_serves_escalates_never_completes(cfg: Engine) -> None:
+    """Stage 2 declares `traffic` and `cache`: restoring their config is not enough when nothing undid the rest."""
+    v = _tuned(cfg)
+    cfg.register_rollback_handler("traffic", lambda ctx: "traffic back on blue")
+    cfg.register_rollback_handler("cache", lambda ctx: "never runs", stage=3)  # another stage's handler
+    r = cfg.rollback(v, "pre-stage-2", actor=LEAD, reason="incident", now=T0 + S)
+    assert (r.outcome, r.escalation) == ("escalated", "SD-2-ESCALATION-1")
+    assert [(h.scope, h.handler.rsplit(".", 1)[-1], h.ok) for h in r.handlers] == [
+        ("cache", "(none)", False),
+        ("traffic", "<lambda>", True),
+    ]
+    assert "no rollback handler serves scope 'cache'" in r.handlers[0].detail
+    assert cfg.setting(v, "cache.size").source == "default"  # the configuration itself was restored
+    assert cfg.venture(v).status == "paused"
+    (ev,) = cfg.events(v, kind="rollback.failed")
+    assert ev.data is not None and ev.data["escalation"] == "SD-2-ESCALATION-1"
+
+
+def test_a_handler_registered_for_a_stage_serves_that_stage_only(cfg: Engine) -> None:
+    v = _tuned(cfg)
+    ran: list[tuple[str, int]] = []
+    cfg.register_rollback_handler("traffic", lambda ctx: ran.append((ctx.scope, ctx.stage)), stage=2)
+    cfg.register_rollback_handler("traffic", lambda ctx: ran.append(("other", ctx.stage)), stage=30)
+    r = cfg.rollback(v, "pre-stage-2", actor=LEAD, scope=["traffic"], now=T0 + S)
+    assert (r.outcome, ran) == ("completed", [("traffic", 2)])
 
 
 def test_a_failing_handler_escalates_and_the_rollback_says_so(cfg: Engine) -> None:
@@ -231,6 +259,7 @@ def test_rollback_by_cause_carries_out_the_stage_plan(cfg: Engine) -> None:
     with pytest.raises(BadInput, match="unknown cause 'flood'") as exc:
         cfg.rollback(v, actor=LEAD, cause="flood")
     assert exc.value.hint == "causes: transient, configuration, systemic"
+    serve_scopes(cfg)
     r = cfg.rollback(v, actor=CHAIR, cause="Systemic", reason="release broken", now=T0 + S)
     assert (r.target, r.scope, r.outcome, r.recursion) == ("pre-stage-2", ["traffic"], "completed", "back to stage 1")
     assert cfg.venture(v).stage == 1

@@ -40,6 +40,7 @@ FAST = {
 def workspace(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Production lives under the test's own workspace; the crew's handlers find it there."""
     monkeypatch.setenv("VENTUREGATE_WORKSPACE", str(tmp_path))
+    monkeypatch.setenv("VENTUREGATE_CREW_ROOT", str(tmp_path))
     return tmp_path
 
 
@@ -114,9 +115,6 @@ def _latest(engine: Engine, metric: str, name: str = "acme") -> list[float]:
 
 
 def _run(engine: Engine, tmp_path: Any, **options: Any) -> Any:
-    for scope, handler in crew.hooks().rollback.items():  # what every process opening an engine does
-        if handler not in engine._rollback_handlers.get(scope, []):
-            engine.register_rollback_handler(scope, handler)
     opts = {**FAST, "out_dir": str(tmp_path / "out"), **options}
     return crew.run(CrewContext(engine, "acme", 30, options=opts))
 

@@ -133,7 +133,7 @@ def test_a_release_failing_on_one_route_is_rolled_back_though_the_aggregate_stay
 
 
 def test_a_release_that_slows_down_after_a_delay_is_rolled_back_on_p95() -> None:
-    result, client, haproxy_failed, _ = _scenario(Faults(latency_ms=400, slow_after=1.5))
+    result, client, haproxy_failed, _ = _scenario(Faults(latency_ms=400, slow_after=2.5))
     assert result.status == "rolled_back", result
     assert result.rollback is not None and result.rollback.cause in ("latency", "route_latency"), result.rollback
     assert result.steps[0].passed  # fast during the first step

@@ -10,9 +10,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from venturegate.crews.stage30.demo_service import command
 from venturegate.crews.stage30.haproxy import STATE_FILE, LocalDriver
-from venturegate.crews.stage30.live import Deployment, handlers, production_dir
+from venturegate.crews.stage30.live import Deployment, production_dir
 from venturegate.engine import Actor, Engine
 
 LEAD = Actor("lee", "lead")
@@ -84,11 +86,13 @@ def test_a_production_whose_haproxy_died_is_cleaned_up_not_attached(tmp_path: Pa
         fresh.close()
 
 
-def test_rollback_handlers_act_on_production_found_from_its_state(bundled: Engine, tmp_path: Path) -> None:
+def test_rollback_handlers_act_on_production_found_from_its_state(
+    bundled: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The handlers the crew declares, installed by the engine itself: they find production from ids.
+    monkeypatch.setenv("VENTUREGATE_WORKSPACE", str(tmp_path))
     bundled.create_venture("acme", "b2b_smb", 30, actor=LEAD)
     vid = bundled.venture("acme").id
-    for scope, handler in handlers(lambda: tmp_path).items():
-        bundled.register_rollback_handler(scope, handler)
     quiet = bundled.rollback("acme", cause="green_unrecoverable", actor=LEAD, reason="nothing runs")
     assert all("nothing" in h.detail or "no deployment" in h.detail for h in quiet.handlers), quiet.handlers
     folder = production_dir(tmp_path, vid)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import T0
+from tests.conftest import T0, serve_scopes
 from venturegate.definitions.loader import LoadedWorkflow, load_workflow
 from venturegate.engine import Engine
 from venturegate.store.database import connect, ensure_schema
@@ -80,6 +80,7 @@ def _engine(db_url: str, workflow: LoadedWorkflow) -> Iterator[Engine]:
     db = connect(db_url)
     ensure_schema(db)
     eng = Engine(db, workflow, clock=lambda: T0)
+    serve_scopes(eng)  # these tests are about triggers: rollback scopes are served (see tests/config for the rule)
     yield eng
     db.dispose()
 

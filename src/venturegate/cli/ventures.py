@@ -148,6 +148,24 @@ def complete(
         out.print(f"substage {s.id} {s.title} complete ({len(s.items)} items attested)")
 
 
+@substage_app.command("reopen")
+@handled
+def reopen(
+    venture: VENTURE,
+    substage: Annotated[list[str], typer.Argument(help="Substage ids of the current stage, e.g. 19.1 19.2.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why they are measured again (recorded).")],
+    as_json: JSON = False,
+) -> None:
+    """Re-open completed substages of the current stage so that they are done (and measured) again."""
+    opened = STATE.engine().reopen_substages(venture, substage, actor=STATE.who(), reason=reason)
+    if as_json:
+        emit_json([s.as_dict() for s in opened])
+    elif opened:
+        out.print("re-opened " + ", ".join(f"{s.id} {s.title}" for s in opened))
+    else:
+        out.print("nothing to re-open: " + ", ".join(substage) + " not complete")
+
+
 def attest(
     venture: VENTURE,
     criterion: Annotated[str, typer.Argument(help="The written gate criterion, exactly as defined.")],

@@ -6,6 +6,6 @@ A crew writes only through the engine's public API (samples, artifacts, substage
 
 from __future__ import annotations
 
-from venturegate.crews.base import AgentSpec, Cancelled, CancelToken, Crew, CrewContext, CrewResult
+from venturegate.crews.base import AgentSpec, Cancelled, CancelToken, Crew, CrewContext, CrewHooks, CrewResult
 
-__all__ = ["AgentSpec", "CancelToken", "Cancelled", "Crew", "CrewContext", "CrewResult"]
+__all__ = ["AgentSpec", "CancelToken", "Cancelled", "Crew", "CrewContext", "CrewHooks", "CrewResult"]

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from venturegate.engine.actors import Actor
 
 if TYPE_CHECKING:
     from venturegate.engine import Engine
+    from venturegate.engine.error_handling import CredentialsHook, Fallback
+    from venturegate.engine.rollbacks import RollbackHandler
 
 ProgressSink = Callable[[str, int, int, str], None]
 """Receives (step, done, total, message) — a Rich progress bar in the CLI, for instance."""
@@ -76,6 +79,8 @@ class CrewContext:
     job_id: int | None = None
     sink: ProgressSink | None = None
     cancel: CancelToken = field(default_factory=CancelToken)
+    output_root: Path | None = None
+    """Where the run's files go (the server's choice, never an option): see `crews.paths.crew_root`."""
 
     def progress(self, step: str, done: int, total: int, message: str = "") -> None:
         """Report progress: to the sink, and as a `crew.progress` event (and heartbeat) of the job, if any."""
@@ -134,12 +139,33 @@ class CrewResult:
         }
 
 
+@dataclass(frozen=True)
+class CrewHooks:
+    """What a crew adds to every engine a process opens: rollback handlers by scope, error-policy hooks by scope.
+
+    Declared on the crew class (`Crew.hooks`) and installed by `crews.registry.install_hooks` when an
+    engine opened with `Engine.open` first needs a hook, so that the CLI, the API, the worker and the
+    timers all run the same handlers, whichever process started the crew.
+    """
+
+    rollback: Mapping[str, RollbackHandler] = field(default_factory=dict)
+    """Rollback scope (`traffic`) → what undoes it outside the configuration."""
+    credentials: Mapping[str, CredentialsHook] = field(default_factory=dict)
+    """Error scope (a stage `19`, a rule id or `*`) → what refreshes credentials."""
+    fallback: Mapping[str, Fallback] = field(default_factory=dict)
+    """Error scope → the fallback the error policy may call."""
+
+
 class Crew(ABC):
     """A stage's automation. Subclasses set `name`, `stage` and `agents` and implement `run`."""
 
     name: str
     stage: int
     agents: tuple[AgentSpec, ...]
+
+    def hooks(self) -> CrewHooks:
+        """The engine hooks this crew declares (none by default); they must not depend on a running `run()`."""
+        return CrewHooks()
 
     @abstractmethod
     def run(self, ctx: CrewContext) -> CrewResult:

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING
 
 from venturegate.crews.base import Crew
 from venturegate.engine.errors import BadInput, NotFound
 
+if TYPE_CHECKING:
+    from venturegate.engine import Engine
+
 GROUP = "venturegate.crews"
 log = logging.getLogger("venturegate.crews")
+_installed: weakref.WeakSet[Engine] = weakref.WeakSet()
+_install_lock = threading.Lock()
 
 # The built-in crews register through pyproject.toml's entry points like any plugin. This list is
 # used only for a built-in whose entry point is missing (a source checkout not reinstalled since the
 # entry point was added), so that the crew still runs; an installed entry point always wins.
-_BUILTIN = {"stage19": "venturegate.crews.stage19:crew"}
+_BUILTIN = {"stage19": "venturegate.crews.stage19:crew", "stage30": "venturegate.crews.stage30:crew"}
 
 
 def _load(ep: EntryPoint) -> Crew:
@@ -63,3 +71,32 @@ def crew_for_stage(stage: int, name: str | None = None) -> tuple[str, Crew]:
         names = ", ".join(n for n, _ in matching)
         raise BadInput(f"several crews serve stage {stage}: {names}", where="--stage", hint="choose one with --crew")
     return matching[0]
+
+
+def install_hooks(engine: Engine) -> list[str]:
+    """Register every installed crew's declared hooks (`Crew.hooks`) on `engine`; return what was registered.
+
+    `Engine.open` arranges for this to run the first time the engine needs a hook, in every process; a
+    crew run calls it too (for an engine built without `open`). Once per engine: a second call does nothing.
+    """
+    with _install_lock:
+        if engine in _installed:
+            return []
+        _installed.add(engine)
+    done: list[str] = []
+    for name, crew in sorted(discover().items()):
+        try:
+            hooks = crew.hooks()
+        except Exception as exc:  # a broken plugin must not take the engine down; it is named in the log
+            log.warning("crew plugin %s: hooks() failed: %s", name, exc)
+            continue
+        for scope, handler in hooks.rollback.items():
+            engine.register_rollback_handler(scope, handler, stage=crew.stage)
+            done.append(f"{name}: rollback {scope}")
+        for key, hook in hooks.credentials.items():
+            engine.register_credentials_hook(key, hook)
+            done.append(f"{name}: credentials {key}")
+        for key, fallback in hooks.fallback.items():
+            engine.register_fallback(key, fallback)
+            done.append(f"{name}: fallback {key}")
+    return done

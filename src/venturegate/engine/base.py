@@ -168,13 +168,27 @@ class EngineBase:
         # Per pinned version (immutable by digest): (digest, metric, stage) → unit, (digest, metric) → stale limit.
         self._units: dict[tuple[str, str, int], Any] = {}
         self._stale_limits: dict[tuple[str, str], timedelta | None] = {}
+        self._plugin_hooks: Callable[[Any], object] | None = None
+        """Installs the installed crews' hooks on this engine, once, when a hook is first needed (see `open`)."""
+
+    def plugin_hooks(self) -> None:
+        """Install the installed crews' declared hooks now, if `open` arranged it and it has not happened yet."""
+        install, self._plugin_hooks = self._plugin_hooks, None
+        if install is not None:
+            install(self)
 
     @classmethod
     def open(cls, url: str | None = None, workflow_path: str | None = None, clock: Clock = utc_now) -> Self:
         """Connect (migrating a new database) and load the workflow new ventures start on."""
         db = connect(url)
         ensure_schema(db)
-        return cls(db, load_workflow(workflow_path), clock)
+        engine = cls(db, load_workflow(workflow_path), clock)
+        # Every process that opens an engine (CLI, API, worker, timers) gets the installed crews' rollback
+        # handlers and error hooks; they are loaded when first needed, so a simple command imports no crew.
+        from venturegate.crews.registry import install_hooks
+
+        engine._plugin_hooks = install_hooks
+        return engine
 
     # -- plumbing ----------------------------------------------------------------------------
     @contextmanager

@@ -217,6 +217,7 @@ class ErrorOps(TriggerOps):
         self._hooks("fallback")[_scope_key(scope)] = fn
 
     def _hook(self, kind: str, ctx: ErrorContext) -> Callable[[ErrorContext], Any] | None:
+        self.plugin_hooks()
         hooks = self._hooks(kind)
         return hooks.get(ctx.rule_id) or hooks.get(str(ctx.stage)) or hooks.get("*")
 

@@ -274,6 +274,61 @@ class LifecycleOps(EngineBase):
             self._facts_changed(conn, self._row(conn, int(row.id)), now)
             return SubstageState(sub.id, sub.title, "done", given, actor.name, now)
 
+    def reopen_substages(
+        self,
+        ref: str | int,
+        substages: list[str],
+        *,
+        actor: Actor,
+        reason: str,
+        now: datetime | None = None,
+    ) -> list[SubstageState]:
+        """Re-open completed substages of the current stage (to measure again), each with a `substage.reopened` event.
+
+        Substages that are open already are left as they are; the result lists the ones re-opened.
+        """
+        now = self.when(now)
+        if not reason.strip():
+            raise BadInput("say why the substages are re-opened", where="--reason", hint="e.g. the provider fixed it")
+        if not substages:
+            raise BadInput("name at least one substage", where="SUBSTAGE", hint="e.g. 19.1")
+        with self.tx() as conn:
+            row = self._row(conn, ref, lock=True)
+            if row.status != "active":
+                raise Conflict(f"venture '{row.name}' is {row.status}; substages can be re-opened only while active")
+            stage = self._stage(self.pinned(conn, row.workflow_digest).workflow, int(row.stage))
+            unknown = [s for s in substages if stage.substage(s) is None]
+            if unknown:
+                raise BadInput(
+                    f"substage {', '.join(unknown)} is not part of stage {stage.id}",
+                    where="SUBSTAGE",
+                    hint="substages: " + ", ".join(s.id for s in stage.substages),
+                )
+            visit = self._visit(conn, int(row.id))
+            done = {
+                r.substage
+                for r in conn.execute(
+                    select(substage_status.c.substage).where(
+                        substage_status.c.visit_id == visit.id, substage_status.c.status == "done"
+                    )
+                )
+            }
+            reopened = [s for s in dict.fromkeys(substages) if s in done]
+            for sub_id in reopened:
+                conn.execute(
+                    update(substage_status)
+                    .where(substage_status.c.visit_id == visit.id, substage_status.c.substage == sub_id)
+                    .values(status="open", items=[], completed_by=None, completed_at=None)
+                )
+                self._event(
+                    conn, int(row.id), "substage.reopened", actor, now, stage=stage.id, substage=sub_id, reason=reason
+                )
+            if reopened:
+                self._set(conn, row, now)
+                self._facts_changed(conn, self._row(conn, int(row.id)), now)
+            subs = {s.id: s for s in stage.substages}
+            return [SubstageState(s, subs[s].title, "open", [], None, None) for s in reopened]
+
     def attest(self, ref: str | int, criterion: str, *, actor: Actor, now: datetime | None = None) -> None:
         """Attest a written gate criterion of the current stage."""
         now = self.when(now)

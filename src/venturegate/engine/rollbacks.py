@@ -135,14 +135,17 @@ class RollbackOps(ConfigOps):
 
     def __init__(self, db: SAEngine, workflow: LoadedWorkflow, clock: Clock = utc_now) -> None:
         super().__init__(db, workflow, clock)
-        self._rollback_handlers: dict[str, list[RollbackHandler]] = {}
+        self._rollback_handlers: dict[str, list[tuple[int | None, RollbackHandler]]] = {}
 
-    def register_rollback_handler(self, scope: str, handler: RollbackHandler) -> None:
-        """Run `handler` whenever a rollback touches `scope` (handlers of a scope run in registration order)."""
+    def register_rollback_handler(self, scope: str, handler: RollbackHandler, *, stage: int | None = None) -> None:
+        """Run `handler` whenever a rollback touches `scope` (of `stage` only, when given; in registration order)."""
         scope = scope.strip()
         if not scope:
             raise BadInput("a rollback handler needs a scope", where="scope", hint="e.g. traffic, campaigns")
-        self._rollback_handlers.setdefault(scope, []).append(handler)
+        self._rollback_handlers.setdefault(scope, []).append((stage, handler))
+
+    def _handlers(self, scope: str, stage: int) -> list[RollbackHandler]:
+        return [h for only, h in self._rollback_handlers.get(scope, []) if only is None or only == stage]
 
     # -- public operations ---------------------------------------------------------------------
     def rollback(
@@ -354,7 +357,8 @@ class RollbackOps(ConfigOps):
             self._write_version(conn, row, to_version, changes, before, "rollback", actor, why, now)
             row = self._row(conn, vid)
         context = {"target": target, "target_version": target_version, "cause": cause, "reason": reason}
-        results = self._run_handlers(row, scopes, diff, trigger, context)
+        declared = self._stage(self.pinned(conn, row.workflow_digest).workflow, int(row.stage)).rollback.scopes
+        results = self._run_handlers(row, scopes, diff, trigger, context, declared)
         failed = [h for h in results if not h.ok]
         escalation = None
         if failed:
@@ -414,11 +418,35 @@ class RollbackOps(ConfigOps):
         return RollbackRecord(**{**done.__dict__, "id": int(rid)})
 
     def _run_handlers(
-        self, row: Row[Any], scopes: list[str], diff: list[DiffEntry], trigger: str | None, context: dict[str, Any]
+        self,
+        row: Row[Any],
+        scopes: list[str],
+        diff: list[DiffEntry],
+        trigger: str | None,
+        context: dict[str, Any],
+        declared: list[str],
     ) -> list[HandlerResult]:
-        """Run every handler of every affected scope; a failure is recorded, never raised."""
+        """Run every handler of every affected scope; a failure is recorded, never raised.
+
+        A scope the stage declares (its `rollback.scopes`: things outside the configuration, such as
+        traffic) that no handler serves in this process is a failure too: nothing undid it.
+        """
+        self.plugin_hooks()
         results: list[HandlerResult] = []
         for scope in scopes:
+            handlers = self._handlers(scope, int(row.stage))
+            if scope in declared and not handlers:
+                results.append(
+                    HandlerResult(
+                        scope,
+                        "(none)",
+                        False,
+                        f"no rollback handler serves scope '{scope}' in this process "
+                        "(is the crew of this stage installed? `venturegate crews` lists them)",
+                        0.0,
+                    )
+                )
+                continue
             changes = tuple(e for e in diff if e.scope == scope)
             ctx = RollbackContext(
                 row.name,
@@ -432,7 +460,7 @@ class RollbackOps(ConfigOps):
                 trigger,
                 changes,
             )
-            for handler in self._rollback_handlers.get(scope, []):
+            for handler in handlers:
                 name = getattr(handler, "__qualname__", repr(handler))
                 start = time.perf_counter()
                 try:
@@ -460,6 +488,7 @@ class RollbackOps(ConfigOps):
     def _check_scope(self, wf: Workflow, stage: Stage, scope: list[str] | None) -> None:
         if not scope:
             return
+        self.plugin_hooks()
         known = set(stage.rollback.scopes) | set(self._rollback_handlers)
         known |= {scope_of(k) for k in wf.config} | {scope_of(k) for s in wf.stages for k in s.config}
         unknown = [s for s in scope if s not in known]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from venturegate.crews.runtime import CrewRun
 from venturegate.crews.stage30 import monitoring, verifier
-from venturegate.crews.stage30._run import CrewRun
 from venturegate.crews.stage30.haproxy import LocalDriver
 from venturegate.crews.stage30.orchestrator import CutoverResult
 from venturegate.crews.stage30.plan import Plan
@@ -38,12 +38,12 @@ def verify(
         roll_back(by_trigger)
         raise run.stop("recursed", f"rolled back: smoke tests {smoke.passed}/{smoke.total} passed")
     run.step("30.3 PostDeploymentVerifier", 1, 3, "monitoring setup")
-    channels = list(engine.setting(ctx.venture, "monitoring.alert_channels").value)
+    channels = [str(c) for c in run.setting("monitoring.alert_channels")]
     name = engine.venture(ctx.venture).name
     setup = monitoring.monitoring_setup(
         name, run.out / "monitoring", channels=channels,
         thresholds=monitoring.Thresholds(
-            error_rate_percent=1.0, p95_ms=float(engine.setting(ctx.venture, "rollback.response_time_threshold").value),
+            error_rate_percent=1.0, p95_ms=float(run.setting("rollback.response_time_threshold")),
         ),
     )  # fmt: skip
     run.files.extend([str(setup.rules_path), str(setup.dashboard_path)])

@@ -28,9 +28,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from venturegate.crews.base import AgentSpec, Cancelled, Crew, CrewContext, CrewResult
+from venturegate.crews.base import AgentSpec, Cancelled, Crew, CrewContext, CrewHooks, CrewResult
+from venturegate.crews.runtime import CrewRun, Stop
 from venturegate.crews.stage30 import live, validator
-from venturegate.crews.stage30._run import CrewHooks, CrewRun, Stop
 from venturegate.crews.stage30._verify import verify
 from venturegate.crews.stage30.haproxy import DriverError, LocalDriver
 from venturegate.crews.stage30.live import Deployment
@@ -69,7 +69,7 @@ class DeploymentCrew(Crew):
         try:
             plan = self._plan(run)
             self._reopen_for_release(run, plan.green)
-            folder = live.production_dir(live.default_workspace(), run.venture.id)
+            folder = live.production_dir(live.default_workspace(), _venture(run).id)
             # Production lives in the venture's folder either way, so rollback handlers in any process find it;
             # `production=run` only stops it when the run ends.
             driver = LocalDriver(plan.command, overrides=plan.overrides, check=plan.check, state_dir=folder)
@@ -91,7 +91,7 @@ class DeploymentCrew(Crew):
 
     # -- inputs ----------------------------------------------------------------------------------
     def _plan(self, run: CrewRun) -> Plan:
-        venture = run.venture
+        venture = _venture(run)
         if venture.stage != STAGE:
             raise run.stop("failed", f"the venture is at stage {venture.stage}, not {STAGE}")
         if venture.status != "active":
@@ -147,7 +147,7 @@ class DeploymentCrew(Crew):
         passed 30.3 (it becomes blue); anything less sends traffic back to blue and stops green."""
         if plan is None or not plan.persistent:
             driver.close()
-            (live.production_dir(live.default_workspace(), run.venture.id) / live.DEPLOYMENT_FILE).unlink(
+            (live.production_dir(live.default_workspace(), _venture(run).id) / live.DEPLOYMENT_FILE).unlink(
                 missing_ok=True
             )
             return
@@ -165,7 +165,7 @@ class DeploymentCrew(Crew):
                 if dep is not None and dep.state in ("cutover", "held", "serving"):
                     dep.state = "stopped_before_done"
             if dep is not None:
-                dep.save(live.production_dir(live.default_workspace(), run.venture.id))
+                dep.save(live.production_dir(live.default_workspace(), _venture(run).id))
         except DriverError as exc:
             run.summary["production_error"] = str(exc)
         run.summary["production"] = driver.status()
@@ -385,6 +385,10 @@ class DeploymentCrew(Crew):
             }  # fmt: skip
 
         return roll_back
+
+
+def _venture(run: CrewRun) -> Any:
+    return run.engine.venture(run.venture)
 
 
 def _no_hold(config: Any) -> Any:

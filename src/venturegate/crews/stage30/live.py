@@ -16,7 +16,6 @@ call the engine. A venture without a running production has nothing to act on; t
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 from collections.abc import Callable
@@ -78,10 +77,24 @@ def running(folder: Path) -> bool:
     return (folder / STATE_FILE).exists()
 
 
-@functools.cache
+def move_traffic_to_blue(ctx: RollbackContext) -> str:
+    """The `traffic` handler: all traffic of the venture's production back to blue (the last known-good)."""
+    return handlers()["traffic"](ctx)  # type: ignore[return-value]
+
+
+def restore_database(ctx: RollbackContext) -> str:
+    """The `database` handler: restore 30.1's backup when this deployment ran migrations."""
+    return handlers()["database"](ctx)  # type: ignore[return-value]
+
+
+def destroy_green(ctx: RollbackContext) -> str:
+    """The `green` handler: green out of rotation (traffic to blue first) and stopped."""
+    return handlers()["green"](ctx)  # type: ignore[return-value]
+
+
 def default_handlers() -> dict[str, RollbackHandler]:
-    """The handlers finding production under `default_workspace()` (one set per process)."""
-    return handlers(default_workspace)
+    """The handlers the crew declares: production found under `default_workspace()` when they run."""
+    return {"traffic": move_traffic_to_blue, "database": restore_database, "green": destroy_green}
 
 
 def handlers(workspace: Callable[[], Path] = default_workspace) -> dict[str, RollbackHandler]:
