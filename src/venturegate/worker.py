@@ -15,6 +15,7 @@ from typing import Any
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 
 from venturegate.engine import Engine
+from venturegate.engine.jobs import worker_id
 from venturegate.store.database import DEFAULT_DIR
 
 log = logging.getLogger("venturegate.worker")
@@ -90,7 +91,7 @@ def register_jobs(huey: Huey, engine_factory: Any) -> Any:
     def run_job(job_id: int) -> str:
         from venturegate.crews.runner import run_job as run
 
-        return run(engine(), job_id, worker=f"huey:{os.getpid()}").status
+        return run(engine(), job_id, worker=worker_id("huey")).status
 
     @huey.periodic_task(crontab(minute="*"), name="venturegate.sweep_jobs")  # type: ignore[untyped-decorator]
     def sweep_jobs() -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from venturegate.crews.base import Cancelled, CancelToken, CrewContext, CrewResult, ProgressSink
 from venturegate.crews.registry import crew_for_stage, crews_serving
 from venturegate.engine.actors import Actor
 from venturegate.engine.errors import BadInput
-from venturegate.engine.jobs import Job
+from venturegate.engine.jobs import Job, worker_id
 
 if TYPE_CHECKING:
     from venturegate.engine import Engine
@@ -35,12 +36,31 @@ def queue_job(
             where="--crew",
             hint=f"crews of stage {stage}: {', '.join(crews_serving(stage)) or 'none'}",
         )
+    known = getattr(found, "options", None)
+    unknown = sorted(set(options or {}) - set(known)) if isinstance(known, Mapping) else []
+    if unknown:
+        raise BadInput(
+            f"unknown option(s) for crew '{name}': {', '.join(unknown)}",
+            where="--option",
+            hint=f"known options: {', '.join(sorted(known or {}))}",
+        )
+    engine.sweep_jobs()  # a job whose process died must not block this run
     return engine.create_job(venture, stage, name, options, actor=actor)
 
 
-def run_job(engine: Engine, job_id: int, *, worker: str = "inline", sink: ProgressSink | None = None) -> Job:
-    """Claim a queued job and run its crew to the end; the job's row says how it ended (never raises for it)."""
-    job = engine.claim_job(job_id, worker=worker)
+def run_job(
+    engine: Engine,
+    job_id: int,
+    *,
+    worker: str | None = None,
+    sink: ProgressSink | None = None,
+    cancel: CancelToken | None = None,
+) -> Job:
+    """Claim a queued job and run its crew to the end; the job's row says how it ended (never raises for it).
+
+    `cancel` lets the caller stop the run (a signal handler, say); the job's own cancel flag is polled too.
+    """
+    job = engine.claim_job(job_id, worker=worker or worker_id("inline"))
     if job is None:
         return engine.job(job_id)
     try:
@@ -54,12 +74,13 @@ def run_job(engine: Engine, job_id: int, *, worker: str = "inline", sink: Progre
             options=dict(job.options),
             job_id=job.id,
             sink=sink,
-            cancel=CancelToken(lambda: engine.heartbeat_job(job_id)),
+            cancel=cancel if cancel is not None else CancelToken(),
         )
+        ctx.cancel.poll_with(lambda: engine.heartbeat_job(job_id))
         ctx.checkpoint()
         result: CrewResult = crew.run(ctx)
-    except Cancelled:
-        return engine.finish_job(job_id, "cancelled", error="cancelled at a step boundary")
+    except Cancelled as exc:
+        return engine.finish_job(job_id, "cancelled", error=str(exc) or "cancelled at a step boundary")
     except Exception as exc:
         log.error("job %s failed:\n%s", job_id, traceback.format_exc())
         return engine.finish_job(job_id, "failed", error=f"{type(exc).__name__}: {exc}")
