@@ -273,3 +273,49 @@ def test_the_demo_rolls_back_the_bad_release_and_ships_the_fixed_one(sqlite_engi
     assert [s["green_percent"] for s in good["cutover"]["steps"]] == [10, 50, 100]
     text = console.export_text()
     assert "rolled back" in text and "advanced to stage 31" in text
+
+
+def test_production_outlives_the_run_and_every_new_release_is_approved_again(
+    sqlite_engine: Engine, tmp_path: Any
+) -> None:
+    import json
+    import urllib.request
+
+    from venturegate.crews.stage30.haproxy import LocalDriver
+    from venturegate.crews.stage30.live import production_dir
+
+    eng = sqlite_engine
+    _venture(eng)
+    eng.set_progression(30, "manual", actor=LEAD, venture="acme")  # the stage stays at 30 once done
+    eng.request_approval("acme", "chairman", actor=LEAD, reason="2.0.0", payload={"release": "2.0.0"})
+    _approve(eng)
+    first = _run(eng, tmp_path, production="persistent")
+    assert first.status == "completed" and first.summary["outcome"] == "completed: awaiting advance", first.summary
+    url = eng.artifact("acme", "deployment_documentation").content["production_url"]
+    assert url == first.summary["production_url"]
+
+    def serving() -> str:  # the test's own traffic through the front end the handoff names
+        with urllib.request.urlopen(url + "/", timeout=5) as r:
+            return str(json.loads(r.read())["version"])
+
+    assert serving() == "2.0.0"  # still up after the run
+    eng.put_artifact("acme", "release_candidate", demo.release("2.0.1", "def5678"), actor=LEAD)
+    eng.put_artifact("acme", "deployment_plan", {**PLAN, "release_version": "2.0.1"}, actor=LEAD)
+    asked = _run(eng, tmp_path, production="persistent")
+    assert asked.status == "waiting", asked.summary
+    assert asked.summary["reopened"] == ["30.1", "30.2", "30.3"]
+    assert len(eng.events("acme", kind="substage.reopened")) == 3
+    (pending,) = eng.approvals("acme", "pending")
+    assert (pending.payload or {})["release"] == "2.0.1"
+    assert (
+        f"venturegate approval approve {pending.id}" in asked.summary["outcome"] and "2.0.1" in asked.summary["outcome"]
+    )
+    assert serving() == "2.0.0"  # nothing moved without the Chairman
+    _approve(eng)
+    second = _run(eng, tmp_path, production="persistent")
+    assert second.status == "completed", second.summary
+    assert second.summary["production_url"] == url and serving() == "2.0.1"
+    assert second.summary["traffic"]["failed_requests"] == 0
+    again = _run(eng, tmp_path, production="persistent")  # the same release once more: nothing to do, no traceback
+    assert again.status == "completed" and "already serves" in again.summary["outcome"], again.summary
+    LocalDriver.attach(production_dir(tmp_path, eng.venture("acme").id)).close()

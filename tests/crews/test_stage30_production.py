@@ -118,3 +118,17 @@ def test_rollback_handlers_act_on_production_found_from_its_state(
         assert _get(driver.url + "/") == 200
     finally:
         driver.close()
+
+
+def test_the_crews_rollback_restores_only_its_own_keys(bundled: Engine) -> None:
+    bundled.create_venture("acme", "b2b_smb", 30, actor=LEAD)
+    bundled.set_config("acme", "traffic.canary_monitoring_duration", 120, actor=LEAD, reason="shorter steps")
+    plan = bundled.rollback_plan("acme", "traffic_only")  # shows, before acting, what a full restore reverts
+    assert [e.key for e in plan.diff] == ["traffic.canary_monitoring_duration"]
+    own = bundled.rollback("acme", cause="traffic_only", actor=LEAD, reason="crew: traffic back", keys=[])
+    assert own.outcome == "completed" and own.diff == [] and own.to_version is None
+    assert [h.scope for h in own.handlers] == ["traffic"]  # the scope's handler still ran
+    assert bundled.setting("acme", "traffic.canary_monitoring_duration").value == 120  # kept
+    full = bundled.rollback("acme", cause="traffic_only", actor=LEAD, reason="restore the snapshot")
+    assert [e.key for e in full.diff] == ["traffic.canary_monitoring_duration"]
+    assert bundled.setting("acme", "traffic.canary_monitoring_duration").value == 300

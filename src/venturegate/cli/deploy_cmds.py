@@ -88,7 +88,7 @@ def rollback(
     as_json: JSON = False,
 ) -> None:
     """All traffic back to blue now, through an audited engine rollback (cause traffic_only)."""
-    record = STATE.engine().rollback(venture, cause="traffic_only", actor=STATE.who(), reason=reason)
+    record = STATE.engine().rollback(venture, cause="traffic_only", actor=STATE.who(), reason=reason, keys=[])
     if as_json:
         emit_json(record.as_dict())
         return

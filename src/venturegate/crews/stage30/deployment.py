@@ -464,7 +464,8 @@ def _wait_for(run: CrewRun, release: str, payload: dict[str, Any], reason: str, 
 
 def _engine_rollback(run: CrewRun, cause: str, reason: str) -> str:
     try:
-        record = run.engine.rollback(run.ctx.venture, cause=cause, actor=run.ctx.actor, reason=reason)
+        # keys=[]: the crew changed no setting, so none is restored (a setting changed since the snapshot stays).
+        record = run.engine.rollback(run.ctx.venture, cause=cause, actor=run.ctx.actor, reason=reason, keys=[])
     except NotFound as exc:  # no pre-stage-30 snapshot (a venture created at 30 with nothing to restore)
         return f"{cause}: {exc.message}"
     return f"{cause}: rollback #{record.id} {record.outcome}"
