@@ -319,3 +319,39 @@ def test_production_outlives_the_run_and_every_new_release_is_approved_again(
     again = _run(eng, tmp_path, production="persistent")  # the same release once more: nothing to do, no traceback
     assert again.status == "completed" and "already serves" in again.summary["outcome"], again.summary
     LocalDriver.attach(production_dir(tmp_path, eng.venture("acme").id)).close()
+
+
+def test_mistakes_are_refused_with_what_and_how_to_fix(bundled: Engine, tmp_path: Any) -> None:
+    _venture(bundled)
+    unknown = _run(bundled, tmp_path, soak_secs=5)
+    assert unknown.status == "failed" and "unknown option(s) soak_secs" in unknown.summary["outcome"]
+    assert "soak_seconds" in unknown.summary["outcome"]  # the known ones are listed
+    slow = {**PLAN, "canary": {"steps": [10, 100], "monitor_seconds_per_step": 60}}
+    bundled.put_artifact("acme", "deployment_plan", slow, actor=LEAD)
+    clash = _run(bundled, tmp_path)
+    assert clash.status == "failed" and "monitor_seconds_per_step=60" in clash.summary["outcome"], clash.summary
+    bundled.put_artifact("acme", "deployment_plan", {**PLAN, "release_version": "1.0.0"}, actor=LEAD)
+    other = _run(bundled, tmp_path)
+    assert other.status == "failed" and "deployment_plan is for release '1.0.0'" in other.summary["outcome"]
+    # The plan is untrusted: its OpenAPI document is a path on the service, never another host (or a file here).
+    bundled.put_artifact("acme", "deployment_plan", {**PLAN, "openapi": "http://169.254.169.254/x"}, actor=LEAD)
+    assert "name a path on the service" in _run(bundled, tmp_path).summary["outcome"]
+    assert not bundled.approvals("acme") and not bundled.rollbacks("acme")  # nothing changed by the refusals
+
+
+def test_a_release_failing_on_one_route_of_its_openapi_document_is_rolled_back(
+    sqlite_engine: Engine, tmp_path: Any
+) -> None:
+    eng = sqlite_engine
+    _venture(eng)
+    eng.put_artifact("acme", "deployment_plan", {**PLAN, "openapi": "/openapi.json"}, actor=LEAD)
+    eng.request_approval("acme", "chairman", actor=LEAD, reason="2.0.0", payload={"release": "2.0.0"})
+    _approve(eng)
+    result = _run(eng, tmp_path, green_faults="--fail-route /orders --fail-rate 0.15", probe_interval=0.02)
+    assert result.status == "recursed", result.summary
+    assert result.summary["routes"]["judged"] == ["/", "/items/{id}", "/orders", "/health"]
+    assert result.summary["rollback"]["cause"] == "route_error_rate", result.summary["rollback"]
+    assert "route /orders" in result.summary["rollback"]["reason"]
+    traffic = result.summary["traffic"]
+    assert traffic["failed_requests"] == result.summary["cutover"]["client_failed"]
+    assert eng.venture("acme").stage == 30

@@ -127,6 +127,8 @@ def _show(job: Job, as_json: bool, note: str) -> None:
         out.print(f"  found: {failure}")
     for fired in (job.result or {}).get("fired", []):
         out.print(f"  trigger: {fired}")
+    if summary.get("production_url"):
+        out.print(f"  production: {summary['production_url']}")
     if summary.get("out_dir"):
         out.print(f"  report: {summary['out_dir']}/report.md")
     if job.error:

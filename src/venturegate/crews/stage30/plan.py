@@ -74,6 +74,33 @@ def _float(options: Mapping[str, Any], key: str, default: float) -> float:
         raise PlanError(f"option {key}={raw!r} is not a number (e.g. {key}={default})") from None
 
 
+def _openapi_source(option: str, stored: object) -> str | None:
+    """Where the OpenAPI document may come from: a path on the service, a loopback URL, or (an operator's
+    option only) a file inside the workspace. A deployment plan is untrusted: it may only name a path on
+    the service, never a file of the server or another host."""
+    from urllib.parse import urlsplit
+
+    from venturegate.crews.paths import confined
+    from venturegate.crews.stage30.live import default_workspace
+
+    if stored is not None and not option:
+        if not isinstance(stored, str) or not stored.startswith("/") or stored.startswith("//"):
+            raise PlanError(f"deployment_plan openapi {stored!r}: name a path on the service, such as /openapi.json")
+        return stored
+    if not option:
+        return None
+    if option.startswith("/") and not Path(option).exists():
+        return option
+    if option.startswith(("http://", "https://")):
+        if urlsplit(option).hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise PlanError(f"option openapi={option!r}: only a loopback URL (the service runs here) is fetched")
+        return option
+    try:
+        return str(confined(default_workspace(), option, where="option openapi"))
+    except Exception as exc:
+        raise PlanError(f"option openapi={option!r}: {exc}") from None
+
+
 @dataclass
 class Plan:
     """Everything the run needs to know, read once at its start."""
@@ -188,7 +215,7 @@ class Plan:
             persistent=production == "persistent",
             approval_wait=_float(o, "approval_wait", 0.0),
             hold_wait=_float(o, "hold_wait", 0.0),
-            openapi=str(o.get("openapi", "")) or (stored or {}).get("openapi"),
+            openapi=_openapi_source(str(o.get("openapi", "")), (stored or {}).get("openapi")),
             route_paths=route_paths,
             sleep=time.sleep if interval > 0 else (lambda _s: None),
         )
