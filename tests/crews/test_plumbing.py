@@ -232,4 +232,4 @@ def test_worker_task_runs_a_queued_job(tmp_path: Path, monkeypatch: pytest.Monke
     job = queue_job(eng, v, 19, actor=LEAD, crew="counting")
     task = register_jobs(make_huey(f"sqlite:///{tmp_path / 'q.db'}", immediate=True), lambda: eng)
     assert task(job.id)() == "succeeded"
-    assert str(eng.job(job.id).worker).startswith("huey@")
+    assert str(eng.job(job.id).worker).startswith("huey:")

@@ -125,11 +125,11 @@ def test_a_job_whose_process_died_is_ended_at_once_and_does_not_block_a_rerun(sq
     job = queue_job(sqlite_engine, "acme", 30, {}, actor=LEAD)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    sqlite_engine.claim_job(job.id, worker=f"inline@{socket.gethostname()}:{dead.pid}")
+    sqlite_engine.claim_job(job.id, worker=f"inline:{dead.pid}@{socket.gethostname()}")
     again = queue_job(sqlite_engine, "acme", 30, {}, actor=LEAD)  # the sweep ends the dead one first
     assert sqlite_engine.job(job.id).status == "failed"
     assert "ended without finishing" in (sqlite_engine.job(job.id).error or "")
-    sqlite_engine.claim_job(again.id, worker=f"inline@{socket.gethostname()}:{dead.pid}")
+    sqlite_engine.claim_job(again.id, worker=f"inline:{dead.pid}@{socket.gethostname()}")
     cancelled = sqlite_engine.cancel_job(again.id, actor=LEAD)  # `job cancel` clears a dead job at once
     assert cancelled.status == "cancelled"
     with pytest.raises(Exception, match="unknown option"):

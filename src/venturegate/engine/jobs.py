@@ -30,14 +30,14 @@ DEFAULT_LEASE = timedelta(minutes=10)
 
 
 def worker_id(label: str) -> str:
-    """`label@host:pid` of this process: what a running job records as its worker."""
-    return f"{label}@{socket.gethostname()}:{os.getpid()}"
+    """`label:pid@host` of this process: what a running job records as its worker."""
+    return f"{label}:{os.getpid()}@{socket.gethostname()}"
 
 
 def process_gone(worker: str) -> bool:
-    """Whether `worker` (`label@host:pid`) names a process of this machine that no longer runs."""
-    _, sep, where = worker.rpartition("@")
-    host, _, pid = where.rpartition(":")
+    """Whether `worker` (`label:pid@host`) names a process of this machine that no longer runs."""
+    who, sep, host = worker.rpartition("@")
+    pid = who.rpartition(":")[2]
     if not sep or host != socket.gethostname() or not pid.isdigit():
         return False
     try:

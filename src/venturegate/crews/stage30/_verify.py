@@ -70,6 +70,7 @@ def verify(
         missing = "rollback rehearsal" if rehearsal.pass_rate < 100.0 else "monitoring confirmation"
         raise run.stop("failed", f"deployed, but 30.3 is not done: {missing} failed")
     run.complete("30.3")
+    run.summary["verified"] = True
     stage = engine.venture(ctx.venture).stage
     run.summary["stage_after"] = stage
     raise run.stop("completed", "completed: advanced to stage 31" if stage > STAGE else "completed: awaiting advance")

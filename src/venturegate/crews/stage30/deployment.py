@@ -154,7 +154,8 @@ class DeploymentCrew(Crew):
         try:
             driver.refresh()
             green = driver.versions().get("green")
-            if green is not None and driver.weights().get("green", 0) == 100 and run.status == "completed":
+            verified = bool(run.summary.get("verified"))  # 30.3 done for this release
+            if green is not None and driver.weights().get("green", 0) == 100 and verified:
                 driver.promote(green)
                 if dep is not None:
                     dep.blue, dep.green, dep.state = green, None, "live"
