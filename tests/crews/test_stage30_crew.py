@@ -355,3 +355,25 @@ def test_a_release_failing_on_one_route_of_its_openapi_document_is_rolled_back(
     traffic = result.summary["traffic"]
     assert traffic["failed_requests"] == result.summary["cutover"]["client_failed"]
     assert eng.venture("acme").stage == 30
+
+
+def test_a_flapping_green_is_rolled_back_by_deploy_rb_green_with_its_failures_counted(
+    sqlite_engine: Engine, tmp_path: Any
+) -> None:
+    eng = sqlite_engine
+    _venture(eng)
+    eng.request_approval("acme", "chairman", actor=LEAD, reason="2.0.0", payload={"release": "2.0.0"})
+    _approve(eng)
+    flapping = "--flap-period 2.0 --flap-down 0.6 --flap-routes 1"
+    result = _run(eng, tmp_path, green_faults=flapping, soak_seconds=2.0)
+    assert result.status == "recursed", result.summary
+    rollback = result.summary.get("rollback") or {}
+    assert rollback.get("cause") == "green_down" or "not healthy" in result.summary["outcome"], result.summary
+    if rollback.get("cause") == "green_down":
+        assert "DEPLOY-RB-GREEN" in [r["trigger"] for r in rollback["engine_rollbacks"]], rollback
+        assert "green_unrecoverable" in [r["cause"] for r in rollback["engine_rollbacks"]], rollback
+        cut = result.summary["cutover"]
+        assert cut["green_down_transitions"] >= 1
+        # The failures clients saw before HAProxy marked green down are in the figures, from HAProxy's counters.
+        assert result.summary["traffic"]["failed_requests"] == cut["client_failed"]
+    assert _latest(eng, "green_health_check_pass_rate")[-1] == 0.0

@@ -34,7 +34,7 @@ from venturegate.crews.stage30 import live, validator
 from venturegate.crews.stage30._verify import verify
 from venturegate.crews.stage30.haproxy import DriverError, LocalDriver
 from venturegate.crews.stage30.live import Deployment
-from venturegate.crews.stage30.orchestrator import CutoverResult, StepLog, cutover
+from venturegate.crews.stage30.orchestrator import CutoverResult, GreenUnhealthy, StepLog, cutover
 from venturegate.crews.stage30.plan import OPTIONS, Plan, PlanError
 from venturegate.crews.stage30.routes import Routes
 from venturegate.engine.errors import NotFound
@@ -240,7 +240,11 @@ class DeploymentCrew(Crew):
             self._migrate(run, plan, driver, dep, folder)
         accepted = _accepted_hold(run, plan.green)
         config = plan.canary if not accepted else _no_hold(plan.canary)
-        result = self._cutover(run, plan, driver, routes, green_addr, config)
+        try:
+            result = self._cutover(run, plan, driver, routes, green_addr, config)
+        except GreenUnhealthy as exc:
+            run.record({"green_health_check_pass_rate": 0.0}, suffix=":cutover")
+            raise run.stop("recursed", f"aborted before any traffic moved: {exc}") from None
         run.summary["cutover"] = result.as_dict()
         clock0 = run.summary.pop("_clock0", None)
         run.summary["traffic"] = {
@@ -345,6 +349,9 @@ class DeploymentCrew(Crew):
             run.record({metric: round(rb.first_value, 3)}, suffix=":rollback-start", at=started)
             run.record({metric: round(rb.value, 3)}, suffix=":rollback-decided", at=datetime.now(UTC))
         if rb.cause == "green_down":
+            # Green failed HAProxy's health check during the cutover: DEPLOY-RB-GREEN judges the same
+            # evidence (scope green), then the decision tree's full rollback sends the stage back to 30.1.
+            run.record({"green_health_check_pass_rate": 0.0}, suffix=":cutover")
             _engine_rollback(run, "green_unrecoverable", rb.reason)
         elif dep.migrations_ran:
             _engine_rollback(run, "schema_changed", rb.reason)

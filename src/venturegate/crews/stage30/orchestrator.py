@@ -343,6 +343,10 @@ def _backend_counters(driver: DeploymentDriver, blue: str, green: str) -> Traffi
     )
 
 
+class GreenUnhealthy(RuntimeError):
+    """Green failed its health check before any traffic moved."""
+
+
 @dataclass
 class _Reading:
     """What one reading of HAProxy changed: front-end deltas, and downtime when nobody was served."""
@@ -378,7 +382,7 @@ async def cutover(
     reading; when it says yes, traffic goes back to blue and the cutover ends `cancelled`.
     """
     if not await asyncio.to_thread(driver.health, green):
-        raise RuntimeError(f"green version {green!r} is not healthy; no traffic was moved")
+        raise GreenUnhealthy(f"green version {green!r} is not healthy; no traffic was moved")
     chosen = routes or (Route("/", "/"),)
     # Each route gets 1/len(routes) of the probes: its window is long enough for `min_requests` of them.
     span = max(config.window_seconds, 1.5 * config.min_requests * len(chosen) * config.probe_interval)
