@@ -196,6 +196,11 @@ def _env(venture: str, integration: str) -> str:
     return f"{venture}_{integration}_KEY".upper().replace("-", "_")
 
 
+def env_grant(venture: str) -> str:
+    """The `secrets.allowed_env` entry granting a venture its sandbox keys (`VENTURE_*`)."""
+    return _env(venture, "")[: -len("_KEY")] + "*"
+
+
 def integration_requirements(integrations: tuple[Integration, ...]) -> JSON:
     """The integrations a stage-19 venture relies on."""
     return {

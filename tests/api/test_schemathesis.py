@@ -1,27 +1,29 @@
 """Schemathesis against the app's own OpenAPI, in process, with a Chairman token: no 500s, no off-schema answers.
 
-Every operation gets `EXAMPLES` generated requests (Hypothesis, derandomized: the same cases every run).
+Every operation gets `EXAMPLES` generated requests (Hypothesis, derandomized: the same cases every run),
+on SQLite and PostgreSQL, judged by every Schemathesis check but one: `positive_data_acceptance`
+expects a schema-valid request to succeed, and the engine refuses some on facts no schema can state
+(a venture named in a body that does not exist, a cause the stage has no plan for, a reason that is
+only spaces); those are documented 422s. The longer run sets `VENTUREGATE_SCHEMATHESIS_EXAMPLES`
+(docs/api.md).
 """
 
 from __future__ import annotations
+
+import os
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.checks import positive_data_acceptance
 
 from tests.conftest import CHAIR
 from venturegate.api import create_app
 from venturegate.engine import Engine
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-EXAMPLES = 20
+EXCLUDED = [positive_data_acceptance]
+EXAMPLES = int(os.environ.get("VENTUREGATE_SCHEMATHESIS_EXAMPLES", "20"))
 
 
 def _seed(engine: Engine) -> str:
@@ -69,6 +71,6 @@ def test_api_conforms_to_its_schema(engine: Engine) -> None:
         )
         def check(case: schemathesis.Case, data: st.DataObject) -> None:
             _aim(case, data)
-            case.call_and_validate(headers=headers, checks=CHECKS)
+            case.call_and_validate(headers=headers, excluded_checks=EXCLUDED)  # every other check
 
         check()

@@ -69,6 +69,7 @@ def _venture(engine: Engine, name: str = "acme") -> str:
         {"specs": [{"integration": "pay", "format": "openapi-3.1", "location": "docs/api/pay.json"}]},
         actor=LEAD,
     )
+    engine.set_config(name, "secrets.allowed_env", ["PAY_KEY"], actor=LEAD, reason="the sandbox key")
     engine.put_artifact(
         name,
         "test_accounts",

@@ -29,6 +29,7 @@ from venturegate.crews.stage19.demo import TOKEN_ENV, put_inputs, run_stage19_de
 from venturegate.crews.stage19.demo_target import Defects, DemoTarget, spec
 from venturegate.crews.stage19.inputs import CredentialRef, Credentials, Integration, read_inputs
 from venturegate.engine import Actor, Engine
+from venturegate.engine.secrets import SecretGrant, host_port
 from venturegate.store.schema import metadata
 
 AGENT = Actor("stage19", "agent", "agent")
@@ -47,7 +48,9 @@ def _client(engine: Engine, target: DemoTarget, timeout_ms: int = 2000, base_url
         "catalog", "Demo", "high", base_url or target.base_url, "spec", "bearer", None, 200.0, timeout_ms
     )
     ctx = CrewContext(engine, "acme", 19, AGENT)
-    creds = Credentials("catalog", {"token": CredentialRef("token", env=TOKEN_ENV)})
+    url = base_url or target.base_url
+    grant = SecretGrant(env=(TOKEN_ENV,), hosts=(host_port(url),))
+    creds = Credentials("catalog", {"token": CredentialRef("token", env=TOKEN_ENV)}, Path.cwd(), grant, url)
     engine.register_credentials_hook(19, lambda _ctx: creds.refresh())
     return Client(ctx, integ, creds)
 
@@ -192,7 +195,7 @@ def test_png_chart_is_a_valid_png() -> None:
 
 def _run(engine: Engine, venture: str, out: Path) -> Any:
     job = queue_job(engine, venture, 19, {**FAST, "out_dir": str(out)}, actor=LEAD)
-    return run_job(engine, job.id)
+    return run_job(engine, job.id, output_root=out.parent)
 
 
 def test_full_run_defective_then_fixed(bundled: Engine, token: str, tmp_path: Path) -> None:

@@ -116,7 +116,7 @@ def _latest(engine: Engine, metric: str, name: str = "acme") -> list[float]:
 
 def _run(engine: Engine, tmp_path: Any, **options: Any) -> Any:
     opts = {**FAST, "out_dir": str(tmp_path / "out"), **options}
-    return crew.run(CrewContext(engine, "acme", 30, options=opts))
+    return crew.run(CrewContext(engine, "acme", 30, options=opts, output_root=tmp_path))
 
 
 def _approve(engine: Engine) -> None:

@@ -57,7 +57,7 @@ def quick(tmp_path: Path) -> Iterator[Engine]:
 
     @event.listens_for(db, "connect")
     def _short_wait(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.execute("PRAGMA busy_timeout=50")
+        dbapi_connection.busy_timeout = 0.05  # what `begin_immediate` waits in all, in seconds
 
     ensure_schema(db)
     eng = Engine(db, load_workflow(MINI), clock=lambda: T0)

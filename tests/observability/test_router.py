@@ -24,7 +24,7 @@ def _client(engine: Engine, *, override: bool = False) -> TestClient:
         app.dependency_overrides[current_engine] = lambda: engine
     else:
         app.state.engine = engine  # what the API's app factory does
-    return TestClient(app)
+    return TestClient(app, client=("127.0.0.1", 50000))  # loopback: allowed to scrape by default
 
 
 def test_metrics_route_serves_the_exposition_format(tiny: Engine) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from tests.conftest import AGENT, T0
+from tests.conftest import AGENT, LEAD, T0
 from tests.schema_instances import instance
 from venturegate.engine import Engine, SampleIn
 from venturegate.engine.records import Approval, Event, Venture
@@ -36,6 +36,8 @@ def content(eng: Engine, name: str) -> Any:
 def put(eng: Engine, v: int, names: list[str], now: datetime = T0) -> None:
     """Store a minimal valid version of each artifact."""
     for name in names:
+        if name == "test_accounts":  # a person grants the referenced credential first
+            eng.set_config(v, "secrets.allowed_env", ["SANDBOX_*"], actor=LEAD, reason="sandbox keys", now=now)
         eng.put_artifact(v, name, content(eng, name), actor=AGENT, now=now)
 
 

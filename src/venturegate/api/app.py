@@ -20,6 +20,7 @@ from fastapi.routing import APIRoute
 from venturegate import __version__
 from venturegate.api import problems
 from venturegate.api.deps import route_permission
+from venturegate.api.limits import Limits, LimitsMiddleware
 from venturegate.api.routes import ROUTERS, jobs
 from venturegate.core.permissions import roles_with
 from venturegate.engine import Engine
@@ -27,6 +28,8 @@ from venturegate.engine import Engine
 OPTIONAL_MODULES = ("venturegate.web", "venturegate.observability")
 """Packages other parts of venturegate add to the server when present."""
 _ERRORS = (401, 403, 404, 409, 422)
+_BODY_ERRORS = (413,)
+"""Answered by `LimitsMiddleware` to any operation with a request body."""
 
 
 def create_app(
@@ -36,8 +39,12 @@ def create_app(
     workflow: str | None = None,
     worker: bool = False,
     queue_url: str | None = None,
+    limits: Limits | None = None,
 ) -> FastAPI:
-    """The ASGI app around `engine` (else one opened on `db_url` / `workflow`); `worker` runs the queue consumer."""
+    """The ASGI app around `engine` (else one opened on `db_url` / `workflow`); `worker` runs the queue consumer.
+
+    `limits` bound every request (default: `Limits.from_env()`).
+    """
     own_engine = engine is None
     eng = engine if engine is not None else Engine.open(db_url, workflow)
 
@@ -69,6 +76,7 @@ def create_app(
     app.state.queue_url = queue_url  # where started crew jobs are queued (None: as `venturegate worker`)
     if consumer is not None:
         app.add_middleware(NudgeMiddleware, worker=consumer)
+    app.add_middleware(LimitsMiddleware, limits=limits)
     problems.install(app)
     include_routers(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
@@ -136,6 +144,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         for method in route.methods or ():
             op = doc["paths"][route.path_format][method.lower()]
             codes = [c for c in _ERRORS if permission is not None or c not in (401, 403)]
+            if method in ("POST", "PUT", "PATCH"):
+                codes.extend(_BODY_ERRORS)
             for code in codes:
                 op["responses"][str(code)] = {"description": problems.TITLES[code], "content": content}
             if permission is not None:

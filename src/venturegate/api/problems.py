@@ -21,7 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from venturegate.api.schemas import UNION_TAGS
@@ -92,16 +92,29 @@ def problem(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> ProblemResponse:
-    """A problem+json response."""
+    """A problem+json response; its texts are cut to an excerpt, so a reply never echoes a large input."""
     body = Problem(
         type=TYPE_BASE + (slug or SLUGS.get(status, "error")),
         title=TITLES.get(status, "Error"),
         status=status,
-        detail=detail,
-        errors=errors or [],
+        detail=_cut(detail, 1000),
+        errors=[
+            ProblemDetail(where=_cut(e.where, 300), message=_cut(e.message, 500), hint=_cut(e.hint, 300))
+            for e in (errors or [])[:MAX_ERRORS]
+        ],
         **extra,
     )
     return ProblemResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+MAX_ERRORS = 50
+"""Most entries of `errors` in one problem."""
+
+
+def _cut(text: str, limit: int) -> str:
+    """An excerpt of at most `limit` characters, lone surrogates escaped (they cannot be encoded as UTF-8)."""
+    cut = text if len(text) <= limit else f"{text[:limit]}… (cut; {len(text)} characters)"
+    return cut.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _where(where: str) -> str:
@@ -180,7 +193,17 @@ async def _database(request: Request, exc: Exception) -> ProblemResponse:
     code = getattr(exc.orig, "sqlstate", None)
     if code in _TRANSIENT or "database is locked" in str(exc.orig):
         log.warning("concurrent requests collided on %s %s: %s", request.method, request.url.path, code or exc.orig)
+        if "no write lock after" in str(exc.orig):  # SQLite: the busy timeout ran out (store.database)
+            return problem(409, str(exc.orig), slug="busy")
         return problem(409, "a concurrent request changed the same data; nothing was changed, retry the request")
+    return await _bug(request, exc)
+
+
+async def _data(request: Request, exc: Exception) -> ProblemResponse:
+    """A value the database cannot hold (PostgreSQL: an integer beyond 32 or 64 bits): the input's fault."""
+    assert isinstance(exc, DataError)
+    if getattr(exc.orig, "sqlstate", None) == "22003" or "out of range" in str(exc.orig):
+        return problem(422, "a number in the request is out of the range the store can hold; nothing was changed")
     return await _bug(request, exc)
 
 
@@ -198,4 +221,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(OperationalError, _database)
+    app.add_exception_handler(DataError, _data)
     app.add_exception_handler(Exception, _bug)

@@ -21,6 +21,8 @@ MAX_BATCH = 10_000
 CONFIG_REF = r"^([0-9]{1,18}|[A-Za-z][A-Za-z0-9._-]{0,119})$"
 """A configuration version number, a snapshot name, or `current`."""
 MAX_ID = 2**63 - 1
+MAX_VERSION = 2**31 - 1
+"""Versions (artifacts, configuration) are 32-bit integers in the store."""
 """Largest id a path or query accepts (the store's BIGINT)."""
 
 
@@ -63,6 +65,8 @@ Reason = Annotated[str, Field(max_length=2000, description="Why (recorded on the
 When = Annotated[AwareDatetime, AfterValidator(_utc)]
 """An ISO 8601 time with a zone (`Z` or `+02:00`)."""
 Finite = Annotated[float, Field(allow_inf_nan=False)]
+SampleValue = Annotated[float, Field(allow_inf_nan=False, strict=True)]
+"""A JSON number: `true` or `"3"` is the wrong JSON type for a sample value, not 1.0 or 3.0."""
 VentureRef = Annotated[
     str,
     Field(min_length=1, max_length=200, description="Venture id or name."),
@@ -243,7 +247,7 @@ class SampleBody(SampleIn):
 
     venture: Annotated[str, Field(min_length=1, max_length=200, description="Venture id or name.")]
     metric: Annotated[str, Field(min_length=1, max_length=200)]
-    value: Finite
+    value: SampleValue
     at: When | None = Field(default=None, description="When it was measured (default: now).")
     key: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
         default=None, description="Idempotency key: a retry with the same key (per venture) records nothing."

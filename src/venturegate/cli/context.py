@@ -11,9 +11,11 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import OperationalError
 
+from venturegate.cli.escape import safe
 from venturegate.definitions.source import DefinitionError
-from venturegate.engine import Actor, Engine, GateNotPassed, VenturegateError
+from venturegate.engine import Actor, Conflict, Engine, GateNotPassed, VenturegateError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -78,14 +80,20 @@ def handled(fn: Callable[P, R]) -> Callable[P, R]:
                 )
             else:
                 gate_result(exc.result, None)
-                err.print(f"[red]error:[/red] {exc}")
+                err.print(f"[red]error:[/red] {safe(exc)}")
             raise typer.Exit(exc.exit_code) from None
         except VenturegateError as exc:
-            err.print(f"[red]error:[/red] {exc}", markup=True)
+            err.print(f"[red]error:[/red] {safe(exc)}", markup=True)
             raise typer.Exit(exc.exit_code) from None
+        except OperationalError as exc:
+            if "database is locked" not in str(exc.orig):
+                raise
+            # SQLite: other writers held the lock for the whole busy timeout (store.database); nothing changed.
+            err.print(f"[red]error:[/red] {safe(exc.orig)}")
+            raise typer.Exit(Conflict.exit_code) from None
         except DefinitionError as exc:
             for problem in exc.problems:
-                err.print(str(problem), markup=False)
+                err.print(safe(problem))
             err.print(f"[red]error:[/red] the workflow has {len(exc.problems)} problem(s)")
             raise typer.Exit(1) from None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.tree import Tree
 
 from venturegate.cli.context import STATE, emit_json, handled, out
+from venturegate.cli.escape import safe
 from venturegate.engine import BadInput, SampleIn
 
 metric_app = typer.Typer(help="Record metric samples.", no_args_is_help=True)
@@ -60,7 +62,9 @@ def record(
     if as_json:
         emit_json({"sample": res.as_dict(), "fired": [f.as_dict() for f in got.fired]})
         return
-    out.print(f"{'duplicate (already recorded)' if res.duplicate else 'recorded'} {metric}={res.value:g} at {res.at}")
+    out.print(
+        f"{'duplicate (already recorded)' if res.duplicate else 'recorded'} {safe(metric)}={res.value:g} at {res.at}"
+    )
     fired_lines(got.fired)
 
 
@@ -68,11 +72,23 @@ def fired_lines(fired: list[Any]) -> None:
     """One line per trigger that fired or went pending."""
     for f in fired:
         colour = {"acted": "red", "escalated": "red", "proposed": "yellow", "pending": "cyan"}.get(f.outcome, "white")
-        detail = f" — {f.detail}" if f.detail else ""
-        out.print(f"  [{colour}]{f.trigger}[/{colour}] {f.kind} ({f.mode}): {f.outcome}{detail}")
+        detail = f" — {safe(f.detail)}" if f.detail else ""
+        out.print(f"  [{colour}]{safe(f.trigger)}[/{colour}] {f.kind} ({f.mode}): {f.outcome}{detail}")
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each record of the file with its line number; unreadable bytes or CSV are a BadInput naming the line."""
+    try:
+        yield from _read_rows(path)
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"not UTF-8 text (byte {exc.start} of a line)", where=str(path)) from None
+    except csv.Error as exc:
+        raise BadInput(f"not valid CSV: {exc}", where=str(path)) from None
+    except OSError as exc:
+        raise BadInput(f"cannot read: {exc.strerror}", where=str(path)) from None
+
+
+def _read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     with path.open(encoding="utf-8", newline="") as fh:
         if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
             for n, line in enumerate(fh, 1):
@@ -85,8 +101,9 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                         raise BadInput("each line must be a JSON object", where=f"{path}:{n}")
                     yield n, item
         else:
-            for n, item in enumerate(csv.DictReader(fh), 2):
-                yield n, item
+            reader = csv.DictReader(fh)
+            for item in reader:
+                yield reader.line_num, item
 
 
 def _sample(path: Path, n: int, item: dict[str, Any], default_venture: str | None) -> SampleIn:
@@ -98,15 +115,30 @@ def _sample(path: Path, n: int, item: dict[str, Any], default_venture: str | Non
         raise BadInput("missing metric", where=where)
     if item.get("value") in (None, ""):
         raise BadInput("missing value", where=where)
+    raw = item["value"]
+    if not isinstance(raw, str | int | float) or isinstance(raw, bool):
+        kind = "true/false" if isinstance(raw, bool) else type(raw).__name__
+        raise BadInput(f"value {json.dumps(raw)[:40]} is a JSON {kind}, not a number", where=f"{where} value")
     at = item.get("at")
     key = item.get("key") or None
     return SampleIn(
         str(venture),
         str(item["metric"]),
-        parse_value(str(item["value"]), f"{where} value"),
+        parse_value(str(raw), f"{where} value"),
         parse_time(str(at), f"{where} at") if at else None,
         str(key) if key else None,
     )
+
+
+def _located(exc: BadInput, path: Path, lines: list[int]) -> BadInput:
+    """The engine's `sample N.field` as the file line that held sample N; nothing of the file was stored."""
+    found = re.match(r"^sample(?: (\d+))?\.(.*)$", exc.where)
+    if found is None:
+        return exc
+    index = int(found.group(1) or 0)
+    line = lines[index] if index < len(lines) else "?"
+    field = found.group(2).strip(".") or "row"
+    return BadInput(f"{exc.message}; nothing from this file was stored", where=f"{path}:{line} {field}", hint=exc.hint)
 
 
 @metric_app.command("import")
@@ -116,22 +148,25 @@ def import_(
     venture: Annotated[str | None, typer.Option("--venture", help="Venture for rows without one.")] = None,
     as_json: JSON = False,
 ) -> None:
-    """Import samples in batches of 1000; a bad row stops the import and names its line."""
+    """Import a file's samples in one transaction: all of them, or (a bad row names its file line) none."""
     eng, actor = STATE.engine(), STATE.who()
-    samples = [_sample(file, n, item, venture) for n, item in _rows(file)]
-    recorded = duplicates = 0
-    fired: list[Any] = []
     with Progress(
-        TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), disable=as_json, console=out
+        TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), disable=as_json, console=out
     ) as bar:
-        task = bar.add_task("samples", total=len(samples))
-        for i in range(0, len(samples), BATCH):
-            got = eng.record_samples(samples[i : i + BATCH], actor=actor)
-            results = got.samples
-            fired += got.fired
-            duplicates += sum(r.duplicate for r in results)
-            recorded += sum(not r.duplicate for r in results)
-            bar.advance(task, len(results))
+        task = bar.add_task("samples", total=None)
+        samples, lines = [], []
+        for n, item in _rows(file):
+            samples.append(_sample(file, n, item, venture))
+            lines.append(n)
+            if len(samples) % BATCH == 0:
+                bar.advance(task, BATCH)
+    try:
+        got = eng.record_samples(samples, actor=actor)
+    except BadInput as exc:
+        raise _located(exc, file, lines) from None
+    results, fired = got.samples, list(got.fired)
+    duplicates = sum(r.duplicate for r in results)
+    recorded = len(results) - duplicates
     if as_json:
         emit_json(
             {"file": str(file), "recorded": recorded, "duplicates": duplicates, "fired": [f.as_dict() for f in fired]}
@@ -165,7 +200,7 @@ def put(
     if as_json:
         emit_json({k: v for k, v in art.as_dict().items() if k != "content"})
     else:
-        out.print(f"stored {art.name}@{art.version} (sha256 {art.content_hash[:12]})")
+        out.print(f"stored {safe(art.name)}@{art.version} (sha256 {art.content_hash[:12]})")
 
 
 @artifact_app.command("show")
@@ -181,9 +216,9 @@ def show(
     if as_json:
         emit_json(art.as_dict())
     else:
-        out.print(f"{art.name}@{art.version} stage {art.stage} by {art.actor} at {art.created_at}")
+        out.print(f"{safe(art.name)}@{art.version} stage {art.stage} by {safe(art.actor)} at {art.created_at}")
         if art.derived_from:
-            out.print("derived from: " + ", ".join(art.derived_from))
+            out.print("derived from: " + safe(", ".join(art.derived_from)))
         out.print_json(json.dumps(art.content))
 
 

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from venturegate.cli.context import out
+from venturegate.cli.escape import safe
 from venturegate.core.gates import GateResult
 from venturegate.engine.records import Event, Venture
 
@@ -22,7 +23,7 @@ def fmt(value: Any) -> str:
         return "—"
     if isinstance(value, float):
         return f"{value:.4g}"
-    return str(value)
+    return safe(value)
 
 
 def ventures_table(rows: Sequence[Venture], title: str = "Ventures") -> None:
@@ -34,8 +35,8 @@ def ventures_table(rows: Sequence[Venture], title: str = "Ventures") -> None:
         style = STATUS_STYLE.get(v.status, "")
         table.add_row(
             str(v.id),
-            v.name,
-            v.segment,
+            safe(v.name),
+            safe(v.segment),
             str(v.stage),
             f"[{style}]{v.status}[/{style}]",
             v.updated_at.strftime("%Y-%m-%d %H:%M"),
@@ -45,18 +46,20 @@ def ventures_table(rows: Sequence[Venture], title: str = "Ventures") -> None:
 
 def gate_result(result: GateResult, venture: Venture | None) -> None:
     """A gate's checks with observed value, expected level, verdict and reason."""
-    head = f"{venture.name}: " if venture else ""
+    head = f"{safe(venture.name)}: " if venture else ""
     verdict = "[green]PASSED[/green]" if result.passed else "[red]NOT PASSED[/red]"
     table = Table(title=f"{head}stage {result.stage} {result.gate} gate — {verdict}", title_justify="left")
     for col in ("check", "kind", "observed", "expected", "verdict", "reason"):
         table.add_column(col, overflow="fold")
     for c in result.checks:
-        table.add_row(c.name, c.kind, fmt(c.observed), fmt(c.expected), VERDICT_STYLE[c.verdict], c.reason)
+        table.add_row(
+            safe(c.name), safe(c.kind), fmt(c.observed), fmt(c.expected), VERDICT_STYLE[c.verdict], safe(c.reason)
+        )
     out.print(table)
     for c in result.checks:
         expl = c.explanation
         if expl is not None and expl.children and c.verdict != "pass":
-            tree = Tree(f"{c.name}: {VERDICT_STYLE[c.verdict]}")
+            tree = Tree(f"{safe(c.name)}: {VERDICT_STYLE[c.verdict]}")
             _grow(tree, expl)
             out.print(tree)
 
@@ -64,8 +67,8 @@ def gate_result(result: GateResult, venture: Venture | None) -> None:
 def _grow(tree: Tree, expl: Any) -> None:
     for child in expl.children:
         value = fmt(child.value)
-        note = f" — {child.reason}" if child.reason else ""
-        branch = tree.add(f"{child.text} = {value}{note}", highlight=False)
+        note = f" — {safe(child.reason)}" if child.reason else ""
+        branch = tree.add(f"{safe(child.text)} = {value}{note}", highlight=False)
         _grow(branch, child)
 
 
@@ -79,9 +82,9 @@ def events_table(rows: Sequence[Event]) -> None:
         table.add_row(
             str(e.id),
             e.at.strftime("%Y-%m-%d %H:%M:%S"),
-            e.kind,
-            stage,
-            f"{e.actor} ({e.actor_role or e.actor_kind})",
-            e.reason,
+            safe(e.kind),
+            safe(stage),
+            safe(f"{e.actor} ({e.actor_role or e.actor_kind})"),
+            safe(e.reason),
         )
     out.print(table)

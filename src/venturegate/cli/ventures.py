@@ -9,6 +9,7 @@ import typer
 
 from venturegate.cli.context import STATE, emit_json, handled, out
 from venturegate.cli.data import parse_time
+from venturegate.cli.escape import safe
 from venturegate.cli.render import events_table, gate_result, ventures_table
 from venturegate.core.gates import GateName
 from venturegate.engine.records import Approval
@@ -36,7 +37,7 @@ def create(
         emit_json(v.as_dict())
     else:
         extra = " (blocked: entry gate not passed — see `gate check --entry`)" if v.status == "blocked" else ""
-        out.print(f"created venture {v.id} '{v.name}' ({v.segment}) at stage {v.stage}{extra}")
+        out.print(f"created venture {v.id} '{safe(v.name)}' ({safe(v.segment)}) at stage {v.stage}{extra}")
 
 
 @venture_app.command("list")
@@ -79,15 +80,15 @@ def show(venture: VENTURE, as_json: JSON = False) -> None:
             }
         )
         return
-    ventures_table([v], title=f"Venture {v.name}")
+    ventures_table([v], title=f"Venture {safe(v.name)}")
     _print_flag(v.name, unreviewed)
     for s in subs:
         mark = "[green]✓[/green]" if s.status == "done" else "·"
-        out.print(f"  {mark} {s.id} {s.title}" + (f" — by {s.completed_by}" if s.completed_by else ""))
+        out.print(f"  {mark} {s.id} {safe(s.title)}" + (f" — by {safe(s.completed_by)}" if s.completed_by else ""))
     for a in pending:
         out.print(f"  approval #{a.id} pending for {a.role} until {a.expires_at}")
     if v.status_detail:
-        out.print(f"  detail: {v.status_detail.get('reason', 'entry gate not passed')}")
+        out.print(f"  detail: {safe(v.status_detail.get('reason', 'entry gate not passed'))}")
 
 
 def _flags(bypasses: Sequence[Approval]) -> dict[int, list[int]]:
@@ -106,7 +107,8 @@ def _print_flag(name: str, approval_ids: list[int]) -> None:
     if approval_ids:
         ids = ", ".join(f"#{i}" for i in approval_ids)
         out.print(
-            f"  [bold red]⚑ {name} is flagged[/bold red]: bypassed approval {ids} awaits review (`approval review ID`)"
+            f"  [bold red]⚑ {safe(name)} is flagged[/bold red]: "
+            f"bypassed approval {ids} awaits review (`approval review ID`)"
         )
 
 
@@ -119,7 +121,7 @@ def _status(verb: str) -> None:
         if as_json:
             emit_json(v.as_dict())
         else:
-            out.print(f"venture '{v.name}' is now {v.status}")
+            out.print(f"venture '{safe(v.name)}' is now {v.status}")
 
     command.__doc__ = {
         "pause": "Pause a venture: nothing advances it until it is resumed.",
@@ -176,7 +178,7 @@ def attest(
     if as_json:
         emit_json({"venture": venture, "criterion": criterion, "attested": True})
     else:
-        out.print(f'attested "{criterion}"')
+        out.print(f'attested "{safe(criterion)}"')
 
 
 @gate_app.command("check")
@@ -225,9 +227,9 @@ def advance(
     else:
         note = " (blocked: entry gate not passed)" if v.status == "blocked" else ""
         out.print(
-            f"venture '{v.name}' advanced from stage {before.stage} to {v.stage}{note}"
+            f"venture '{safe(v.name)}' advanced from stage {before.stage} to {v.stage}{note}"
             if v.status != "completed"
-            else f"venture '{v.name}' completed the workflow"
+            else f"venture '{safe(v.name)}' completed the workflow"
         )
 
 

@@ -8,7 +8,9 @@ option (agent-controlled) may only name a folder inside that root.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from venturegate.engine.errors import BadInput
 
@@ -46,3 +48,12 @@ def confined(root: Path, candidate: str | Path, *, where: str) -> Path:
 def run_folder(root: Path, venture_id: int, run_id: str) -> Path:
     """The default folder of one run: `<root>/v<venture id>/<run id>`."""
     return confined(root, Path(f"v{int(venture_id)}") / run_id, where="run folder")
+
+
+def output_folder(output_root: Path | None, options: Mapping[str, Any], venture_id: int, run_id: str) -> Path:
+    """A run's folder: the `out_dir` option confined to the crew root, else `<root>/v<venture id>/<run id>`."""
+    root = crew_root(output_root)
+    given = options.get("out_dir")
+    if given is not None:
+        return confined(root, str(given), where="option out_dir")
+    return run_folder(root, venture_id, run_id)

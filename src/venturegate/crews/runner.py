@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from venturegate.crews.base import Cancelled, CancelToken, CrewContext, CrewResult, ProgressSink
@@ -55,10 +56,12 @@ def run_job(
     worker: str | None = None,
     sink: ProgressSink | None = None,
     cancel: CancelToken | None = None,
+    output_root: Path | None = None,
 ) -> Job:
     """Claim a queued job and run its crew to the end; the job's row says how it ended (never raises for it).
 
     `cancel` lets the caller stop the run (a signal handler, say); the job's own cancel flag is polled too.
+    `output_root` is the crew root of this run (the server's choice; default `crews.paths.crew_root`).
     """
     job = engine.claim_job(job_id, worker=worker or worker_id("inline"))
     if job is None:
@@ -75,6 +78,7 @@ def run_job(
             job_id=job.id,
             sink=sink,
             cancel=cancel if cancel is not None else CancelToken(),
+            output_root=output_root,
         )
         ctx.cancel.poll_with(lambda: engine.heartbeat_job(job_id))
         ctx.checkpoint()

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from venturegate.core.error_policy import info_from
 from venturegate.crews.base import CrewContext, CrewResult
-from venturegate.crews.paths import confined, crew_root, run_folder
+from venturegate.crews.paths import confined, output_folder
 from venturegate.crews.registry import install_hooks
 from venturegate.engine.records import Fired
 from venturegate.engine.samples import SampleIn
@@ -72,14 +72,7 @@ class CrewRun:
         venture = ctx.engine.venture(ctx.venture)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         run_id = f"job-{int(ctx.job_id)}" if ctx.job_id is not None else f"run-{stamp}"
-        root = crew_root(ctx.output_root)
-        given = ctx.options.get("out_dir")
-        out = (
-            confined(root, str(given), where="option out_dir")
-            if given is not None
-            else run_folder(root, venture.id, run_id)
-        )
-        return cls(ctx, stage, run_id, out)
+        return cls(ctx, stage, run_id, output_folder(ctx.output_root, ctx.options, venture.id, run_id))
 
     @property
     def engine(self) -> Engine:

@@ -119,6 +119,10 @@ class Metric(_Model):
     """What is measured and how."""
     unit: Unit
     """Unit of a sample; `percent` samples must lie in 0–100, durations and counts must be non-negative."""
+    min: float | None = None
+    """Smallest value a sample may have (e.g. 1 for a 1–5 survey answer); a sample below it is refused."""
+    max: float | None = None
+    """Largest value a sample may have; a sample above it is refused."""
     direction: Direction = "higher_is_better"
     """Which way is better; the loader checks that the levels agree with it."""
     target: float | None = None

@@ -183,6 +183,8 @@ class StoryBase:
                 "api_documentation": data.api_documentation(integrations),
                 "test_accounts": data.test_accounts(name, integrations),
             }
+            grant = [data.env_grant(name)]
+            e.set_config(name, "secrets.allowed_env", grant, actor=LEAD, reason="sandbox keys", now=self.at(0, 20))
             self.put_all(name, inputs, self.at(0, 20), LEAD)
         for name in (L, Q):
             inputs = {

@@ -15,6 +15,7 @@ from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase
 from venturegate.engine.errors import ArtifactInvalid, BadInput, NotFound
 from venturegate.engine.records import Artifact
+from venturegate.engine.secrets import SecretGrant, secret_ref_errors
 from venturegate.store.schema import artifacts
 
 _REF = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)@(?P<version>\d+)$")
@@ -83,6 +84,9 @@ class ArtifactOps(EngineBase):
                     hint=f"did you mean '{close[0]}'?" if close else "`venturegate workflow show STAGE` lists them",
                 )
             errors = schema_errors(decl.json_schema, content)
+            if not errors:
+                grant = SecretGrant.from_settings({k: s.value for k, s in self._effective(conn, wf, row).items()})
+                errors = secret_ref_errors(decl.json_schema, content, grant)
             if errors:
                 raise ArtifactInvalid(name, errors)
             parents = [self._parent(conn, int(row.id), text) for text in (derived_from or [])]

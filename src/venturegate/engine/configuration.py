@@ -22,6 +22,7 @@ from venturegate.core.durations import parse_duration
 from venturegate.core.settings import Source
 from venturegate.definitions.loader import LoadedWorkflow
 from venturegate.definitions.model import ConfigParam, ParamValue, Workflow
+from venturegate.engine import secrets
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import Clock, EngineBase, as_id, utc_now
 from venturegate.engine.errors import BadInput, Conflict, Forbidden, NotFound
@@ -171,6 +172,16 @@ def parse_value(key: str, param: ConfigParam, raw: object) -> ParamValue:
             raise bad(f"'{raw}' is not a list")
         return [_scalar(key, param, param.type[5:-1], item, bad) for item in items]  # type: ignore[return-value]
     return _scalar(key, param, param.type, raw, bad)
+
+
+def _check_grant(key: str, value: ParamValue, actor: Actor) -> None:
+    """A secrets grant is a person's decision, and each entry must be well-formed."""
+    if actor.kind != "human":
+        raise Forbidden(f"{key} grants credentials; only a person may change it ({actor.name} is an {actor.kind})")
+    for item in value if isinstance(value, list) else [value]:
+        why = secrets.check_grant_entry(key, str(item))
+        if why is not None:
+            raise BadInput(why, where=key, hint="nothing was changed")
 
 
 def _list_items(raw: object) -> list[object] | None:
@@ -385,6 +396,8 @@ class ConfigOps(EngineBase):
                     f"{key} may only be changed by {param.approval_role}; {actor.name} acts as {actor.role}"
                 )
             parsed = parse_value(key, param, value)
+            if key in secrets.KEYS:
+                _check_grant(key, parsed, actor)
             state = self._state_at(conn, int(row.id), int(row.config_version))
             previous = self._setting(wf, row, key, state).value
             version = int(row.config_version) + 1

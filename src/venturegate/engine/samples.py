@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,7 +14,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from venturegate.core.cadence import cadence_seconds, stale_grace
 from venturegate.core.conditions import Sample
+from venturegate.core.durations import parse_duration
 from venturegate.core.units import unit_error
+from venturegate.definitions.model import Unit
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase, TriggerStates
 from venturegate.engine.errors import BadInput
@@ -23,6 +26,62 @@ from venturegate.store.schema import samples, timers, ventures
 
 FUTURE_SLACK = timedelta(minutes=5)
 """How far ahead of the clock a sample's time may be (clock skew between machines)."""
+MAX_AGE_ENV = "VENTUREGATE_SAMPLE_MAX_AGE"
+"""A duration (`1826d`): how far back a sample's time may lie; older times are refused as implausible."""
+DEFAULT_MAX_AGE = timedelta(days=1826)
+
+
+@dataclass(frozen=True)
+class ValueSpec:
+    """What a metric admits: its unit and its declared range."""
+
+    unit: Unit
+    min: float | None = None
+    max: float | None = None
+
+
+def sample_error(spec: ValueSpec, value: object) -> str:
+    """Why `value` cannot be a sample of a metric (its unit, its declared range), or '' when it can.
+
+    The one check every way in (API, CLI, crews) goes through; a JSON `true` is not a number.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"{value!r} is not a number"
+    err = unit_error(spec.unit, value)
+    if err:
+        return err
+    if spec.min is not None and value < spec.min:
+        return f"{value:g} is below the metric's range {_range(spec)}"
+    if spec.max is not None and value > spec.max:
+        return f"{value:g} is above the metric's range {_range(spec)}"
+    return ""
+
+
+def time_error(at: datetime, now: datetime, max_age: timedelta) -> str:
+    """Why a sample time is implausible (in the future, or older than `max_age`), or ''."""
+    if at > now + FUTURE_SLACK:
+        return f"time {at.isoformat()} is in the future"
+    if at < now - max_age:
+        return f"time {at.isoformat()} is more than {max_age.days} days ago; set {MAX_AGE_ENV} to import older data"
+    return ""
+
+
+def _range(spec: ValueSpec) -> str:
+    lo = "-∞" if spec.min is None else f"{spec.min:g}"
+    hi = "∞" if spec.max is None else f"{spec.max:g}"
+    return f"{lo}–{hi}"
+
+
+def max_sample_age(env: Mapping[str, str] | None = None) -> timedelta:
+    """The plausible window's length: `VENTUREGATE_SAMPLE_MAX_AGE` (a duration), else five years."""
+    raw = (os.environ if env is None else env).get(MAX_AGE_ENV)
+    if not raw:
+        return DEFAULT_MAX_AGE
+    try:
+        return timedelta(seconds=parse_duration(raw.strip()))
+    except ValueError:
+        raise BadInput(f"{MAX_AGE_ENV}={raw!r} is not a duration", where=MAX_AGE_ENV, hint="e.g. 3650d") from None
+
 
 _SAMPLE_COLUMNS = ("venture_id", "metric", "value", "at", "sample_key", "actor", "recorded_at")
 _INSERT_SAMPLE = {
@@ -81,6 +140,19 @@ class Ingested:
 
 class SampleOps(EngineBase):
     """Metric sample ingestion."""
+
+    _max_age: timedelta | None = None
+
+    @property
+    def sample_max_age(self) -> timedelta:
+        """How far back a sample's time may lie (read once from `VENTUREGATE_SAMPLE_MAX_AGE`; settable)."""
+        if self._max_age is None:
+            self._max_age = max_sample_age()
+        return self._max_age
+
+    @sample_max_age.setter
+    def sample_max_age(self, value: timedelta) -> None:
+        self._max_age = value
 
     def record_sample(
         self,
@@ -145,12 +217,13 @@ class SampleOps(EngineBase):
             metric, value, at, key = s.metric, s.value, s.at, s.key
             if row.status == "killed":
                 raise BadInput(f"venture '{row.name}' is killed; it takes no more samples", where="sample.venture")
-            err = unit_error(self._unit(conn, row, metric, "sample"), value)
+            err = sample_error(self._unit(conn, row, metric, "sample"), value)
             if err:
                 raise BadInput(err, where=f"sample.value ({metric})")
             at = now if at is None else at if at.tzinfo is UTC else self.when(at)
-            if at > now + FUTURE_SLACK:
-                raise BadInput(f"time {at.isoformat()} is in the future", where="sample.at")
+            err = time_error(at, now, self.sample_max_age)
+            if err:
+                raise BadInput(err, where="sample.at")
             if key is not None and not (0 < len(key) <= 200):
                 raise BadInput("an idempotency key needs 1–200 characters", where="sample.key")
             value = float(value)
@@ -238,6 +311,8 @@ class SampleOps(EngineBase):
         results: list[SampleResult] = []
         keys: dict[tuple[int, str], int] = {}
         latest_allowed = now + FUTURE_SLACK
+        max_age = self.sample_max_age
+        earliest_allowed = now - max_age
         name = actor.name
         n = len(batch)
         for i, s in enumerate(batch):
@@ -262,13 +337,13 @@ class SampleOps(EngineBase):
             if unit is None:
                 unit = units[unit_key] = self._unit(conn, row, metric, _where(i, n))
             value = s.value
-            err = unit_error(unit, value)
+            err = sample_error(unit, value)
             if err:
                 raise BadInput(err, where=f"{_where(i, n)}.value ({metric})")
             at = s.at
             at = now if at is None else at if at.tzinfo is UTC else self.when(at)
-            if at > latest_allowed:
-                raise BadInput(f"time {at.isoformat()} is in the future", where=f"{_where(i, n)}.at")
+            if at > latest_allowed or at < earliest_allowed:
+                raise BadInput(time_error(at, now, max_age), where=f"{_where(i, n)}.at")
             key = s.key
             vid = int(row.id)
             dup = False
@@ -302,11 +377,12 @@ class SampleOps(EngineBase):
         self._stale_limits[(digest, metric)] = limit
         return limit
 
-    def _unit(self, conn: Connection, row: Row[Any], metric: str, where: str) -> Any:
-        """The unit of a metric as the venture's pinned workflow declares it at its stage (cached per version)."""
+    def _unit(self, conn: Connection, row: Row[Any], metric: str, where: str) -> ValueSpec:
+        """The unit and range of a metric as the venture's pinned workflow declares it at its stage (cached)."""
         ck = (row.workflow_digest, metric, int(row.stage))
-        if ck in self._units:
-            return self._units[ck]
+        found: ValueSpec | None = self._units.get(ck)
+        if found is not None:
+            return found
         wf = self.pinned(conn, row.workflow_digest).workflow
         m = wf.metric(metric, int(row.stage))
         if m is None:
@@ -317,8 +393,8 @@ class SampleOps(EngineBase):
                 where=f"{where}.metric",
                 hint=f"did you mean '{close[0]}'?" if close else "`venturegate workflow show` lists metrics",
             )
-        unit = self._units[ck] = m.unit
-        return unit
+        spec = self._units[ck] = ValueSpec(m.unit, m.min, m.max)
+        return spec
 
     def _insert(
         self, conn: Connection, rows: list[dict[str, Any]], results: list[SampleResult]

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from venturegate.observability.metrics import VenturegateCollector, current_engine, render, router
+from venturegate.observability.metrics import (
+    ScrapeAccess,
+    ScrapeCache,
+    VenturegateCollector,
+    current_engine,
+    render,
+    router,
+)
 
-__all__ = ["VenturegateCollector", "current_engine", "render", "router"]
+__all__ = ["ScrapeAccess", "ScrapeCache", "VenturegateCollector", "current_engine", "render", "router"]

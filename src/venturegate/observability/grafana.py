@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from venturegate.definitions.model import Levels, Metric, Stage, Workflow
+from venturegate.observability import promql
 from venturegate.observability._families import PREFIX
 
 SCHEMA_VERSION = 39
@@ -85,7 +86,8 @@ def _panel(panel_id: int, stage: Stage, name: str, metric: Metric) -> dict[str, 
         for k, v in (("target", lv.target), ("threshold", lv.threshold), ("alert", lv.alert))
         if v is not None
     )
-    expr = f'{PREFIX}_metric_latest{{stage="{stage.id}", metric="{name}", venture=~"$venture"}}'
+    sel = promql.selector(stage=str(stage.id), metric=name)[:-1] + ', venture=~"$venture"}'
+    expr = f"{PREFIX}_metric_latest{sel}"
     direction = metric.direction.replace("_", " ")
     return {
         "id": panel_id,
@@ -125,10 +127,10 @@ def _templating(stage: Stage) -> dict[str, Any]:
                 "type": "query",
                 "datasource": DATASOURCE,
                 "query": {
-                    "query": f'label_values({PREFIX}_metric_latest{{stage="{stage.id}"}}, venture)',
+                    "query": f"label_values({PREFIX}_metric_latest{promql.selector(stage=str(stage.id))}, venture)",
                     "refId": "V",
                 },
-                "definition": f'label_values({PREFIX}_metric_latest{{stage="{stage.id}"}}, venture)',
+                "definition": f"label_values({PREFIX}_metric_latest{promql.selector(stage=str(stage.id))}, venture)",
                 "refresh": 2,
                 "multi": True,
                 "includeAll": True,

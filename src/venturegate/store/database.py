@@ -1,9 +1,20 @@
-"""Connecting to the store: SQLite by default (WAL, serialized writers), PostgreSQL by URL; migrations."""
+"""Connecting to the store: SQLite by default (WAL, serialized writers), PostgreSQL by URL; migrations.
+
+SQLite writers queue on one lock (`BEGIN IMMEDIATE`). SQLite's own busy handler waits in ever longer
+sleeps (up to 100 ms each), so a waiter that has already waited long polls least often and a writer
+that just committed wins the lock again: one call waited 29.9 s behind five busy peers. Here the
+driver waits only `DRIVER_WAIT_MS` per attempt, and `begin_immediate` retries with jittered,
+exponential backoff whose ceiling shrinks the longer a writer has waited (so the oldest waiter polls
+most often), until the busy timeout (`VENTUREGATE_SQLITE_BUSY_TIMEOUT`, seconds); then it raises a
+clear "database is locked" error and nothing was changed.
+"""
 
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +34,69 @@ WAL_CHECKPOINT_BYTES = 16 * 1024 * 1024
 """SQLite: WAL size after which a commit checkpoints (the default is 1000 pages, 4 MB at 4 KB pages)."""
 NEW_PAGE_SIZE = 1024
 """SQLite: the page size of a database file created by this code (existing files keep theirs)."""
+BUSY_TIMEOUT_ENV = "VENTUREGATE_SQLITE_BUSY_TIMEOUT"
+DEFAULT_BUSY_TIMEOUT = 30.0
+"""SQLite: seconds a writer may wait for the write lock before its call fails (nothing changed)."""
+DRIVER_WAIT_MS = 5
+"""SQLite: how long the driver itself waits on a held lock per attempt (its handler polls at 0, 1, 3 ms)."""
+
+
+class SQLiteConnection(sqlite3.Connection):
+    """The driver connection, carrying how long `begin_immediate` may wait for the write lock in total."""
+
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+
+
+def busy_timeout_from_env() -> float:
+    """`VENTUREGATE_SQLITE_BUSY_TIMEOUT` (seconds, > 0), else 30."""
+    raw = os.environ.get(BUSY_TIMEOUT_ENV)
+    if not raw:
+        return DEFAULT_BUSY_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ValueError(f"{BUSY_TIMEOUT_ENV}={raw!r} must be a number of seconds above 0")
+    return value
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY or "locked" in str(exc)
+
+
+def backoff(attempt: int, waited: float) -> float:
+    """Seconds to sleep before attempt `attempt` + 1: full jitter under a ceiling that shrinks as `waited` grows."""
+    ceiling = 0.025 if waited < 0.5 else 0.01 if waited < 2.0 else 0.003
+    return random.uniform(0.0, min(ceiling, 0.001 * 2 ** min(attempt, 10)))
+
+
+def begin_immediate(driver: sqlite3.Connection) -> None:
+    """Take the write lock, retrying with backoff and jitter until the connection's busy timeout runs out."""
+    try:
+        driver.execute("BEGIN IMMEDIATE")
+        return
+    except sqlite3.OperationalError as exc:
+        if not _busy(exc):
+            raise
+    budget = getattr(driver, "busy_timeout", DEFAULT_BUSY_TIMEOUT)
+    start = time.monotonic()
+    attempt = 0
+    while True:
+        waited = time.monotonic() - start
+        if waited >= budget:
+            raise sqlite3.OperationalError(
+                f"database is locked: no write lock after {waited:.1f} s (busy timeout {budget:g} s, "
+                f"{BUSY_TIMEOUT_ENV}); other writers held it; nothing was changed, retry"
+            )
+        attempt += 1
+        time.sleep(min(backoff(attempt, waited), budget - waited))
+        try:
+            driver.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc):
+                raise
 
 
 def default_url(workdir: Path | None = None) -> str:
@@ -34,7 +108,7 @@ def default_url(workdir: Path | None = None) -> str:
     return f"sqlite:///{base / DEFAULT_FILE}"
 
 
-def _sqlite_setup(engine: Engine) -> None:
+def _sqlite_setup(engine: Engine, busy_timeout: float) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control away from the driver so that BEGIN IMMEDIATE below is ours.
@@ -55,8 +129,9 @@ def _sqlite_setup(engine: Engine) -> None:
         page_size = cur.execute("PRAGMA page_size").fetchone()[0]
         cur.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_BYTES // page_size}")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={DRIVER_WAIT_MS}")  # the rest of the wait is `begin_immediate`'s
         cur.close()
+        dbapi_connection.busy_timeout = busy_timeout
 
     def _begin(connection: Any) -> None:
         # Writers queue on the database lock up front instead of failing on upgrade from a read lock.
@@ -65,7 +140,7 @@ def _sqlite_setup(engine: Engine) -> None:
         # A driver transaction already open is one `sqlite_begin` started: SQLAlchemy's joins it.
         driver = connection.driver_connection
         if not driver.in_transaction:
-            driver.execute("BEGIN IMMEDIATE")
+            begin_immediate(driver)
 
     engine.dialect.do_begin = _begin  # type: ignore[method-assign,assignment]
 
@@ -77,8 +152,11 @@ def connect(url: str | None = None) -> Engine:
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-        _sqlite_setup(engine)
+        engine = create_engine(
+            url,
+            connect_args={"timeout": DRIVER_WAIT_MS / 1000, "check_same_thread": False, "factory": SQLiteConnection},
+        )
+        _sqlite_setup(engine, busy_timeout_from_env())
         return engine
     return create_engine(url, pool_pre_ping=True)
 
@@ -89,9 +167,9 @@ def _driver_error(statement: str, exc: sqlite3.Error) -> StatementError:
 
 
 def sqlite_begin(driver: sqlite3.Connection) -> None:
-    """`BEGIN IMMEDIATE` on SQLite's driver connection, errors raised as SQLAlchemy's."""
+    """`BEGIN IMMEDIATE` on SQLite's driver connection (`begin_immediate`), errors raised as SQLAlchemy's."""
     try:
-        driver.execute("BEGIN IMMEDIATE")
+        begin_immediate(driver)
     except sqlite3.Error as exc:
         raise _driver_error("BEGIN IMMEDIATE", exc) from exc
 

@@ -14,7 +14,7 @@ from venturegate.engine import Actor, BadInput
 
 router = APIRouter(prefix="/api", tags=["data"])
 ArtifactName = Annotated[str, Path(min_length=1, max_length=200, description="Artifact name."), s.NoNul]
-Version = Annotated[int | None, Query(ge=1, le=s.MAX_ID, description="Version (default: the newest).")]
+Version = Annotated[int | None, Query(ge=1, le=s.MAX_VERSION, description="Version (default: the newest).")]
 
 
 @router.post("/metrics", response_model=s.Ingested)

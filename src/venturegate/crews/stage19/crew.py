@@ -18,6 +18,7 @@ from typing import Any
 from venturegate.core.durations import parse_duration
 from venturegate.core.error_policy import info_from
 from venturegate.crews.base import AgentSpec, Crew, CrewContext, CrewResult
+from venturegate.crews.paths import output_folder
 from venturegate.crews.stage19 import pytest_module
 from venturegate.crews.stage19._http import Client, Interrupted
 from venturegate.crews.stage19.apitester import IntegrationResult, _example_body, _find_crud, run_apitester
@@ -116,7 +117,8 @@ class IntegrationVerificationCrew(Crew):
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         run_id = f"job-{ctx.job_id}" if ctx.job_id is not None else f"run-{stamp}"
         base_dir = Path(str(ctx.options.get("base_dir", "."))).resolve()
-        out = Path(str(ctx.options.get("out_dir", base_dir / ".venturegate" / "crews" / str(ctx.venture) / run_id)))
+        venture_id = ctx.engine.venture(ctx.venture).id  # the folder is named from ids, never the venture's name
+        out = output_folder(ctx.output_root, ctx.options, venture_id, run_id)
         run = _Run(ctx, run_id, out)
         try:
             inputs = self._inputs(run, base_dir)

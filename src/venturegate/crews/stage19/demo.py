@@ -16,6 +16,7 @@ from rich.console import Console
 from venturegate.crews.runner import queue_job, run_job
 from venturegate.crews.stage19.demo_target import DEMO_TOKEN, Defects, DemoTarget
 from venturegate.engine.actors import Actor
+from venturegate.engine.secrets import host_port
 
 if TYPE_CHECKING:
     from venturegate.engine import Engine
@@ -47,7 +48,13 @@ def requirements(base_url: str) -> dict[str, Any]:
 
 
 def put_inputs(engine: Engine, venture: str | int, base_url: str, actor: Actor = LEAD) -> None:
-    """Store the three stage-19 inputs for the demo provider (the token is a reference to TOKEN_ENV)."""
+    """Store the three stage-19 inputs for the demo provider (the token is a reference to TOKEN_ENV).
+
+    `actor` (a person) also grants the venture TOKEN_ENV and approves the provider's host:port.
+    """
+    why = "the demo provider's sandbox token"
+    engine.set_config(venture, "secrets.allowed_env", [TOKEN_ENV], actor=actor, reason=why)
+    engine.set_config(venture, "secrets.approved_hosts", [host_port(base_url)], actor=actor, reason=why)
     engine.put_artifact(venture, "integration_requirements", requirements(base_url), actor=actor)
     engine.put_artifact(
         venture,
@@ -90,7 +97,7 @@ def _run(engine: Engine, venture: str, console: Console, label: str, out: Path) 
         def sink(step: str, done: int, total: int, message: str) -> None:
             bar.update(task, completed=done, total=total, description=f"{label}: {step} — {message}")
 
-        finished = run_job(engine, job.id, sink=sink)
+        finished = run_job(engine, job.id, sink=sink, output_root=out.parent)  # the demo's folder is the root
     result = finished.result or {}
     return {
         "job": finished.id,

@@ -1,8 +1,9 @@
 """Stage 19's three inputs, read from the venture's artifacts: integrations, their OpenAPI specs, test accounts.
 
-Credentials are references (an environment variable, or a key of a secrets file kept out of git);
-`Secret` holds a resolved value and never shows it in `repr`, `str` or JSON, so it cannot reach
-the database, an event or a log line by accident.
+Credentials are references (an environment variable, or a key of a secrets file kept out of git),
+resolved only when the venture's secrets grant allows the reference and the integration's host
+(`venturegate.engine.secrets`); `Secret` holds a resolved value and never shows it in `repr`, `str`
+or JSON, so it cannot reach the database, an event or a log line by accident.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from urllib.request import urlopen
 import yaml
 
 from venturegate.engine.errors import BadInput, NotFound
+from venturegate.engine.secrets import HOSTS_KEY, KEYS, SecretGrant, host_port
 
 if TYPE_CHECKING:
     from venturegate.engine import Engine
@@ -85,6 +87,8 @@ class Credentials:
     integration: str
     refs: dict[str, CredentialRef]
     base_dir: Path = field(default_factory=Path.cwd)
+    grant: SecretGrant = field(default_factory=SecretGrant)
+    base_url: str = ""
     _values: dict[str, Secret] = field(default_factory=dict, repr=False)
     refreshes: int = 0
 
@@ -98,8 +102,26 @@ class Credentials:
                     where="test_accounts",
                     hint=f"credentials listed: {', '.join(self.refs) or 'none'}",
                 )
+            self._check_grant(ref)
             self._values[name] = _resolve(ref, self.base_dir)
         return self._values[name]
+
+    def _check_grant(self, ref: CredentialRef) -> None:
+        """Refuse a reference outside the venture's grant, or a host an operator has not approved."""
+        why = self.grant.refusal({"env": ref.env, "secrets_file": ref.secrets_file}, self.base_dir)
+        if why is not None:
+            raise BadInput(
+                f"credential reference '{ref.name}' of integration '{self.integration}': {why}",
+                where="test_accounts",
+                hint="a chairman or lead grants it: `venturegate config set VENTURE secrets.allowed_env NAME`",
+            )
+        if not self.grant.allows_host(self.base_url):
+            raise BadInput(
+                f"integration '{self.integration}' would send a credential to {host_port(self.base_url)}, "
+                f"which is not an approved host ({HOSTS_KEY}: {', '.join(self.grant.hosts) or 'none'})",
+                where="integration_requirements",
+                hint=f"a chairman or lead approves it: `venturegate config set VENTURE {HOSTS_KEY} HOST:PORT`",
+            )
 
     def first(self) -> Secret | None:
         """The first credential (an integration with a single token or key), or None without any."""
@@ -154,6 +176,7 @@ class Inputs:
 def read_inputs(engine: Engine, venture: str | int, base_dir: Path | None = None) -> Inputs:
     """Read and check the three input artifacts; every problem says which artifact and which entry."""
     base = base_dir or Path.cwd()
+    grant = SecretGrant.from_settings({k: engine.setting(venture, k).value for k in KEYS})
     arts = {}
     for name in ("integration_requirements", "api_documentation", "test_accounts"):
         try:
@@ -202,7 +225,7 @@ def read_inputs(engine: Engine, venture: str | int, base_dir: Path | None = None
                 hint="add an account whose credentials reference an environment variable or a secrets file",
             )
         refs = {k: CredentialRef(k, v.get("env"), v.get("secrets_file"), v.get("key")) for k, v in raw.items()}
-        creds[i.name] = Credentials(i.name, refs, base)
+        creds[i.name] = Credentials(i.name, refs, base, grant, i.base_url)
     parents = [f"{a.name}@{a.version}" for a in arts.values()]
     return Inputs(integrations, specs, spec_refs, creds, parents)
 

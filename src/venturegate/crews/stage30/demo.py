@@ -83,7 +83,7 @@ def _run(engine: Engine, venture: str, console: Console, label: str, out: Path, 
         def sink(step: str, done: int, total: int, message: str) -> None:
             bar.update(task, completed=done, total=total, description=f"{label}: {step} {message}")
 
-        finished = run_job(engine, job.id, sink=sink)
+        finished = run_job(engine, job.id, sink=sink, output_root=out.parent)  # the demo's folder is the root
     result = finished.result or {}
     return {"job": finished.id, "status": finished.status, "error": finished.error, **result.get("summary", {}),
             "fired": result.get("fired", [])}  # fmt: skip

@@ -21,6 +21,7 @@ import contextlib
 import csv
 import hashlib
 import io
+import ipaddress
 import json
 import os
 import shutil
@@ -121,7 +122,17 @@ def render_config(
     check: HealthCheck | None = None,
     weights: Mapping[str, int] | None = None,
 ) -> str:
-    """HAProxy's configuration: frontend on `host:frontend_port`, servers blue and green, admin socket, log."""
+    """HAProxy's configuration: frontend on `host:frontend_port`, servers blue and green, admin socket, log.
+
+    HAProxy's format has no serializer, so every value is checked to be what it must be (an IP
+    address, a port, a path without blanks) before it is written; nothing else is interpolated.
+    """
+    ipaddress.ip_address(host)  # ValueError for anything but an address
+    for port in (frontend_port, *ports.values()):
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise ValueError(f"{port!r} is not a TCP port")
+    if not str(socket_path) or any(c.isspace() or c in "#\\'\"" for c in str(socket_path)):
+        raise ValueError(f"{str(socket_path)!r} cannot be written into an HAProxy configuration")
     hc = check or HealthCheck()
     timing = " ".join(f"{k} {hc.inter_ms}ms" for k in ("inter", "fastinter", "downinter"))
     start = weights or {"blue": 100, "green": 0}

@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from venturegate.crews.stage30.haproxy import BACKEND
+from venturegate.observability import promql
 from venturegate.observability.grafana import DATASOURCE, SCHEMA_VERSION
 
 CHANNELS = ("slack", "email", "pagerduty", "sms")
@@ -81,7 +82,7 @@ class AlertRule:
             "for": self.for_,
             "labels": {"severity": self.severity, "service": service, "channels": ",".join(self.channels)},
             "annotations": {
-                "summary": f"{service}: {self.summary}",
+                "summary": f"{promql.template_text(service)}: {self.summary}",
                 "description": f'{self.metric} is {{{{ $value | printf "%.2f" }}}} {self.unit} '
                 f"({self.comparison} {self.value:g} for {self.for_}).",
             },
@@ -150,7 +151,7 @@ class MonitoringSetup:
 
 
 def _sel(**labels: str) -> str:
-    return "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+    return promql.selector(**labels)  # values are string literals: a job name cannot change the expression
 
 
 def alert_rules(
@@ -280,10 +281,15 @@ _RULE_KEYS = {"alert", "record", "expr", "for", "keep_firing_for", "labels", "an
 
 def _balanced(expr: str) -> str | None:
     """Why the brackets or quotes of `expr` do not balance, or None."""
-    pairs, stack, quote = {")": "(", "]": "[", "}": "{"}, [], ""
+    pairs, stack, quote, escaped = {")": "(", "]": "[", "}": "{"}, [], "", False
     for ch in expr:
         if quote:
-            quote = "" if ch == quote else quote
+            if escaped:  # PromQL strings take Go's backslash escapes (`\"` stays inside the string)
+                escaped = False
+            elif ch == "\\" and quote != "`":
+                escaped = True
+            elif ch == quote:
+                quote = ""
         elif ch in "\"'`":
             quote = ch
         elif ch in "([{":

@@ -1,0 +1,53 @@
+"""Issue 17, item 10: the CLI prints untrusted text literally (no Rich markup, no terminal control)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import MINI
+from venturegate.cli.app import app
+from venturegate.cli.escape import safe
+
+HOSTILE = "[red]boom[/red] [link=http://x]y[/link] \x1b[2J\x1b]0;title\x07 \u202eevil\r"
+
+
+def test_safe_escapes_markup_and_shows_controls() -> None:
+    assert safe("[bold]x[/bold]") == "\\[bold]x\\[/bold]"
+    assert safe("a\x1b[31mb") == "a\\x1b[31mb"  # `[31m` is no markup tag: Rich prints it as it is
+    assert safe("\u202e\u2066x\r\x00\x9b") == "\\u202e\\u2066x\\x0d\\x00\\x9b"
+    assert safe("tab\tand\nnewline stay") == "tab\tand\nnewline stay"
+    assert safe(3.5) == "3.5"
+
+
+@pytest.fixture
+def vg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VENTUREGATE_ACTOR", "lee:lead")
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0) -> str:
+        result = runner.invoke(app, ["--workflow", str(MINI), *args])
+        assert result.exit_code == code, (args, result.output, result.exception)
+        return result.output
+
+    return run
+
+
+def _clean(output: str) -> None:
+    assert "\x1b" not in output and "\u202e" not in output and "\x07" not in output and "\r" not in output
+
+
+def test_names_reasons_and_errors_print_literally(vg) -> None:  # type: ignore[no-untyped-def]
+    created = vg("venture", "create", "acme", "--segment", "b2b_smb")
+    assert "acme" in created
+    out = vg("venture", "pause", "acme", "--reason", HOSTILE)
+    _clean(out)
+    events = vg("events", "acme")
+    _clean(events)
+    assert "[red]boom" in events  # the table may wrap the cell, but the markup is shown, not applied
+    missing = vg("venture", "show", HOSTILE, code=1)
+    _clean(missing)
+    assert "[red]boom[/red]" in missing and "\\x1b" in missing
