@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from typing import Any
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 
 from venturegate.engine import Engine
+from venturegate.engine.jobs import worker_id
 from venturegate.store.database import DEFAULT_DIR
 
 log = logging.getLogger("venturegate.worker")
@@ -116,7 +116,7 @@ def register_jobs(huey: Huey, engine_factory: Any) -> Any:
     @huey.periodic_task(crontab(minute="*"), name="venturegate.sweep_jobs")  # type: ignore[untyped-decorator]
     def sweep_jobs() -> None:
         me = worker_name()
-        for job in engine().sweep_jobs(gone=worker_gone):
+        for job in engine().sweep_jobs():
             log.warning("job %s failed: %s", job.id, job.error)
         for job in engine().jobs(status="running", limit=10_000):
             with _ACTIVE_LOCK:  # read after the query: a thread marks a job active before it claims it
@@ -155,23 +155,8 @@ def settle_job(engine: Engine, job_id: int, me: str) -> None:
 
 
 def worker_name() -> str:
-    """How this process signs the jobs it runs: `huey:HOST:PID`."""
-    return f"huey:{socket.gethostname()}:{os.getpid()}"
-
-
-def worker_gone(name: str) -> bool:
-    """Whether the worker that signed `name` ran on this host and its process has ended (never a guess)."""
-    kind, _, rest = name.partition(":")
-    host, _, pid = rest.rpartition(":")
-    if kind != "huey" or host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False  # a process of another user has that id: alive, as far as we can tell
-    return False
+    """How this process signs the jobs it runs: `huey:PID@HOST` (`engine.jobs.worker_id`; `process_gone` reads it)."""
+    return worker_id("huey")
 
 
 def recover_jobs(engine: Engine, run_job: Any) -> tuple[int, int]:
@@ -181,7 +166,7 @@ def recover_jobs(engine: Engine, run_job: Any) -> tuple[int, int]:
     no message; queueing every queued job again is safe, as only one claim of a job succeeds.
     Returns (jobs failed, jobs queued again).
     """
-    failed = engine.sweep_jobs(gone=worker_gone)
+    failed = engine.sweep_jobs()
     for job in failed:
         log.warning("job %s failed: %s", job.id, job.error)
     queued = engine.jobs(status="queued", limit=10_000)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -17,8 +19,8 @@ from venturegate.crews.stage30.orchestrator import (
     RollbackCoordinator,
     StepLog,
     cutover,
-    nearest_rank,
 )
+from venturegate.crews.stage30.routes import nearest_rank
 
 RATE = 200.0
 FAST = CanaryConfig(
@@ -196,7 +198,7 @@ def test_a_green_that_dies_is_rolled_back_at_once(driver: LocalDriver) -> None:
         await asyncio.sleep(0.3)
         slot = driver._slots[driver.slot_of("v2")]
         assert slot.proc is not None
-        slot.proc.kill()
+        os.kill(slot.proc.pid, signal.SIGKILL)
         return await task
 
     result = asyncio.run(scenario())

@@ -13,7 +13,8 @@ from sqlalchemy.exc import OperationalError
 
 from tests.conftest import LEAD
 from venturegate.engine import Engine
-from venturegate.worker import make_huey, recover_jobs, register_jobs, settle_job, worker_gone, worker_name
+from venturegate.engine.jobs import process_gone
+from venturegate.worker import make_huey, recover_jobs, register_jobs, settle_job, worker_name
 
 
 def _dead_pid() -> int:
@@ -24,19 +25,19 @@ def _dead_pid() -> int:
 
 def test_worker_gone_only_for_a_dead_process_on_this_host() -> None:
     host = socket.gethostname()
-    assert worker_name() == f"huey:{host}:{os.getpid()}"
-    assert not worker_gone(worker_name())
-    assert worker_gone(f"huey:{host}:{_dead_pid()}")
-    assert not worker_gone(f"huey:elsewhere.example:{_dead_pid()}")  # another host: only the lease can tell
-    assert not worker_gone("huey:1234") and not worker_gone("inline") and not worker_gone("huey:h:x")
+    assert worker_name() == f"huey:{os.getpid()}@{host}"
+    assert not process_gone(worker_name())
+    assert process_gone(f"huey:{_dead_pid()}@{host}")
+    assert not process_gone(f"huey:{_dead_pid()}@elsewhere.example")  # another host: only the lease can tell
+    assert not process_gone("huey:1234") and not process_gone("inline") and not process_gone("huey:x@h")
 
 
 def test_start_up_fails_orphaned_jobs_and_queues_the_queued_again(engine: Engine) -> None:
     host = socket.gethostname()
     workers = {
-        "dead": f"huey:{host}:{_dead_pid()}",
-        "alive": f"huey:{host}:{os.getpid()}",
-        "remote": f"huey:elsewhere.example:{_dead_pid()}",
+        "dead": f"huey:{_dead_pid()}@{host}",
+        "alive": f"huey:{os.getpid()}@{host}",
+        "remote": f"huey:{_dead_pid()}@elsewhere.example",
     }
     jobs = {}
     for name, worker in workers.items():
@@ -49,14 +50,14 @@ def test_start_up_fails_orphaned_jobs_and_queues_the_queued_again(engine: Engine
     assert queued == [waiting.id]  # its message may have died with a worker; a second claim of it does nothing
     dead = engine.job(jobs["dead"])
     assert dead.status == "failed" and dead.error is not None and workers["dead"] in dead.error
-    assert "gone" in dead.error and "re-run" in dead.error
+    assert "ended" in dead.error and "re-run" in dead.error
     assert engine.job(jobs["alive"]).status == "running"
     assert engine.job(jobs["remote"]).status == "running"  # failed only when its lease runs out
     assert [e.kind for e in engine.events("dead", kind="job.")] == ["job.queued", "job.started", "job.failed"]
 
 
 def test_a_job_left_running_by_this_worker_is_failed(engine: Engine) -> None:
-    me, other = worker_name(), f"huey:{socket.gethostname()}:{os.getpid() + 1}"
+    me, other = worker_name(), f"huey:{os.getpid() + 1}@{socket.gethostname()}"
     ids = {}
     for name, worker in (("mine", me), ("theirs", other), ("done", me)):
         v = engine.create_venture(name, "b2b_smb", actor=LEAD)

@@ -13,6 +13,7 @@ from venturegate.cli import (
     api_cmds,
     configuration,
     crew_cmds,
+    deploy_cmds,
     error_cmds,
     experiment_cmds,
     observability_cmds,
@@ -131,6 +132,7 @@ error_cmds.register(app)
 experiment_cmds.register(app)
 outbox_cmds.register(app)
 crew_cmds.register(app)
+deploy_cmds.register(app)
 api_cmds.register(app)
 observability_cmds.register(app)
 

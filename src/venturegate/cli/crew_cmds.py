@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 from rich.table import Table
 
-from venturegate.cli.context import STATE, emit_json, handled, out
+from venturegate.cli.context import STATE, emit_json, err, handled, out
+from venturegate.crews.base import CancelToken
 from venturegate.engine import BadInput
 from venturegate.engine.jobs import Job
 
@@ -42,7 +47,11 @@ def run(
     queue: Annotated[bool, typer.Option("--queue", help="Queue the job for `venturegate worker` instead.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help=f"Print the job as JSON: {JOB_KEYS}.")] = False,
 ) -> None:
-    """Run a stage's crew for a venture as a job: inline with a progress bar, or queued for the worker."""
+    """Run a stage's crew for a venture as a job: inline with a progress bar, or queued for the worker.
+
+    Exit codes: 0 completed, 1 failed, 3 sent back (recursed; stage 30: rolled back), 4 waiting (for an
+    approval), 5 cancelled (SIGTERM, Ctrl-C or `job cancel`: the crew stops cleanly).
+    """
     from venturegate.crews.runner import queue_job, run_job
 
     engine = STATE.engine()
@@ -53,20 +62,59 @@ def run(
         register_jobs(make_huey(), lambda: engine)(job.id)
         _show(engine.job(job.id), as_json, "queued for the worker")
         return
-    if as_json:
-        _show(run_job(engine, job.id), True, "")
+    cancel = CancelToken()
+    with _stop_on_signals(cancel):
+        if as_json:
+            finished = run_job(engine, job.id, cancel=cancel)
+            _show(finished, True, "")
+        else:
+            columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn())
+            with Progress(*columns, console=out, transient=True) as bar:
+                task = bar.add_task(f"job {job.id}", total=None)
+
+                def sink(step: str, done: int, total: int, message: str) -> None:
+                    bar.update(task, completed=done, total=total, description=f"{step}: {message}")
+
+                finished = run_job(engine, job.id, sink=sink, cancel=cancel)
+            _show(finished, False, "")
+    code = exit_code(finished)
+    if code:
+        raise typer.Exit(code)
+
+
+EXIT_CODES = {"completed": 0, "failed": 1, "recursed": 3, "waiting": 4, "cancelled": 5}
+"""`venturegate run`'s exit code by how the crew run ended (a job that failed outright: 1)."""
+
+
+def exit_code(job: Job) -> int:
+    """0 only when the crew completed its stage's work (for stage 30: the release reached 100 % and was verified)."""
+    if job.status == "cancelled":
+        return EXIT_CODES["cancelled"]
+    if job.status != "succeeded":
+        return 1
+    return EXIT_CODES.get(str((job.result or {}).get("status", "failed")), 1)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(cancel: CancelToken) -> Iterator[None]:
+    """SIGTERM and SIGINT ask the run to stop (it cleans up: stage 30 moves traffic back to blue, stops green);
+    a second one stops at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn())
-    with Progress(*columns, console=out, transient=True) as bar:
-        task = bar.add_task(f"job {job.id}", total=None)
 
-        def sink(step: str, done: int, total: int, message: str) -> None:
-            bar.update(task, completed=done, total=total, description=f"{step}: {message}")
+    def ask(signum: int, frame: object) -> None:
+        if cancel.cancelled_locally:
+            raise KeyboardInterrupt
+        cancel.cancel()
+        err.print(f"{signal.Signals(signum).name}: stopping the run cleanly (again to stop at once)")
 
-        finished = run_job(engine, job.id, sink=sink)
-    _show(finished, False, "")
-    if finished.status != "succeeded":
-        raise typer.Exit(1)
+    previous = {sig: signal.signal(sig, ask) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _show(job: Job, as_json: bool, note: str) -> None:
@@ -81,6 +129,8 @@ def _show(job: Job, as_json: bool, note: str) -> None:
         out.print(f"  found: {failure}")
     for fired in (job.result or {}).get("fired", []):
         out.print(f"  trigger: {fired}")
+    if summary.get("production_url"):
+        out.print(f"  production: {summary['production_url']}")
     if summary.get("out_dir"):
         out.print(f"  report: {summary['out_dir']}/report.md")
     if job.error:

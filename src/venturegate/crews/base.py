@@ -56,6 +56,15 @@ class CancelToken:
             self._event.set()
         return self._event.is_set()
 
+    def poll_with(self, poll: Callable[[], bool]) -> None:
+        """Ask `poll` too (the job's cancel flag) whenever `cancelled` is read."""
+        self._poll = poll
+
+    @property
+    def cancelled_locally(self) -> bool:
+        """Whether a stop was asked for in this process (a signal, say), without polling the job."""
+        return self._event.is_set()
+
     def check(self) -> None:
         """Raise `Cancelled` when a stop was asked for."""
         if self.cancelled:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,7 @@ from venturegate.crews.base import Cancelled, CancelToken, CrewContext, CrewResu
 from venturegate.crews.registry import crew_for_stage, crews_serving
 from venturegate.engine.actors import Actor
 from venturegate.engine.errors import BadInput
-from venturegate.engine.jobs import Job
+from venturegate.engine.jobs import Job, worker_id
 
 if TYPE_CHECKING:
     from venturegate.engine import Engine
@@ -36,6 +37,15 @@ def queue_job(
             where="--crew",
             hint=f"crews of stage {stage}: {', '.join(crews_serving(stage)) or 'none'}",
         )
+    known = getattr(found, "options", None)
+    unknown = sorted(set(options or {}) - set(known)) if isinstance(known, Mapping) else []
+    if unknown:
+        raise BadInput(
+            f"unknown option(s) for crew '{name}': {', '.join(unknown)}",
+            where="--option",
+            hint=f"known options: {', '.join(sorted(known or {}))}",
+        )
+    engine.sweep_jobs()  # a job whose process died must not block this run
     return engine.create_job(venture, stage, name, options, actor=actor)
 
 
@@ -43,15 +53,17 @@ def run_job(
     engine: Engine,
     job_id: int,
     *,
-    worker: str = "inline",
+    worker: str | None = None,
     sink: ProgressSink | None = None,
+    cancel: CancelToken | None = None,
     output_root: Path | None = None,
 ) -> Job:
     """Claim a queued job and run its crew to the end; the job's row says how it ended (never raises for it).
 
+    `cancel` lets the caller stop the run (a signal handler, say); the job's own cancel flag is polled too.
     `output_root` is the crew root of this run (the server's choice; default `crews.paths.crew_root`).
     """
-    job = engine.claim_job(job_id, worker=worker)
+    job = engine.claim_job(job_id, worker=worker or worker_id("inline"))
     if job is None:
         return engine.job(job_id)
     try:
@@ -65,13 +77,14 @@ def run_job(
             options=dict(job.options),
             job_id=job.id,
             sink=sink,
-            cancel=CancelToken(lambda: engine.heartbeat_job(job_id)),
+            cancel=cancel if cancel is not None else CancelToken(),
             output_root=output_root,
         )
+        ctx.cancel.poll_with(lambda: engine.heartbeat_job(job_id))
         ctx.checkpoint()
         result: CrewResult = crew.run(ctx)
-    except Cancelled:
-        return engine.finish_job(job_id, "cancelled", error="cancelled at a step boundary")
+    except Cancelled as exc:
+        return engine.finish_job(job_id, "cancelled", error=str(exc) or "cancelled at a step boundary")
     except Exception as exc:
         log.error("job %s failed:\n%s", job_id, traceback.format_exc())
         return engine.finish_job(job_id, "failed", error=f"{type(exc).__name__}: {exc}")

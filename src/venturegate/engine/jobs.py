@@ -8,7 +8,8 @@ artifacts as they go, so a half-done run cannot safely be resumed from the middl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +27,26 @@ JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINAL = ("succeeded", "failed", "cancelled")
 DEFAULT_LEASE = timedelta(minutes=10)
 """A running job whose heartbeat is older than this is taken for dead (its worker crashed)."""
+
+
+def worker_id(label: str) -> str:
+    """`label:pid@host` of this process: what a running job records as its worker."""
+    return f"{label}:{os.getpid()}@{socket.gethostname()}"
+
+
+def process_gone(worker: str) -> bool:
+    """Whether `worker` (`label:pid@host`) names a process of this machine that no longer runs."""
+    who, sep, host = worker.rpartition("@")
+    pid = who.rpartition(":")[2]
+    if not sep or host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 @dataclass(frozen=True)
@@ -230,7 +251,7 @@ class JobOps(EngineBase):
                 conn, job.venture_id, "job.cancel_requested", actor, now, stage=job.stage, reason=f"job {job_id}",
                 data={"job": job_id},
             )  # fmt: skip
-            if job.status == "queued":
+            if job.status == "queued" or process_gone(job.worker or ""):
                 self._end(conn, self._job_row(conn, job_id), "cancelled", now, error=f"cancelled by {actor.name}")
             return self._job_row(conn, job_id)
 
@@ -251,40 +272,24 @@ class JobOps(EngineBase):
                 query = query.where(jobs.c.status == status)
             return [_job(r) for r in conn.execute(query)]
 
-    def sweep_jobs(
-        self,
-        *,
-        lease: timedelta = DEFAULT_LEASE,
-        now: datetime | None = None,
-        gone: Callable[[str], bool] | None = None,
-    ) -> list[Job]:
-        """Fail, visibly, every running job whose heartbeat is older than `lease` (its worker died).
-
-        `gone(worker)`: whether that worker is known to be dead (its process on this host ended); its running
-        jobs are failed at once instead of after the lease.
-        """
+    def sweep_jobs(self, *, lease: timedelta = DEFAULT_LEASE, now: datetime | None = None) -> list[Job]:
+        """End, visibly, every running job whose worker died: its process on this machine is gone (at once),
+        or its heartbeat is older than `lease`. A dead job that was asked to stop ends `cancelled`, else `failed`."""
         now = self.when(now)
         with self.tx() as conn:
-            stale = conn.execute(
-                select(jobs).where(jobs.c.status == "running", jobs.c.heartbeat_at < now - lease)
-            ).all()
-            dead = []
-            if gone is not None:
-                running = conn.execute(select(jobs).where(jobs.c.status == "running")).all()
-                seen = {int(r.id) for r in stale}
-                dead = [r for r in running if int(r.id) not in seen and r.worker and gone(r.worker)]
-            for r in stale:
+            running = conn.execute(select(jobs).where(jobs.c.status == "running")).all()
+            ended = []
+            for r in running:
+                gone = process_gone(r.worker or "")
+                if not gone and (r.heartbeat_at is None or r.heartbeat_at >= now - lease):
+                    continue
                 beat = r.heartbeat_at.isoformat() if r.heartbeat_at else "never"
-                self._end(
-                    conn, _job(r), "failed", now,
-                    error=f"worker lost: no heartbeat since {beat} (lease {lease}); re-run the crew",
-                )  # fmt: skip
-            for r in dead:
-                self._end(
-                    conn, _job(r), "failed", now,
-                    error=f"worker lost: {r.worker} is gone (its process ended); re-run the crew",
-                )  # fmt: skip
-            return [self._job_row(conn, int(r.id)) for r in (*stale, *dead)]
+                why = (f"its process ({r.worker}) ended without finishing the job" if gone
+                       else f"worker lost: no heartbeat since {beat} (lease {lease})")  # fmt: skip
+                status = "cancelled" if r.cancel_requested else "failed"
+                self._end(conn, _job(r), status, now, error=f"{why}; re-run the crew")
+                ended.append(int(r.id))
+            return [self._job_row(conn, i) for i in ended]
 
     def crew_alert(
         self,

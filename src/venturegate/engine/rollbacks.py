@@ -157,6 +157,7 @@ class RollbackOps(ConfigOps):
         reason: str = "",
         cause: str = "",
         scope: list[str] | None = None,
+        keys: list[str] | None = None,
         dry_run: bool = False,
         now: datetime | None = None,
     ) -> RollbackRecord:
@@ -164,6 +165,9 @@ class RollbackOps(ConfigOps):
 
         Without `to`, `cause` picks the branch of the current stage's decision tree and its plan is carried
         out: restore its scopes from `pre-stage-N`, then recurse when the branch says so.
+
+        `keys` limits the restore to those configuration keys (a crew's own; `[]`: none): other settings
+        changed since the target are kept, while the handlers of the scopes still run.
         """
         now = self.when(now)
         with self.tx() as conn:
@@ -198,6 +202,7 @@ class RollbackOps(ConfigOps):
                 trigger=None,
                 role=wf.defaults.escalation_role,
                 dry_run=dry_run,
+                keys=keys,
             )
             if go_to is not None and record.outcome == "completed":
                 why = f"rollback #{record.id} ({record.cause}): back to {go_to}"
@@ -314,12 +319,15 @@ class RollbackOps(ConfigOps):
         trigger: str | None,
         role: str,
         dry_run: bool,
+        keys: list[str] | None = None,
     ) -> RollbackRecord:
         start = time.perf_counter()
         vid, current = int(row.id), int(row.config_version)
         target_version = self._resolve(conn, row, target, "--to")
         diff = self._diff(conn, row, current, target_version, scope)
         scopes = list(scope) if scope else sorted({e.scope for e in diff})
+        if keys is not None:  # only the caller's own keys are restored; the scopes (and handlers) stay
+            diff = [e for e in diff if e.key in keys]
 
         def record(**extra: Any) -> RollbackRecord:
             base: dict[str, Any] = {

@@ -7,8 +7,8 @@ runs four times, as an operator would run it:
    the run ends `waiting`. The Chairman approves.
 2. The cutover starts under 200 req/s of loopback traffic; green fails 10% of its requests, the
    RollbackCoordinator moves all traffic back to blue and DEPLOY-002 rolls back through the engine.
-3. Release 2.0.1 (fixed) is recorded; the approval of 2.0.0 does not cover it, so the Chairman is asked
-   again and approves.
+3. Release 2.0.1 (fixed) is recorded with its deployment plan; the approval of 2.0.0 does not cover it, so
+   the Chairman is asked again and approves.
 4. 2.0.1 goes 10 → 50 → 100 with zero failed requests, passes smoke tests, monitoring setup and the
    rollback rehearsal, and DEPLOY-004 advances the venture to stage 31 with its handoff.
 
@@ -40,6 +40,7 @@ OPTIONS: dict[str, Any] = {
     "probe_interval": 0.05,
     "load_rate": 200,
     "health_check_interval": 0.2,
+    "production": "run",
 }
 
 
@@ -130,6 +131,7 @@ def run_stage30_demo(engine: Engine, console: Console, workdir: Path | None = No
         console.print(f"  engine rollback #{r['id']} by {by}: {r['outcome']} (scope {', '.join(r['scope'])})")
 
     engine.put_artifact(name, "release_candidate", release("2.0.1", "d4e5f6a"), actor=LEAD)
+    engine.put_artifact(name, "deployment_plan", {**PLAN, "release_version": "2.0.1"}, actor=LEAD)
     asked = _run(engine, name, console, "2.0.1 approval", out / "3-approval")
     console.print(f"  2.0.1: {asked.get('outcome')}")
     _approve(engine, name, console, "fix for the 500s reviewed")
@@ -138,7 +140,8 @@ def run_stage30_demo(engine: Engine, console: Console, workdir: Path | None = No
     for step in (good.get("cutover") or {}).get("steps", []):
         console.print(
             f"  {step['green_percent']:>3}% on green: {step['green_requests']} requests, "
-            f"{step['green_failed']} failed, p95 {step['p95_ms'] or 0:.1f} ms"
+            f"{step['green_failed']} failed, p95 {step['p95_ms'] or 0:.1f} ms, "
+            f"routes {', '.join(r['route'] for r in step['routes'])}"
         )
     console.print(
         f"  failed requests during the whole cutover: {(good.get('traffic') or {}).get('failed_requests')}; "

@@ -1,96 +1,46 @@
 """The stage-30 DeploymentCrew: 30.1 PreDeploymentValidator → Chairman approval → 30.2 BlueGreenOrchestrator
 with its RollbackCoordinator → 30.3 PostDeploymentVerifier, through the engine's public API only.
 
-What it reads:
-- the `deployment_plan` artifact (health checks, dependencies, backups, canary steps) when the venture
-  has one, else the run's options; the `release_candidate` artifact's version names green;
-- the venture's stage-30 configuration (canary steps and soak, rollback lines and persistence,
-  health-check retries, smoke-test settings, alert channels).
+What it reads: the run's options (unknown ones are refused), the `deployment_plan` and
+`release_candidate` artifacts (a plan for another release is refused), the venture's stage-30
+configuration, and the service's routes (its OpenAPI document or the plan's list).
 
 What it writes: samples for every figure the stage's triggers and exit gate read (so DEPLOY-001..004
 fire as defined), the `production_deployment`, `monitoring_setup` and `deployment_documentation`
-artifacts, substage completions, and rollbacks through `engine.rollback` (whose `traffic`,
-`database` and `green` handlers, in `live.py`, act on the deployment this crew runs).
+artifacts, substage completions, and rollbacks through `engine.rollback` (whose `traffic`, `database`
+and `green` handlers, in `live.py`, find production from its persisted state).
 
-The run ends early, with the reason in its summary, when 30.1 fails (DEPLOY-001: nothing was
-changed), when the Chairman has not approved yet (`waiting`: run the crew again once approved), or
-when the cutover or the smoke tests roll back (DEPLOY-002 and the decision tree).
+Every release is approved: a release other than the one this visit's substages were done for
+re-opens them through the engine (audited) and goes back to the Chairman.
 
-The `local` driver runs blue and green as processes of this run: production lives as long as the
-run, which is what tests and the demo need. A driver for a real platform keeps them running.
+Production (the `local` driver: HAProxy and the serving version) outlives the run by default
+(`production=persistent`): it is kept under `<workspace>/.venturegate/deploy/v<venture id>/`, shown,
+stopped and rolled back with `venturegate deploy status|stop|rollback`, and found again by the next run.
+With `production=run` it is stopped when the run ends (tests, the demo).
 """
 
 from __future__ import annotations
 
 import asyncio
-import shlex
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from venturegate.crews.base import AgentSpec, Crew, CrewContext, CrewHooks, CrewResult
-from venturegate.crews.paths import output_folder
-from venturegate.crews.registry import install_hooks
-from venturegate.crews.stage19.loadgen import LoadProfile, run_profile
-from venturegate.crews.stage30 import demo_service, live, monitoring, validator, verifier
-from venturegate.crews.stage30.haproxy import LocalDriver
-from venturegate.crews.stage30.live import LiveDeployment
-from venturegate.crews.stage30.orchestrator import CanaryConfig, CutoverResult, StepLog, cutover
+from venturegate.crews.base import AgentSpec, Cancelled, Crew, CrewContext, CrewHooks, CrewResult
+from venturegate.crews.runtime import CrewRun, Stop
+from venturegate.crews.stage30 import live, validator
+from venturegate.crews.stage30._verify import verify
+from venturegate.crews.stage30.haproxy import DriverError, LocalDriver
+from venturegate.crews.stage30.live import Deployment
+from venturegate.crews.stage30.orchestrator import CutoverResult, GreenUnhealthy, StepLog, cutover
+from venturegate.crews.stage30.plan import OPTIONS, Plan, PlanError
+from venturegate.crews.stage30.routes import Routes
 from venturegate.engine.errors import NotFound
-from venturegate.engine.samples import SampleIn
 
 STAGE = 30
-
-
-class Stop(Exception):
-    """The run ends here; `_Run.outcome` says why."""
-
-
-@dataclass
-class _Run:
-    ctx: CrewContext
-    run_id: str
-    out: Path
-    started: datetime = field(default_factory=lambda: datetime.now(UTC))
-    artifacts: list[str] = field(default_factory=list)
-    fired: list[str] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
-    outcome: str = "completed"
-    status: str = "completed"
-
-    @property
-    def engine(self) -> Any:
-        return self.ctx.engine
-
-    def record(self, values: dict[str, float], suffix: str = "", at: datetime | None = None) -> list[Any]:
-        """Record samples (idempotent per run and suffix) judged at `at`; return what fired and acted."""
-        batch = [SampleIn(self.ctx.venture, m, v, key=f"{self.run_id}:{m}{suffix}") for m, v in values.items()]
-        got = self.engine.record_samples(batch, actor=self.ctx.actor, now=at)
-        self.fired += [f"{f.trigger}: {f.detail or f.outcome}" for f in got.fired if f.outcome != "pending"]
-        return [f for f in got.fired if f.outcome not in ("pending", "suppressed-cooldown")]
-
-    def put(self, name: str, content: dict[str, Any], derived: list[str] | None = None) -> str:
-        art = self.engine.put_artifact(
-            self.ctx.venture, name, content, actor=self.ctx.actor, derived_from=derived or []
-        )
-        ref = f"{art.name}@{art.version}"
-        self.artifacts.append(ref)
-        return ref
-
-    def complete(self, substage: str) -> None:
-        self.engine.complete_substage(self.ctx.venture, substage, actor=self.ctx.actor)
-
-    def done(self) -> set[str]:
-        return {s.id for s in self.engine.substages(self.ctx.venture) if s.status == "done"}
-
-    def stop(self, status: str, outcome: str) -> Stop:
-        self.status, self.outcome = status, outcome
-        return Stop(outcome)
+SUBSTAGES = ("30.1", "30.2", "30.3")
 
 
 class DeploymentCrew(Crew):
@@ -104,63 +54,132 @@ class DeploymentCrew(Crew):
         AgentSpec("RollbackCoordinator", "Watches the cutover; rolls back traffic, data, green", ("30.2", "30.3")),
         AgentSpec("PostDeploymentVerifier", "Smoke tests, monitoring setup, rollback rehearsal, handoff", ("30.3",)),
     )  # fmt: skip
+    options = OPTIONS
 
     def hooks(self) -> CrewHooks:
-        """The rollback handlers of the stage's three scopes, acting on the venture's live deployment."""
-        return CrewHooks(
-            rollback={
-                "traffic": live.move_traffic_to_blue,
-                "database": live.restore_database,
-                "green": live.destroy_green,
-            }
-        )
+        """The `traffic`, `database` and `green` rollback handlers, acting on production found from its state."""
+        return CrewHooks(rollback=live.default_handlers())
 
     def run(self, ctx: CrewContext) -> CrewResult:
-        """Run whatever of 30.1 → 30.2 → 30.3 is not done yet for `ctx.venture`."""
-        install_hooks(ctx.engine)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-        run_id = f"job-{ctx.job_id}" if ctx.job_id is not None else f"run-{stamp}"
-        venture = ctx.engine.venture(ctx.venture)
-        out = output_folder(ctx.output_root, ctx.options, venture.id, run_id)  # from ids, under the crew root
-        run = _Run(ctx, run_id, out)
+        """Run whatever of 30.1 → 30.2 → 30.3 is not done yet for this release of `ctx.venture`."""
+        run = CrewRun.begin(ctx, stage=STAGE)
+        driver: LocalDriver | None = None
+        plan: Plan | None = None
+        dep: Deployment | None = None
         try:
-            if venture.stage != STAGE:
-                raise run.stop("failed", f"the venture is at stage {venture.stage}, not {STAGE}")
-            if venture.status != "active":
-                gate = ctx.engine.check_gate(ctx.venture, "entry")
-                failing = "; ".join(c.name for c in gate.checks if c.verdict != "pass")
-                raise run.stop(
-                    "failed", f"the venture is {venture.status}" + (f" (entry gate: {failing})" if failing else "")
-                )
-            plan = _Plan.read(run)
-            with LocalDriver(plan.command, overrides=plan.overrides) as driver:
-                # The running production: on the local driver it lives as long as the run (a real
-                # platform's blue is already up and stays up).
-                driver.start_version(plan.blue)
-                dep = LiveDeployment(
-                    driver, plan.blue, plan.green, plan.database_url, restore_timeout=plan.backup_timeout
-                )
-                with live.live(venture.name, dep):
-                    if "30.1" not in run.done():
-                        self._validate(run, plan, dep)
-                    dep.backup = plan.backup_path(run)
-                    self._approval(run)
-                    result = self._switch(run, plan, dep)
-                    self._verify(run, plan, dep, result)
+            plan = self._plan(run)
+            self._reopen_for_release(run, plan.green)
+            folder = live.production_dir(live.default_workspace(), _venture(run).id)
+            # Production lives in the venture's folder either way, so rollback handlers in any process find it;
+            # `production=run` only stops it when the run ends.
+            driver = LocalDriver(plan.command, overrides=plan.overrides, check=plan.check, state_dir=folder)
+            self._production(run, plan, driver, folder)
+            dep = Deployment(blue=plan.blue, green=plan.green, state="serving", database_url=plan.database_url,
+                             restore_timeout=plan.backup_timeout, release=plan.green)  # fmt: skip
+            if "30.1" not in run.done():
+                self._validate(run, plan, driver)
+            dep.backup = self._backup_path(run)
+            self._approval(run, plan)
+            result, routes = self._switch(run, plan, driver, dep, folder)
+            verify(run, plan, driver, result, routes, self._roll_back_smoke(run, driver, dep))
         except Stop:
             pass
-        run.summary["outcome"] = run.outcome
-        run.summary["run_id"] = run_id
-        return CrewResult(run.status, run.summary, tuple(run.artifacts), tuple(run.fired), tuple(run.files))
+        finally:
+            if driver is not None:
+                self._leave(run, plan, driver, dep if plan is not None and driver.running else None)
+        return run.result()
+
+    # -- inputs ----------------------------------------------------------------------------------
+    def _plan(self, run: CrewRun) -> Plan:
+        venture = _venture(run)
+        if venture.stage != STAGE:
+            raise run.stop("failed", f"the venture is at stage {venture.stage}, not {STAGE}")
+        if venture.status != "active":
+            gate = run.engine.check_gate(run.ctx.venture, "entry")
+            failing = "; ".join(c.name for c in gate.checks if c.verdict != "pass")
+            raise run.stop(
+                "failed", f"the venture is {venture.status}" + (f" (entry gate: {failing})" if failing else "")
+            )
+        settings: dict[str, Any] = {s.key: s.value for s in run.engine.config(run.ctx.venture)}
+        try:
+            plan = Plan.read(run.ctx.options, settings, _content(run, "deployment_plan"),
+                             _content(run, "release_candidate"))  # fmt: skip
+        except PlanError as exc:
+            raise run.stop("failed", f"refused: {exc}") from None
+        run.summary["green_version"] = plan.green
+        return plan
+
+    def _reopen_for_release(self, run: CrewRun, release: str) -> None:
+        """Substages done in this visit for another release are re-opened (audited), so this one is approved too."""
+        done = [s for s in SUBSTAGES if s in run.done()]
+        if "30.2" not in done:  # 30.1 alone was not for a release: the approval asked next names this one
+            return
+        deployed = (_content(run, "production_deployment") or {}).get("release_version") if "30.3" in done else None
+        if _approved(run, release) is not None and ("30.3" not in done or deployed == release):
+            return
+        run.reopen(done, reason=f"new release {release}: stage 30 runs again for it (validation, approval, cutover)")
+        run.summary["reopened"] = done
+
+    # -- production ------------------------------------------------------------------------------
+    def _production(self, run: CrewRun, plan: Plan, driver: LocalDriver, folder: Any) -> None:
+        """Attach to the running production, or start it with blue; a leftover green is stopped first."""
+        try:
+            driver.open()
+            if driver.attached:
+                serving = driver.versions().get("blue")
+                leftover = driver.versions().get("green")
+                if leftover is not None:
+                    driver.stop(leftover)
+                    run.summary["stopped_leftover_green"] = leftover
+                if serving is not None:
+                    plan.blue = serving
+                if plan.blue == plan.green:
+                    raise run.stop("completed", f"release {plan.green} already serves production at {driver.url}")
+            if not driver.versions():
+                driver.start_version(plan.blue)
+        except DriverError as exc:
+            raise run.stop("failed", f"production could not start: {exc}") from None
+        run.summary["production_url"] = driver.url
+        run.summary["production_folder"] = str(folder)
+
+    def _leave(self, run: CrewRun, plan: Plan | None, driver: LocalDriver, dep: Deployment | None) -> None:
+        """Persistent: leave production running - blue serving, or green once it took all the traffic and
+        passed 30.3 (it becomes blue); anything less sends traffic back to blue and stops green."""
+        if plan is None or not plan.persistent:
+            driver.close()
+            (live.production_dir(live.default_workspace(), _venture(run).id) / live.DEPLOYMENT_FILE).unlink(
+                missing_ok=True
+            )
+            return
+        try:
+            driver.refresh()
+            green = driver.versions().get("green")
+            verified = bool(run.summary.get("verified"))  # 30.3 done for this release
+            if green is not None and driver.weights().get("green", 0) == 100 and verified:
+                driver.promote(green)
+                if dep is not None:
+                    dep.blue, dep.green, dep.state = green, None, "live"
+            elif green is not None:
+                if driver.weights().get("green", 0) > 0:
+                    driver.set_weights(100, 0)
+                driver.stop(green)
+                if dep is not None and dep.state in ("cutover", "held", "serving"):
+                    dep.state = "stopped_before_done"
+            if dep is not None:
+                dep.save(live.production_dir(live.default_workspace(), _venture(run).id))
+        except DriverError as exc:
+            run.summary["production_error"] = str(exc)
+        run.summary["production"] = driver.status()
+        driver.detach()
 
     # -- 30.1 ------------------------------------------------------------------------------------
-    def _validate(self, run: _Run, plan: _Plan, dep: LiveDeployment) -> None:
-        ctx = run.ctx
-        ctx.checkpoint()
-        ctx.progress("30.1 PreDeploymentValidator", 0, 3, "health, dependency and backup checks")
-        report = validator.validate(plan.validation(dep.driver.url), checkpoint=ctx.checkpoint, sleep=plan.sleep)
+    def _validate(self, run: CrewRun, plan: Plan, driver: LocalDriver) -> None:
+        run.step("30.1 PreDeploymentValidator", 0, 3, "health, dependency and backup checks")
+        report = validator.validate(plan.validation(driver.url, run.out / "backup"), checkpoint=run.ctx.checkpoint,
+                                    sleep=plan.sleep)  # fmt: skip
         run.summary["validation"] = report.as_dict()
-        run.files += [str(report.backup.path)] if report.backup is not None and report.backup.path else []
+        if report.backup is not None and report.backup.path:
+            run.files.append(str(report.backup.path))
         run.record(
             {
                 "health_check_pass_rate": report.health_check_pass_rate,
@@ -171,418 +190,290 @@ class DeploymentCrew(Crew):
         if not report.ok:
             why = "; ".join(report.failures)
             run.engine.crew_alert(
-                ctx.venture, f"deployment aborted in 30.1 (DEPLOY-001): {why}", severity="P0", actor=ctx.actor,
+                run.ctx.venture, f"deployment aborted in 30.1 (DEPLOY-001): {why}", severity="P0", actor=run.ctx.actor,
                 data={"incident": True, "trigger": "DEPLOY-001", "failures": report.failures},
             )  # fmt: skip
             raise run.stop("failed", f"aborted: pre-deployment validation failed (DEPLOY-001): {why}")
         run.complete("30.1")
 
+    def _backup_path(self, run: CrewRun) -> str | None:
+        path = ((run.summary.get("validation") or {}).get("backup") or {}).get("path")
+        if path:
+            return str(path)
+        found = sorted(run.out.parent.glob("*/backup/*.dump"), key=lambda p: p.stat().st_mtime)
+        return str(found[-1]) if found else None
+
     # -- approval --------------------------------------------------------------------------------
-    def _approval(self, run: _Run) -> None:
-        """The 30.2 entry: the Chairman's approval of this release in this visit (approved or bypassed).
-
-        It is requested when missing; the run then ends as `waiting` unless `approval_wait` seconds allow
-        the decision to arrive meanwhile.
-
-        An approval names the release it is for (its payload's `release`); one for another release does
-        not count, so a fixed release after a rollback goes back to the Chairman.
-        """
+    def _approval(self, run: CrewRun, plan: Plan) -> None:
+        """The 30.2 entry: the Chairman's approval of this release in this visit (approved or bypassed)."""
         if "30.2" in run.done():
             return
-        ctx, engine = run.ctx, run.engine
-        entered = engine.visits(ctx.venture)[-1].entered_at
-        release = run.summary.get("green_version")
-        wait = float(ctx.option("approval_wait", 0.0))
-        deadline = time.monotonic() + wait
-        requested = False
-        while True:
-            mine = [a for a in engine.approvals(ctx.venture) if a.role == "chairman" and a.requested_at >= entered]
-            mine = [a for a in mine if (a.payload or {}).get("release", release) == release]
-            decided = next((a for a in mine if a.status in ("approved", "bypassed")), None)
-            if decided is not None:
-                run.summary["approval"] = {"id": decided.id, "status": decided.status, "by": decided.decided_by}
-                return
-            pending = next((a for a in mine if a.status == "pending"), None)
-            if pending is None and mine and mine[0].status == "rejected" and not requested:
-                raise run.stop("failed", f"the Chairman rejected the release (approval #{mine[0].id})")
-            if pending is None:
-                pending = engine.request_approval(
-                    ctx.venture, "chairman", actor=ctx.actor,
-                    reason="release the cutover to production (stage 30.2)",
-                    payload={"release": release, "run": run.run_id},
-                )  # fmt: skip
-                requested = True
-            if time.monotonic() >= deadline:
-                run.summary["approval"] = {"id": pending.id, "status": "pending", "expires_at": str(pending.expires_at)}
-                raise run.stop(
-                    "waiting",
-                    f"waiting for the Chairman's approval #{pending.id} (expires {pending.expires_at:%Y-%m-%d %H:%M} "
-                    "UTC); run the crew again once it is decided",
-                )
-            ctx.checkpoint()
-            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+        decided = _wait_for(run, plan.green, {"release": plan.green, "run": run.run_id},
+                            "release the cutover to production (stage 30.2)", plan.approval_wait)  # fmt: skip
+        run.summary["approval"] = decided
 
-    # -- 30.2 and 30.3 ---------------------------------------------------------------------------
-    def _switch(self, run: _Run, plan: _Plan, dep: LiveDeployment) -> CutoverResult:
-        ctx, driver = run.ctx, dep.driver
-        ctx.checkpoint()
-        ctx.progress("30.2 BlueGreenOrchestrator", 0, len(plan.canary.steps) + 1, f"starting green {plan.green}")
+    # -- 30.2 ------------------------------------------------------------------------------------
+    def _switch(
+        self, run: CrewRun, plan: Plan, driver: LocalDriver, dep: Deployment, folder: Any
+    ) -> tuple[CutoverResult, Routes]:
+        steps = len(plan.canary.steps)
+        run.step("30.2 BlueGreenOrchestrator", 0, steps + 1, f"starting green {plan.green}")
+        try:
+            routes = plan.routes(driver.url)
+        except PlanError as exc:
+            raise run.stop("failed", f"refused: {exc}") from None
+        run.summary["routes"] = {
+            "judged": routes.templates,
+            "source": routes.source,
+            "not_checked": list(routes.skipped),
+        }
         try:
             green_addr = driver.start_version(plan.green)
-        except RuntimeError as exc:
+        except DriverError as exc:
             run.record({"green_health_check_pass_rate": 0.0})
             run.summary["green"] = {"healthy": False, "error": str(exc)}
             raise run.stop("recursed", f"aborted: green {plan.green} never became healthy: {exc}") from None
+        dep.state = "cutover"
+        dep.save(folder)
         run.record({"green_health_check_pass_rate": 100.0})
         if plan.migrate:
-            done = subprocess.run(
-                plan.migrate, capture_output=True, text=True, timeout=plan.backup_timeout, check=False
-            )
-            dep.migrations_ran = True  # even a failed migration may have changed something: restore if rolled back
-            run.summary["migration"] = {"command": plan.migrate, "exit": done.returncode, "output": done.stdout[-2000:]}
-            if done.returncode != 0:
-                driver.stop(plan.green)
-                why = self._engine_rollback(run, "not_switched", f"migration failed: {done.stderr.strip()[-500:]}")
-                raise run.stop("recursed", f"aborted before any traffic moved: migration failed ({why})")
-        steps = len(plan.canary.steps)
-        held: list[tuple[StepLog, datetime]] = []
+            self._migrate(run, plan, driver, dep, folder)
+        accepted = _accepted_hold(run, plan.green)
+        config = plan.canary if not accepted else _no_hold(plan.canary)
+        try:
+            result = self._cutover(run, plan, driver, routes, green_addr, config)
+        except GreenUnhealthy as exc:
+            run.record({"green_health_check_pass_rate": 0.0}, suffix=":cutover")
+            raise run.stop("recursed", f"aborted before any traffic moved: {exc}") from None
+        run.summary["cutover"] = result.as_dict()
+        clock0 = run.summary.pop("_clock0", None)
+        run.summary["traffic"] = {
+            "client_requests": result.client_requests, "failed_requests": result.client_failed,
+            "refused": result.refused, "downtime_s": round(result.downtime_s, 3),
+        }  # fmt: skip
+        if result.status == "cancelled":
+            driver.stop(plan.green)
+            dep.state = "cancelled"
+            dep.save(folder)
+            run.summary["outcome"] = "cancelled: traffic back on blue, green stopped"
+            raise Cancelled("the job was cancelled during the cutover; traffic is back on blue, green stopped")
+        if result.status == "held":
+            self._held(run, plan, driver, dep, folder, result)
+        if result.rollback is not None:
+            switch = result.rollback.backend_at_switch
+            blue_now, green_now = driver.counters(plan.blue), driver.counters(plan.green)
+            run.summary["traffic"] |= {
+                "requests_after_rollback": blue_now.requests + green_now.requests - switch.requests,
+                "failed_after_rollback": blue_now.failed + green_now.failed - switch.failed,
+            }
+            run.summary["_clock0"] = clock0
+            self._rolled_back(run, plan, driver, dep, folder, result)
+        if "30.2" not in run.done():
+            run.complete("30.2")
+        return result, routes
 
-        def record_step(step: StepLog, at: datetime) -> None:
+    def _migrate(self, run: CrewRun, plan: Plan, driver: LocalDriver, dep: Deployment, folder: Any) -> None:
+        done = subprocess.run(plan.migrate, capture_output=True, text=True, timeout=plan.backup_timeout, check=False)
+        dep.migrations_ran = True  # even a failed migration may have changed something: restore if rolled back
+        dep.save(folder)
+        run.summary["migration"] = {"command": plan.migrate, "exit": done.returncode, "output": done.stdout[-2000:]}
+        if done.returncode != 0:
+            driver.stop(plan.green)
+            why = _engine_rollback(run, "not_switched", f"migration failed: {done.stderr.strip()[-500:]}")
+            raise run.stop("recursed", f"aborted before any traffic moved: migration failed ({why})")
+
+    def _cutover(
+        self, run: CrewRun, plan: Plan, driver: LocalDriver, routes: Routes, green_addr: str, config: Any
+    ) -> CutoverResult:
+        steps = len(config.steps)
+        last_poll = [0.0, False]
+
+        def cancelled() -> bool:
+            # The job's cancel flag (and heartbeat) at most twice a second; a signal sets it locally at once.
+            if time.monotonic() - last_poll[0] >= 0.5:
+                last_poll[:] = [time.monotonic(), run.ctx.cancel.cancelled]
+            return bool(last_poll[1]) or run.ctx.cancel.cancelled_locally
+
+        def on_step(step: StepLog) -> None:
+            # Progress only: no cancellation checkpoint here (the cutover's own check moves traffic back first).
+            run.ctx.progress("30.2 BlueGreenOrchestrator", config.steps.index(step.green_percent) + 1, steps + 1,
+                             f"{step.green_percent}% on green")  # fmt: skip
             values = {"green_traffic_share": float(step.green_percent), "deployment_error_rate": step.error_rate}
             if step.p95_ms is not None:
                 values["response_time_p95"] = round(step.p95_ms, 3)
-            run.record(values, f":{step.green_percent}", at=at)
+            run.record(values, suffix=f":{step.green_percent}")
 
-        def on_step(step: StepLog) -> None:
-            # A step's figures are recorded (as of its end) when the next step ends: the step a rollback
-            # ends must have its deciding readings recorded first, as of when they were read (`_roll_back`).
-            ctx.progress("30.2 BlueGreenOrchestrator", plan.canary.steps.index(step.green_percent) + 1, steps + 1)
-            if held:
-                record_step(*held.pop())
-            held.append((step, datetime.now(UTC)))
+        run.summary["_clock0"] = (time.monotonic(), datetime.now(UTC))
+        return asyncio.run(
+            cutover(
+                driver, plan.blue, plan.green, config, on_step=on_step, probe_url=f"http://{green_addr}",
+                routes=routes.routes, route_of=routes.match, request_log=driver.request_log(),
+                green_server=driver.slot_of(plan.green), load_rate=plan.load_rate,
+                after_rollback_s=0.5 if plan.load_rate > 0 else 0.0, cancelled=cancelled,
+            )
+        )  # fmt: skip
 
-        mono0, wall0 = time.monotonic(), datetime.now(UTC)
-        before = _failed(driver, plan)
-        result = asyncio.run(_cutover(dep, plan, f"http://{green_addr}/", on_step))
-        run.summary["cutover"] = result.as_dict()
-        run.summary["traffic"] = traffic = {"failed_requests": _failed(driver, plan) - before}
-        if result.rollback is not None:
-            switch = result.rollback.backend_at_switch
-            blue_now = driver.counters(plan.blue)
-            green_now = driver.counters(plan.green)
-            traffic["requests_after_rollback"] = blue_now.requests + green_now.requests - switch.requests
-            traffic["failed_after_rollback"] = blue_now.failed + green_now.failed - switch.failed
-        if result.rollback is None:
-            if held:
-                record_step(*held.pop())
-            if "30.2" not in run.done():  # done in an earlier run whose 30.3 failed: the cutover was redone
-                run.complete("30.2")
-            return result
-        rb = result.rollback
-        downtime = result.seconds / 60 if result.unanswered else 0.0
-        evidence = [(rb.above_since, rb.first_value), (rb.decided_at, rb.value)]
-        self._roll_back(run, dep, rb.cause, rb.reason, evidence, mono0, wall0)
-        if held:
-            record_step(held[0][0], datetime.now(UTC))
-        run.record({"deployment_success_rate": 0.0, "downtime": downtime, "rollback_time": rb.drain_s / 60})
-        raise run.stop("recursed", f"rolled back: {rb.reason}")
-
-    def _roll_back(
-        self,
-        run: _Run,
-        dep: LiveDeployment,
-        cause: str,
-        reason: str,
-        evidence: list[tuple[float | None, float | None]],
-        mono0: float,
-        wall0: datetime,
+    def _held(
+        self, run: CrewRun, plan: Plan, driver: LocalDriver, dep: Deployment, folder: Any, result: CutoverResult
     ) -> None:
-        """The decision tree after traffic is back on blue, through the engine's rollback path.
+        """A step above target, under the rollback lines: traffic stays there while the Chairman is asked."""
+        why = "; ".join(result.held_because)
+        reason = f"continue the cutover of {plan.green} past {result.green_percent}% although {why}"
+        dep.state = "held"
+        dep.save(folder)
+        run.summary["held"] = {"at_percent": result.green_percent, "because": list(result.held_because)}
+        try:
+            _wait_for(run, plan.green, {"release": plan.green, "run": run.run_id, "accept": list(result.held_because)},
+                      reason, plan.hold_wait)  # fmt: skip
+        except Stop:
+            # Nobody watches a held split once the run ends: traffic goes back to blue, green stops.
+            _engine_rollback(run, "traffic_only", f"held at {result.green_percent}% ({why}); no decision yet")
+            driver.refresh()
+            if plan.green in driver.versions().values():
+                driver.stop(plan.green)
+            raise
+        raise run.stop("waiting", f"the Chairman accepted {plan.green} at {result.green_percent}% despite {why}: "
+                       "run the crew again to redo the cutover with those targets accepted")  # fmt: skip
 
-        For the two rules, the readings that decided are recorded at the moments they were read, so the
-        stage's own trigger (DEPLOY-002, DEPLOY-RB-LATENCY) judges the same evidence and rolls back
-        through the engine as defined. Then: migrations ran → `schema_changed` (database and traffic);
-        green down → `green_unrecoverable` (traffic, database, green; back to 30.1). Whatever path,
-        at least one engine rollback is logged.
-        """
-
+    def _rolled_back(
+        self, run: CrewRun, plan: Plan, driver: LocalDriver, dep: Deployment, folder: Any, result: CutoverResult
+    ) -> None:
+        rb = result.rollback
+        assert rb is not None
+        mono0, wall0 = run.summary.pop("_clock0")
         before = len(run.engine.rollbacks(run.ctx.venture))
-        metric = {"error_rate": "deployment_error_rate", "latency": "response_time_p95"}.get(cause)
-        if metric is not None and evidence and all(t is not None and v is not None for t, v in evidence):
-            (t0, v0), (_, v1) = evidence
-            assert t0 is not None  # checked above
-            started = wall0 + timedelta(seconds=t0 - mono0)
-            run.record({metric: round(v0 or 0.0, 3)}, ":rollback-start", at=started)
-            run.record({metric: round(v1 or 0.0, 3)}, ":rollback-decided", at=datetime.now(UTC))
-        if cause == "green_down":
-            self._engine_rollback(run, "green_unrecoverable", reason)
+        metric = {"error_rate": "deployment_error_rate", "latency": "response_time_p95"}.get(rb.cause)
+        if metric is not None and rb.above_since is not None and rb.first_value is not None and rb.value is not None:
+            # The readings that decided, as of when they were read: the stage's trigger judges the same evidence.
+            started = wall0 + timedelta(seconds=rb.above_since - mono0)
+            run.record({metric: round(rb.first_value, 3)}, suffix=":rollback-start", at=started)
+            run.record({metric: round(rb.value, 3)}, suffix=":rollback-decided", at=datetime.now(UTC))
+        if rb.cause == "green_down":
+            # Green failed HAProxy's health check during the cutover: DEPLOY-RB-GREEN judges the same
+            # evidence (scope green), then the decision tree's full rollback sends the stage back to 30.1.
+            run.record({"green_health_check_pass_rate": 0.0}, suffix=":cutover")
+            _engine_rollback(run, "green_unrecoverable", rb.reason)
         elif dep.migrations_ran:
-            self._engine_rollback(run, "schema_changed", reason)
-        elif len(run.engine.rollbacks(run.ctx.venture)) == before and cause != "ordered":
-            self._engine_rollback(run, "traffic_only", reason)
-        after = run.engine.rollbacks(run.ctx.venture)  # newest first
+            _engine_rollback(run, "schema_changed", rb.reason)
+        elif len(run.engine.rollbacks(run.ctx.venture)) == before and rb.cause != "ordered":
+            _engine_rollback(run, "traffic_only", rb.reason)
+        driver.refresh()
+        if plan.green in driver.versions().values():
+            driver.stop(plan.green)
+        dep.state = "rolled_back"
+        dep.save(folder)
+        after = run.engine.rollbacks(run.ctx.venture)
         records = after[: len(after) - before]
+        downtime = result.downtime_s / 60
+        run.record({"deployment_success_rate": 0.0, "downtime": downtime, "rollback_time": rb.drain_s / 60})
         run.summary["rollback"] = {
-            "cause": cause,
-            "reason": reason,
+            "cause": rb.cause, "reason": rb.reason,
             "engine_rollbacks": [{"id": r.id, "cause": r.cause, "trigger": r.trigger, "outcome": r.outcome,
                                   "scope": r.scope} for r in records],
-            "handlers": list(dep.log),
-            "weights_after": dep.driver.weights() if isinstance(dep.driver, LocalDriver) else None,
+            "handlers": [f"{h.scope}: {h.detail}" for r in records for h in r.handlers],
+            "weights_after": driver.weights(),
         }  # fmt: skip
+        raise run.stop("recursed", f"rolled back: {rb.reason}")
 
-    def _engine_rollback(self, run: _Run, cause: str, reason: str) -> str:
-        try:
-            record = run.engine.rollback(run.ctx.venture, cause=cause, actor=run.ctx.actor, reason=reason)
-        except NotFound as exc:  # no pre-stage-30 snapshot (a venture created at 30 with nothing to restore)
-            return f"{cause}: {exc.message}"
-        return f"{cause}: rollback #{record.id} {record.outcome}"
+    def _roll_back_smoke(self, run: CrewRun, driver: LocalDriver, dep: Deployment) -> Callable[[bool], None]:
+        def roll_back(acted: bool) -> None:
+            """Traffic is back on blue (by DEPLOY-002-SMOKE, or here); log the engine rollback, stop green."""
+            before = len(run.engine.rollbacks(run.ctx.venture))
+            if not acted:
+                _engine_rollback(run, "traffic_only", "smoke tests failed after the cutover")
+            driver.refresh()
+            if dep.green in driver.versions().values():
+                driver.stop(dep.green or "")
+            dep.state = "rolled_back"
+            after = run.engine.rollbacks(run.ctx.venture)
+            run.summary["rollback"] = {
+                "cause": "smoke", "reason": "smoke tests failed", "weights_after": driver.weights(),
+                "engine_rollbacks": [{"id": r.id, "cause": r.cause, "trigger": r.trigger, "outcome": r.outcome,
+                                      "scope": r.scope} for r in after[: max(1, len(after) - before)]],
+            }  # fmt: skip
 
-    def _verify(self, run: _Run, plan: _Plan, dep: LiveDeployment, result: CutoverResult) -> None:
-        ctx, engine, driver = run.ctx, run.engine, dep.driver
-        ctx.checkpoint()
-        ctx.progress("30.3 PostDeploymentVerifier", 0, 3, "smoke tests")
-        smoke = verifier.run_smoke(
-            driver.url, plan.smoke_checks, command=plan.smoke_command, timeout=plan.smoke_timeout,
-            critical_only=plan.critical_only,
-        )  # fmt: skip
-        run.summary["smoke"] = smoke.as_dict()
-        acted = run.record({"smoke_test_pass_rate": smoke.pass_rate})
-        if smoke.pass_rate < 100.0:
-            mono0, wall0 = time.monotonic(), datetime.now(UTC)
-            if not any(f.kind == "rollback" for f in acted):
-                driver.set_weights(100, 0)
-            run.record({"deployment_success_rate": 0.0})
-            self._roll_back(run, dep, "smoke", "smoke tests failed", [], mono0, wall0)
-            raise run.stop("recursed", f"rolled back: smoke tests {smoke.passed}/{smoke.total} passed")
-        ctx.progress("30.3 PostDeploymentVerifier", 1, 3, "monitoring setup")
-        channels = list(engine.setting(ctx.venture, "monitoring.alert_channels").value)
-        setup = monitoring.monitoring_setup(
-            run.engine.venture(ctx.venture).name, run.out / "monitoring", channels=channels,
-            thresholds=monitoring.Thresholds(
-                error_rate_percent=1.0,
-                p95_ms=float(engine.setting(ctx.venture, "rollback.response_time_threshold").value),
-            ),
-        )  # fmt: skip
-        run.files += [str(setup.rules_path), str(setup.dashboard_path)]
-
-        def send(payload: dict[str, Any]) -> str:
-            event = engine.crew_alert(
-                ctx.venture, str(payload.get("summary", "test alert")), severity="P2", actor=ctx.actor,
-                data={**payload, "test": True},
-            )  # fmt: skip
-            return f"event #{event}"
-
-        alert = monitoring.fire_test_alert(send, channels, service=run.engine.venture(ctx.venture).name)
-        monitoring_ok = alert.fired
-        if monitoring_ok:
-            run.put("monitoring_setup", setup.artifact(alert))
-        run.summary["monitoring"] = {"rules": str(setup.rules_path), "dashboard": str(setup.dashboard_path),
-                                     "test_alert": alert.detail, "confirmed": monitoring_ok}  # fmt: skip
-        ctx.progress("30.3 PostDeploymentVerifier", 2, 3, "rollback rehearsal")
-
-        def engine_dry_run() -> object:
-            return engine.rollback(ctx.venture, cause="traffic_only", actor=ctx.actor, dry_run=True)
-
-        rehearsal = verifier.rehearse_rollback(driver, plan.blue, plan.green, engine_dry_run=engine_dry_run)
-        run.summary["rehearsal"] = rehearsal.as_dict()
-        last = result.steps[-1]
-        figures = {
-            "rollback_test_pass_rate": rehearsal.pass_rate,
-            "deployment_success_rate": 100.0,
-            "downtime": result.seconds / 60 if result.unanswered else 0.0,
-            "green_traffic_share": float(result.green_percent),
-            "deployment_error_rate": last.error_rate,
-        }
-        if last.p95_ms is not None:
-            figures["response_time_p95"] = round(last.p95_ms, 3)
-        now = datetime.now(UTC)
-        deployment = {
-            "release_version": plan.green,
-            "deployed_at": now.isoformat(),
-            "production_url": driver.url,
-            "traffic_on_green_percent": float(result.green_percent),
-            "canary_log": [
-                {"percent": s.green_percent, "error_rate_percent": round(s.error_rate, 3),
-                 "p95_ms": round(s.p95_ms or 0.0, 3), "passed": True} for s in result.steps
-            ],
-            "downtime_minutes": figures["downtime"],
-            "smoke_tests": smoke.artifact(),
-            "rollback": {"performed": False},
-            "rollback_dry_run": rehearsal.artifact(),
-        }  # fmt: skip
-        deployed = run.put("production_deployment", deployment)
-        run.put(
-            "deployment_documentation",
-            {
-                "release_version": plan.green,
-                "production_url": driver.url,
-                "dashboards": [setup.dashboard_url],
-                "metrics": {"deployment_success_rate": 100.0, "downtime_minutes": figures["downtime"]},
-                "rollback_procedure": (
-                    "`venturegate rollback VENTURE --cause traffic_only` sends all traffic back to blue "
-                    f"({plan.blue}); with migrations use `--cause schema_changed` to restore the 30.1 backup too."
-                ),
-                "runbook": str(setup.rules_path),
-                "next_stage": 31,
-            },
-            [deployed],
-        )
-        run.record(figures, ":final")
-        if rehearsal.pass_rate < 100.0 or not monitoring_ok:
-            missing = "rollback rehearsal" if rehearsal.pass_rate < 100.0 else "monitoring confirmation"
-            raise run.stop("failed", f"deployed, but 30.3 is not done: {missing} failed")
-        run.complete("30.3")
-        v = engine.venture(ctx.venture)
-        run.summary["stage_after"] = v.stage
-        run.outcome = "completed: advanced to stage 31" if v.stage > STAGE else "completed: awaiting advance"
+        return roll_back
 
 
-@dataclass
-class _Plan:
-    """The run's inputs: the deployment plan artifact and release candidate when stored, else options."""
-
-    blue: str
-    green: str
-    command: list[str]
-    overrides: dict[str, list[str]]
-    canary: CanaryConfig
-    health_checks: list[validator.HealthCheck]
-    dependencies: list[validator.Dependency]
-    database_url: str | None
-    backup_dir: Path
-    retries: int
-    interval: float
-    backup_timeout: float
-    migrate: list[str]
-    smoke_checks: list[verifier.SmokeCheck]
-    smoke_command: list[str] | None
-    smoke_timeout: float
-    critical_only: bool
-    load_rate: float
-    sleep: Callable[[float], None] = time.sleep
-
-    @classmethod
-    def read(cls, run: _Run) -> _Plan:
-        ctx, engine = run.ctx, run.engine
-        o = ctx.option
-        settings: dict[str, Any] = {s.key: s.value for s in engine.config(ctx.venture)}
-        stored = _content(engine, ctx.venture, "deployment_plan")
-        release = _content(engine, ctx.venture, "release_candidate")
-        overrides: dict[str, Any] = {}
-        for k in ("soak_seconds", "window_seconds", "sample_interval", "probe_interval"):
-            if k in ctx.options:
-                overrides[k] = float(o(k, 0.0))
-        canary = CanaryConfig.from_config(settings, **overrides)
-        if stored and "canary" in stored and "steps" not in overrides:
-            canary = CanaryConfig.from_config(
-                {**settings, "traffic.canary_steps": stored["canary"]["steps"]}, **overrides
-            )
-        green = str(release["version"]) if release else str(o("green_version", "green"))
-        blue = str(o("blue_version", "blue"))
-        template = str(o("command", ""))
-        command = shlex.split(template) if template else demo_service.command()
-        demo = {green: demo_service.command(float(o("green_error_rate", 0.0)), float(o("green_latency_ms", 0.0)))}
-        health = [validator.HealthCheck(h["name"], h["url"]) for h in (stored or {}).get("health_checks", [])]
-        for name in ("api", "external", "database"):
-            url = str(o(f"{name}_url", ""))
-            if url:
-                health.append(validator.HealthCheck(name, url))
-        deps = [
-            validator.Dependency(d["name"], d["kind"], str(d.get("target", d["name"])), bool(d.get("critical", True)))
-            for d in (stored or {}).get("dependencies", [])
-        ]
-        database_url = str(o("database_url", "")) or None
-        interval = float(o("health_check_interval", 10.0))
-        smoke_paths = [p for p in str(o("smoke_paths", "/,/health")).split(",") if p.strip()]
-        smoke_cmd = str(o("smoke_command", ""))
-        run.summary["green_version"] = green
-        return cls(
-            blue=blue,
-            green=green,
-            command=command,
-            overrides={} if template else demo,
-            canary=canary,
-            health_checks=health,
-            dependencies=deps,
-            database_url=database_url,
-            backup_dir=run.out / "backup",
-            retries=int(settings.get("deployment.health_check_retries", 3)),
-            interval=interval,
-            backup_timeout=60.0 * float(settings.get("deployment.backup_verification_timeout", 30)),
-            migrate=shlex.split(str(o("migrate_command", ""))),
-            smoke_checks=[verifier.SmokeCheck(p.strip().strip("/") or "home", p.strip()) for p in smoke_paths],
-            smoke_command=shlex.split(smoke_cmd) if smoke_cmd else None,
-            smoke_timeout=60.0 * float(settings.get("smoke_tests.timeout", 30)),
-            critical_only=bool(settings.get("smoke_tests.critical_flows_only", False)),
-            load_rate=float(o("load_rate", 0.0)),
-            sleep=time.sleep if interval > 0 else (lambda _s: None),
-        )
-
-    def validation(self, production_url: str) -> validator.ValidationPlan:
-        """What 30.1 checks: the plan's health checks, or by default production's `/health` (and its database)."""
-        checks = [
-            validator.HealthCheck(c.name, c.url.replace("{production}", production_url)) for c in self.health_checks
-        ]
-        if not any(c.name == "api" for c in checks):
-            checks.insert(0, validator.HealthCheck("api", production_url + "/health"))
-        if self.database_url and not any(c.name == "database" for c in checks):
-            checks.append(validator.HealthCheck("database", self.database_url))
-        return validator.ValidationPlan(
-            health_checks=checks,
-            dependencies=self.dependencies,
-            database_url=self.database_url,
-            backup_dir=self.backup_dir,
-            retries=self.retries,
-            interval=self.interval,
-            backup_timeout=self.backup_timeout,
-        )
-
-    def backup_path(self, run: _Run) -> Path | None:
-        """The backup 30.1 took (this run's, or the last run's when 30.1 was done before)."""
-        validation = run.summary.get("validation") or {}
-        path = (validation.get("backup") or {}).get("path")
-        if path:
-            return Path(path)
-        found = sorted(run.out.parent.glob("*/backup/*.dump"), key=lambda p: p.stat().st_mtime)
-        return found[-1] if found else None
+def _venture(run: CrewRun) -> Any:
+    return run.engine.venture(run.venture)
 
 
-def _failed(driver: Any, plan: _Plan) -> int:
-    """Failed requests (5xx or unanswered) HAProxy counted on blue and green so far."""
-    return int(driver.counters(plan.blue).failed + driver.counters(plan.green).failed)
+def _no_hold(config: Any) -> Any:
+    from dataclasses import replace
+
+    return replace(config, target_error_rate=100.0, target_p95_ms=float("inf"))
 
 
-def _content(engine: Any, venture: str | int, name: str) -> dict[str, Any] | None:
+def _content(run: CrewRun, name: str) -> dict[str, Any] | None:
     try:
-        content = engine.artifact(venture, name).content
+        content = run.engine.artifact(run.ctx.venture, name).content
     except NotFound:
         return None
     return content if isinstance(content, dict) else None
 
 
-async def _cutover(
-    dep: LiveDeployment, plan: _Plan, probe_url: str, on_step: Callable[[StepLog], None]
-) -> CutoverResult:
-    """The cutover, with loopback demo traffic at `load_rate` req/s when asked (production brings its own)."""
-    assert isinstance(dep.driver, LocalDriver)
-    config = plan.canary
-    if plan.load_rate <= 0:
-        return await cutover(dep.driver, dep.blue, dep.green, config, on_step=on_step, probe_url=probe_url)
-    seconds = config.soak_seconds * len(config.steps) + 1.0
-    load = asyncio.create_task(
-        run_profile(
-            dep.driver.url + "/",
-            LoadProfile.constant(plan.load_rate, seconds),
-            max_requests=int(plan.load_rate * seconds) + 10,
-            max_seconds=seconds + 1,
-        )
-    )
+def _visit_approvals(run: CrewRun, release: str) -> list[Any]:
+    """This visit's Chairman approvals of `release`: those naming it, and those naming no release that were
+    asked while it was the release candidate (a request made by hand, for an emergency bypass say)."""
+    entered = run.engine.visits(run.ctx.venture)[-1].entered_at
     try:
-        result = await cutover(dep.driver, dep.blue, dep.green, config, on_step=on_step, probe_url=probe_url)
-        if result.rollback is not None:
-            await asyncio.sleep(0.5)  # traffic keeps coming after the rollback: blue must answer all of it
-        return result
-    finally:
-        load.cancel()
-        await asyncio.gather(load, return_exceptions=True)
+        candidate_since = run.engine.artifact(run.ctx.venture, "release_candidate").created_at
+    except NotFound:
+        candidate_since = entered
+    mine = [a for a in run.engine.approvals(run.ctx.venture) if a.role == "chairman" and a.requested_at >= entered]
+    return [a for a in mine if (a.payload or {}).get("release") == release
+            or ("release" not in (a.payload or {}) and a.requested_at >= candidate_since)]  # fmt: skip
+
+
+def _approved(run: CrewRun, release: str) -> Any:
+    """This visit's decided approval of `release`'s cutover (not a hold acceptance), if any."""
+    return next((a for a in _visit_approvals(run, release)
+                 if a.status in ("approved", "bypassed") and "accept" not in (a.payload or {})), None)  # fmt: skip
+
+
+def _accepted_hold(run: CrewRun, release: str) -> bool:
+    return any(a.status in ("approved", "bypassed") and "accept" in (a.payload or {})
+               for a in _visit_approvals(run, release))  # fmt: skip
+
+
+def _wait_for(run: CrewRun, release: str, payload: dict[str, Any], reason: str, wait: float) -> dict[str, Any]:
+    """The Chairman's decision on `payload` (requested when missing); `waiting` when it has not come in `wait` s.
+
+    An approval names the release it is for: one for another release never counts.
+    """
+    kind = "accept" in payload
+    deadline = time.monotonic() + wait
+    requested = False
+    while True:
+        mine = [a for a in _visit_approvals(run, release) if ("accept" in (a.payload or {})) == kind]
+        decided = next((a for a in mine if a.status in ("approved", "bypassed")), None)
+        if decided is not None:
+            return {"id": decided.id, "status": decided.status, "by": decided.decided_by, "release": release}
+        pending = next((a for a in mine if a.status == "pending"), None)
+        if pending is None and mine and mine[0].status == "rejected" and not requested:
+            raise run.stop("failed", f"the Chairman rejected release {release} (approval #{mine[0].id})")
+        if pending is None:
+            pending = run.engine.request_approval(run.ctx.venture, "chairman", actor=run.ctx.actor, reason=reason,
+                                                  payload=payload)  # fmt: skip
+            requested = True
+        if time.monotonic() >= deadline:
+            run.summary["approval"] = {"id": pending.id, "status": "pending", "release": release,
+                                       "expires_at": str(pending.expires_at)}  # fmt: skip
+            raise run.stop(
+                "waiting",
+                f"waiting for the Chairman's approval #{pending.id} of release {release} ({reason}; expires "
+                f"{pending.expires_at:%Y-%m-%d %H:%M} UTC): VENTUREGATE_ACTOR=NAME:chairman venturegate approval "
+                f"approve {pending.id} --reason '…', then run the crew again",
+            )
+        run.ctx.checkpoint()
+        time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+
+def _engine_rollback(run: CrewRun, cause: str, reason: str) -> str:
+    try:
+        # keys=[]: the crew changed no setting, so none is restored (a setting changed since the snapshot stays).
+        record = run.engine.rollback(run.ctx.venture, cause=cause, actor=run.ctx.actor, reason=reason, keys=[])
+    except NotFound as exc:  # no pre-stage-30 snapshot (a venture created at 30 with nothing to restore)
+        return f"{cause}: {exc.message}"
+    return f"{cause}: rollback #{record.id} {record.outcome}"

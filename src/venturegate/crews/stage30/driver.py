@@ -26,6 +26,10 @@ class TrafficCounters:
     weight: int
     up: bool
     """The switch's own health check sees the version up."""
+    down_transitions: int = 0
+    """Times the switch's health check marked the version down (up → down) since its server was created."""
+    check_failures: int = 0
+    """Failed health checks since the server was created."""
 
     @property
     def failed(self) -> int:
@@ -52,6 +56,9 @@ class DeploymentDriver(Protocol):
 
     def counters(self, version: str) -> TrafficCounters:
         """The switch's counters for `version`."""
+
+    def frontend_counters(self) -> TrafficCounters:
+        """What clients got from the switch: every request and every 5xx, the switch's own 503/504 too."""
 
     def stop(self, version: str) -> None:
         """Drain `version` (no new requests, wait for those in flight) and stop it."""
