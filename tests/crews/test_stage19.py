@@ -151,13 +151,16 @@ def test_provider_down_escalates(sqlite_engine: Engine, token: str) -> None:
     assert sqlite_engine.escalations()[0].code == "SD-19-ESCALATION-1"
 
 
-def test_missing_credential_is_a_test_config_error(sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_credential_is_a_test_config_error(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv(TOKEN_ENV, raising=False)
     with _stage19(sqlite_engine, Defects()) as target:
         inputs = read_inputs(sqlite_engine, "acme")
         assert inputs.integrations[0].base_url == target.base_url
-        result = stage19_crew.run(CrewContext(sqlite_engine, "acme", 19, AGENT, options={"report": False}))
+        result = stage19_crew.run(CrewContext(sqlite_engine, "acme", 19, AGENT, output_root=tmp_path))
     assert result.status == "failed"
+    assert f"environment variable {TOKEN_ENV} not set" in result.summary["outcome"]  # named in the run's output
     (rec,) = sqlite_engine.error_records("acme")
     assert rec.rule_id == "E19-TEST-CONFIG" and f"{TOKEN_ENV} not set" in rec.message
 
@@ -251,6 +254,15 @@ def test_full_run_defective_then_fixed(bundled: Engine, token: str, crew_root: P
     compile(module, "test_integrations.py", "exec")
     assert TOKEN_ENV in module and token not in module
     assert (out / "fallbacks" / "resilience.py").exists() and (out / "api-limits.md").exists()
+    # Once more on the completed stage (the provider is re-checked): the substages are re-opened through the
+    # engine (audited), measured again, and completed again; no sequence of runs ends in a traceback.
+    with DemoTarget(Defects()).running() as again:
+        put_inputs(engine, "acme", again.base_url)
+        third = _run(engine, "acme", tmp_path / "again", discover_limits=False)
+    assert third.status == "succeeded" and third.result is not None, third.error
+    assert third.result["status"] == "completed", third.result["summary"]["outcome"]
+    reopened = [e for e in engine.events("acme") if e.kind == "substage.reopened"]
+    assert {e.substage for e in reopened} == {"19.1", "19.2", "19.3"} and all(e.reason for e in reopened)
     assert engine.advance("acme", actor=LEAD, expected_stage=19).stage == 20
     _assert_secret_nowhere(engine, token, tmp_path)
 

@@ -40,7 +40,11 @@ def run(
     queue: Annotated[bool, typer.Option("--queue", help="Queue the job for `venturegate worker` instead.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help=f"Print the job as JSON: {JOB_KEYS}.")] = False,
 ) -> None:
-    """Run a stage's crew for a venture as a job: inline with a progress bar, or queued for the worker."""
+    """Run a stage's crew for a venture as a job: inline with a progress bar, or queued for the worker.
+
+    Exit codes (inline runs): 0 the run completed, 1 the job or the run failed, 2 the run sent the
+    venture back (recursed), 3 it waits for something (an approval, a timer). `--queue` exits 0 once queued.
+    """
     from venturegate.crews.runner import queue_job, run_job
 
     engine = STATE.engine()
@@ -52,7 +56,9 @@ def run(
         _show(engine.job(job.id), as_json, "queued for the worker")
         return
     if as_json:
-        _show(run_job(engine, job.id), True, "")
+        finished = run_job(engine, job.id)
+        _show(finished, True, "")
+        _exit(finished)
         return
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn())
     with Progress(*columns, console=out, transient=True) as bar:
@@ -63,8 +69,18 @@ def run(
 
         finished = run_job(engine, job.id, sink=sink)
     _show(finished, False, "")
-    if finished.status != "succeeded":
-        raise typer.Exit(1)
+    _exit(finished)
+
+
+EXIT_CODES = {"completed": 0, "recursed": 2, "waiting": 3}
+"""The `run` command's exit code by the crew run's status (any other status, or a failed job: 1)."""
+
+
+def _exit(job: Job) -> None:
+    status = (job.result or {}).get("status") if job.status == "succeeded" else "failed"
+    code = EXIT_CODES.get(str(status), 1)
+    if code:
+        raise typer.Exit(code)
 
 
 def _show(job: Job, as_json: bool, note: str) -> None:

@@ -110,9 +110,13 @@ class IntegrationVerificationCrew(Crew):
                     creds.get(name)  # resolve every reference up front: a missing secret fails before any call
         except BadInput as exc:
             # Named in the run's output too (not only in the escalation): which variable, file or artifact.
-            run.summary["input_error"] = f"{exc.message} ({exc.where})" + (f"; {exc.hint}" if exc.hint else "")
-            run.error(f"{exc.message} ({exc.where})")
-            raise run.stop("failed", run.summary["input_error"]) from None
+            problem = f"{exc.message} ({exc.where})" + (f"; {exc.hint}" if exc.hint else "")
+            run.summary["input_error"] = problem
+            try:
+                run.error(f"{exc.message} ({exc.where})")
+            except Stop:
+                raise run.stop(run.status, f"{run.outcome} — {problem}") from None
+            raise run.stop("failed", problem) from None
         return inputs
 
     def _report(self, run: CrewRun, measured: Measured) -> None:
