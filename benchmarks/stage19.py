@@ -164,16 +164,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skip-full", action="store_true")
+    parser.add_argument("--phases", default="findings,rates,full", help="comma-separated: findings, rates, full")
     args = parser.parse_args()
     os.environ.update({"LEDGER_TOKEN": LEDGER_TOKEN, "CATALOG_KEY": CATALOG_KEY})
     report: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        report["findings"] = findings(args.runs, folder)
-        print(json.dumps({"findings": report["findings"]}), flush=True)
-        report["rate_limits"] = rate_limits()
-        print(json.dumps({"rate_limits": report["rate_limits"]}), flush=True)
-        if not args.skip_full:
+        phases = set(args.phases.split(","))
+        if "findings" in phases:
+            report["findings"] = findings(args.runs, folder)
+            print(json.dumps({"findings": report["findings"]}), flush=True)
+        if "rates" in phases:
+            report["rate_limits"] = rate_limits()
+            print(json.dumps({"rate_limits": report["rate_limits"]}), flush=True)
+        if "full" in phases and not args.skip_full:
             report["full_runs"] = full_runs(folder)
             print(json.dumps({"full_runs": report["full_runs"]}), flush=True)
     print(json.dumps(report, indent=2))

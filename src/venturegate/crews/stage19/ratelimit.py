@@ -4,7 +4,7 @@ confirm with a sustained hold; `Retry-After`, `RateLimit-*` and `X-RateLimit-*` 
 Each probe sends at a fixed rate (open loop) after a short *drain* at a higher rate, which empties a
 token bucket's burst allowance or fills the current fixed window, and judges only the probe's tail:
 so a burst allowance cannot make a rate above the limit look clean, and a window's edge cannot make
-one below it look limited. A probe is *limited* when any request in its tail is answered 429.
+one below it look limited. A probe is *limited* when more than 1 % of its tail is answered 429.
 The drain (at twice the lowest limited rate, half a second) also makes waiting for the limiter to
 recover between probes unnecessary: every probe starts from an exhausted limiter. A limiter that
 keeps blocking for its `Retry-After` after any excess (a penalty box) shows as limited at every
@@ -26,6 +26,8 @@ import aiohttp
 
 from venturegate.crews.stage19.loadgen import ensure_loopback, parse_retry_after
 
+LIMITED_SHARE = 0.01
+"""Share of a probe's tail answered 429 above which the probe counts as limited."""
 HEADER_NAMES = (
     "ratelimit",
     "ratelimit-limit",
@@ -55,8 +57,12 @@ class Probe:
 
     @property
     def limited(self) -> bool:
-        """Whether the tail saw a 429."""
-        return self.tail_429 > 0
+        """Whether more than 1 % of the tail (and at least one request) was answered 429.
+
+        The 1 % keeps a send-time jitter against a small burst allowance (a few requests bunched together
+        at a rate under the limit) from counting as the limit; any rate 1.5 % over it rejects more.
+        """
+        return self.tail_429 > LIMITED_SHARE * self.tail
 
 
 @dataclass
