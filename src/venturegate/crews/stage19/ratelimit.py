@@ -202,7 +202,9 @@ async def discover(
                 await asyncio.sleep(cooldown)
             # The judged tail (the probe's second half) must hold a whole limiter window: a window is at
             # least as long as the Retry-After the limiter asks for (capped at 5 s).
-            window = min(5.0, max(waits, default=0.0))
+            # Without a Retry-After, a limiter that has refused something is taken to count per second.
+            refused = any(p.tail_429 for p in found.probes)
+            window = min(5.0, max(waits, default=1.0 if refused else 0.0))
             got = await _probe(session, url, headers or {}, rate, max(seconds, 2 * window), drain, 0.5, seen, waits)
             found.probes.append(got)
             return got
