@@ -25,7 +25,7 @@ from venturegate.crews.stage19 import crew as stage19_crew
 from venturegate.crews.stage19._http import Client, Interrupted
 from venturegate.crews.stage19._png import bar_chart
 from venturegate.crews.stage19.apitester import run_apitester
-from venturegate.crews.stage19.crew import _LIVE
+from venturegate.crews.stage19.crew import _LIVE, refresh_credentials
 from venturegate.crews.stage19.demo import TOKEN_ENV, put_inputs, run_stage19_demo
 from venturegate.crews.stage19.demo_target import Defects, DemoTarget, spec
 from venturegate.crews.stage19.inputs import CredentialRef, Credentials, Integration, read_inputs
@@ -49,7 +49,8 @@ def _client(engine: Engine, target: DemoTarget, timeout_ms: int = 2000, base_url
     )
     ctx = CrewContext(engine, "acme", 19, AGENT)
     creds = Credentials("catalog", {"token": CredentialRef("token", env=TOKEN_ENV)})
-    _LIVE[id(creds)] = creds  # what the crew's declared E19-AUTH hook refreshes
+    _LIVE[id(creds)] = creds  # what the crew's E19-AUTH hook refreshes (registered while a run measures)
+    engine.register_credentials_hook(19, refresh_credentials)
     return Client(ctx, integ, creds)
 
 

@@ -65,9 +65,9 @@ class IntegrationVerificationCrew(Crew):
     )
 
     def hooks(self) -> CrewHooks:
-        """E19-AUTH refreshes the credentials of the runs in progress; the stage's rollback scopes are served."""
+        """The stage's rollback scopes are served (E19-AUTH's refresh hook exists only while a run is in progress)."""
         scopes = ("api_config", "api_version", "circuit_breakers", "integrations")
-        return CrewHooks(rollback=dict.fromkeys(scopes, rolled_back), credentials={str(STAGE): refresh_credentials})
+        return CrewHooks(rollback=dict.fromkeys(scopes, rolled_back))
 
     def run(self, ctx: CrewContext) -> CrewResult:
         """Re-open, measure 19.1 → 19.2 → 19.3, judge the complete figures, report."""
@@ -81,6 +81,8 @@ class IntegrationVerificationCrew(Crew):
             total = 3 * len(inputs.integrations) + 1
             for creds in inputs.credentials.values():
                 _LIVE[id(creds)] = creds
+            # Only while this run measures: without a run there is nothing to refresh, and E19-AUTH moves on.
+            ctx.engine.register_credentials_hook(STAGE, refresh_credentials)
             try:
                 test_apis(run, inputs, measured, total)
                 measure_load(run, inputs, measured, total)
