@@ -13,8 +13,18 @@ from venturegate.crews.stage19.demo_target import DEMO_TOKEN
 from venturegate.engine import Actor, Engine
 
 LEAD = Actor("lee", "lead")
-FAST = {"max_examples": 4, "constant_seconds": 0.5, "step_seconds": 0.5, "max_seconds": 5.0}
-"""Crew options that keep a full stage-19 run to a few seconds."""
+FAST = {
+    "max_examples": 3,
+    "load_test.constant_duration": 0.5,
+    "load_test.constant_ramp_up": 0,
+    "load_test.ramp_step_duration": 0.5,
+    "load_test.spike_duration": 0.6,
+    "load_test.spike_repeats": 1,
+    "probe_seconds": 1.0,
+    "hold_seconds": 1.5,
+    "max_seconds": 5.0,
+}
+"""Crew options (stage-19 parameters by name, and run bounds) that keep a full stage-19 run short."""
 
 
 @pytest.fixture

@@ -229,7 +229,7 @@ def import_(
 def put(
     venture: VENTURE,
     name: Annotated[str, typer.Argument(help="Artifact name as declared in the workflow.")],
-    file: Annotated[Path, typer.Argument(help="JSON file with the content ('-' for stdin).")],
+    file: Annotated[Path, typer.Argument(help="JSON (or .yaml/.yml) file with the content ('-' for stdin).")],
     derived_from: Annotated[
         list[str] | None, typer.Option("--derived-from", help="NAME@VERSION it was made from (repeat).")
     ] = None,
@@ -240,14 +240,17 @@ def put(
         text = typer.get_text_stream("stdin").read() if str(file) == "-" else file.read_text(encoding="utf-8")
     except OSError as exc:
         raise BadInput(f"cannot read: {exc.strerror}", where=str(file), hint="check the path") from None
-    try:
-        content = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadInput(
-            f"invalid JSON: {exc.msg}",
-            where=f"{file}:{exc.lineno}:{exc.colno}",
-            hint="the file must hold one JSON value",
-        ) from None
+    if file.suffix in (".yaml", ".yml"):  # e.g. a filled-in `artifact template`
+        content = _yaml(text, file)
+    else:
+        try:
+            content = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BadInput(
+                f"invalid JSON: {exc.msg}",
+                where=f"{file}:{exc.lineno}:{exc.colno}",
+                hint="the file must hold one JSON value",
+            ) from None
     art = STATE.engine().put_artifact(
         venture, name, content, actor=STATE.who("write_artifacts"), derived_from=derived_from
     )
@@ -255,6 +258,43 @@ def put(
         emit_json({k: v for k, v in art.as_dict().items() if k != "content"})
     else:
         out.print(f"stored {safe(art.name)}@{art.version} (sha256 {art.content_hash[:12]})")
+
+
+def _yaml(text: str, file: Path) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(file)
+        raise BadInput(
+            f"invalid YAML: {getattr(exc, 'problem', exc)}", where=where, hint="fix the YAML at that line"
+        ) from None
+
+
+@artifact_app.command("template")
+@handled
+def template(
+    name: Annotated[str, typer.Argument(help="Artifact name as declared in the workflow.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the skeleton as JSON (without comments).")] = False,
+) -> None:
+    """Print a schema-valid skeleton of an artifact, as YAML with comments (fill it in, then `artifact put`)."""
+    from venturegate.definitions.loader import load_workflow
+    from venturegate.definitions.skeleton import skeleton
+
+    wf = load_workflow(STATE.workflow).workflow
+    found = {n: (st.id, a) for st in wf.stages for n, a in (st.artifacts or {}).items()}
+    if name not in found:
+        raise BadInput(f"no artifact named '{name}' in the workflow", where="NAME",
+                       hint="`venturegate workflow show STAGE` lists a stage's artifacts")  # fmt: skip
+    stage, art = found[name]
+    value, text = skeleton(art.json_schema or {})
+    if as_json:
+        emit_json(value)
+        return
+    head = f"# {name} (stage {stage}): {' '.join((art.description or art.title or '').split())}\n"
+    typer.echo(head + f"# Fill in, then: venturegate artifact put VENTURE {name} {name}.yaml\n" + text, nl=False)
 
 
 @artifact_app.command("show")

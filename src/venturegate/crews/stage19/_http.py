@@ -9,6 +9,7 @@ input included — is the provider's behaviour under test and is returned to the
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -69,6 +70,9 @@ class Client:
     session: requests.Session = field(default_factory=requests.Session)
     handled: list[HandledError] = field(default_factory=list)
     calls: int = 0
+    pace_s: float = 0.0
+    """Least time between two calls (keeps the tests under the provider's declared rate limit)."""
+    _last: float = 0.0
 
     @property
     def timeout(self) -> float:
@@ -110,6 +114,10 @@ class Client:
         def attempt(timeout: float | None = None) -> Any:
             t = self.timeout if timeout is None else timeout
             self.calls += 1
+            wait = self._last + self.pace_s - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self._last = time.monotonic()
             try:
                 resp = send(t)
             except requests.Timeout as exc:

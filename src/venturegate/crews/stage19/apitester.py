@@ -1,10 +1,14 @@
-"""19.1 APITester: property-based tests from each integration's OpenAPI spec (Schemathesis), CRUD data flows,
-authentication and error handling; a report per operation with curl reproductions, and a pytest module.
+"""19.1 APITester: property-based tests of every documented operation (Schemathesis), stateful chains over the
+data the crew creates (`chains`), authentication and error handling; findings with curl reproductions.
 
 A *test* is one check the way a test suite counts it: for every operation, its positive cases and
-(separately) its negative cases; every step of a data flow; every error-handling probe. A test
-passes when all its cases pass. A *case* is one generated request. Generation is bounded
-(`max_examples`) and derandomized, so a re-run sends the same requests.
+(separately) its negative cases; every step of a chain; every probe. A test passes when all its
+cases pass. Generation is bounded (`max_examples`) and seeded (`seed`), so a re-run against the
+same API in the same state sends the same requests and reports the same findings.
+
+Every answer the crew receives is validated against the spec: status code, content type, body
+schema, documented headers, and object keys the schema does not list (an *undocumented field*).
+Methods the spec does not declare (TRACE, …) are only probed when `undeclared_methods` is on.
 """
 
 from __future__ import annotations
@@ -15,21 +19,54 @@ from typing import Any
 
 import requests
 
+from venturegate.crews.stage19 import _spec
 from venturegate.crews.stage19._http import Client, ProviderError
-from venturegate.crews.stage19.inputs import Integration
 from venturegate.engine.errors import BadInput
 
 MODES = ("positive", "negative")
+DEFAULT_SEED = 19
+"""The seed of a run when the user names none (the report states the one used)."""
+UNDECLARED = ("TRACE", "CONNECT", "PROPFIND")
+
+_KINDS = {
+    "ServerError": "server_error",
+    "ContentTypeServerError": "server_error",
+    "UndefinedStatusCode": "status_code",
+    "MissingContentType": "content_type",
+    "MalformedMediaType": "content_type",
+    "UndefinedContentType": "content_type",
+    "JsonSchemaError": "schema",
+    "MalformedJson": "schema",
+    "ContentDeserializationError": "schema",
+    "DiscriminatorMismatch": "schema",
+    "MissingHeaders": "headers",
+    "AcceptedNegativeData": "accepts_invalid",
+    "RejectedPositiveData": "rejects_valid",
+}
 
 
-@dataclass
-class Failure:
-    """One failing case: what broke and how to reproduce it."""
+@dataclass(frozen=True)
+class Finding:
+    """One defect: what kind, where, how it showed, and a curl line to reproduce it."""
 
+    kind: str
+    method: str
+    path: str
     title: str
-    status: int | None
-    curl: str
     detail: str = ""
+    status: int | None = None
+    curl: str = ""
+    source: str = "generated"
+    """`generated` (a Schemathesis case), `chain` (a step on data the crew created), `probe` or `load`."""
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """What makes two findings the same defect: its kind and the operation."""
+        return (self.kind, self.method.upper(), self.path)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {**self.__dict__, "method": self.method.upper()}
 
 
 @dataclass
@@ -41,7 +78,7 @@ class OperationResult:
     mode: str
     cases: int = 0
     passed: int = 0
-    failures: list[Failure] = field(default_factory=list)
+    failures: list[Finding] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -51,7 +88,7 @@ class OperationResult:
 
 @dataclass
 class Step:
-    """One step of a data flow or an error-handling probe."""
+    """One step of a chain or a probe."""
 
     name: str
     ok: bool
@@ -64,12 +101,23 @@ class IntegrationResult:
     """Everything 19.1 found for one integration."""
 
     name: str
+    seed: int = DEFAULT_SEED
     operations: list[OperationResult] = field(default_factory=list)
     flow: list[Step] = field(default_factory=list)
     probes: list[Step] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     error_handling: dict[str, str] = field(default_factory=dict)
     handled: list[dict[str, str]] = field(default_factory=list)
     documented_operations: int = 0
+    created: dict[str, list[Any]] = field(default_factory=dict)
+    """Identifiers the chains created, per collection path (19.2 loads item endpoints with them)."""
+    excluded: list[str] = field(default_factory=list)
+    """Checks this run left out, and why."""
+
+    def add(self, finding: Finding) -> None:
+        """Keep the first finding of each defect (the same one on every seeded run)."""
+        if all(f.key != finding.key for f in self.findings):
+            self.findings.append(finding)
 
     @property
     def tests(self) -> list[bool]:
@@ -83,17 +131,19 @@ class IntegrationResult:
 
     @property
     def data_flows_verified(self) -> bool:
-        """Every data-flow step passed (and there was a flow to check)."""
+        """Every chain step passed (and there was a chain to run)."""
         return bool(self.flow) and all(s.ok for s in self.flow)
 
     def as_dict(self) -> dict[str, Any]:
-        """The per-operation report (JSON-ready; holds no credential: curl commands filter Authorization)."""
+        """The per-operation report (JSON-ready; holds no credential: curl lines show references)."""
         return {
             "name": self.name,
+            "seed": self.seed,
             "tests_total": len(self.tests),
             "tests_passed": sum(self.tests),
             "documented_operations": self.documented_operations,
             "covered_operations": self.covered_operations,
+            "findings": [f.as_dict() for f in self.findings],
             "operations": [
                 {
                     "method": o.method.upper(),
@@ -101,7 +151,7 @@ class IntegrationResult:
                     "mode": o.mode,
                     "cases": o.cases,
                     "passed": o.passed,
-                    "failures": [f.__dict__ for f in o.failures],
+                    "failures": [f.as_dict() for f in o.failures],
                 }
                 for o in self.operations
             ],
@@ -109,20 +159,22 @@ class IntegrationResult:
             "probes": [s.__dict__ for s in self.probes],
             "error_handling": self.error_handling,
             "errors_handled": self.handled,
+            "excluded": self.excluded,
         }
 
 
-def _collect(operation: Any, mode: Any, max_examples: int) -> list[Any]:
-    """Up to `max_examples` cases for an operation, the same ones on every run."""
+def collect(operation: Any, mode: Any, max_examples: int, seed: int) -> list[Any]:
+    """Up to `max_examples` cases for an operation: the same ones for the same seed."""
     import hypothesis.errors
     from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as with_seed
 
     cases: list[Any] = []
 
+    @with_seed(seed)
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
         max_examples=max_examples,
-        derandomize=True,
         database=None,
         deadline=None,
         suppress_health_check=list(HealthCheck),
@@ -138,50 +190,134 @@ def _collect(operation: Any, mode: Any, max_examples: int) -> list[Any]:
     return cases
 
 
-def _call(case: Any, base: str, session: requests.Session, headers: dict[str, str], timeout: float) -> Any:
-    return case.call(base_url=base, session=session, headers=headers, timeout=timeout)
-
-
-def _checks(mode: str) -> list[Any]:
+def positive_checks() -> list[Any]:
+    """What every answer to a valid request is held to."""
     from schemathesis.checks import not_a_server_error
     from schemathesis.specs.openapi.checks import (
         content_type_conformance,
-        negative_data_rejection,
+        response_headers_conformance,
         response_schema_conformance,
         status_code_conformance,
     )
 
-    if mode == "negative":
-        return [not_a_server_error, negative_data_rejection]
-    return [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+    return [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+    ]
+
+
+def negative_checks() -> list[Any]:
+    """What every answer to an invalid request is held to."""
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import negative_data_rejection
+
+    return [not_a_server_error, negative_data_rejection]
+
+
+def judge(
+    spec: dict[str, Any],
+    case: Any,
+    resp: Any,
+    checks: list[Any],
+    headers: dict[str, str],
+    *,
+    curl: str,
+    source: str,
+) -> list[Finding]:
+    """Every way `resp` breaks the spec (empty when it conforms), undocumented fields included."""
+    from schemathesis.core.failures import Failure, FailureGroup
+
+    method, path = case.operation.method.upper(), case.operation.path
+    found: list[Finding] = []
+    try:
+        case.validate_response(resp, checks=checks, headers=headers)
+    except FailureGroup as group:
+        for f in group.exceptions:
+            kind = _KINDS.get(type(f).__name__, "conformance")
+            if "header" in f.title.lower():
+                kind = "headers"
+            found.append(Finding(kind, method, path, f.title, f.message[:300], resp.status_code, curl, source))
+    except Failure as f:
+        found.append(
+            Finding(
+                _KINDS.get(type(f).__name__, "conformance"),
+                method,
+                path,
+                f.title,
+                f.message[:300],
+                resp.status_code,
+                curl,
+                source,
+            )
+        )
+    op = _spec.find(spec, case.operation.method.lower(), path)
+    schema = _spec.json_schema_of(spec, op, resp.status_code) if op is not None else None
+    if schema is not None and "json" in (header(resp, "Content-Type") or ""):
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        extra = sorted(set(_spec.undocumented_fields(spec, schema, body, "$")))
+        if extra:
+            found.append(
+                Finding(
+                    "undocumented_field",
+                    method,
+                    path,
+                    "Undocumented response field",
+                    f"HTTP {resp.status_code}: {', '.join(extra[:5])} not in the response schema",
+                    resp.status_code,
+                    curl,
+                    source,
+                )
+            )
+    return found
+
+
+def header(resp: Any, name: str) -> str | None:
+    """A response header from a requests or a Schemathesis response (whose values are lists)."""
+    for key, value in resp.headers.items():
+        if key.lower() == name.lower():
+            return str(value[0] if isinstance(value, list) and value else value)
+    return None
+
+
+def _request(session: requests.Session, method: str, url: str, headers: dict[str, str], timeout: float) -> Any:
+    return session.request(method, url, headers=headers, timeout=timeout)
+
+
+def _call(case: Any, base: str, session: requests.Session, headers: dict[str, str], timeout: float) -> Any:
+    return case.call(base_url=base, session=session, headers=headers, timeout=timeout)
 
 
 def run_operations(
     client: Client, spec: dict[str, Any], result: IntegrationResult, *, max_examples: int, checkpoint: Any
 ) -> None:
-    """Run bounded positive and negative cases of every documented operation and judge the answers."""
+    """Run bounded, seeded positive and negative cases of every documented operation and judge the answers."""
     import schemathesis
     from schemathesis import GenerationMode
-    from schemathesis.core.failures import FailureGroup
     from schemathesis.core.result import Err
 
     schema = schemathesis.openapi.from_dict(spec)
     base = client.integration.base_url
-    operations = []
+    ops = []
     for found in schema.get_all_operations():
         if isinstance(found, Err):
             raise BadInput(
                 f"the OpenAPI document has an invalid operation: {found.err()}", where=client.integration.name
             )
-        operations.append(found.ok())
-    result.documented_operations = len(operations)
-    for op in operations:
+        ops.append(found.ok())
+    result.documented_operations = len(ops)
+    for op in ops:
         for mode in MODES:
             checkpoint()
             gen = GenerationMode.POSITIVE if mode == "positive" else GenerationMode.NEGATIVE
             res = OperationResult(op.method, op.path, mode)
-            checks = _checks(mode)
-            for case in _collect(op, gen, max_examples):
+            checks = positive_checks() if mode == "positive" else negative_checks()
+            for case in collect(op, gen, max_examples, result.seed):
                 headers = client.auth_headers()
                 generated = [k for k in (case.headers or {}) if k.lower() in {h.lower() for h in headers}]
                 if mode == "positive":  # the generated security header gives way to the real credentials
@@ -189,116 +325,70 @@ def run_operations(
                         del case.headers[name]
                 elif generated:  # a negative case that spoils the credentials on purpose keeps its spoilt value
                     headers = {k: v for k, v in headers.items() if k.lower() not in {g.lower() for g in generated}}
-                # A negative case may drop or spoil the credentials on purpose: its 401 is a rejection to judge.
                 resp = client.guarded(
                     partial(_call, case, base, client.session, headers), authorized=mode == "positive"
                 )
                 res.cases += 1
-                try:
-                    case.validate_response(resp, checks=checks, headers=headers)
-                except FailureGroup as group:
-                    curl = case.as_curl_command(headers=client.placeholder_headers(), base_url=base)
-                    for f in group.exceptions:
-                        res.failures.append(Failure(f.title, resp.status_code, curl, f.message[:300]))
+                curl = case.as_curl_command(headers=client.placeholder_headers(), base_url=base)
+                failed = judge(spec, case, resp, checks, headers, curl=curl, source="generated")
+                if failed:
+                    res.failures += failed
+                    for f in failed:
+                        result.add(f)
                     continue
                 res.passed += 1
             result.operations.append(res)
 
 
-def _find_crud(spec: dict[str, Any]) -> tuple[str, str, str] | None:
-    """(collection path, item path, id parameter) of a resource with create, read and delete, else None."""
-    paths = spec.get("paths", {})
-    for path, ops in paths.items():
-        if "post" not in ops:
-            continue
-        for sub, sub_ops in paths.items():
-            rest = sub[len(path) :]
-            is_item = sub.startswith(path + "/") and rest.count("/") == 1 and rest.startswith("/{") and rest[-1] == "}"
-            if is_item and "get" in sub_ops and "delete" in sub_ops:
-                return path, sub, rest[2:-1]
-    return None
-
-
-def _example_body(spec: dict[str, Any], path: str, method: str) -> Any:
-    """A valid request body for an operation: the spec's example, else the first positive case Schemathesis makes."""
-    import schemathesis
-    from schemathesis import GenerationMode
-
-    media = spec["paths"][path][method].get("requestBody", {}).get("content", {}).get("application/json", {})
-    if "example" in media:
-        return media["example"]
-    op = schemathesis.openapi.from_dict(spec)[path][method.upper()]
-    cases = _collect(op, GenerationMode.POSITIVE, 5)
-    # Prefer a case with text in it (a minimal "0" tells less about the round trip than "Item 1").
-    return cases[-1].body if cases else {}
-
-
-def check_data_flow(client: Client, spec: dict[str, Any], result: IntegrationResult) -> None:
-    """Create → read → update → read → delete → read-gone on the first CRUD resource of the spec."""
-    found = _find_crud(spec)
-    if found is None:
-        result.flow.append(Step("find a CRUD resource", False, "the spec documents no create/read/delete resource"))
-        return
-    coll, item, param = found
+def probe_undeclared_methods(client: Client, spec: dict[str, Any], result: IntegrationResult) -> None:
+    """Opt-in: methods the spec does not declare must be refused (405/501), not served."""
     base = client.integration.base_url
-    s = client.session
-
-    def call(method: str, url: str, body: Any = None) -> requests.Response:
-        headers = client.auth_headers()
-        resp: requests.Response = client.guarded(
-            lambda t: s.request(method, url, json=body, headers=headers, timeout=t)
-        )
-        return resp
-
-    body = _example_body(spec, coll, "post")
-    created = call("POST", base + coll, body)
-    ok = created.status_code in (200, 201)
-    new = created.json() if ok else {}
-    ident = new.get(param) or new.get("id")
-    result.flow.append(Step(f"create POST {coll}", ok and ident is not None, f"HTTP {created.status_code}"))
-    if not ok or ident is None:
-        return
-    url = base + item.replace("{" + param + "}", str(ident))
-    read = call("GET", url)
-    same = read.status_code == 200 and all(read.json().get(k) == v for k, v in body.items())
-    result.flow.append(
-        Step(
-            f"read GET {item}",
-            same,
-            f"HTTP {read.status_code}; fields {'match' if same else 'differ: ' + read.text[:200]}",
-        )
-    )
-    if "put" in spec["paths"][item] or "patch" in spec["paths"][item]:
-        method = "PUT" if "put" in spec["paths"][item] else "PATCH"
-        changed = dict(body)
-        for k, v in changed.items():
-            if isinstance(v, str):
-                changed[k] = (v + "x")[:40]
-            elif isinstance(v, int | float) and not isinstance(v, bool):
-                changed[k] = v + 1
-        upd = call(method, url, changed)
-        again = call("GET", url)
-        kept = upd.status_code == 200 and again.status_code == 200
-        kept = kept and all(again.json().get(k) == v for k, v in changed.items())
-        result.flow.append(
-            Step(f"update {method} {item}", kept, f"HTTP {upd.status_code}, read back {again.status_code}")
-        )
-    gone = call("DELETE", url)
-    after = call("GET", url)
-    deleted = gone.status_code in (200, 202, 204) and after.status_code == 404
-    result.flow.append(Step(f"delete DELETE {item}", deleted, f"HTTP {gone.status_code}, then GET {after.status_code}"))
+    for path in spec.get("paths") or {}:
+        if "{" in path:
+            continue
+        for method in UNDECLARED:
+            send = partial(_request, client.session, method, base + path, client.auth_headers())
+            resp = client.guarded(send)
+            ok = resp.status_code in (400, 403, 404, 405, 501)
+            result.probes.append(Step(f"undeclared {method} {path}", ok, f"HTTP {resp.status_code}"))
+            if not ok:
+                result.add(
+                    Finding(
+                        "undeclared_method",
+                        method,
+                        path,
+                        "Undeclared method served",
+                        f"HTTP {resp.status_code} (expected 405 or 501)",
+                        resp.status_code,
+                        f"curl -X {method} '{base}{path}'",
+                        "probe",
+                    )
+                )
 
 
 def probe_errors(client: Client, spec: dict[str, Any], result: IntegrationResult) -> None:
     """Authentication must be enforced (401 without credentials); note how 429s and timeouts were handled."""
-    integ: Integration = client.integration
-    target = _protected_get(spec)
+    integ = client.integration
+    target = protected_get(spec)
     if integ.auth_type == "none" or target is None:
         result.error_handling["unauthorized_401"] = "skipped"
     else:
         resp = client.guarded(lambda t: client.session.get(integ.base_url + target, timeout=t), authorized=False)
         ok = resp.status_code in (401, 403)
         result.probes.append(Step(f"no credentials GET {target}", ok, f"HTTP {resp.status_code} (expected 401)"))
+        if not ok:
+            result.add(
+                Finding(
+                    "auth_not_enforced",
+                    "GET",
+                    target,
+                    "Authentication not enforced",
+                    f"HTTP {resp.status_code} without credentials",
+                    resp.status_code,
+                    f"curl -X GET '{integ.base_url}{target}'",
+                    "probe",
+                )
+            )
         refreshed = any(h["rule"] == "E19-AUTH" and h["status"] == "resolved" for h in result.handled)
         failed = any(h["rule"] == "E19-AUTH" and h["status"] != "resolved" for h in result.handled)
         result.error_handling["unauthorized_401"] = "fail" if not ok or failed else "pass"
@@ -311,29 +401,39 @@ def probe_errors(client: Client, spec: dict[str, Any], result: IntegrationResult
         )
 
 
-def _protected_get(spec: dict[str, Any]) -> str | None:
+def protected_get(spec: dict[str, Any]) -> str | None:
     """A GET path without path parameters that needs authentication."""
-    top = spec.get("security")
-    for path, ops in spec.get("paths", {}).items():
-        get = ops.get("get")
-        if get is None or "{" in path:
-            continue
-        if get.get("security", top):
-            return str(path)
+    for op in _spec.operations(spec):
+        if op.method == "get" and not op.params and _spec.needs_auth(spec, op):
+            return op.path
     return None
 
 
-def run_apitester(client: Client, spec: dict[str, Any], *, max_examples: int, checkpoint: Any) -> IntegrationResult:
-    """19.1 for one integration: operations, data flow, error handling."""
-    result = IntegrationResult(client.integration.name)
+def run_apitester(
+    client: Client,
+    spec: dict[str, Any],
+    *,
+    max_examples: int,
+    checkpoint: Any,
+    seed: int = DEFAULT_SEED,
+    undeclared_methods: bool = False,
+) -> IntegrationResult:
+    """19.1 for one integration: generated cases, chains on created data, probes."""
+    from venturegate.crews.stage19.chains import run_chains
+
+    result = IntegrationResult(client.integration.name, seed=seed)
+    if not undeclared_methods:
+        result.excluded.append("undeclared methods (TRACE, …) not probed: option undeclared_methods=true")
     try:
         run_operations(client, spec, result, max_examples=max_examples, checkpoint=checkpoint)
         checkpoint()
-        check_data_flow(client, spec, result)
+        run_chains(client, spec, result)
+        if undeclared_methods:
+            probe_undeclared_methods(client, spec, result)
     finally:
         result.handled = [h.__dict__ for h in client.handled]
     probe_errors(client, spec, result)
     return result
 
 
-__all__ = ["IntegrationResult", "ProviderError", "run_apitester"]
+__all__ = ["Finding", "IntegrationResult", "ProviderError", "run_apitester"]

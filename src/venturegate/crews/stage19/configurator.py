@@ -44,7 +44,7 @@ def configure(
     out_dir: Path,
 ) -> FallbackResult:
     """Generate and prove the fallbacks of every measured integration."""
-    bundle = fallback.generate({name: p.constant for name, p in perf.items()}, config)
+    bundle = fallback.generate({name: p.baseline for name, p in perf.items()}, config)
     files = bundle.write(out_dir / "fallbacks")
     failures = int(config.get("circuit_breakers.test_consecutive_failures", 5))
     monitoring = bool(config.get("monitoring.enabled", True))
@@ -66,7 +66,7 @@ def configure(
         items.append(item)
         # Openings the breaker would have had under the normal (constant) load — not the proof's, which
         # are provoked on purpose and would otherwise send every venture back to 19.3 (INTEGRATION-004).
-        errors = sum(perf[integ.name].constant.errors_by_status.values())
+        errors = sum(perf[integ.name].baseline.errors_by_status.values())
         activations += 1 if errors >= chosen.breaker.failure_threshold else 0
     total = len(integrations)
     covered = sum(1 for i in items if i.get("cache_fallback", {}).get("enabled") and i.get("retry"))

@@ -1,97 +1,49 @@
 """The Integration Verification crew: 19.1 APITester → 19.2 PerformanceAnalyzer → 19.3 FallbackConfigurator →
-IntegrationReporter, writing samples, artifacts, substage completions and errors through the engine only.
+IntegrationReporter, on the shared crew runtime.
 
-The run stops as soon as the data sends the venture back (a recursion trigger acted, or the error
-policy recursed or escalated): the report then says where it stopped and why.
+One run measures everything: the three substages only measure (`substages`); then `judge` stores the
+artifacts, completes the substages and records every figure in one batch, so the triggers judge the
+complete set (a failing 19.1 still sends the venture back, after the load and fallback figures are
+in). A re-run on a venture whose substages are complete re-opens them through the engine first.
+Status: `completed` when the exit gate's figures hold, `recursed` otherwise, `failed` when the
+run could not measure (bad input, the error policy escalated).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from venturegate.core.durations import parse_duration
-from venturegate.core.error_policy import info_from
-from venturegate.crews.base import AgentSpec, Crew, CrewContext, CrewResult
-from venturegate.crews.paths import output_folder
-from venturegate.crews.stage19 import pytest_module
-from venturegate.crews.stage19._http import Client, Interrupted
-from venturegate.crews.stage19.apitester import IntegrationResult, _example_body, _find_crud, run_apitester
+from venturegate.crews.base import AgentSpec, Crew, CrewContext, CrewHooks, CrewResult
+from venturegate.crews.runtime import CrewRun, Stop
+from venturegate.crews.stage19._http import Interrupted
+from venturegate.crews.stage19.apitester import DEFAULT_SEED
 from venturegate.crews.stage19.inputs import Credentials, Inputs, read_inputs
 from venturegate.crews.stage19.reporter import Report, write_report
+from venturegate.crews.stage19.substages import Measured, measure_load, prove_fallbacks, test_apis
 from venturegate.engine.errors import BadInput
-from venturegate.engine.samples import SampleIn
+from venturegate.engine.rollbacks import RollbackContext
 
 STAGE = 19
+SUBSTAGES = ("19.1", "19.2", "19.3")
+_LIVE: dict[int, Credentials] = {}
+"""The credentials of the runs in progress in this process (what E19-AUTH's refresh hook refreshes)."""
 
 
-class Stop(Exception):
-    """The data sent the venture back; the run ends here."""
+def rolled_back(ctx: RollbackContext) -> str:
+    """Stage 19's rollback step for every scope it declares: the crew deploys nothing outside the configuration
+    (its generated fallbacks and pytest module are files the venture copies), so the engine's snapshot restore
+    is the whole rollback; this says so, and what to re-run."""
+    changes = len(ctx.changes)
+    return (
+        f"{ctx.scope}: {changes} configuration change(s) restored from {ctx.target}; the stage-19 crew deploys "
+        "nothing outside the configuration — re-run it to re-measure against the restored settings"
+    )
 
 
-@dataclass
-class _Run:
-    ctx: CrewContext
-    run_id: str
-    out: Path
-    started: float = field(default_factory=time.perf_counter)
-    artifacts: list[str] = field(default_factory=list)
-    fired: list[str] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-    tests: list[IntegrationResult] = field(default_factory=list)
-    perf: list[dict[str, Any]] = field(default_factory=list)
-    fallbacks: list[dict[str, Any]] = field(default_factory=list)
-    outcome: str = "completed"
-    p95_sla: float | None = None
-
-    @property
-    def engine(self) -> Any:
-        return self.ctx.engine
-
-    def record(self, values: dict[str, float]) -> None:
-        """Record samples (idempotent per run) and stop when a trigger sent the venture back."""
-        batch = [SampleIn(self.ctx.venture, m, v, key=f"{self.run_id}:{m}") for m, v in values.items()]
-        got = self.engine.record_samples(batch, actor=self.ctx.actor)
-        acted = [f for f in got.fired if f.kind in ("recursion", "rollback") and f.outcome != "pending"]
-        self.fired += [f"{f.trigger}: {f.detail or f.outcome}" for f in got.fired if f.outcome != "pending"]
-        if acted:
-            self.outcome = "recursed: " + "; ".join(f"{f.trigger} {f.detail or f.outcome}" for f in acted)
-            raise Stop(self.outcome)
-
-    def put(self, name: str, content: dict[str, Any], derived: list[str]) -> str:
-        art = self.engine.put_artifact(self.ctx.venture, name, content, actor=self.ctx.actor, derived_from=derived)
-        ref = f"{art.name}@{art.version}"
-        self.artifacts.append(ref)
-        return ref
-
-    def write(self, name: str, text: str) -> Path:
-        path = self.out / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        self.files.append(str(path))
-        return path
-
-    def complete(self, substage: str) -> None:
-        self.engine.complete_substage(self.ctx.venture, substage, actor=self.ctx.actor)
-
-    def error(self, message: str) -> None:
-        """A finding the error policy owns (latency SLA, a breaker that did not open): recover or stop."""
-        got = self.engine.handle_error(self.ctx.venture, STAGE, info_from(message=message), actor=self.ctx.actor)
-        if not got.resolved:
-            self.outcome = f"{got.record.status}: {got.record.rule_id} {got.record.resolution}"
-            raise Stop(self.outcome)
-
-    def setting(self, key: str) -> Any:
-        return self.engine.setting(self.ctx.venture, key).value
-
-
-def _seconds(value: Any) -> float:
-    return parse_duration(value) if isinstance(value, str) else float(value)
+def refresh_credentials(_ctx: object) -> None:
+    """E19-AUTH's `refresh_credentials`: forget every cached secret of the runs in progress (read again next)."""
+    for creds in list(_LIVE.values()):
+        creds.refresh()
 
 
 class IntegrationVerificationCrew(Crew):
@@ -101,10 +53,10 @@ class IntegrationVerificationCrew(Crew):
     stage = STAGE
     agents = (
         AgentSpec(
-            "APITester", "Property-based API tests, CRUD data flows and error handling per integration", ("19.1",)
+            "APITester", "Seeded property-based tests, stateful chains on created data, error handling", ("19.1",)
         ),
         AgentSpec(
-            "PerformanceAnalyzer", "Open-loop constant, ramp and spike load; latency, throughput, limits", ("19.2",)
+            "PerformanceAnalyzer", "Every endpoint under load; rate limits by ramp, bisection and hold", ("19.2",)
         ),
         AgentSpec(
             "FallbackConfigurator", "Retry policies and circuit breakers from the profile, proven by faults", ("19.3",)
@@ -112,287 +64,210 @@ class IntegrationVerificationCrew(Crew):
         AgentSpec("IntegrationReporter", "One report with the exit gate's explanation, charts and files", ()),
     )
 
+    def hooks(self) -> CrewHooks:
+        """The stage's rollback scopes are served (E19-AUTH's refresh hook exists only while a run is in progress)."""
+        scopes = ("api_config", "api_version", "circuit_breakers", "integrations")
+        return CrewHooks(rollback=dict.fromkeys(scopes, rolled_back))
+
     def run(self, ctx: CrewContext) -> CrewResult:
-        """Run 19.1 → 19.2 → 19.3 and the report; stops early when the data sends the venture back."""
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-        run_id = f"job-{ctx.job_id}" if ctx.job_id is not None else f"run-{stamp}"
-        base_dir = Path(str(ctx.options.get("base_dir", "."))).resolve()
-        venture_id = ctx.engine.venture(ctx.venture).id  # the folder is named from ids, never the venture's name
-        out = output_folder(ctx.output_root, ctx.options, venture_id, run_id)
-        run = _Run(ctx, run_id, out)
+        """Re-open, measure 19.1 → 19.2 → 19.3, judge the complete figures, report."""
+        run = CrewRun.begin(ctx, stage=STAGE)
+        measured = Measured(seed=int(ctx.option("seed", DEFAULT_SEED)))
+        run.summary["seed"] = measured.seed
+        inputs: Inputs | None = None
         try:
-            inputs = self._inputs(run, base_dir)
-            if inputs is not None:
-                self._steps(run, inputs)
+            self._reopen(run)
+            inputs = self._inputs(run)
+            total = 3 * len(inputs.integrations) + 1
+            for creds in inputs.credentials.values():
+                _LIVE[id(creds)] = creds
+            # Only while this run measures: without a run there is nothing to refresh, and E19-AUTH moves on.
+            ctx.engine.register_credentials_hook(STAGE, refresh_credentials)
+            try:
+                test_apis(run, inputs, measured, total)
+                measure_load(run, inputs, measured, total)
+                prove_fallbacks(run, inputs, measured, total)
+            except Interrupted as exc:  # the error policy escalated or sent the venture back mid-measurement
+                raise run.stop("recursed" if exc.status == "recursed" else "failed", f"{exc.status}: {exc}") from exc
+            run.step("IntegrationReporter", total - 1, total, "judging and writing the report")
+            judge(run, inputs, measured)
         except Stop:
             pass
         finally:
-            if run.outcome != "completed" or ctx.options.get("report", True):
-                self._report(run)
-        status = "completed" if run.outcome == "completed" else "recursed"
-        if run.outcome.startswith(("escalated", "aborted", "failed")):
-            status = "failed"
-        return CrewResult(
-            status,
-            {"outcome": run.outcome, "run_id": run_id, "out_dir": str(out), **self._figures(run)},
-            tuple(run.artifacts),
-            tuple(run.fired),
-            tuple(run.files),
-        )
+            for creds in inputs.credentials.values() if inputs is not None else ():
+                _LIVE.pop(id(creds), None)
+            self._report(run, measured)
+        return run.result()
 
-    # -- steps ---------------------------------------------------------------------------------
-    def _inputs(self, run: _Run, base_dir: Path) -> Inputs | None:
+    def _reopen(self, run: CrewRun) -> None:
+        done = sorted(run.done() & set(SUBSTAGES))
+        if done:
+            run.reopen(done, reason="stage-19 crew re-run: re-measure every integration")
+
+    def _inputs(self, run: CrewRun) -> Inputs:
         try:
-            inputs = read_inputs(run.engine, run.ctx.venture, base_dir)
+            inputs = read_inputs(run.ctx.engine, run.ctx.venture)
             for creds in inputs.credentials.values():
                 for name in creds.refs:
                     creds.get(name)  # resolve every reference up front: a missing secret fails before any call
         except BadInput as exc:
-            # E19-TEST-CONFIG (a missing account or unresolvable reference) escalates; other bad input too.
-            run.error(f"{exc.message} ({exc.where})")
-            return None
+            # Named in the run's output too (not only in the escalation): which variable, file or artifact.
+            problem = f"{exc.message} ({exc.where})" + (f"; {exc.hint}" if exc.hint else "")
+            run.summary["input_error"] = problem
+            try:
+                run.error(f"{exc.message} ({exc.where})")
+            except Stop:
+                raise run.stop(run.status, f"{run.outcome} — {problem}") from None
+            raise run.stop("failed", problem) from None
         return inputs
 
-    def _steps(self, run: _Run, inputs: Inputs) -> None:
-        ctx = run.ctx
-        n = len(inputs.integrations)
-        total = 3 * n + 1
-        current: dict[str, Credentials] = {}
-        run.engine.register_credentials_hook(STAGE, lambda _ctx: current["c"].refresh())
-        max_examples = int(ctx.option("max_examples", 10))
-        # 19.1 ------------------------------------------------------------------------------------
-        for k, integ in enumerate(inputs.integrations):
-            ctx.checkpoint()
-            ctx.progress("19.1 APITester", k, total, f"testing {integ.name}")
-            current["c"] = inputs.credentials[integ.name]
-            client = Client(ctx, integ, inputs.credentials[integ.name])
-            try:
-                run.tests.append(
-                    run_apitester(
-                        client, inputs.specs[integ.name], max_examples=max_examples, checkpoint=ctx.checkpoint
-                    )
-                )
-            except Interrupted as exc:
-                run.outcome = f"{exc.status}: {exc}"
-                raise Stop(run.outcome) from exc
-            finally:
-                client.close()
-        results = [t.as_dict() for t in run.tests]
-        run.write("integration-test-report.json", json.dumps(results, indent=2, default=str))
-        flows = {}
-        for integ in inputs.integrations:
-            crud = _find_crud(inputs.specs[integ.name])
-            if crud is not None:
-                flows[integ.name] = (*crud, _example_body(inputs.specs[integ.name], crud[0], "post"))
-        module = pytest_module.render(
-            [(i, inputs.credentials[i.name], inputs.specs[i.name]) for i in inputs.integrations],
-            flows,
-            max_examples=max_examples,
-        )
-        run.write("test_integrations.py", module)
-        tests_total = sum(len(t.tests) for t in run.tests)
-        passed = sum(sum(t.tests) for t in run.tests)
-        rate = round(100.0 * passed / tests_total, 2) if tests_total else 0.0
-        documented = sum(t.documented_operations for t in run.tests)
-        coverage = round(100.0 * sum(t.covered_operations for t in run.tests) / documented, 2) if documented else 0.0
-        results_ref = self._results_artifact(run, inputs, rate, coverage, None)
-        run.record({"integration_success_rate": rate, "endpoint_test_coverage": coverage})
-        run.complete("19.1")
-        # 19.2 ------------------------------------------------------------------------------------
-        from venturegate.crews.stage19.performance import LoadPlan, analyze, limits_markdown
-
-        plan = self._plan(run)
-        run.p95_sla = plan.p95_sla_ms
-        perf = {}
-        for k, integ in enumerate(inputs.integrations):
-            ctx.checkpoint()
-            ctx.progress("19.2 PerformanceAnalyzer", n + k, total, f"load on {integ.name}")
-            headers = Client(ctx, integ, inputs.credentials[integ.name]).auth_headers()
-            perf[integ.name] = analyze(integ, inputs.specs[integ.name], headers, plan)
-        run.perf = [p.summary() for p in perf.values()]
-        limits = run.write("api-limits.md", limits_markdown(list(perf.values())))
-        p95 = max(p.p95_ms for p in perf.values())
-        retry = self._retry(run)
-        run.put(
-            "api_configurations",
-            {
-                "snapshot": f"api_config_{run.run_id}",
-                "integrations": [
-                    {
-                        "name": i.name,
-                        "base_url": i.base_url,
-                        "timeout_ms": i.timeout_ms,
-                        "rate_limit_req_sec": _measured_rate(perf[i.name].limits, i.rate_limit_req_sec),
-                        "limits_doc": str(limits),
-                        "retry": retry,
-                    }
-                    for i in inputs.integrations
-                ],
-            },
-            inputs.artifact_refs,
-        )
-        self._results_artifact(run, inputs, rate, coverage, perf, derived=[results_ref])
-        assert isinstance(LoadPlan, type)
-        run.record(
-            {
-                "latency_p95": round(p95, 3),
-                "throughput": min(p.sustained_rate for p in perf.values()),
-                "api_reliability": min(p.reliability for p in perf.values()),
-                "api_error_rate": max(p.error_rate for p in perf.values()),
-            }
-        )
-        if p95 >= plan.p95_sla_ms:
-            run.error(f"latency SLA missed: p95 {p95:.0f} ms exceeds {plan.p95_sla_ms:.0f} ms")
-        run.complete("19.2")
-        # 19.3 ------------------------------------------------------------------------------------
-        from venturegate.crews.stage19.configurator import configure
-
-        ctx.checkpoint()
-        ctx.progress("19.3 FallbackConfigurator", 2 * n, total, "generating and proving fallbacks")
-        config = {s.key: s.value for s in run.engine.config(ctx.venture)}
-        fb = configure(inputs.integrations, inputs.specs, perf, config, run.out)
-        run.files += [str(p) for p in fb.files.values()]
-        run.fallbacks = list(fb.strategies["integrations"])
-        run.put("fallback_strategies", fb.strategies, [f"api_configurations@{_version(run, 'api_configurations')}"])
-        run.record(
-            {
-                "fallback_coverage": fb.coverage,
-                "circuit_breaker_test_pass_rate": fb.proof_pass_rate,
-                "circuit_breaker_activations": float(fb.activations),
-            }
-        )
-        failed = [name for name, proof in fb.proofs.items() if not proof.passed]
-        if failed:
-            run.error(f"circuit breaker of {', '.join(failed)} did not open and reset as configured")
-        run.complete("19.3")
-        ctx.progress("IntegrationReporter", total - 1, total, "writing the report")
-
-    def _results_artifact(
-        self,
-        run: _Run,
-        inputs: Inputs,
-        rate: float,
-        coverage: float,
-        perf: dict[str, Any] | None,
-        derived: list[str] | None = None,
-    ) -> str:
-        items = []
-        for t in run.tests:
-            item: dict[str, Any] = {
-                "name": t.name,
-                "tests_total": len(t.tests),
-                "tests_passed": sum(t.tests),
-                "data_flows_verified": t.data_flows_verified,
-                "error_handling": t.error_handling,
-                "reports": [f for f in run.files if f.endswith((".json", ".py"))],
-            }
-            if perf is not None and t.name in perf:
-                p = perf[t.name]
-                observed = (p.limits.get("observed") or {}).get("first_429_at_req_sec")
-                item["performance"] = {
-                    "latency_p95_ms": p.p95_ms,
-                    "latency_p99_ms": p.p99_ms,
-                    "throughput_req_sec": p.sustained_rate,
-                    **({"rate_limit_observed_req_sec": float(observed)} if observed is not None else {}),
-                }
-            items.append(item)
-        content = {
-            "run_id": run.run_id,
-            "executed_at": datetime.now(UTC).isoformat(),
-            "summary": {
-                "tests_total": sum(len(t.tests) for t in run.tests),
-                "tests_passed": sum(sum(t.tests) for t in run.tests),
-                "success_rate": rate,
-                "endpoint_coverage": coverage,
-            },
-            "integrations": items,
-        }
-        return run.put("integration_test_results", content, derived or inputs.artifact_refs)
-
-    def _plan(self, run: _Run) -> Any:
-        from venturegate.crews.stage19.performance import LoadPlan
-
-        o = run.ctx.option
-        steps = run.setting("load_test.ramp_steps_req_sec")
-        ramp = tuple(float(x) for x in steps) if isinstance(steps, list) and steps else (50.0, 100.0, 150.0)
-        step = float(o("step_seconds", 1.0))
-        return LoadPlan(
-            constant_rate=float(o("constant_rate", 20.0)),
-            constant_seconds=float(o("constant_seconds", 2.0)),
-            ramp_rates=ramp,
-            step_seconds=step,
-            spike_base=ramp[0],
-            spike_peak=float(o("spike_peak", 2 * ramp[-1])),
-            spike_seconds=3 * step,
-            max_requests=int(o("max_requests", 5000)),
-            max_seconds=float(o("max_seconds", 30.0)),
-            p95_sla_ms=float(run.setting("sla_targets.latency_p95_ms")),
-            error_rate_sla=float(run.setting("sla_targets.error_rate_percentage")),
-            required_rate=float(run.setting("sla_targets.throughput_req_sec")),
-        )
-
-    def _retry(self, run: _Run) -> dict[str, Any]:
-        return {
-            "max_retries": int(run.setting("retry_logic.default.max_retries")),
-            "base_delay_ms": round(_seconds(run.setting("retry_logic.default.base_delay")) * 1000),
-            "multiplier": 2.0,
-        }
-
-    # -- report --------------------------------------------------------------------------------
-    def _report(self, run: _Run) -> None:
-        v = run.engine.venture(run.ctx.venture)
+    def _report(self, run: CrewRun, measured: Measured) -> None:
+        engine = run.ctx.engine
+        v = engine.venture(run.ctx.venture)
         if v.stage == STAGE:
-            result = run.engine.check_gate(run.ctx.venture, "exit")
-            gate = {"passed": result.passed, "checks": [c.as_dict() for c in result.checks]}
+            result = engine.check_gate(run.ctx.venture, "exit")
+            gate: dict[str, Any] = {"passed": result.passed, "checks": [c.as_dict() for c in result.checks]}
         else:  # the venture left stage 19 (advanced or sent back): its last stage-19 gate is in the events
             gate = {"passed": False, "checks": [], "note": f"the venture is at stage {v.stage} now"}
-            exits = [e for e in run.engine.events(run.ctx.venture, kind="stage.exited") if e.stage == STAGE]
+            exits = [e for e in engine.events(run.ctx.venture, kind="stage.exited") if e.stage == STAGE]
             if exits and exits[-1].data:
                 gate = {"passed": bool(exits[-1].data.get("passed")), "checks": exits[-1].data.get("checks", [])}
-        paths = write_report(
-            Report(
-                venture=v.name,
-                run_id=run.run_id,
-                outcome=run.outcome,
-                gate=gate,
-                tests=[t.as_dict() for t in run.tests],
-                perf=run.perf,
-                fallbacks=run.fallbacks,
-                files=list(run.files),
-                fired=run.fired,
-                p95_sla_ms=run.p95_sla,
-            ),
-            run.out,
+        plan = measured.plan
+        report = Report(
+            venture=v.name,
+            run_id=run.run_id,
+            outcome=run.outcome,
+            gate=gate,
+            seed=measured.seed,
+            tests=[t.as_dict() for t in measured.tests],
+            findings=[f.as_dict() for f in measured.findings],
+            perf=[p.summary() for p in measured.perf.values()],
+            fallbacks=list(measured.fallbacks.strategies["integrations"]) if measured.fallbacks else [],
+            files=list(run.files),
+            fired=list(run.fired),
+            plan=plan.as_dict() if plan else {},
+            p95_sla_ms=plan.p95_sla_ms if plan else None,
+            input_error=str(run.summary.get("input_error", "")),
         )
-        run.files += [str(p) for p in paths.values()]
-        hours = (time.perf_counter() - run.started) / 3600
-        if v.stage == STAGE and v.status == "active":
-            with contextlib.suppress(Stop):
-                run.record({"stage_19_execution_time": round(hours, 6)})
+        for path in write_report(report, run.out).values():
+            run.files.append(str(path))
+        run.summary.update(_figures(measured))
 
-    @staticmethod
-    def _figures(run: _Run) -> dict[str, Any]:
-        tests = [t.as_dict() for t in run.tests]
-        return {
-            "tests_total": sum(t["tests_total"] for t in tests),
-            "tests_passed": sum(t["tests_passed"] for t in tests),
-            "failures": [
-                f"{o['method']} {o['path']} ({o['mode']}): {o['failures'][0]['title']}"
-                for t in tests
-                for o in t["operations"]
-                if o["failures"]
-            ]
-            + [f"data flow {s['name']}: {s['detail']}" for t in tests for s in t["data_flow"] if not s["ok"]],
-            "perf": run.perf,
+
+def judge(run: CrewRun, inputs: Inputs, measured: Measured) -> None:
+    """Store the artifacts, complete the substages and record every figure in one batch; then the error policy
+    judges what the triggers do not (latency SLA, breakers). Raises `Stop` unless the exit gate's figures hold."""
+    from datetime import UTC, datetime
+
+    perf, fb = measured.perf, measured.fallbacks
+    assert fb is not None and measured.plan is not None
+    results = {
+        "run_id": run.run_id,
+        "executed_at": datetime.now(UTC).isoformat(),
+        "summary": {
+            "tests_total": sum(len(t.tests) for t in measured.tests),
+            "tests_passed": sum(sum(t.tests) for t in measured.tests),
+            "success_rate": measured.success_rate,
+            "endpoint_coverage": measured.coverage,
+        },
+        "integrations": [_integration_item(t, perf.get(t.name), run) for t in measured.tests],
+    }
+    results_ref = run.put("integration_test_results", results, derived=inputs.artifact_refs)
+    retry = fb.bundle.integrations
+    config_ref = run.put(
+        "api_configurations",
+        {
+            "snapshot": f"api_config_{run.run_id}",
+            "integrations": [
+                {
+                    "name": i.name,
+                    "base_url": i.base_url,
+                    "timeout_ms": i.timeout_ms,
+                    "rate_limit_req_sec": _limit(perf[i.name], i.rate_limit_req_sec),
+                    "limits_doc": str(run.out / "api-limits.md"),
+                    "retry": retry[i.name].retry_artifact(),
+                }
+                for i in inputs.integrations
+            ],
+        },
+        derived=[results_ref],
+    )
+    run.put("fallback_strategies", fb.strategies, derived=[config_ref])
+    for sub in SUBSTAGES:
+        run.complete(sub)
+    p95 = max((p.p95_ms for p in perf.values()), default=0.0)
+    run.record(
+        {
+            "integration_success_rate": measured.success_rate,
+            "endpoint_test_coverage": measured.coverage,
+            "latency_p95": round(p95, 3),
+            "throughput": min((p.sustained_rate for p in perf.values()), default=0.0),
+            "api_reliability": min((p.reliability for p in perf.values()), default=0.0),
+            "api_error_rate": max((p.error_rate for p in perf.values()), default=100.0),
+            "fallback_coverage": fb.coverage,
+            "circuit_breaker_test_pass_rate": fb.proof_pass_rate,
+            "circuit_breaker_activations": float(fb.activations),
         }
+    )
+    if run.sent_back:
+        raise run.stop("recursed", "recursed: " + "; ".join(f"{f.trigger} {f.detail or f.outcome}" for f in run.acted))
+    plan = measured.plan
+    if p95 >= plan.p95_sla_ms:
+        run.error(f"latency SLA missed: p95 {p95:.0f} ms exceeds {plan.p95_sla_ms:.0f} ms")
+    failed = [name for name, proof in fb.proofs.items() if not proof.passed]
+    if failed:
+        run.error(f"circuit breaker of {', '.join(failed)} did not open and reset as configured")
+    venture = run.ctx.engine.venture(run.ctx.venture)
+    if venture.stage == STAGE:
+        gate = run.ctx.engine.check_gate(run.ctx.venture, "exit")
+        if not gate.passed:
+            short = [c.name for c in gate.checks if c.verdict != "pass"]
+            raise run.stop("recursed", "exit gate not passed: " + ", ".join(short))
 
 
-def _measured_rate(limits: dict[str, Any], declared: float) -> float:
-    observed = limits.get("observed") or {}
-    value = observed.get("sustainable_req_sec")
-    return float(value) if value is not None else float(declared)
+def _limit(p: Any, declared: float) -> float:
+    found = p.discovery.limit_req_sec if p.discovery is not None else None
+    return float(found) if found is not None else float(declared)
 
 
-def _version(run: _Run, name: str) -> int:
-    refs = [r for r in run.artifacts if r.startswith(name + "@")]
-    return int(refs[-1].split("@")[1]) if refs else 1
+def _integration_item(t: Any, p: Any, run: CrewRun) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "name": t.name,
+        "tests_total": len(t.tests),
+        "tests_passed": sum(t.tests),
+        "data_flows_verified": t.data_flows_verified,
+        "error_handling": t.error_handling,
+        "reports": [f for f in run.files if f.endswith((".json", ".py"))],
+    }
+    if p is not None:
+        found = p.discovery.limit_req_sec if p.discovery is not None else None
+        item["performance"] = {
+            "latency_p95_ms": p.p95_ms,
+            "latency_p99_ms": p.p99_ms,
+            "throughput_req_sec": p.sustained_rate,
+            **({"rate_limit_observed_req_sec": float(found)} if found is not None else {}),
+            "endpoints": [
+                {
+                    "endpoint": e.label,
+                    "p50_ms": e.p50_ms or 0.0,
+                    "p95_ms": e.p95_ms or 0.0,
+                    "p99_ms": e.p99_ms or 0.0,
+                    "error_rate_percent": e.error_rate,
+                    "throughput_req_sec": e.throughput,
+                }
+                for e in p.endpoints
+            ],
+        }
+    return item
+
+
+def _figures(measured: Measured) -> dict[str, Any]:
+    tests = [t.as_dict() for t in measured.tests]
+    return {
+        "tests_total": sum(t["tests_total"] for t in tests),
+        "tests_passed": sum(t["tests_passed"] for t in tests),
+        "findings": [f"{f.kind}: {f.method} {f.path}: {f.title}" for f in measured.findings],
+        "failures": [f"{f.method} {f.path} ({f.kind}): {f.title}" for f in measured.findings],
+        "perf": [p.summary() for p in measured.perf.values()],
+        "load_plan": measured.plan.as_dict() if measured.plan else None,
+    }

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
+from venturegate.crews.paths import ROOT_ENV
 from venturegate.crews.runner import queue_job, run_job
 from venturegate.crews.stage19.demo_target import DEMO_TOKEN, Defects, DemoTarget
 from venturegate.engine.actors import Actor
@@ -25,7 +26,18 @@ TOKEN_ENV = "VENTUREGATE_DEMO_PROVIDER_TOKEN"
 LEAD = Actor("demo-lead", "lead")
 DEFECTIVE = Defects(wrong_shape=True, error_500=True, rate_limit_per_sec=40, expire_token=True)
 """The demo's defects (the latency switch is left to the tests: it would only slow the demo down)."""
-OPTIONS: dict[str, Any] = {"max_examples": 8, "constant_seconds": 1.0, "step_seconds": 1.0, "max_seconds": 10.0}
+OPTIONS: dict[str, Any] = {
+    "max_examples": 8,
+    "load_test.constant_duration": 1.0,
+    "load_test.constant_ramp_up": 0,
+    "load_test.ramp_step_duration": 1.0,
+    "load_test.spike_duration": 1.5,
+    "load_test.spike_repeats": 1,
+    "probe_seconds": 1.0,
+    "hold_seconds": 2.0,
+    "max_seconds": 10.0,
+}
+"""Crew options that keep the demo short: each overrides the stage parameter of its name (the report lists them)."""
 
 
 def requirements(base_url: str) -> dict[str, Any]:
@@ -87,10 +99,25 @@ def _token() -> Iterator[None]:
             os.environ[TOKEN_ENV] = before
 
 
+@contextmanager
+def _crew_root(workdir: Path | None) -> Iterator[None]:
+    """Write the demo's runs under `workdir` (the crew root) when one is given."""
+    before = os.environ.get(ROOT_ENV)
+    if workdir is not None:
+        os.environ[ROOT_ENV] = str(workdir)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(ROOT_ENV, None)
+        else:
+            os.environ[ROOT_ENV] = before
+
+
 def _run(engine: Engine, venture: str, console: Console, label: str, out: Path) -> dict[str, Any]:
     from rich.progress import Progress
 
-    job = queue_job(engine, venture, 19, {**OPTIONS, "out_dir": str(out)}, actor=LEAD)
+    job = queue_job(engine, venture, 19, {**OPTIONS, "out_dir": str(out)}, actor=LEAD)  # inside the crew root
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task(label, total=None)
 
@@ -112,12 +139,12 @@ def _run(engine: Engine, venture: str, console: Console, label: str, out: Path) 
 def run_stage19_demo(engine: Engine, console: Console, workdir: Path | None = None) -> dict[str, Any]:
     """Run stage 19 twice on one venture (defective provider, then fixed); returns what happened."""
     started = time.perf_counter()
-    out = workdir or Path(".venturegate") / "stage19-demo"
+    out = Path("stage19-demo")
     name = f"integrations-demo-{int(time.time())}"
     engine.create_venture(name, "b2b_smb", 19, actor=LEAD)
     summary: dict[str, Any] = {"venture": name}
     console.rule("[bold]Stage 19 — Tri-Party Integration Verification")
-    with _token():
+    with _token(), _crew_root(workdir):
         with DemoTarget(DEFECTIVE).running() as bad:
             put_inputs(engine, name, bad.base_url)
             console.print(f"Defective provider at {bad.base_url} (wrong shape, 500s, rate limit, expiring token)")
