@@ -230,7 +230,7 @@ def test_cli_run_and_engine_untouched_without_inputs(tmp_path: Path, _migrated: 
     _venture(eng)
     eng.db.dispose()
     ran = CliRunner().invoke(app, ["--db", db, "--as", "crew:agent", "run", "ledgerly", "--stage", "17", "--json"])
-    assert ran.exit_code == 0, ran.output
+    assert ran.exit_code == 4, ran.output  # waiting (for the lead's attestation): `run`'s documented exit code
     job = json.loads(ran.output)
     assert job["crew"] == "stage17" and job["result"]["status"] == "waiting"
     assert "LEAD attests" in job["result"]["summary"]["outcome"]
