@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,7 @@ from venturegate.crews.stage19._http import Client
 from venturegate.crews.stage19.apitester import IntegrationResult, run_apitester
 from venturegate.crews.stage19.inputs import CredentialRef, Credentials, Integration
 from venturegate.engine import Actor, Engine
+from venturegate.engine.secrets import SecretGrant, host_port
 
 AGENT = Actor("stage19", "agent", "agent")
 ENV = {"bearer": "LEDGER_TOKEN", "api_key": "CATALOG_KEY"}
@@ -31,7 +33,9 @@ def _client(engine: Engine, target: Target, base_url: str) -> Iterator[Client]:
     integ = Integration(target.name, "test", "high", base_url, "spec", target.auth, None, 40.0, 2000)
     refs = {} if target.auth == "none" else {"token": CredentialRef("token", env=ENV[target.auth])}
     ctx = CrewContext(engine, "acme", 19, AGENT)
-    client = Client(ctx, integ, Credentials(target.name, refs), pace_s=1 / 15 if target.limiter else 0.0)
+    grant = SecretGrant(env=tuple(ENV.values()), hosts=(host_port(base_url),))  # what an operator granted
+    creds = Credentials(target.name, refs, Path.cwd(), grant, base_url)
+    client = Client(ctx, integ, creds, pace_s=1 / 15 if target.limiter else 0.0)
     try:
         yield client
     finally:

@@ -16,6 +16,7 @@ from tests.crews.conftest import FAST, LEAD
 from tests.crews.stage19_targets import CATALOG_KEY, LEDGER_TOKEN, Target, defective
 from venturegate.crews.runner import queue_job, run_job
 from venturegate.engine import Engine
+from venturegate.engine.secrets import host_port
 
 DECLARED = {"ledger": 30.0, "notes": 50.0, "catalog": 200.0}
 """The ledger declares 30 req/s but enforces 20: a contradiction the crew must report."""
@@ -33,6 +34,10 @@ def put_inputs(engine: Engine, venture: str, served: dict[str, tuple[Target, str
         if target.auth != "none":
             env = "LEDGER_TOKEN" if target.auth == "bearer" else "CATALOG_KEY"
             accounts.append({"integration": name, "environment": "sandbox", "credentials": {"key": {"env": env}}})
+    # What an operator grants this venture: the two sandbox keys, sent only to the targets' hosts.
+    hosts = sorted({host_port(url) for _, url in served.values()})
+    engine.set_config(venture, "secrets.allowed_env", ["LEDGER_TOKEN", "CATALOG_KEY"], actor=LEAD, reason="sandbox")
+    engine.set_config(venture, "secrets.approved_hosts", hosts, actor=LEAD, reason="the test targets")
     engine.put_artifact(venture, "integration_requirements", {"integrations": integrations}, actor=LEAD)
     engine.put_artifact(venture, "api_documentation", {"specs": specs}, actor=LEAD)
     engine.put_artifact(venture, "test_accounts", {"accounts": accounts}, actor=LEAD)

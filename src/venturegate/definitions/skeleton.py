@@ -69,10 +69,7 @@ class _Gen:
                 items[0] = {**items[0], **wanted} if both else wanted
             return items
         if kind in ("number", "integer"):
-            low = float(schema.get("minimum", schema.get("exclusiveMinimum", 0)) or 0)
-            value = low + (1 if "exclusiveMinimum" in schema and "minimum" not in schema else 0)
-            value = max(value, 1) if "maximum" not in schema or schema["maximum"] >= 1 else value
-            return int(value) if kind == "integer" else float(value)
+            return _number(schema, integer=kind == "integer")
         if kind == "boolean":
             return False
         if kind == "string":
@@ -141,3 +138,24 @@ def skeleton(schema: dict[str, Any]) -> tuple[Any, str]:
     if value == {}:  # nothing required: an empty object, with the optional fields as comments
         lines.insert(0, "{}")
     return value, "\n".join(lines) + "\n"
+
+
+def _number(schema: dict[str, Any], *, integer: bool) -> float | int:
+    """A value inside the schema's bounds (inclusive or exclusive): 1 when allowed, else one between them."""
+
+    def ok(x: float) -> bool:
+        return (
+            ("minimum" not in schema or x >= schema["minimum"])
+            and ("exclusiveMinimum" not in schema or x > schema["exclusiveMinimum"])
+            and ("maximum" not in schema or x <= schema["maximum"])
+            and ("exclusiveMaximum" not in schema or x < schema["exclusiveMaximum"])
+        )
+
+    lows = [float(schema[k]) for k in ("minimum", "exclusiveMinimum") if k in schema]
+    highs = [float(schema[k]) for k in ("maximum", "exclusiveMaximum") if k in schema]
+    low, high = max(lows, default=0.0), min(highs, default=max(lows, default=0.0) + 2)
+    candidates = [1.0, low, low + 1, high, high - 1, (low + high) / 2, float(int(low) + 1)]
+    for x in candidates:
+        if ok(x) and (not integer or x == int(x)):
+            return int(x) if integer else x
+    return int(low) + 1 if integer else (low + high) / 2

@@ -10,11 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from venturegate.crews.stage19._http import CallTimeout, Client
 from venturegate.crews.stage19.apitester import Finding, run_apitester
 from venturegate.crews.stage19.inputs import CredentialRef, Credentials, Integration
+from venturegate.engine.secrets import SecretGrant, host_port
 
 
 @dataclass
@@ -77,7 +79,15 @@ def replay(
     refs = {
         n: CredentialRef(n, r.get("env"), r.get("secrets_file"), r.get("key")) for n, r in entry["credentials"].items()
     }
-    client = PlainClient(None, integ, Credentials(integ.name, refs), pace_s=float(entry.get("pace_s", 0.0)))  # type: ignore[arg-type]
+    # The kept module runs on the provider's own machine with its own environment, outside the server: the
+    # person running it grants exactly the references it names, to the one host it tests.
+    grant = SecretGrant(
+        env=tuple(r.env for r in refs.values() if r.env),
+        files=tuple(r.secrets_file for r in refs.values() if r.secrets_file),
+        hosts=(host_port(integ.base_url),),
+    )
+    creds = Credentials(integ.name, refs, Path.cwd(), grant, integ.base_url)
+    client = PlainClient(None, integ, creds, pace_s=float(entry.get("pace_s", 0.0)))  # type: ignore[arg-type]
     try:
         result = run_apitester(
             client,
