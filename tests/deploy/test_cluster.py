@@ -21,7 +21,7 @@ def test_cluster_survives_kills_and_cut_connections_with_every_effect_once(tmp_p
             pytest.fail("PostgreSQL, HAProxy and redis-server are required in CI (make test installs them)")
         pytest.skip("PostgreSQL, HAProxy or redis-server missing (make services)")
     admin = PG_URL.split("?", 1)[0].rsplit("/", 1)[0] + "/postgres"  # the cluster's own database, beside the tests'
-    report = run(ventures=6, seconds=12, batch=120, root=tmp_path, settle_s=45, admin_url=admin)
+    report = run(ventures=6, seconds=12, batch=120, root=tmp_path, settle_s=90, admin_url=admin)  # a loaded machine
     shown = json.dumps(report, indent=2, default=str)
     assert report["problems"] == [], shown
     figures = report["figures"]
