@@ -1,4 +1,4 @@
-"""A venture's trigger states read with its row (SQLite, by id) are what the separate reads return."""
+"""A venture's trigger states read with its row (one query, by id or name) are what the separate reads return."""
 
 from __future__ import annotations
 
@@ -20,11 +20,10 @@ def test_the_joined_read_matches_the_row_and_the_states(tiny: Engine) -> None:
     with tiny.tx() as conn:
         row, states = tiny._row_with_states(conn, v)
         assert row == tiny._row(conn, v)
-        if conn.dialect.name == "sqlite":
-            assert states == tiny._states(conn, v) and states
-        else:  # PostgreSQL re-reads under lock before judging
-            assert states is None
-        assert tiny._row_with_states(conn, "joined") == (tiny._row(conn, v), None)  # by name: the row alone
+        assert states == tiny._states(conn, v) and states
+        assert tiny._row_with_states(conn, "joined") == (row, states)  # by name: resolved, then the same read
+        locked = tiny._row_with_states(conn, v, lock=True)  # PostgreSQL: FOR UPDATE OF ventures
+        assert locked == (row, states)
     # A batch naming ventures both ways judges each one once, as separate calls would.
     got = tiny.record_samples(
         [SampleIn(v, "quality", 30), SampleIn("other", "quality", 30), SampleIn(other, "quality", 95)],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from json.encoder import encode_basestring_ascii
 from typing import Any, Self
@@ -15,7 +16,6 @@ from sqlalchemy import Engine as SAEngine
 from venturegate.core.conditions import Sample
 from venturegate.core.gates import GateName, GateResult, evaluate_gate
 from venturegate.core.settings import Setting, effective_config
-from venturegate.core.triggers import TriggerState
 from venturegate.definitions.loader import LoadedWorkflow, load_workflow, workflow_from_document
 from venturegate.definitions.model import ParamValue, Stage, Trigger, Workflow
 from venturegate.engine.actors import SYSTEM, Actor
@@ -32,10 +32,19 @@ from venturegate.store.schema import (
     ventures,
     workflow_versions,
 )
+from venturegate.store.trigger_states import StateWrites, TriggerStates
+from venturegate.store.windows import WindowReads
 
 Clock = Callable[[], datetime]
-TriggerStates = dict[str, tuple[TriggerState, bool]]
-"""A venture's trigger states by trigger id, each with whether its row exists."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What judging a batch's ventures shares: window reads for all of them, trigger-state writes held back."""
+
+    windows: WindowReads
+    writes: StateWrites
+
 
 _EVENT_COLUMNS = (
     "venture_id",
@@ -371,13 +380,18 @@ class EngineBase:
             )
         return stage
 
-    def _data(self, conn: Connection, row: Row[Any], visit: Record | None, now: datetime) -> StoreData:
-        """What conditions read for a venture; without `visit`, the visit is read only if a condition needs it."""
+    def _data(
+        self, conn: Connection, row: Row[Any], visit: Record | None, now: datetime, windows: WindowReads | None = None
+    ) -> StoreData:
+        """What conditions read for a venture; without `visit`, the visit is read only if a condition needs it.
+
+        `windows`: the batch's shared window reads, when the venture is judged as part of a batch.
+        """
         wf = self.pinned(conn, row.workflow_digest).workflow
         overrides = self._config_overrides(conn, row)
         vid = int(row.id)
         entered = visit.entered_at if visit is not None else None
-        data = StoreData(conn, vid, wf, int(row.stage), row.segment, entered, now, overrides)
+        data = StoreData(conn, vid, wf, int(row.stage), row.segment, entered, now, overrides, shared=windows)
         if visit is None:
             data.entered_loader = lambda: self._visit(conn, vid).entered_at
         return data
@@ -556,13 +570,16 @@ class EngineBase:
         only: str | None = None,
         latest: Mapping[str, Sample] | None = None,
         states: TriggerStates | None = None,
+        batch: Batch | None = None,
     ) -> list[Fired]:
         """Judge triggers reading `metrics`; the trigger layer overrides this."""
         return []
 
-    def _row_with_states(self, conn: Connection, ref: str | int) -> tuple[Record, TriggerStates | None]:
+    def _row_with_states(
+        self, conn: Connection, ref: str | int, lock: bool = False
+    ) -> tuple[Record, TriggerStates | None]:
         """A venture row and, where the trigger layer can read them in the same query, its trigger states."""
-        return self._row(conn, ref), None
+        return self._row(conn, ref, lock), None
 
     def _recheck_entry(
         self, conn: Connection, row: Row[Any], actor: Actor, now: datetime, entering: bool = False

@@ -24,6 +24,7 @@ from venturegate.store.schema import (
     samples,
     substage_status,
 )
+from venturegate.store.windows import SamplePoint, WindowReads
 
 _LATEST = Prepared(
     select(samples.c.at, samples.c.value)
@@ -120,12 +121,17 @@ class StoreData:
     """Reads `entered_at` on first use when it was not given (trigger conditions rarely need it)."""
     known_latest: Mapping[str, Sample] = field(default_factory=dict)
     """Per metric, the sample the caller knows is the newest at or before `now` (just stored at `now`): no query."""
+    shared: WindowReads | None = None
+    """A batch's window reads: this venture's windows are read together with the other ventures' of the batch."""
 
     def latest(self, metric: str) -> Sample | None:
         """Newest sample at or before now."""
-        row = self.known_latest.get(metric) or _LATEST.first(
-            self.conn, {"vid": self.venture_id, "metric": metric, "now": self.now}
-        )
+        row: Sample | SamplePoint | None = self.known_latest.get(metric)
+        if row is None:
+            if self.shared is not None:
+                row = self.shared.latest(self.venture_id, metric, self.now)
+            else:
+                row = _LATEST.first(self.conn, {"vid": self.venture_id, "metric": metric, "now": self.now})
         if row is None:
             return None
         m = self.workflow.metric(metric, self.stage_id)
@@ -142,6 +148,13 @@ class StoreData:
 
     def ends(self, metric: str, start: datetime, end: datetime) -> WindowEnds:
         """The oldest and newest sample with start < at <= end: one index probe each."""
+        if self.shared is not None:
+            got = self.shared.ends(self.venture_id, metric, start, end)
+            if got.first is None or got.last is None:
+                return WindowEnds(None, None, False)
+            return WindowEnds(
+                Sample(got.first.at, got.first.value), Sample(got.last.at, got.last.value), got.first.id != got.last.id
+            )
         params = {"vid": self.venture_id, "metric": metric, "start": start, "end": end}
         last = _LAST.first(self.conn, params)
         if last is None:
@@ -151,6 +164,9 @@ class StoreData:
 
     def stats(self, metric: str, start: datetime, end: datetime) -> WindowStats:
         """Count, sum, min and max of the samples with start < at <= end, aggregated by the database."""
+        if self.shared is not None:
+            a = self.shared.aggregate(self.venture_id, metric, start, end)
+            return WindowStats(a.count, a.total, a.low, a.high)
         r = _STATS.first(self.conn, {"vid": self.venture_id, "metric": metric, "start": start, "end": end})
         if r is None or not r.n:
             return WindowStats(0, 0.0, None, None)
@@ -158,6 +174,9 @@ class StoreData:
 
     def newest(self, metric: str, start: datetime, end: datetime, limit: int) -> Sequence[Sample]:
         """The newest `limit` samples with start < at <= end, oldest first."""
+        if self.shared is not None:
+            got = self.shared.newest(self.venture_id, metric, start, end, limit)
+            return [Sample(p.at, p.value) for p in reversed(got)]
         params = {"vid": self.venture_id, "metric": metric, "start": start, "end": end, "limit": limit}
         return [Sample(r.at, r.value) for r in reversed(_NEWEST.all(self.conn, params))]
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from venturegate.core.cadence import cadence_seconds, stale_grace
@@ -18,11 +18,13 @@ from venturegate.core.durations import parse_duration
 from venturegate.core.units import unit_error
 from venturegate.definitions.model import Unit
 from venturegate.engine.actors import Actor
-from venturegate.engine.base import EngineBase, TriggerStates
-from venturegate.engine.errors import BadInput
+from venturegate.engine.base import Batch, EngineBase, as_id
+from venturegate.engine.errors import BadInput, NotFound
 from venturegate.engine.records import Fired, SampleResult
-from venturegate.store.prepared import Prepared
+from venturegate.store.prepared import Prepared, Record
 from venturegate.store.schema import samples, timers, ventures
+from venturegate.store.trigger_states import StateWrites, TriggerStates, VentureRow, ventures_with_states
+from venturegate.store.windows import WindowReads
 
 FUTURE_SLACK = timedelta(minutes=5)
 """How far ahead of the clock a sample's time may be (clock skew between machines)."""
@@ -102,6 +104,7 @@ _INSERT_SAMPLE_RETURNING = Prepared(
     .returning(samples.c.id)
 )
 """PostgreSQL: each row says whether it went in (a duplicate key returns nothing), in one pipelined executemany."""
+_MOVE_TIMER = Prepared(update(timers).where(timers.c.id == bindparam("tid")).values(due_at=bindparam("due")))
 _LAST_SAMPLE_ID = Prepared(select(func.max(samples.c.id)))
 _KEYS_SINCE = Prepared(
     select(samples.c.venture_id, samples.c.sample_key).where(
@@ -184,9 +187,6 @@ class SampleOps(EngineBase):
         with self.tx() as conn:
             states: dict[int, TriggerStates] = {}
             rows, results, by_id = self._validate(conn, batch, now, actor, states)
-            if conn.dialect.name == "postgresql":
-                by_id = self._lock_in_order(conn, by_id)
-                states.clear()  # read before the lock: trigger evaluation reads them again
             rows = self._insert(conn, rows, results)
             touched: dict[int, set[str]] = {}
             newest: dict[int, dict[str, Sample]] = {}
@@ -199,21 +199,24 @@ class SampleOps(EngineBase):
                     newest.setdefault(r["venture_id"], {})[r["metric"]] = Sample(r["at"].astimezone(UTC), r["value"])
             self._schedule_staleness(conn, rows, {vid: row.workflow_digest for vid, row in by_id.items()})
             fired: list[Fired] = []
+            shared = Batch(WindowReads(conn, frozenset(touched)), StateWrites())
             for vid, metrics in touched.items():
                 row = by_id[vid]
                 if row.status == "blocked":
                     self._recheck_entry(conn, row, actor, now)
                     row = self._row(conn, vid)
                 fired += self._evaluate_triggers(
-                    conn, row, now, metrics, latest=newest.get(vid), states=states.get(vid)
+                    conn, row, now, metrics, latest=newest.get(vid), states=states.get(vid), batch=shared
                 )
+            shared.writes.flush(conn)
             return Ingested(results, fired)
 
     def _record_one(self, s: SampleIn, actor: Actor, now: datetime) -> Ingested:
         """`record_samples` for a batch of one: the same steps without the batch's dicts and sets."""
         with self.tx() as conn:
             try:
-                row, states = self._row_with_states(conn, str(s.venture))
+                # PostgreSQL locks the venture here, so that concurrent samples of one venture are judged in turn.
+                row, states = self._row_with_states(conn, str(s.venture), lock=True)
             except BadInput as exc:
                 raise BadInput(exc.message, where="sample.venture", hint=exc.hint) from None
             vid = int(row.id)
@@ -231,8 +234,6 @@ class SampleOps(EngineBase):
                 raise BadInput("an idempotency key needs 1–200 characters", where="sample.key")
             value = float(value)
             result = SampleResult(vid, metric, value, at, key, False)
-            if conn.dialect.name == "postgresql":
-                row, states = self._lock_in_order(conn, {vid: row})[vid], None
             stored = {
                 "venture_id": vid,
                 "metric": metric,
@@ -251,15 +252,6 @@ class SampleOps(EngineBase):
             # As in `record_samples`: a row stored at `now` need not be read back (zero is: SQLite stores -0.0).
             latest = {metric: Sample(at.astimezone(UTC), value)} if at == now and value else None
             return Ingested([result], self._evaluate_triggers(conn, row, now, {metric}, latest=latest, states=states))
-
-    @staticmethod
-    def _lock_in_order(conn: Connection, by_id: dict[int, Any]) -> dict[int, Any]:
-        """PostgreSQL: lock the batch's ventures in id order (and re-read them), so that two batches touching the
-        same ventures queue instead of deadlocking on their timer and trigger-state rows."""
-        locked = conn.execute(
-            select(ventures).where(ventures.c.id.in_(sorted(by_id))).order_by(ventures.c.id).with_for_update()
-        )
-        return {int(r.id): r for r in locked}
 
     def _schedule_staleness(self, conn: Connection, rows: list[dict[str, Any]], digests: dict[int, str]) -> None:
         """Move each (venture, metric)'s stale timer to its newest sample + cadence + grace, in a few statements."""
@@ -294,10 +286,14 @@ class SampleOps(EngineBase):
         ]
         if fresh:
             conn.execute(insert(timers), fresh)
-        for k, at in sorted(due.items()):
-            old = existing.get(k)
-            if old is not None and at > old.due_at:
-                conn.execute(update(timers).where(timers.c.id == old.id).values(due_at=at))
+        _MOVE_TIMER.many(
+            conn,
+            [
+                {"tid": old.id, "due": at}
+                for k, at in sorted(due.items())
+                if (old := existing.get(k)) is not None and at > old.due_at
+            ],
+        )
 
     def _validate(
         self,
@@ -306,9 +302,9 @@ class SampleOps(EngineBase):
         now: datetime,
         actor: Actor,
         states: dict[int, TriggerStates],
-    ) -> tuple[list[dict[str, Any]], list[SampleResult], dict[int, Row[Any]]]:
+    ) -> tuple[list[dict[str, Any]], list[SampleResult], dict[int, Record]]:
         """The rows to insert, each sample's result and the ventures by id; fills `states` where read with a venture."""
-        vrows: dict[str, Any] = {}
+        vrows = self._batch_ventures(conn, batch, states)
         units: dict[tuple[str, str], Any] = {}
         rows: list[dict[str, Any]] = []
         results: list[SampleResult] = []
@@ -322,13 +318,11 @@ class SampleOps(EngineBase):
             ref = str(s.venture)
             row = vrows.get(ref)
             if row is None:
-                try:
-                    row, found = self._row_with_states(conn, ref)
-                    vrows[ref] = row
-                    if found is not None:
-                        states[int(row.id)] = found
-                except BadInput as exc:
-                    raise BadInput(exc.message, where=f"{_where(i, n)}.venture", hint=exc.hint) from None
+                raise NotFound(
+                    f"no venture '{ref}'",
+                    where=f"{_where(i, n)}.venture",
+                    hint="`venturegate venture list` shows them",
+                )
             if row.status == "killed":
                 raise BadInput(
                     f"venture '{row.name}' is killed; it takes no more samples",
@@ -372,6 +366,33 @@ class SampleOps(EngineBase):
                 )
         return rows, results, {int(r.id): r for r in vrows.values()}
 
+    @staticmethod
+    def _batch_ventures(
+        conn: Connection, batch: Sequence[SampleIn], states: dict[int, TriggerStates]
+    ) -> dict[str, VentureRow]:
+        """The batch's ventures by the reference each sample gives (id or name) with their trigger states, in one
+        statement (and one more when names are given); PostgreSQL locks them in id order. Unknown refs are left
+        out."""
+        ids: dict[str, int] = {}
+        names: dict[str, str] = {}
+        for ref in {str(s.venture) for s in batch}:
+            ident = as_id(ref)
+            if ident is None:
+                names[ref] = ref.strip()
+            else:
+                ids[ref] = ident
+        if names:
+            query = select(ventures.c.name, ventures.c.id).where(ventures.c.name.in_(set(names.values())))
+            found = {str(r.name): int(r.id) for r in conn.execute(query)}
+            ids |= {ref: found[name] for ref, name in names.items() if name in found}
+        read = ventures_with_states(conn, set(ids.values()), lock=True)
+        out: dict[str, VentureRow] = {}
+        for ref, vid in ids.items():
+            got = read.get(vid)
+            if got is not None:
+                out[ref], states[vid] = got
+        return out
+
     def _stale_limit(self, conn: Connection, digest: str, metric: str) -> timedelta | None:
         """How long after a sample of `metric` it goes stale (cadence + grace), None if never (cached per version)."""
         m = self.pinned(conn, digest).workflow.metric(metric)
@@ -380,7 +401,7 @@ class SampleOps(EngineBase):
         self._stale_limits[(digest, metric)] = limit
         return limit
 
-    def _unit(self, conn: Connection, row: Row[Any], metric: str, where: str) -> ValueSpec:
+    def _unit(self, conn: Connection, row: Record, metric: str, where: str) -> ValueSpec:
         """The unit and range of a metric as the venture's pinned workflow declares it at its stage (cached)."""
         ck = (row.workflow_digest, metric, int(row.stage))
         found: ValueSpec | None = self._units.get(ck)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-from collections import namedtuple
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -19,7 +18,7 @@ from venturegate.core.jsontext import dumps
 from venturegate.core.triggers import TriggerState, effective_mode, step
 from venturegate.definitions.model import Stage, Trigger, Workflow
 from venturegate.engine.actors import SYSTEM, Actor
-from venturegate.engine.base import TriggerStates, as_id
+from venturegate.engine.base import Batch, as_id
 from venturegate.engine.errors import BadInput, Conflict, NotFound
 from venturegate.engine.progression import ProgressionOps
 from venturegate.engine.records import Fired, RaisedTrigger
@@ -33,43 +32,17 @@ from venturegate.store.schema import (
     trigger_state,
     ventures,
 )
+from venturegate.store.trigger_states import (
+    COUNT_ACT,
+    TriggerStates,
+    read_states,
+    save_state,
+    venture_with_states,
+)
+from venturegate.store.windows import WindowReads
 
 _json_str = json.encoder.encode_basestring_ascii
 """A string as `json.dumps` writes it (the C function it calls)."""
-_STATE_COLUMNS = ("state", "since", "last_fired_at", "fired_count", "acted_count", "last_evaluated_at", "last_value")
-_STATE_READ = (
-    trigger_state.c.trigger_id,
-    trigger_state.c.state,
-    trigger_state.c.since,
-    trigger_state.c.last_fired_at,
-    trigger_state.c.fired_count,
-    trigger_state.c.acted_count,
-)
-"""What judging needs of a trigger's state (not its last value and explanation)."""
-_STATES = Prepared(select(*_STATE_READ).where(trigger_state.c.venture_id == bindparam("vid")))
-_VENTURE_FIELDS = tuple(c.key for c in ventures.c)
-_VentureRow = namedtuple("_VentureRow", _VENTURE_FIELDS)  # type: ignore[misc]
-"""A venture row as `Prepared` reads `select(ventures)`: named fields, in column order."""
-_VENTURE_WITH_STATES = Prepared(
-    select(ventures, *_STATE_READ)
-    .select_from(ventures.outerjoin(trigger_state, trigger_state.c.venture_id == ventures.c.id))
-    .where(ventures.c.id == bindparam("ref"))
-)
-_UPDATE_STATE = Prepared(
-    update(trigger_state)
-    .where(trigger_state.c.venture_id == bindparam("vid"), trigger_state.c.trigger_id == bindparam("tid"))
-    .values({c: bindparam(c) for c in _STATE_COLUMNS})
-)
-_INSERT_STATE = Prepared(
-    insert(trigger_state).values(
-        venture_id=bindparam("vid"), trigger_id=bindparam("tid"), **{c: bindparam(c) for c in _STATE_COLUMNS}
-    )
-)
-_COUNT_ACT = Prepared(
-    update(trigger_state)
-    .where(trigger_state.c.venture_id == bindparam("vid"), trigger_state.c.trigger_id == bindparam("tid"))
-    .values(acted_count=trigger_state.c.acted_count + 1)
-)
 _COUNT_ESCALATIONS = Prepared(
     select(func.count()).select_from(escalations).where(escalations.c.stage == bindparam("stage"))
 )
@@ -110,11 +83,13 @@ class TriggerOps(ProgressionOps):
         only: str | None = None,
         latest: Mapping[str, Sample] | None = None,
         states: TriggerStates | None = None,
+        batch: Batch | None = None,
     ) -> list[Fired]:
         """Judge the current stage's triggers that read `metrics` (all when None), in definition order.
 
         `latest` holds samples this transaction stored that are known to be the newest at `now` (see `StoreData`);
-        `states`, the venture's trigger states as this transaction stored them (read with `row`), else None.
+        `states`, the venture's trigger states as this transaction stored them (read with `row`), else None;
+        `batch`, what the ventures of a batch share (window reads, held-back state writes).
         """
         wf = self.pinned(conn, row.workflow_digest).workflow
         stage = self._stage(wf, int(row.stage))
@@ -132,7 +107,8 @@ class TriggerOps(ProgressionOps):
                 break
             if states is None:
                 states = self._states(conn, int(row.id))
-            result = self._judge(conn, row, wf, trig, now, states.get(trig.id, (TriggerState(), False)), latest)
+            known = states.get(trig.id, (TriggerState(), False))
+            result = self._judge(conn, row, wf, trig, now, known, latest, batch)
             if result is not None:
                 fired.append(result)
                 moved = result.outcome not in ("pending", "suppressed-cooldown", "notified")
@@ -141,53 +117,23 @@ class TriggerOps(ProgressionOps):
         return fired
 
     def _states(self, conn: Connection, vid: int) -> TriggerStates:
-        rows = _STATES.all(conn, {"vid": vid})
-        return {
-            r.trigger_id: (TriggerState(r.state, r.since, r.last_fired_at, r.fired_count, r.acted_count), True)
-            for r in rows
-        }
+        return read_states(conn, vid)
 
-    def _row_with_states(self, conn: Connection, ref: str | int) -> tuple[Record, TriggerStates | None]:
-        """SQLite, a venture named by id: its row and trigger states in one query (a statement fewer per sample).
-
-        Elsewhere the row alone: PostgreSQL re-reads the rows under lock before judging, and a name needs its
-        own lookup.
-        """
-        ident = as_id(str(ref)) if conn.dialect.name == "sqlite" else None
+    def _row_with_states(
+        self, conn: Connection, ref: str | int, lock: bool = False
+    ) -> tuple[Record, TriggerStates | None]:
+        """A venture's row and trigger states in one query (`lock`: PostgreSQL locks the row); a name is resolved
+        to its id first."""
+        ident = as_id(str(ref))
         if ident is None:
-            return self._row(conn, ref), None
-        rows = _VENTURE_WITH_STATES.all(conn, {"ref": ident})
-        if not rows:
+            ident = int(self._row(conn, ref).id)
+        found = venture_with_states(conn, ident, lock)
+        if found is None:
             raise NotFound(f"no venture '{ref}'", where="venture", hint="`venturegate venture list` shows them")
-        n = len(_VENTURE_FIELDS)
-        return _VentureRow._make(rows[0][:n]), {
-            r.trigger_id: (TriggerState(r.state, r.since, r.last_fired_at, r.fired_count, r.acted_count), True)
-            for r in rows
-            if r.trigger_id is not None
-        }
+        return found
 
     def _state(self, conn: Connection, vid: int, trig_id: str) -> tuple[TriggerState, bool]:
         return self._states(conn, vid).get(trig_id, (TriggerState(), False))
-
-    def _save_state(
-        self, conn: Connection, vid: int, trig_id: str, st: TriggerState, exists: bool, **extra: Any
-    ) -> None:
-        values = {
-            "vid": vid,
-            "tid": trig_id,
-            "state": st.state,
-            "since": st.since,
-            "last_fired_at": st.last_fired_at,
-            "fired_count": st.fired_count,
-            "acted_count": st.acted_count,
-            "last_evaluated_at": None,
-            "last_value": None,
-            **extra,
-        }
-        if exists:
-            _UPDATE_STATE.run(conn, values)
-        else:
-            _INSERT_STATE.run(conn, values)
 
     def _judge(
         self,
@@ -198,9 +144,10 @@ class TriggerOps(ProgressionOps):
         now: datetime,
         known: tuple[TriggerState, bool],
         latest: Mapping[str, Sample] | None = None,
+        batch: Batch | None = None,
     ) -> Fired | None:
         vid = int(row.id)
-        expl = parsed_eval(self, conn, row, None, trig, now, latest)
+        expl = parsed_eval(self, conn, row, None, trig, now, latest, None if batch is None else batch.windows)
         explanation = expl.to_dict()
         # Encoded once for the trigger state and, when the trigger fires, its event (the serializer's own text).
         encoded = dumps(explanation)
@@ -216,8 +163,25 @@ class TriggerOps(ProgressionOps):
         # A fire that will act counts the act in this same write (instead of a second UPDATE in `_act`).
         counted = result.fire and _acts_when_fired(trig, acted)
         saved = replace(result.state, acted_count=acted + 1) if counted else result.state
-        self._save_state(conn, vid, trig.id, saved, exists, last_evaluated_at=now, last_value=RawJSON(encoded))
+        values = {
+            "vid": vid,
+            "tid": trig.id,
+            "state": saved.state,
+            "since": saved.since,
+            "last_fired_at": saved.last_fired_at,
+            "fired_count": saved.fired_count,
+            "acted_count": saved.acted_count,
+            "last_evaluated_at": now,
+            "last_value": RawJSON(encoded),
+        }
         moved = prev.state != result.state.state or prev.since != result.state.since
+        quiet = not (result.fire or result.suppressed or moved)
+        if batch is not None and quiet:
+            batch.writes.add(values, exists)  # nothing else this transaction does reads it before the flush
+        else:
+            if batch is not None:
+                batch.writes.flush(conn)  # in order: what follows may change trigger states
+            save_state(conn, values, exists)
         if result.wake_at is not None and (moved or result.suppressed):
             self._schedule(conn, vid, "trigger", trig.id, result.wake_at)
         if result.suppressed:
@@ -390,11 +354,12 @@ class TriggerOps(ProgressionOps):
         return self._recurse(conn, row, wf, target, reason, actor, now, trig.id)
 
     def _count_act(self, conn: Connection, vid: int, trig_id: str) -> None:
-        if _COUNT_ACT.run(conn, {"vid": vid, "tid": trig_id}) == 0:
-            _INSERT_STATE.run(
+        if COUNT_ACT.run(conn, {"vid": vid, "tid": trig_id}) == 0:
+            save_state(
                 conn,
                 {"vid": vid, "tid": trig_id, "state": "inactive", "since": None, "last_fired_at": None}
                 | {"fired_count": 0, "acted_count": 1, "last_evaluated_at": None, "last_value": None},
+                exists=False,
             )
 
     def _recurse(
@@ -639,9 +604,11 @@ def parsed_eval(
     trig: Trigger,
     now: datetime,
     latest: Mapping[str, Sample] | None = None,
+    windows: WindowReads | None = None,
 ) -> Explanation:
-    """Evaluate a trigger's condition for a venture at `now` (`latest`: newest samples already known)."""
-    data = ops._data(conn, row, visit, now)
+    """Evaluate a trigger's condition for a venture at `now` (`latest`: newest samples already known;
+    `windows`: a batch's shared window reads)."""
+    data = ops._data(conn, row, visit, now, windows)
     if latest:
         data.known_latest = latest
     return evaluate(parsed(trig.when), data, now)

@@ -288,3 +288,25 @@ class Prepared:
             cur.executemany(c.sql, params)
         finally:
             cur.close()
+
+
+def run_together(conn: Connection, *calls: tuple[Prepared, Mapping[str, Any]]) -> list[list[Record]]:
+    """Run row-returning statements in order; each one's rows. On PostgreSQL they go in one round trip
+    (psycopg's pipeline mode): the server still runs each after the one before, each with its own snapshot."""
+    if conn.dialect.name != "postgresql" or len(calls) < 2:
+        return [p.all(conn, v) for p, v in calls]
+    driver: Any = conn.connection.dbapi_connection
+    compiled = [p._compile(conn.dialect) for p, _ in calls]
+    cursors = [driver.cursor() for _ in calls]
+    try:
+        with driver.pipeline():
+            for cur, c, (_, values) in zip(cursors, compiled, calls, strict=True):
+                cur.execute(c.sql, c.params(values))
+            fetched = [cur.fetchall() for cur in cursors]
+        return [
+            Prepared._rows(c, conn.dialect, cur.description, raw)
+            for c, cur, raw in zip(compiled, cursors, fetched, strict=True)
+        ]
+    finally:
+        for cur in cursors:
+            cur.close()

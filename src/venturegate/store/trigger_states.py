@@ -1,0 +1,162 @@
+"""Trigger states in the store: read with their venture (locked on PostgreSQL), saved one by one or in bulk.
+
+Judging a venture needs its row and its trigger states. On SQLite (writers are serialized) they are read in one
+joined statement, for one venture or for every venture a batch touched. On PostgreSQL the venture rows are first
+locked in id order, so that two batches touching the same ventures queue instead of deadlocking, and the states are
+read by a second statement sent in the same round trip (pipeline mode): a statement that waited for a lock still
+reads the other tables as they were when it started, so the states must be read by the statement after it. A batch
+buffers the state writes of its quiet evaluations (`StateWrites`) and saves them with one `executemany` each for
+updates and inserts (pipelined by psycopg), instead of a round trip per venture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, any_, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql
+
+from venturegate.core.triggers import TriggerState
+from venturegate.store.prepared import Prepared, run_together
+from venturegate.store.schema import Id, trigger_state, ventures
+
+TriggerStates = dict[str, tuple[TriggerState, bool]]
+"""A venture's trigger states by trigger id, each with whether its row exists."""
+
+
+class VentureRow(NamedTuple):
+    """A `ventures` row, typed (the column order of `select(ventures)`)."""
+
+    id: int
+    name: str
+    segment: str
+    workflow_digest: str
+    stage: int
+    status: str
+    status_detail: Any
+    revision: int
+    created_at: datetime
+    updated_at: datetime
+    config_version: int
+
+
+STATE_COLUMNS = ("state", "since", "last_fired_at", "fired_count", "acted_count", "last_evaluated_at", "last_value")
+_STATE_READ = (
+    trigger_state.c.trigger_id,
+    trigger_state.c.state,
+    trigger_state.c.since,
+    trigger_state.c.last_fired_at,
+    trigger_state.c.fired_count,
+    trigger_state.c.acted_count,
+)
+"""What judging needs of a trigger's state (not its last value and explanation)."""
+_N = len(ventures.c)
+_JOINED = ventures.outerjoin(trigger_state, trigger_state.c.venture_id == ventures.c.id)
+_STATES = Prepared(select(*_STATE_READ).where(trigger_state.c.venture_id == bindparam("vid")))
+_ONE_WITH_STATES = Prepared(
+    select(ventures, *_STATE_READ).select_from(_JOINED).where(ventures.c.id == bindparam("vid"))
+)
+_ONE_LOCKED = Prepared(select(ventures).where(ventures.c.id == bindparam("vid")).with_for_update())
+_IDS = bindparam("ids", type_=postgresql.ARRAY(Id))
+_MANY_LOCKED = Prepared(select(ventures).where(ventures.c.id == any_(_IDS)).order_by(ventures.c.id).with_for_update())
+"""PostgreSQL: lock the ventures in id order (an array parameter: one compiled statement for any count)."""
+_MANY_STATES = Prepared(
+    select(trigger_state.c.venture_id, *_STATE_READ).where(trigger_state.c.venture_id == any_(_IDS))
+)
+_UPDATE = Prepared(
+    update(trigger_state)
+    .where(trigger_state.c.venture_id == bindparam("vid"), trigger_state.c.trigger_id == bindparam("tid"))
+    .values({c: bindparam(c) for c in STATE_COLUMNS})
+)
+_INSERT = Prepared(
+    insert(trigger_state).values(
+        venture_id=bindparam("vid"), trigger_id=bindparam("tid"), **{c: bindparam(c) for c in STATE_COLUMNS}
+    )
+)
+COUNT_ACT = Prepared(
+    update(trigger_state)
+    .where(trigger_state.c.venture_id == bindparam("vid"), trigger_state.c.trigger_id == bindparam("tid"))
+    .values(acted_count=trigger_state.c.acted_count + 1)
+)
+
+
+def _state(r: Any) -> TriggerState:
+    return TriggerState(r.state, r.since, r.last_fired_at, r.fired_count, r.acted_count)
+
+
+def read_states(conn: Connection, vid: int) -> TriggerStates:
+    """A venture's trigger states (the rows that exist)."""
+    return {r.trigger_id: (_state(r), True) for r in _STATES.all(conn, {"vid": vid})}
+
+
+def _grouped(rows: Any) -> dict[int, tuple[VentureRow, TriggerStates]]:
+    out: dict[int, tuple[VentureRow, TriggerStates]] = {}
+    for r in rows:
+        vid = int(r[0])
+        found = out.get(vid)
+        if found is None:
+            found = out[vid] = (VentureRow._make(r[:_N]), {})
+        if r.trigger_id is not None:
+            found[1][r.trigger_id] = (_state(r), True)
+    return out
+
+
+def _locked(
+    conn: Connection, lock: Prepared, params: Mapping[str, Any], ids: list[int]
+) -> dict[int, tuple[VentureRow, TriggerStates]]:
+    """PostgreSQL: lock the ventures (`lock` with `params`), then read the states of `ids`, in one round trip."""
+    locked, states = run_together(conn, (lock, params), (_MANY_STATES, {"ids": ids}))
+    out: dict[int, tuple[VentureRow, TriggerStates]] = {int(r.id): (VentureRow._make(r), {}) for r in locked}
+    for r in states:
+        found = out.get(int(r.venture_id))
+        if found is not None:
+            found[1][r.trigger_id] = (_state(r), True)
+    return out
+
+
+def venture_with_states(conn: Connection, vid: int, lock: bool) -> tuple[VentureRow, TriggerStates] | None:
+    """One venture's row and trigger states (`lock`: PostgreSQL locks the venture row)."""
+    if lock and conn.dialect.name == "postgresql":
+        return _locked(conn, _ONE_LOCKED, {"vid": vid}, [vid]).get(vid)
+    return _grouped(_ONE_WITH_STATES.all(conn, {"vid": vid})).get(vid)
+
+
+def ventures_with_states(
+    conn: Connection, vids: Collection[int], lock: bool
+) -> dict[int, tuple[VentureRow, TriggerStates]]:
+    """Many ventures' rows and trigger states (`lock`: PostgreSQL locks them in id order)."""
+    if not vids:
+        return {}
+    if lock and conn.dialect.name == "postgresql":
+        return _locked(conn, _MANY_LOCKED, {"ids": sorted(vids)}, sorted(vids))
+    stmt = select(ventures, *_STATE_READ).select_from(_JOINED).where(ventures.c.id.in_(sorted(vids)))
+    return _grouped(conn.execute(stmt))
+
+
+def save_state(conn: Connection, values: Mapping[str, Any], exists: bool) -> None:
+    """Write one trigger state (`values`: vid, tid and `STATE_COLUMNS`); `exists`: its row is there to update."""
+    (_UPDATE if exists else _INSERT).run(conn, values)
+
+
+@dataclass
+class StateWrites:
+    """Trigger-state writes held back until `flush`: a batch's quiet evaluations, saved in bulk.
+
+    Flush before any other statement that reads or writes `trigger_state` in the same transaction.
+    """
+
+    updates: list[Mapping[str, Any]] = field(default_factory=list)
+    inserts: list[Mapping[str, Any]] = field(default_factory=list)
+
+    def add(self, values: Mapping[str, Any], exists: bool) -> None:
+        """Hold one write back."""
+        (self.updates if exists else self.inserts).append(values)
+
+    def flush(self, conn: Connection) -> None:
+        """Write what was held back: one `executemany` for the updates, one for the inserts."""
+        updates, inserts, self.updates, self.inserts = self.updates, self.inserts, [], []
+        _UPDATE.many(conn, updates)
+        _INSERT.many(conn, inserts)
