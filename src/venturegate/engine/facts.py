@@ -21,62 +21,10 @@ from venturegate.store.schema import (
     artifacts,
     attestations,
     events,
-    samples,
     substage_status,
 )
-from venturegate.store.windows import SamplePoint, WindowReads
+from venturegate.store.windows import SamplePoint, WindowReads, read_window
 
-_LATEST = Prepared(
-    select(samples.c.at, samples.c.value)
-    .where(
-        samples.c.venture_id == bindparam("vid"),
-        samples.c.metric == bindparam("metric"),
-        samples.c.at <= bindparam("now"),
-    )
-    .order_by(samples.c.at.desc(), samples.c.id.desc())
-    .limit(1)
-)
-_WINDOW = Prepared(
-    select(samples.c.at, samples.c.value)
-    .where(
-        samples.c.venture_id == bindparam("vid"),
-        samples.c.metric == bindparam("metric"),
-        samples.c.at > bindparam("start"),
-        samples.c.at <= bindparam("end"),
-    )
-    .order_by(samples.c.at, samples.c.id)
-)
-# Window reads that do not grow with the window (docs/decisions.md, "Window functions read only what they need"):
-# the two ends are one index probe each, the aggregates one range scan of the index, percentiles a bounded read.
-_RANGE = (
-    samples.c.venture_id == bindparam("vid"),
-    samples.c.metric == bindparam("metric"),
-    samples.c.at > bindparam("start"),
-    samples.c.at <= bindparam("end"),
-)
-_FIRST = Prepared(
-    select(samples.c.id, samples.c.at, samples.c.value).where(*_RANGE).order_by(samples.c.at, samples.c.id).limit(1)
-)
-_LAST = Prepared(
-    select(samples.c.id, samples.c.at, samples.c.value)
-    .where(*_RANGE)
-    .order_by(samples.c.at.desc(), samples.c.id.desc())
-    .limit(1)
-)
-_STATS = Prepared(
-    select(
-        func.count().label("n"),
-        func.sum(samples.c.value).label("total"),
-        func.min(samples.c.value).label("low"),
-        func.max(samples.c.value).label("high"),
-    ).where(*_RANGE)
-)
-_NEWEST = Prepared(
-    select(samples.c.at, samples.c.value)
-    .where(*_RANGE)
-    .order_by(samples.c.at.desc(), samples.c.id.desc())
-    .limit(bindparam("limit"))
-)
 _SUBSTAGES = Prepared(
     select(substage_status.c.substage, substage_status.c.status).where(substage_status.c.visit_id == bindparam("visit"))
 )
@@ -128,10 +76,7 @@ class StoreData:
         """Newest sample at or before now."""
         row: Sample | SamplePoint | None = self.known_latest.get(metric)
         if row is None:
-            if self.shared is not None:
-                row = self.shared.latest(self.venture_id, metric, self.now)
-            else:
-                row = _LATEST.first(self.conn, {"vid": self.venture_id, "metric": metric, "now": self.now})
+            row = self._reads().latest(self.venture_id, metric, self.now)
         if row is None:
             return None
         m = self.workflow.metric(metric, self.stage_id)
@@ -141,44 +86,33 @@ class StoreData:
             return Sample(row.at, row.value, why)
         return Sample(row.at, row.value)
 
+    def _reads(self) -> WindowReads:
+        """The batch's shared window reads, or this venture's own."""
+        if self.shared is None:
+            self.shared = WindowReads(self.conn, frozenset((self.venture_id,)))
+        return self.shared
+
     def window(self, metric: str, start: datetime, end: datetime) -> Sequence[Sample]:
         """Samples with start < at <= end, oldest first."""
-        rows = _WINDOW.all(self.conn, {"vid": self.venture_id, "metric": metric, "start": start, "end": end})
-        return [Sample(r.at, r.value) for r in rows]
+        return [Sample(p.at, p.value) for p in read_window(self.conn, self.venture_id, metric, start, end)]
 
     def ends(self, metric: str, start: datetime, end: datetime) -> WindowEnds:
         """The oldest and newest sample with start < at <= end: one index probe each."""
-        if self.shared is not None:
-            got = self.shared.ends(self.venture_id, metric, start, end)
-            if got.first is None or got.last is None:
-                return WindowEnds(None, None, False)
-            return WindowEnds(
-                Sample(got.first.at, got.first.value), Sample(got.last.at, got.last.value), got.first.id != got.last.id
-            )
-        params = {"vid": self.venture_id, "metric": metric, "start": start, "end": end}
-        last = _LAST.first(self.conn, params)
-        if last is None:
+        got = self._reads().ends(self.venture_id, metric, start, end)
+        if got.first is None or got.last is None:
             return WindowEnds(None, None, False)
-        first = _FIRST.first(self.conn, params) or last  # a sample deleted in between: the window holds `last`
-        return WindowEnds(Sample(first.at, first.value), Sample(last.at, last.value), first.id != last.id)
+        first, last = Sample(got.first.at, got.first.value), Sample(got.last.at, got.last.value)
+        return WindowEnds(first, last, got.first.id != got.last.id)
 
     def stats(self, metric: str, start: datetime, end: datetime) -> WindowStats:
         """Count, sum, min and max of the samples with start < at <= end, aggregated by the database."""
-        if self.shared is not None:
-            a = self.shared.aggregate(self.venture_id, metric, start, end)
-            return WindowStats(a.count, a.total, a.low, a.high)
-        r = _STATS.first(self.conn, {"vid": self.venture_id, "metric": metric, "start": start, "end": end})
-        if r is None or not r.n:
-            return WindowStats(0, 0.0, None, None)
-        return WindowStats(int(r.n), float(r.total), float(r.low), float(r.high))
+        a = self._reads().aggregate(self.venture_id, metric, start, end)
+        return WindowStats(a.count, a.total, a.low, a.high)
 
     def newest(self, metric: str, start: datetime, end: datetime, limit: int) -> Sequence[Sample]:
         """The newest `limit` samples with start < at <= end, oldest first."""
-        if self.shared is not None:
-            got = self.shared.newest(self.venture_id, metric, start, end, limit)
-            return [Sample(p.at, p.value) for p in reversed(got)]
-        params = {"vid": self.venture_id, "metric": metric, "start": start, "end": end, "limit": limit}
-        return [Sample(r.at, r.value) for r in reversed(_NEWEST.all(self.conn, params))]
+        got = self._reads().newest(self.venture_id, metric, start, end, limit)
+        return [Sample(p.at, p.value) for p in reversed(got)]
 
     def horizon(self) -> datetime | None:
         """The time before which retention may have removed this venture's samples (`metrics_retention_days`)."""

@@ -1,7 +1,7 @@
 """Trigger states in the store: read with their venture (locked on PostgreSQL), saved one by one or in bulk.
 
-Judging a venture needs its row and its trigger states. On SQLite (writers are serialized) they are read in one
-joined statement, for one venture or for every venture a batch touched. On PostgreSQL the venture rows are first
+Judging a venture needs its row and its trigger states. On SQLite (writers are serialized) they are read by one
+joined statement per venture (no round trips to save). On PostgreSQL the venture rows are first
 locked in id order, so that two batches touching the same ventures queue instead of deadlocking, and the states are
 read by a second statement sent in the same round trip (pipeline mode): a statement that waited for a lock still
 reads the other tables as they were when it started, so the states must be read by the statement after it. A batch
@@ -132,6 +132,8 @@ def ventures_with_states(
         return {}
     if lock and conn.dialect.name == "postgresql":
         return _locked(conn, _MANY_LOCKED, {"ids": sorted(vids)}, sorted(vids))
+    if conn.dialect.name != "postgresql":  # no round trips to save: the compiled one-venture read per venture
+        return {vid: found for vid in vids if (found := venture_with_states(conn, vid, lock=False)) is not None}
     stmt = select(ventures, *_STATE_READ).select_from(_JOINED).where(ventures.c.id.in_(sorted(vids)))
     return _grouped(conn.execute(stmt))
 

@@ -6,9 +6,12 @@ each (kind, metric, window) for every venture of the batch in one statement the 
 for it, and answers the other ventures from memory, so the statements grow with the workflow's conditions,
 never with the ventures in the batch.
 
-The statements are the same on SQLite and PostgreSQL. Each venture's ends are index probes
-(`ix_samples_venture_metric_at`, a correlated `LIMIT 1` per venture) and its aggregates one range scan, as in
-the one-venture reads (`engine/facts.py`), so the cost does not grow with a venture's history.
+The one-venture statements live here too (`engine/facts.py` reads through these functions). Each venture's
+ends are index probes (`ix_samples_venture_metric_at`), its aggregates one range scan of that index and its
+newest samples a bounded read, so the cost does not grow with a venture's history (docs/decisions.md, "Window
+functions read only what they need"). On PostgreSQL several ventures are read by one statement (correlated
+`LIMIT 1` probes, a grouped aggregate, a LATERAL join); SQLite has no round trips to save and runs the
+one-venture statement per venture (compiled once, run on the driver: a few microseconds each).
 """
 
 from __future__ import annotations
@@ -56,6 +59,35 @@ class Aggregate:
 
 EMPTY_ENDS = Ends(None, None)
 EMPTY_AGGREGATE = Aggregate(0, 0.0, None, None)
+
+_VENTURE_METRIC = (samples.c.venture_id == bindparam("vid"), samples.c.metric == bindparam("metric"))
+_RANGE = (*_VENTURE_METRIC, samples.c.at > bindparam("start"), samples.c.at <= bindparam("end"))
+_POINT = (samples.c.id, samples.c.at, samples.c.value)
+_NEWEST_FIRST = (samples.c.at.desc(), samples.c.id.desc())
+_LATEST_ONE = Prepared(
+    select(*_POINT).where(*_VENTURE_METRIC, samples.c.at <= bindparam("end")).order_by(*_NEWEST_FIRST).limit(1)
+)
+_FIRST_ONE = Prepared(select(*_POINT).where(*_RANGE).order_by(samples.c.at, samples.c.id).limit(1))
+_LAST_ONE = Prepared(select(*_POINT).where(*_RANGE).order_by(*_NEWEST_FIRST).limit(1))
+_STATS_ONE = Prepared(
+    select(
+        func.count().label("n"),
+        func.sum(samples.c.value).label("total"),
+        func.min(samples.c.value).label("low"),
+        func.max(samples.c.value).label("high"),
+    ).where(*_RANGE)
+)
+_NEWEST_ONE = Prepared(select(*_POINT).where(*_RANGE).order_by(*_NEWEST_FIRST).limit(bindparam("limit")))
+_WINDOW_ONE = Prepared(select(*_POINT).where(*_RANGE).order_by(samples.c.at, samples.c.id))
+
+
+def _point(r: Any) -> SamplePoint:
+    return SamplePoint(int(r.id), r.at, float(r.value))
+
+
+def _one_at_a_time(conn: Connection, vids: Collection[int]) -> bool:
+    """Whether to read venture by venture: SQLite (no round trips), or a single venture."""
+    return conn.dialect.name != "postgresql" or len(vids) == 1
 
 
 def _probe(vid: Any, metric: str, start: datetime | None, end: datetime, newest: bool) -> Any:
@@ -121,6 +153,20 @@ def read_ends(
     if not vids:
         return {}
     out: dict[int, Ends] = {}
+    if _one_at_a_time(conn, vids):
+        for vid in vids:
+            if start is None:
+                found = _LATEST_ONE.first(conn, {"vid": vid, "metric": metric, "end": end})
+                if found is not None:
+                    out[vid] = Ends(_point(found), _point(found))
+                continue
+            params = {"vid": vid, "metric": metric, "start": start, "end": end}
+            found = _LAST_ONE.first(conn, params)
+            if found is not None:
+                # A sample deleted in between (retention): the window holds `last`.
+                oldest = (_FIRST_ONE.first(conn, params) or found) if first else found
+                out[vid] = Ends(_point(oldest), _point(found))
+        return out
     for vid, fid, fat, fval, lid, lat, lval in conn.execute(_ends_statement(vids, metric, start, end, first)):
         last = SamplePoint(int(lid), lat, float(lval))
         # A first sample deleted between the probes and the join (retention): the window holds `last`.
@@ -134,6 +180,13 @@ def read_aggregates(
     """Each venture's count, sum, min and max of `metric` with start < at <= end, in one statement."""
     if not vids:
         return {}
+    if _one_at_a_time(conn, vids):
+        out: dict[int, Aggregate] = {}
+        for vid in vids:
+            r = _STATS_ONE.first(conn, {"vid": vid, "metric": metric, "start": start, "end": end})
+            if r is not None and r.n:
+                out[vid] = Aggregate(int(r.n), float(r.total), float(r.low), float(r.high))
+        return out
     return {
         int(vid): Aggregate(int(n), float(total), float(low), float(high))
         for vid, n, total, low, high in conn.execute(_stats_statement(vids, metric, start, end))
@@ -158,26 +211,12 @@ def _newest_statement(metric: str, start: datetime, end: datetime, limit: int) -
     )
 
 
-_NEWEST_ONE = Prepared(
-    select(samples.c.id, samples.c.at, samples.c.value)
-    .where(
-        samples.c.venture_id == bindparam("vid"),
-        samples.c.metric == bindparam("metric"),
-        samples.c.at > bindparam("start"),
-        samples.c.at <= bindparam("end"),
-    )
-    .order_by(samples.c.at.desc(), samples.c.id.desc())
-    .limit(bindparam("limit"))
-)
-
-
 def read_newest(
     conn: Connection, vids: Collection[int], metric: str, start: datetime, end: datetime, limit: int
 ) -> dict[int, list[SamplePoint]]:
-    """Each venture's newest `limit` samples of `metric` with start < at <= end, newest first. PostgreSQL reads them
-    in one statement; SQLite (no LATERAL, and no round trips to save) one venture at a time."""
+    """Each venture's newest `limit` samples of `metric` with start < at <= end, newest first."""
     out: dict[int, list[SamplePoint]] = {}
-    if conn.dialect.name == "postgresql":
+    if not _one_at_a_time(conn, vids):
         stmt = _newest_statement(metric, start, end, limit).params(vids=sorted(vids))
         for vid, sid, at, value in conn.execute(stmt):
             out.setdefault(int(vid), []).append(SamplePoint(int(sid), at, float(value)))
@@ -187,8 +226,13 @@ def read_newest(
     for vid in vids:
         rows = _NEWEST_ONE.all(conn, {"vid": vid, "metric": metric, "start": start, "end": end, "limit": limit})
         if rows:
-            out[vid] = [SamplePoint(int(r.id), r.at, float(r.value)) for r in rows]
+            out[vid] = [_point(r) for r in rows]
     return out
+
+
+def read_window(conn: Connection, vid: int, metric: str, start: datetime, end: datetime) -> list[SamplePoint]:
+    """One venture's samples of `metric` with start < at <= end, oldest first."""
+    return [_point(r) for r in _WINDOW_ONE.all(conn, {"vid": vid, "metric": metric, "start": start, "end": end})]
 
 
 @dataclass
