@@ -25,7 +25,15 @@ from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from venturegate.api.schemas import UNION_TAGS
-from venturegate.engine.errors import ArtifactInvalid, BadInput, Conflict, Forbidden, GateNotPassed, NotFound
+from venturegate.engine.errors import (
+    ArtifactInvalid,
+    BadInput,
+    Collision,
+    Conflict,
+    Forbidden,
+    GateNotPassed,
+    NotFound,
+)
 
 log = logging.getLogger("venturegate.api")
 MEDIA_TYPE = "application/problem+json"
@@ -146,6 +154,10 @@ async def _forbidden(request: Request, exc: Exception) -> ProblemResponse:
 
 
 async def _conflict(request: Request, exc: Exception) -> ProblemResponse:
+    if isinstance(exc, Collision):
+        log.warning("concurrent requests collided on %s %s: %s", request.method, request.url.path, exc.kind)
+        if exc.kind == "busy":  # SQLite: the busy timeout ran out (store.database)
+            return problem(409, str(exc), slug="busy")
     return problem(409, str(exc))
 
 
@@ -185,7 +197,8 @@ async def _http(request: Request, exc: Exception) -> ProblemResponse:
 
 
 _TRANSIENT = ("40P01", "40001")
-"""PostgreSQL deadlock and serialization failure: the transaction was rolled back; a retry succeeds."""
+"""PostgreSQL deadlock and serialization failure outside an engine transaction (inside one they are the
+engine's `Collision`): the transaction was rolled back; a retry succeeds."""
 
 
 async def _database(request: Request, exc: Exception) -> ProblemResponse:

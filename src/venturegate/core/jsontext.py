@@ -8,10 +8,10 @@ reference check (a cycle raises `RecursionError` instead of `ValueError`).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from json.encoder import encode_basestring_ascii
 
-__all__ = ["dumps"]
+__all__ = ["dumps", "splice"]
 
 
 def _make() -> Callable[[object], str]:
@@ -35,3 +35,13 @@ def _make() -> Callable[[object], str]:
 
 
 dumps: Callable[[object], str] = _make()
+
+
+def splice(value: Mapping[str, object], raw: Mapping[str, str]) -> str:
+    """`json.dumps` of `value` with `raw`'s keys after its own, each value JSON text already encoded (spliced in
+    as is: a value that exists only as stored text is not decoded to be encoded again)."""
+    head = dumps(dict(value))
+    if not raw:
+        return head
+    tail = ", ".join(f"{encode_basestring_ascii(k)}: {text}" for k, text in raw.items())
+    return f"{head[:-1]}, {tail}}}" if len(head) > 2 else f"{{{tail}}}"

@@ -63,6 +63,31 @@ def step(prev: TriggerState, verdict: Verdict, now: datetime, hold: float, coold
     return Step(fired, fire=True)
 
 
+FirePlan = Literal["escalate", "notify", "propose", "act"]
+"""What firing a trigger does: escalate (past its retry limit), notify (manual), propose (assisted) or act (auto)."""
+
+
+def fire_plan(kind: str, mode: Mode, limit: int | None, acted: int) -> FirePlan:
+    """The one decision of what a firing does, given the trigger's kind, its effective mode, its retry limit and
+    how many times it already acted for the venture (recursions and rollbacks count; alerts and advances don't)."""
+    if kind in COUNTED_KINDS and limit is not None and acted >= limit:
+        return "escalate"
+    if mode == "manual":
+        return "notify"
+    if mode == "assisted":
+        return "propose"
+    return "act"
+
+
+def counts_act(kind: str, plan: FirePlan) -> bool:
+    """Whether carrying out `plan` counts an act of the trigger (an auto recursion or rollback)."""
+    return plan == "act" and kind in COUNTED_KINDS
+
+
+COUNTED_KINDS = frozenset({"recursion", "rollback"})
+"""The trigger kinds whose acts count against their retry limit (`max`)."""
+
+
 def effective_mode(trigger_mode: Mode, progression_mode: Mode | None) -> Mode:
     """The more cautious of a trigger's mode and the stage's progression mode (used for advances)."""
     if progression_mode is None:

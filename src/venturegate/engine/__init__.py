@@ -9,6 +9,7 @@ from venturegate.engine.error_handling import ErrorOps
 from venturegate.engine.errors import (
     ArtifactInvalid,
     BadInput,
+    Collision,
     Conflict,
     Forbidden,
     GateNotPassed,
@@ -50,6 +51,7 @@ __all__ = [
     "ApiToken",
     "ArtifactInvalid",
     "BadInput",
+    "Collision",
     "Conflict",
     "Engine",
     "Escalation",

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from json.encoder import encode_basestring_ascii
 from typing import Any, Self
 
 from sqlalchemy import Connection, Row, Text, bindparam, cast, func, insert, select, update
@@ -15,13 +14,15 @@ from sqlalchemy import Engine as SAEngine
 
 from venturegate.core.conditions import Sample
 from venturegate.core.gates import GateName, GateResult, evaluate_gate
+from venturegate.core.jsontext import splice
 from venturegate.core.settings import Setting, effective_config
 from venturegate.definitions.loader import LoadedWorkflow, load_workflow, workflow_from_document
 from venturegate.definitions.model import ParamValue, Stage, Trigger, Workflow
 from venturegate.engine.actors import SYSTEM, Actor
-from venturegate.engine.errors import BadInput, Conflict, NotFound
+from venturegate.engine.errors import BadInput, Collision, Conflict, NotFound
 from venturegate.engine.facts import StoreData, gate_facts
 from venturegate.engine.records import Event, Fired, Venture
+from venturegate.store.collisions import TRANSIENT, collision, describe
 from venturegate.store.database import connect, ensure_schema, sqlite_begin, sqlite_end
 from venturegate.store.prepared import Prepared, RawJSON, Record
 from venturegate.store.schema import (
@@ -110,9 +111,6 @@ _HISTORY = Prepared(
     .limit(bindparam("n"))
 )
 """A venture's last events, `data` as its stored JSON text."""
-
-_json_str = encode_basestring_ascii
-"""A string as `json.dumps` writes it (the C function it calls)."""
 
 
 def _set_statement(keys: tuple[str, ...]) -> Prepared:
@@ -209,6 +207,22 @@ class EngineBase:
     def tx(self) -> Iterator[Connection]:
         """One transaction; everything in it commits together or not at all.
 
+        A collision with another transaction (see `store.collisions`) is raised as `Collision`, with nothing
+        changed, whichever process (CLI, API, worker) runs it.
+        """
+        try:
+            with self._transaction() as conn:
+                yield conn
+        except Exception as exc:
+            kind = collision(exc)
+            if kind is None:
+                raise
+            raise Collision(describe(kind, exc), kind, kind in TRANSIENT) from exc
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """`tx` without the translation of collisions.
+
         On SQLite each thread keeps its connection between transactions (a pool checkout and return cost three
         times as much as the transaction itself) and runs `BEGIN IMMEDIATE` and `COMMIT` on the driver: most
         transactions execute only `Prepared` statements, and SQLAlchemy's transaction object cost twice the
@@ -218,13 +232,19 @@ class EngineBase:
         """
         if self.db.dialect.name != "sqlite":
             with self.db.begin() as conn:
-                yield conn
+                try:
+                    yield conn
+                finally:
+                    self._transaction_ended(conn)
             return
         local = self._local
         held: Connection | None = getattr(local, "conn", None)
         if held is not None and (local.open or held.in_transaction()):  # a nested call gets its own connection
             with self.db.begin() as conn:
-                yield conn
+                try:
+                    yield conn
+                finally:
+                    self._transaction_ended(conn)
             return
         if held is None or held.closed or held.invalidated:
             held = local.conn = self.db.connect()
@@ -235,21 +255,22 @@ class EngineBase:
             yield held
         except BaseException:
             local.open = False
+            self._transaction_ended(held)
             if held.in_transaction():
                 held.rollback()
             else:
-                self._transaction_ended(held)
                 sqlite_end(driver, commit=False)  # type: ignore[arg-type]
             raise
         local.open = False
+        self._transaction_ended(held)
         if held.in_transaction():
             held.commit()
         else:
-            self._transaction_ended(held)
             sqlite_end(driver, commit=True)  # type: ignore[arg-type]
 
     def _transaction_ended(self, conn: Connection) -> None:
-        """Hook: a transaction on `conn` that SQLAlchemy did not see is about to commit or roll back."""
+        """Hook: the transaction `tx` opened on `conn` is about to commit or roll back (on every backend and path:
+        the one place where what a layer remembers about the open transaction is forgotten)."""
 
     def when(self, now: datetime | None) -> datetime:
         """`now` if given (must be timezone-aware), else the clock."""
@@ -472,17 +493,22 @@ class EngineBase:
         Each event's `data` is spliced in as stored instead of being decoded and encoded again (the same text:
         it was written by the same serializer).
         """
-        # Written field by field as `json.dumps` writes the dict `{"id": …, "reason": …}` (None as null, ints
-        # by `int.__repr__`, strings through its own C quoting function): a third of the cost of a dumps each.
-        q, n = _json_str, int.__repr__
         parts = [
-            f'{{"id": {n(r.id)}, "venture_id": {"null" if r.venture_id is None else n(r.venture_id)}, '
-            f'"kind": {q(r.kind)}, "actor": {q(r.actor)}, '
-            f'"actor_role": {"null" if r.actor_role is None else q(r.actor_role)}, '
-            f'"actor_kind": {q(r.actor_kind)}, "at": {q(r.at.isoformat())}, '
-            f'"stage": {"null" if r.stage is None else n(r.stage)}, '
-            f'"substage": {"null" if r.substage is None else q(r.substage)}, "reason": {q(r.reason)}, '
-            f'"data": {"null" if r.data is None else r.data}}}'
+            splice(
+                {
+                    "id": r.id,
+                    "venture_id": r.venture_id,
+                    "kind": r.kind,
+                    "actor": r.actor,
+                    "actor_role": r.actor_role,
+                    "actor_kind": r.actor_kind,
+                    "at": r.at.isoformat(),
+                    "stage": r.stage,
+                    "substage": r.substage,
+                    "reason": r.reason,
+                },
+                {"data": "null" if r.data is None else r.data},
+            )
             for r in reversed(_HISTORY.all(conn, {"vid": venture_id, "n": limit}))
         ]
         return RawJSON(f"[{', '.join(parts)}]")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, event, insert, select
+from sqlalchemy import Connection, Row, bindparam, insert, select
 from sqlalchemy import Engine as SAEngine
 from sqlalchemy.exc import PendingRollbackError
 
@@ -289,9 +289,6 @@ class ConfigOps(EngineBase):
     def __init__(self, db: SAEngine, workflow: LoadedWorkflow, clock: Clock = utc_now) -> None:
         super().__init__(db, workflow, clock)
         self._override_cache: dict[tuple[int, int], dict[str, ParamValue]] = {}
-        for name in ("commit", "rollback"):
-            if not event.contains(db, name, _forget_written):
-                event.listen(db, name, _forget_written)
 
     # -- hooks ---------------------------------------------------------------------------------
     def _transaction_ended(self, conn: Connection) -> None:

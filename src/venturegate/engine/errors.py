@@ -38,6 +38,16 @@ class Conflict(VenturegateError):
     exit_code = 1
 
 
+class Collision(Conflict):
+    """Another transaction held or changed the same data (a lock wait ran out, a deadlock, a serialization
+    failure, SQLite's write lock stayed taken); nothing was changed. `transient`: a retry at once may succeed."""
+
+    def __init__(self, message: str, kind: str, transient: bool) -> None:
+        self.kind = kind
+        self.transient = transient
+        super().__init__(message)
+
+
 class GateNotPassed(VenturegateError):
     """A gate did not pass; `result` explains each check."""
 

@@ -23,7 +23,15 @@ from venturegate.store.schema import (
     events,
     substage_status,
 )
-from venturegate.store.windows import SamplePoint, WindowReads, read_window
+from venturegate.store.windows import (
+    SamplePoint,
+    WindowReads,
+    aggregate_of,
+    ends_of,
+    latest_of,
+    newest_of,
+    read_window,
+)
 
 _SUBSTAGES = Prepared(
     select(substage_status.c.substage, substage_status.c.status).where(substage_status.c.visit_id == bindparam("visit"))
@@ -76,7 +84,10 @@ class StoreData:
         """Newest sample at or before now."""
         row: Sample | SamplePoint | None = self.known_latest.get(metric)
         if row is None:
-            row = self._reads().latest(self.venture_id, metric, self.now)
+            vid, shared = self.venture_id, self.shared
+            row = (
+                latest_of(self.conn, vid, metric, self.now) if shared is None else shared.latest(vid, metric, self.now)
+            )
         if row is None:
             return None
         m = self.workflow.metric(metric, self.stage_id)
@@ -86,19 +97,18 @@ class StoreData:
             return Sample(row.at, row.value, why)
         return Sample(row.at, row.value)
 
-    def _reads(self) -> WindowReads:
-        """The batch's shared window reads, or this venture's own."""
-        if self.shared is None:
-            self.shared = WindowReads(self.conn, frozenset((self.venture_id,)))
-        return self.shared
-
     def window(self, metric: str, start: datetime, end: datetime) -> Sequence[Sample]:
         """Samples with start < at <= end, oldest first."""
         return [Sample(p.at, p.value) for p in read_window(self.conn, self.venture_id, metric, start, end)]
 
     def ends(self, metric: str, start: datetime, end: datetime) -> WindowEnds:
         """The oldest and newest sample with start < at <= end: one index probe each."""
-        got = self._reads().ends(self.venture_id, metric, start, end)
+        vid = self.venture_id
+        got = (
+            ends_of(self.conn, vid, metric, start, end)
+            if self.shared is None
+            else self.shared.ends(vid, metric, start, end)
+        )
         if got.first is None or got.last is None:
             return WindowEnds(None, None, False)
         first, last = Sample(got.first.at, got.first.value), Sample(got.last.at, got.last.value)
@@ -106,12 +116,23 @@ class StoreData:
 
     def stats(self, metric: str, start: datetime, end: datetime) -> WindowStats:
         """Count, sum, min and max of the samples with start < at <= end, aggregated by the database."""
-        a = self._reads().aggregate(self.venture_id, metric, start, end)
+        vid = self.venture_id
+        shared = self.shared
+        a = (
+            aggregate_of(self.conn, vid, metric, start, end)
+            if shared is None
+            else shared.aggregate(vid, metric, start, end)
+        )
         return WindowStats(a.count, a.total, a.low, a.high)
 
     def newest(self, metric: str, start: datetime, end: datetime, limit: int) -> Sequence[Sample]:
         """The newest `limit` samples with start < at <= end, oldest first."""
-        got = self._reads().newest(self.venture_id, metric, start, end, limit)
+        vid, shared = self.venture_id, self.shared
+        got = (
+            newest_of(self.conn, vid, metric, start, end, limit)
+            if shared is None
+            else shared.newest(vid, metric, start, end, limit)
+        )
         return [Sample(p.at, p.value) for p in reversed(got)]
 
     def horizon(self) -> datetime | None:

@@ -19,7 +19,7 @@ from venturegate.core.units import unit_error
 from venturegate.definitions.model import Unit
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import Batch, EngineBase, as_id
-from venturegate.engine.errors import BadInput, NotFound
+from venturegate.engine.errors import BadInput, Collision, NotFound
 from venturegate.engine.records import Fired, SampleResult
 from venturegate.store.prepared import Prepared, Record
 from venturegate.store.schema import samples, timers, ventures
@@ -31,6 +31,8 @@ FUTURE_SLACK = timedelta(minutes=5)
 MAX_AGE_ENV = "VENTUREGATE_SAMPLE_MAX_AGE"
 """A duration (`1826d`): how far back a sample's time may lie; older times are refused as implausible."""
 DEFAULT_MAX_AGE = timedelta(days=1826)
+COLLISION_RETRIES = 3
+"""Attempts at a batch that collides with a concurrent one in a deadlock or a serialization failure."""
 
 
 @dataclass(frozen=True)
@@ -177,13 +179,23 @@ class SampleOps(EngineBase):
     def record_samples(self, batch: Sequence[SampleIn], *, actor: Actor, now: datetime | None = None) -> Ingested:
         """Record a batch in one transaction, then judge, before returning, the triggers that read those metrics.
 
-        Any invalid sample rejects the whole batch, naming its index.
+        Any invalid sample rejects the whole batch, naming its index. A transient collision with another
+        transaction (a deadlock, a serialization failure: nothing was changed) is retried at once, up to
+        `COLLISION_RETRIES` times: the batch is all or nothing, so recording it again is safe.
         """
         now = self.when(now)
         if not batch:
             return Ingested([], [])
-        if len(batch) == 1:
-            return self._record_one(batch[0], actor, now)
+        for attempt in range(COLLISION_RETRIES):
+            try:
+                return self._record(batch, actor, now)
+            except Collision as exc:
+                if not exc.transient or attempt == COLLISION_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _record(self, batch: Sequence[SampleIn], actor: Actor, now: datetime) -> Ingested:
+        """`record_samples`, one attempt."""
         with self.tx() as conn:
             states: dict[int, TriggerStates] = {}
             rows, results, by_id = self._validate(conn, batch, now, actor, states)
@@ -199,7 +211,8 @@ class SampleOps(EngineBase):
                     newest.setdefault(r["venture_id"], {})[r["metric"]] = Sample(r["at"].astimezone(UTC), r["value"])
             self._schedule_staleness(conn, rows, {vid: row.workflow_digest for vid, row in by_id.items()})
             fired: list[Fired] = []
-            shared = Batch(WindowReads(conn, frozenset(touched)), StateWrites())
+            # Several ventures share their window reads and state writes; one venture reads and writes directly.
+            shared = Batch(WindowReads(conn, frozenset(touched)), StateWrites()) if len(touched) > 1 else None
             for vid, metrics in touched.items():
                 row = by_id[vid]
                 if row.status == "blocked":
@@ -208,50 +221,9 @@ class SampleOps(EngineBase):
                 fired += self._evaluate_triggers(
                     conn, row, now, metrics, latest=newest.get(vid), states=states.get(vid), batch=shared
                 )
-            shared.writes.flush(conn)
+            if shared is not None:
+                shared.writes.flush(conn)
             return Ingested(results, fired)
-
-    def _record_one(self, s: SampleIn, actor: Actor, now: datetime) -> Ingested:
-        """`record_samples` for a batch of one: the same steps without the batch's dicts and sets."""
-        with self.tx() as conn:
-            try:
-                # PostgreSQL locks the venture here, so that concurrent samples of one venture are judged in turn.
-                row, states = self._row_with_states(conn, str(s.venture), lock=True)
-            except BadInput as exc:
-                raise BadInput(exc.message, where="sample.venture", hint=exc.hint) from None
-            vid = int(row.id)
-            metric, value, at, key = s.metric, s.value, s.at, s.key
-            if row.status == "killed":
-                raise BadInput(f"venture '{row.name}' is killed; it takes no more samples", where="sample.venture")
-            err = sample_error(self._unit(conn, row, metric, "sample"), value)
-            if err:
-                raise BadInput(err, where=f"sample.value ({metric})")
-            at = now if at is None else at if at.tzinfo is UTC else self.when(at)
-            err = time_error(at, now, self.sample_max_age)
-            if err:
-                raise BadInput(err, where="sample.at", hint=_PAST)
-            if key is not None and not (0 < len(key) <= 200):
-                raise BadInput("an idempotency key needs 1–200 characters", where="sample.key")
-            value = float(value)
-            result = SampleResult(vid, metric, value, at, key, False)
-            stored = {
-                "venture_id": vid,
-                "metric": metric,
-                "value": value,
-                "at": at,
-                "sample_key": key,
-                "actor": actor.name,
-                "recorded_at": now,
-            }
-            if not self._insert(conn, [stored], [result]):
-                return Ingested([result], [])  # a retry: already recorded and judged
-            self._schedule_staleness(conn, [stored], {vid: row.workflow_digest})
-            if row.status == "blocked":
-                self._recheck_entry(conn, row, actor, now)
-                row = self._row(conn, vid)
-            # As in `record_samples`: a row stored at `now` need not be read back (zero is: SQLite stores -0.0).
-            latest = {metric: Sample(at.astimezone(UTC), value)} if at == now and value else None
-            return Ingested([result], self._evaluate_triggers(conn, row, now, {metric}, latest=latest, states=states))
 
     def _schedule_staleness(self, conn: Connection, rows: list[dict[str, Any]], digests: dict[int, str]) -> None:
         """Move each (venture, metric)'s stale timer to its newest sample + cadence + grace, in a few statements."""
@@ -305,7 +277,6 @@ class SampleOps(EngineBase):
     ) -> tuple[list[dict[str, Any]], list[SampleResult], dict[int, Record]]:
         """The rows to insert, each sample's result and the ventures by id; fills `states` where read with a venture."""
         vrows = self._batch_ventures(conn, batch, states)
-        units: dict[tuple[str, str], Any] = {}
         rows: list[dict[str, Any]] = []
         results: list[SampleResult] = []
         keys: dict[tuple[int, str], int] = {}
@@ -329,12 +300,8 @@ class SampleOps(EngineBase):
                     where=f"{_where(i, n)}.venture",
                 )
             metric = s.metric
-            unit_key = (row.workflow_digest, metric)
-            unit = units.get(unit_key)
-            if unit is None:
-                unit = units[unit_key] = self._unit(conn, row, metric, _where(i, n))
             value = s.value
-            err = sample_error(unit, value)
+            err = sample_error(self._unit(conn, row, metric, _where(i, n)), value)
             if err:
                 raise BadInput(err, where=f"{_where(i, n)}.value ({metric})")
             at = s.at

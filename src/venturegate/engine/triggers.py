@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -14,8 +13,8 @@ from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from venturegate.core.conditions import Explanation, Sample, evaluate, references
 from venturegate.core.durations import parse_duration
 from venturegate.core.gates import parsed
-from venturegate.core.jsontext import dumps
-from venturegate.core.triggers import TriggerState, effective_mode, step
+from venturegate.core.jsontext import dumps, splice
+from venturegate.core.triggers import FirePlan, Mode, TriggerState, counts_act, effective_mode, fire_plan, step
 from venturegate.definitions.model import Stage, Trigger, Workflow
 from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.base import Batch, as_id
@@ -41,8 +40,6 @@ from venturegate.store.trigger_states import (
 )
 from venturegate.store.windows import WindowReads
 
-_json_str = json.encoder.encode_basestring_ascii
-"""A string as `json.dumps` writes it (the C function it calls)."""
 _COUNT_ESCALATIONS = Prepared(
     select(func.count()).select_from(escalations).where(escalations.c.stage == bindparam("stage"))
 )
@@ -160,8 +157,12 @@ class TriggerOps(ProgressionOps):
             self._duration(conn, wf, row, trig.cooldown),
         )
         acted = result.state.acted_count
+        mode, plan = trig.mode, None
+        if result.fire:
+            mode = self._mode(conn, wf, row, trig)
+            plan = fire_plan(trig.kind, mode, trig.max, acted)
         # A fire that will act counts the act in this same write (instead of a second UPDATE in `_act`).
-        counted = result.fire and _acts_when_fired(trig, acted)
+        counted = plan is not None and counts_act(trig.kind, plan)
         saved = replace(result.state, acted_count=acted + 1) if counted else result.state
         values = {
             "vid": vid,
@@ -189,7 +190,7 @@ class TriggerOps(ProgressionOps):
                 conn, vid, "trigger.suppressed", SYSTEM, now, stage=int(row.stage), reason=f"{trig.id}: cooldown"
             )
             return Fired(trig.id, trig.kind, _action(trig), trig.mode, "suppressed-cooldown", vid)
-        if result.fire:
+        if plan is not None:
             self._event(
                 conn,
                 vid,
@@ -199,11 +200,9 @@ class TriggerOps(ProgressionOps):
                 stage=int(row.stage),
                 reason=f"{trig.id}: {trig.when}",
                 data={"trigger": trig.id, "kind": trig.kind, "explanation": explanation},
-                encoded=RawJSON(
-                    f'{{"trigger": {_json_str(trig.id)}, "kind": {_json_str(trig.kind)}, "explanation": {encoded}}}'
-                ),
+                encoded=RawJSON(splice({"trigger": trig.id, "kind": trig.kind}, {"explanation": encoded})),
             )
-            mode, outcome, detail = self._fire(conn, row, wf, trig, now, acted, counted=counted)
+            outcome, detail = self._fire(conn, row, wf, trig, now, acted, plan)
             return Fired(trig.id, trig.kind, _action(trig), mode, outcome, vid, detail)
         if result.state.state == "pending" and prev.state != "pending":
             self._event(
@@ -220,26 +219,19 @@ class TriggerOps(ProgressionOps):
         return None
 
     # -- firing -------------------------------------------------------------------------------
-    def _fire(
-        self,
-        conn: Connection,
-        row: Row[Any],
-        wf: Workflow,
-        trig: Trigger,
-        now: datetime,
-        acted: int,
-        *,
-        counted: bool = False,
-    ) -> tuple[str, str, str]:
-        """Act, propose or notify by mode; `acted` is how many times this trigger already acted for the venture.
+    def _mode(self, conn: Connection, wf: Workflow, row: Row[Any], trig: Trigger) -> Mode:
+        """The trigger's mode; an advance's is limited by the stage's progression mode."""
+        if trig.kind != "advance":
+            return trig.mode
+        return effective_mode(trig.mode, self._progression_mode(conn, wf, int(row.id), int(row.stage)))
 
-        `counted`: the caller already stored the act that `_act` would count (see `_acts_when_fired`).
-        """
+    def _fire(
+        self, conn: Connection, row: Row[Any], wf: Workflow, trig: Trigger, now: datetime, acted: int, plan: FirePlan
+    ) -> tuple[str, str]:
+        """Carry out a firing's plan (`fire_plan`); returns (outcome, detail). `acted`: how many times the trigger
+        already acted for the venture. An act the plan counts was stored with the trigger's state (`counts_act`)."""
         vid, stage_id = int(row.id), int(row.stage)
-        mode = trig.mode
-        if trig.kind == "advance":
-            mode = effective_mode(trig.mode, self._progression_mode(conn, wf, vid, stage_id))
-        if trig.kind in ("recursion", "rollback") and trig.max is not None and acted >= trig.max:
+        if plan == "escalate":
             code = self._escalate(
                 conn,
                 row,
@@ -248,8 +240,8 @@ class TriggerOps(ProgressionOps):
                 now,
                 trig.id,
             )
-            return mode, "escalated", code
-        if mode == "manual":
+            return "escalated", code
+        if plan == "notify":
             self._event(
                 conn,
                 vid,
@@ -260,12 +252,11 @@ class TriggerOps(ProgressionOps):
                 reason=trig.id,
                 data={"notify": trig.action.notify or [trig.role], "severity": trig.action.severity},
             )
-            return mode, "notified", f"notified {', '.join(trig.action.notify or [trig.role])}"
-        if mode == "assisted":
+            return "notified", f"notified {', '.join(trig.action.notify or [trig.role])}"
+        if plan == "propose":
             aid = self._propose(conn, row, wf, trig, now)
-            return mode, "proposed", f"approval #{aid} for {trig.role}"
-        outcome, detail = self._act(conn, row, wf, trig, now, SYSTEM, counted=counted)
-        return mode, outcome, detail
+            return "proposed", f"approval #{aid} for {trig.role}"
+        return self._act(conn, row, wf, trig, now, SYSTEM, counted=counts_act(trig.kind, plan))
 
     def _propose(self, conn: Connection, row: Row[Any], wf: Workflow, trig: Trigger, now: datetime) -> int:
         visit = self._visit(conn, int(row.id))
@@ -557,8 +548,7 @@ class TriggerOps(ProgressionOps):
             if trig.kind != "advance":
                 continue
             state, _ = self._state(conn, int(row.id), trig.id)
-            mode = effective_mode(trig.mode, self._progression_mode(conn, wf, int(row.id), stage.id))
-            if state.state == "firing" and mode == "auto":
+            if state.state == "firing" and self._mode(conn, wf, row, trig) == "auto":
                 self._act(conn, row, wf, trig, now, SYSTEM)
                 row = self._row(conn, int(row.id))
                 if row.status != "active" or int(row.stage) != stage.id:
@@ -612,15 +602,6 @@ def parsed_eval(
     if latest:
         data.known_latest = latest
     return evaluate(parsed(trig.when), data, now)
-
-
-def _acts_when_fired(trig: Trigger, acted: int) -> bool:
-    """Whether firing `trig` now ends in `_act` counting an act (the branches of `_fire`, in the same order)."""
-    if trig.kind not in ("recursion", "rollback"):
-        return False  # alerts and advances are not counted
-    if trig.max is not None and acted >= trig.max:
-        return False  # escalates
-    return trig.mode == "auto"
 
 
 def _action(trig: Trigger) -> dict[str, Any]:

@@ -85,6 +85,36 @@ def _point(r: Any) -> SamplePoint:
     return SamplePoint(int(r.id), r.at, float(r.value))
 
 
+def latest_of(conn: Connection, vid: int, metric: str, end: datetime) -> Any:
+    """One venture's newest sample of `metric` at or before `end` (a row with `id`, `at`, `value`), or None."""
+    return _LATEST_ONE.first(conn, {"vid": vid, "metric": metric, "end": end})
+
+
+def ends_of(conn: Connection, vid: int, metric: str, start: datetime, end: datetime, first: bool = True) -> Ends:
+    """One venture's oldest and newest sample of `metric` with start < at <= end: one index probe each."""
+    params = {"vid": vid, "metric": metric, "start": start, "end": end}
+    found = _LAST_ONE.first(conn, params)
+    if found is None:
+        return EMPTY_ENDS
+    # A sample deleted in between (retention): the window holds `last`.
+    oldest = (_FIRST_ONE.first(conn, params) or found) if first else found
+    return Ends(_point(oldest), _point(found))
+
+
+def aggregate_of(conn: Connection, vid: int, metric: str, start: datetime, end: datetime) -> Aggregate:
+    """One venture's count, sum, min and max of `metric` with start < at <= end: one range scan."""
+    r = _STATS_ONE.first(conn, {"vid": vid, "metric": metric, "start": start, "end": end})
+    if r is None or not r.n:
+        return EMPTY_AGGREGATE
+    return Aggregate(int(r.n), float(r.total), float(r.low), float(r.high))
+
+
+def newest_of(conn: Connection, vid: int, metric: str, start: datetime, end: datetime, limit: int) -> list[SamplePoint]:
+    """One venture's newest `limit` samples of `metric` with start < at <= end, newest first: a bounded read."""
+    params = {"vid": vid, "metric": metric, "start": start, "end": end, "limit": limit}
+    return [_point(r) for r in _NEWEST_ONE.all(conn, params)]
+
+
 def _one_at_a_time(conn: Connection, vids: Collection[int]) -> bool:
     """Whether to read venture by venture: SQLite (no round trips), or a single venture."""
     return conn.dialect.name != "postgresql" or len(vids) == 1
@@ -156,16 +186,11 @@ def read_ends(
     if _one_at_a_time(conn, vids):
         for vid in vids:
             if start is None:
-                found = _LATEST_ONE.first(conn, {"vid": vid, "metric": metric, "end": end})
+                found = latest_of(conn, vid, metric, end)
                 if found is not None:
                     out[vid] = Ends(_point(found), _point(found))
-                continue
-            params = {"vid": vid, "metric": metric, "start": start, "end": end}
-            found = _LAST_ONE.first(conn, params)
-            if found is not None:
-                # A sample deleted in between (retention): the window holds `last`.
-                oldest = (_FIRST_ONE.first(conn, params) or found) if first else found
-                out[vid] = Ends(_point(oldest), _point(found))
+            elif (ends := ends_of(conn, vid, metric, start, end, first)).last is not None:
+                out[vid] = ends
         return out
     for vid, fid, fat, fval, lid, lat, lval in conn.execute(_ends_statement(vids, metric, start, end, first)):
         last = SamplePoint(int(lid), lat, float(lval))
@@ -181,12 +206,7 @@ def read_aggregates(
     if not vids:
         return {}
     if _one_at_a_time(conn, vids):
-        out: dict[int, Aggregate] = {}
-        for vid in vids:
-            r = _STATS_ONE.first(conn, {"vid": vid, "metric": metric, "start": start, "end": end})
-            if r is not None and r.n:
-                out[vid] = Aggregate(int(r.n), float(r.total), float(r.low), float(r.high))
-        return out
+        return {vid: a for vid in vids if (a := aggregate_of(conn, vid, metric, start, end)).count}
     return {
         int(vid): Aggregate(int(n), float(total), float(low), float(high))
         for vid, n, total, low, high in conn.execute(_stats_statement(vids, metric, start, end))
@@ -224,9 +244,9 @@ def read_newest(
             got.sort(key=lambda p: (p.at, p.id), reverse=True)
         return out
     for vid in vids:
-        rows = _NEWEST_ONE.all(conn, {"vid": vid, "metric": metric, "start": start, "end": end, "limit": limit})
+        rows = newest_of(conn, vid, metric, start, end, limit)
         if rows:
-            out[vid] = [_point(r) for r in rows]
+            out[vid] = rows
     return out
 
 
