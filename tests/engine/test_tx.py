@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from tests.conftest import AGENT, MINI, T0
 from venturegate.definitions.loader import load_workflow
-from venturegate.engine import Engine
+from venturegate.engine import Collision, Engine
 from venturegate.engine.actors import SYSTEM
 from venturegate.engine.configuration import _WRITTEN
 from venturegate.store.database import connect, ensure_schema
@@ -96,18 +96,20 @@ def test_sqlite_versions_written_are_forgotten_when_the_transaction_ends(quick: 
 def test_sqlite_a_nested_transaction_gets_a_connection_of_its_own(quick: Engine) -> None:
     with quick.tx() as outer:
         # Another connection waits on the outer transaction's lock (a shared connection would join silently).
-        with pytest.raises(OperationalError, match="database is locked"), quick.tx() as inner:
+        with pytest.raises(Collision, match="database is locked") as caught, quick.tx() as inner:
             assert inner is not outer
+        assert isinstance(caught.value.__cause__, OperationalError)  # the driver's error, translated by the store
         quick._event(outer, None, "test.prepared", SYSTEM, T0)
     assert _count(quick, "test.prepared") == 1
 
 
-def test_sqlite_a_held_lock_raises_sqlalchemys_error_and_the_engine_recovers(quick: Engine, tmp_path: Path) -> None:
+def test_sqlite_a_held_lock_raises_a_collision_and_the_engine_recovers(quick: Engine, tmp_path: Path) -> None:
     other = sqlite3.connect(tmp_path / "vg.db", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     try:
-        with pytest.raises(OperationalError, match="database is locked"), quick.tx():
+        with pytest.raises(Collision, match="database is locked") as caught, quick.tx():
             pass
+        assert caught.value.kind == "busy" and isinstance(caught.value.__cause__, OperationalError)
     finally:
         other.execute("ROLLBACK")
         other.close()

@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 from benchmarks.contention import run
-from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
 from tests.conftest import AGENT, MINI, T0
 from venturegate.cli.app import app
 from venturegate.definitions.loader import load_workflow
-from venturegate.engine import Engine
+from venturegate.engine import Collision, Engine
 from venturegate.store.database import backoff, busy_timeout_from_env, connect, ensure_schema
 
 
@@ -49,7 +48,7 @@ def test_a_lock_held_past_the_timeout_is_a_clear_conflict(tmp_path: Path, monkey
     other.execute("BEGIN IMMEDIATE")
     try:
         started = time.monotonic()
-        with pytest.raises(OperationalError, match=r"no write lock after 0\.\d s \(busy timeout 0\.3 s"):
+        with pytest.raises(Collision, match=r"no write lock after 0\.\d s \(busy timeout 0\.3 s"):
             engine.create_venture("acme", "b2b_smb", 1, actor=AGENT)
         assert 0.3 <= time.monotonic() - started < 3
     finally:
