@@ -70,7 +70,7 @@ class ApprovalOps(EngineBase):
             wf = self.pinned(conn, row.workflow_digest).workflow
             if role not in wf.roles:
                 raise BadInput(f"unknown role '{role}'", where="--role", hint="roles: " + ", ".join(wf.roles))
-            visit = self._visit(conn, int(row.id))
+            visit = self._visit(conn, row.id)
             open_ = conn.execute(
                 select(approvals).where(
                     approvals.c.visit_id == visit.id,
@@ -80,7 +80,7 @@ class ApprovalOps(EngineBase):
             ).first()
             if open_ is not None and (open_.expires_at is None or open_.expires_at > now):
                 return _approval(open_)
-            policy = wf.approval_policy(int(row.stage), role)
+            policy = wf.approval_policy(row.stage, role)
             timeout = policy.timeout
             if timeout.startswith("config."):
                 timeout = str(self._effective(conn, wf, row)[timeout.removeprefix("config.")].value)
@@ -102,14 +102,14 @@ class ApprovalOps(EngineBase):
                 .returning(approvals.c.id)
             ).scalar_one()
             self._set(conn, row, now)
-            self._schedule(conn, int(row.id), "approval", str(aid), expires)
+            self._schedule(conn, row.id, "approval", str(aid), expires)
             self._event(
                 conn,
-                int(row.id),
+                row.id,
                 "approval.requested",
                 actor,
                 now,
-                stage=int(row.stage),
+                stage=row.stage,
                 reason=reason,
                 data={"approval": aid, "role": role, "expires_at": expires.isoformat()},
             )
@@ -137,7 +137,7 @@ class ApprovalOps(EngineBase):
                 conn.execute(update(approvals).where(approvals.c.id == r.id).values(status="expired"))
                 self._event(
                     conn,
-                    int(row.id),
+                    row.id,
                     "approval.expired",
                     actor,
                     now,
@@ -161,7 +161,7 @@ class ApprovalOps(EngineBase):
                 self._set(conn, row, now)
                 self._event(
                     conn,
-                    int(row.id),
+                    row.id,
                     f"approval.{status}",
                     actor,
                     now,
@@ -170,8 +170,8 @@ class ApprovalOps(EngineBase):
                     data={"approval": int(r.id), "role": r.role},
                 )
                 self._after_decision(conn, self._approval_row(conn, int(r.id)), approve, actor, now)
-                self._recheck_entry(conn, self._row(conn, int(row.id)), actor, now)
-                self._facts_changed(conn, self._row(conn, int(row.id)), now)
+                self._recheck_entry(conn, self._row(conn, row.id), actor, now)
+                self._facts_changed(conn, self._row(conn, row.id), now)
             result = _approval(conn.execute(select(approvals).where(approvals.c.id == approval_id)).one())
         if raise_after is not None:
             raise raise_after
@@ -227,7 +227,7 @@ class ApprovalOps(EngineBase):
             self._set(conn, row, now)
             self._event(
                 conn,
-                int(row.id),
+                row.id,
                 "approval.bypassed",
                 actor,
                 now,
@@ -236,8 +236,8 @@ class ApprovalOps(EngineBase):
                 data={"approval": int(r.id), "role": r.role, "review_role": wf.defaults.escalation_role},
             )
             self._after_decision(conn, self._approval_row(conn, int(r.id)), True, actor, now)
-            self._recheck_entry(conn, self._row(conn, int(row.id)), actor, now)
-            self._facts_changed(conn, self._row(conn, int(row.id)), now)
+            self._recheck_entry(conn, self._row(conn, row.id), actor, now)
+            self._facts_changed(conn, self._row(conn, row.id), now)
             return _approval(self._approval_row(conn, int(r.id)))
 
     def _approval_or_404(self, conn: Connection, approval_id: int) -> Row[Any]:
@@ -288,10 +288,10 @@ class ApprovalOps(EngineBase):
                 .values(reviewed_by=actor.name, reviewed_at=now, review_reason=reason)
             )
             self._set(conn, row, now)
-            still = self._unreviewed_ids(conn, int(row.id))
+            still = self._unreviewed_ids(conn, row.id)
             self._event(
                 conn,
-                int(row.id),
+                row.id,
                 "approval.reviewed",
                 actor,
                 now,

@@ -40,13 +40,13 @@ def schema_errors(schema: dict[str, Any] | None, content: Any) -> list[tuple[str
 
 def _artifact(row: Row[Any]) -> Artifact:
     return Artifact(
-        int(row.id),
+        row.id,
         row.name,
         int(row.version),
         row.content,
         row.content_hash,
         list(row.derived_from),
-        int(row.stage),
+        row.stage,
         row.actor,
         row.created_at,
     )
@@ -89,9 +89,9 @@ class ArtifactOps(EngineBase):
                 errors = secret_ref_errors(decl.json_schema, content, grant)
             if errors:
                 raise ArtifactInvalid(name, errors)
-            parents = [self._parent(conn, int(row.id), text) for text in (derived_from or [])]
+            parents = [self._parent(conn, row.id, text) for text in (derived_from or [])]
             digest = content_hash(content)
-            newest = self._newest(conn, int(row.id), name)
+            newest = self._newest(conn, row.id, name)
             if newest is not None and newest.content_hash == digest and list(newest.derived_from) == parents:
                 return _artifact(newest)
             version = 1 + (newest.version if newest is not None else 0)
@@ -114,16 +114,16 @@ class ArtifactOps(EngineBase):
             self._set(conn, row, now)
             self._event(
                 conn,
-                int(row.id),
+                row.id,
                 "artifact.stored",
                 actor,
                 now,
-                stage=int(row.stage),
+                stage=row.stage,
                 reason=f"{name}@{version}",
                 data={"name": name, "version": version, "hash": digest, "derived_from": parents},
             )
-            self._recheck_entry(conn, self._row(conn, int(row.id)), actor, now)
-            self._facts_changed(conn, self._row(conn, int(row.id)), now)
+            self._recheck_entry(conn, self._row(conn, row.id), actor, now)
+            self._facts_changed(conn, self._row(conn, row.id), now)
             got = conn.execute(select(artifacts).where(artifacts.c.id == aid)).one()
             return _artifact(got)
 
@@ -165,7 +165,7 @@ class ArtifactOps(EngineBase):
         with self.tx() as conn:
             row = self._row(conn, ref)
             if version is None:
-                found = self._newest(conn, int(row.id), name)
+                found = self._newest(conn, row.id, name)
             else:
                 found = conn.execute(
                     select(artifacts).where(

@@ -33,7 +33,7 @@ from venturegate.store.schema import (
     ventures,
     workflow_versions,
 )
-from venturegate.store.trigger_states import StateWrites, TriggerStates
+from venturegate.store.trigger_states import StateWrites, TriggerStates, VentureRow
 from venturegate.store.windows import WindowReads
 
 Clock = Callable[[], datetime]
@@ -60,10 +60,14 @@ _EVENT_COLUMNS = (
     "data",
 )
 _INSERT_EVENT = Prepared(insert(events).values({c: bindparam(c) for c in _EVENT_COLUMNS}).returning(events.c.id))
-_VENTURE_BY_ID = Prepared(select(ventures).where(ventures.c.id == bindparam("ref")))
-_VENTURE_BY_ID_LOCKED = Prepared(select(ventures).where(ventures.c.id == bindparam("ref")).with_for_update())
-_VENTURE_BY_NAME = Prepared(select(ventures).where(ventures.c.name == bindparam("ref")))
-_VENTURE_BY_NAME_LOCKED = Prepared(select(ventures).where(ventures.c.name == bindparam("ref")).with_for_update())
+_VENTURE_BY_ID = Prepared(select(ventures).where(ventures.c.id == bindparam("ref")), VentureRow)
+_VENTURE_BY_ID_LOCKED = Prepared(
+    select(ventures).where(ventures.c.id == bindparam("ref")).with_for_update(), VentureRow
+)
+_VENTURE_BY_NAME = Prepared(select(ventures).where(ventures.c.name == bindparam("ref")), VentureRow)
+_VENTURE_BY_NAME_LOCKED = Prepared(
+    select(ventures).where(ventures.c.name == bindparam("ref")).with_for_update(), VentureRow
+)
 _CURRENT_VISIT = Prepared(
     select(stage_visits)
     .where(stage_visits.c.venture_id == bindparam("vid"))
@@ -142,6 +146,12 @@ def event_record(r: Any) -> Event:
         r.reason,
         r.data,
     )
+
+
+def cast_row(row: object) -> VentureRow:
+    """A venture row read by a statement compiled with `VentureRow` as its row type (see `Prepared`)."""
+    assert isinstance(row, VentureRow)
+    return row
 
 
 def as_id(text: str) -> int | None:
@@ -308,11 +318,12 @@ class EngineBase:
                 )
             )
 
-    def _find(self, conn: Connection, name: str) -> Record | None:
+    def _find(self, conn: Connection, name: str) -> VentureRow | None:
         """The venture with this name, or None."""
-        return _VENTURE_BY_NAME.first(conn, {"ref": name})
+        found: VentureRow | None = _VENTURE_BY_NAME.first(conn, {"ref": name})
+        return found
 
-    def _row(self, conn: Connection, ref: str | int, lock: bool = False) -> Record:
+    def _row(self, conn: Connection, ref: str | int, lock: bool = False) -> VentureRow:
         text = str(ref).strip()
         lock = lock and conn.dialect.name == "postgresql"
         ident = as_id(text)
@@ -322,15 +333,15 @@ class EngineBase:
             row = (_VENTURE_BY_NAME_LOCKED if lock else _VENTURE_BY_NAME).first(conn, {"ref": text})
         if row is None:
             raise NotFound(f"no venture '{ref}'", where="venture", hint="`venturegate venture list` shows them")
-        return row
+        return cast_row(row)
 
     @staticmethod
-    def _venture(row: Row[Any]) -> Venture:
+    def _venture(row: VentureRow) -> Venture:
         return Venture(
-            id=int(row.id),
+            id=row.id,
             name=row.name,
             segment=row.segment,
-            stage=int(row.stage),
+            stage=row.stage,
             status=row.status,
             workflow_digest=row.workflow_digest,
             created_at=row.created_at,
@@ -338,7 +349,7 @@ class EngineBase:
             status_detail=row.status_detail,
         )
 
-    def _set(self, conn: Connection, row: Row[Any], now: datetime, **values: Any) -> None:
+    def _set(self, conn: Connection, row: VentureRow, now: datetime, **values: Any) -> None:
         # Optimistic check on top of the row lock: a lost race shows up as a conflict, never a double write.
         keys = tuple(sorted(values))
         params = {"vid": row.id, "rev": row.revision, "new_rev": row.revision + 1, "now": now}
@@ -402,7 +413,7 @@ class EngineBase:
         return stage
 
     def _data(
-        self, conn: Connection, row: Row[Any], visit: Record | None, now: datetime, windows: WindowReads | None = None
+        self, conn: Connection, row: VentureRow, visit: Record | None, now: datetime, windows: WindowReads | None = None
     ) -> StoreData:
         """What conditions read for a venture; without `visit`, the visit is read only if a condition needs it.
 
@@ -410,25 +421,25 @@ class EngineBase:
         """
         wf = self.pinned(conn, row.workflow_digest).workflow
         overrides = self._config_overrides(conn, row)
-        vid = int(row.id)
+        vid = row.id
         entered = visit.entered_at if visit is not None else None
-        data = StoreData(conn, vid, wf, int(row.stage), row.segment, entered, now, overrides, shared=windows)
+        data = StoreData(conn, vid, wf, row.stage, row.segment, entered, now, overrides, shared=windows)
         if visit is None:
             data.entered_loader = lambda: self._visit(conn, vid).entered_at
         return data
 
-    def _effective(self, conn: Connection, wf: Workflow, row: Row[Any]) -> dict[str, Setting]:
+    def _effective(self, conn: Connection, wf: Workflow, row: VentureRow) -> dict[str, Setting]:
         """The venture's effective configuration at its current stage (default → segment → venture override)."""
-        return effective_config(wf, int(row.stage), row.segment, self._config_overrides(conn, row))
+        return effective_config(wf, row.stage, row.segment, self._config_overrides(conn, row))
 
-    def _gate(self, conn: Connection, row: Row[Any], gate: GateName, now: datetime) -> GateResult:
+    def _gate(self, conn: Connection, row: VentureRow, gate: GateName, now: datetime) -> GateResult:
         wf = self.pinned(conn, row.workflow_digest).workflow
-        stage = wf.stage(int(row.stage))
+        stage = wf.stage(row.stage)
         if stage is not None and not (stage.gates.entry if gate == "entry" else stage.gates.exit):
             return GateResult(stage.id, gate, ())  # what `evaluate_gate` gives for no checks, without reading facts
-        visit = self._visit(conn, int(row.id))
+        visit = self._visit(conn, row.id)
         facts = gate_facts(conn, self._data(conn, row, visit, now), int(visit.id))
-        return evaluate_gate(self._stage(wf, int(row.stage)), gate, facts, now)
+        return evaluate_gate(self._stage(wf, row.stage), gate, facts, now)
 
     @staticmethod
     def _gate_json(result: GateResult) -> dict[str, Any]:
@@ -441,7 +452,7 @@ class EngineBase:
     def _enter(
         self,
         conn: Connection,
-        row: Row[Any],
+        row: VentureRow,
         stage_id: int,
         actor: Actor,
         now: datetime,
@@ -463,10 +474,10 @@ class EngineBase:
         _INSERT_SUBSTAGE.many(conn, [{"visit": visit_id, "sub": sub.id} for sub in stage.substages])
         if not created:
             self._set(conn, row, now, stage=stage_id, status="active", status_detail=None)
-            row = self._row(conn, int(row.id))
+            row = self._row(conn, row.id)
         self._event(
             conn,
-            int(row.id),
+            row.id,
             "stage.entered",
             actor,
             now,
@@ -476,7 +487,7 @@ class EngineBase:
         )
         self._on_stage_entered(conn, row, stage_id, actor, now)
         if self._recheck_entry(conn, row, actor, now, entering=True):
-            row = self._row(conn, int(row.id))
+            row = self._row(conn, row.id)
         return row
 
     def _schedule(self, conn: Connection, venture_id: int, kind: str, ref: str, due: datetime) -> None:
@@ -513,36 +524,36 @@ class EngineBase:
         ]
         return RawJSON(f"[{', '.join(parts)}]")
 
-    def _advance_row(self, conn: Connection, row: Row[Any], actor: Actor, now: datetime, result: GateResult) -> None:
+    def _advance_row(self, conn: Connection, row: VentureRow, actor: Actor, now: datetime, result: GateResult) -> None:
         """Leave the current stage (its exit gate passed) and enter the next, or complete the workflow."""
         wf = self.pinned(conn, row.workflow_digest).workflow
-        visit = self._visit(conn, int(row.id))
+        visit = self._visit(conn, row.id)
         conn.execute(update(stage_visits).where(stage_visits.c.id == visit.id).values(exited_at=now, outcome="passed"))
         self._event(
             conn,
-            int(row.id),
+            row.id,
             "stage.exited",
             actor,
             now,
-            stage=int(row.stage),
+            stage=row.stage,
             reason="exit gate passed",
             data=self._gate_json(result),
         )
-        self._record_success(conn, wf, int(row.stage))
-        nxt = wf.next_stage(int(row.stage))
+        self._record_success(conn, wf, row.stage)
+        nxt = wf.next_stage(row.stage)
         if nxt is None:
             self._set(conn, row, now, status="completed", status_detail=None)
-            self._event(conn, int(row.id), "venture.completed", actor, now, stage=int(row.stage))
+            self._event(conn, row.id, "venture.completed", actor, now, stage=row.stage)
             return
         self._event(
             conn,
-            int(row.id),
+            row.id,
             "venture.advanced",
             actor,
             now,
             stage=nxt.id,
             reason=f"{row.stage} → {nxt.id}",
-            data={"from": int(row.stage), "to": nxt.id},
+            data={"from": row.stage, "to": nxt.id},
         )
         self._enter(conn, row, nxt.id, actor, now, f"advanced from stage {row.stage}")
 
@@ -550,27 +561,27 @@ class EngineBase:
     def _notify(self, conn: Connection, event: Event) -> None:
         """An event was appended: the notification layer writes its outbox rows here, in the same transaction."""
 
-    def _config_overrides(self, conn: Connection, row: Row[Any]) -> dict[str, ParamValue]:
+    def _config_overrides(self, conn: Connection, row: VentureRow) -> dict[str, ParamValue]:
         """The venture's own configuration overrides (the configuration layer reads its latest versions).
 
         Called on every trigger and gate evaluation: keep it free of queries when nothing changed.
         """
         return {}
 
-    def _on_stage_entered(self, conn: Connection, row: Row[Any], stage_id: int, actor: Actor, now: datetime) -> None:
+    def _on_stage_entered(self, conn: Connection, row: VentureRow, stage_id: int, actor: Actor, now: datetime) -> None:
         """A stage visit was opened (the configuration layer takes the `pre-stage-N` snapshot here)."""
 
     def _rollback_action(
-        self, conn: Connection, row: Row[Any], wf: Workflow, trig: Trigger, actor: Actor, now: datetime
+        self, conn: Connection, row: VentureRow, wf: Workflow, trig: Trigger, actor: Actor, now: datetime
     ) -> tuple[str, str]:
         """Carry out a rollback trigger's action; returns (outcome, detail). The base only records the decision."""
         self._event(
             conn,
-            int(row.id),
+            row.id,
             "rollback.decided",
             actor,
             now,
-            stage=int(row.stage),
+            stage=row.stage,
             reason=f"{trig.id}: {trig.description or trig.when}",
             data={"trigger": trig.id, "to": trig.action.rollback_to, "scope": trig.action.scope},
         )
@@ -584,13 +595,13 @@ class EngineBase:
     ) -> None:
         """React to an approval decision (an assisted trigger acts when approved)."""
 
-    def _facts_changed(self, conn: Connection, row: Row[Any], now: datetime) -> None:
+    def _facts_changed(self, conn: Connection, row: VentureRow, now: datetime) -> None:
         """Gate facts changed (substage, artifact, attestation, approval); the trigger layer may advance."""
 
     def _evaluate_triggers(
         self,
         conn: Connection,
-        row: Row[Any],
+        row: VentureRow,
         now: datetime,
         metrics: set[str] | None = None,
         only: str | None = None,
@@ -603,12 +614,12 @@ class EngineBase:
 
     def _row_with_states(
         self, conn: Connection, ref: str | int, lock: bool = False
-    ) -> tuple[Record, TriggerStates | None]:
+    ) -> tuple[VentureRow, TriggerStates | None]:
         """A venture row and, where the trigger layer can read them in the same query, its trigger states."""
         return self._row(conn, ref, lock), None
 
     def _recheck_entry(
-        self, conn: Connection, row: Row[Any], actor: Actor, now: datetime, entering: bool = False
+        self, conn: Connection, row: VentureRow, actor: Actor, now: datetime, entering: bool = False
     ) -> bool:
         """Block a venture whose entry gate fails; unblock a blocked one whose entry gate now passes.
 
@@ -621,11 +632,11 @@ class EngineBase:
             self._set(conn, row, now, status="blocked", status_detail=self._gate_json(result))
             self._event(
                 conn,
-                int(row.id),
+                row.id,
                 "venture.blocked",
                 SYSTEM,
                 now,
-                stage=int(row.stage),
+                stage=row.stage,
                 reason="entry gate not passed",
                 data=self._gate_json(result),
             )
@@ -634,11 +645,11 @@ class EngineBase:
             self._set(conn, row, now, status="active", status_detail=None)
             self._event(
                 conn,
-                int(row.id),
+                row.id,
                 "venture.unblocked",
                 actor,
                 now,
-                stage=int(row.stage),
+                stage=row.stage,
                 reason="entry gate passed",
             )
             return True

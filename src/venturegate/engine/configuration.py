@@ -31,6 +31,7 @@ from venturegate.engine.errors import BadInput, Conflict, Forbidden, NotFound
 from venturegate.engine.records import _Record
 from venturegate.store.prepared import Prepared
 from venturegate.store.schema import config_versions, snapshots
+from venturegate.store.trigger_states import VentureRow
 
 _WRITTEN = "venturegate.config_written"
 """`Connection.info` key: (venture, version) pairs written by the open transaction (not cacheable yet)."""
@@ -294,23 +295,23 @@ class ConfigOps(EngineBase):
     def _transaction_ended(self, conn: Connection) -> None:
         _forget_written(conn)
 
-    def _config_overrides(self, conn: Connection, row: Row[Any]) -> dict[str, ParamValue]:
+    def _config_overrides(self, conn: Connection, row: VentureRow) -> dict[str, ParamValue]:
         """The venture's overrides at its latest version: no query unless its configuration changed."""
         version = int(row.config_version)
         if version == 0:
             return {}
-        key = (int(row.id), version)
+        key = (row.id, version)
         found = self._override_cache.get(key)
         if found is not None:
             return found
-        values = {k: v for k, (v, _) in self._state_at(conn, int(row.id), version).items()}
+        values = {k: v for k, (v, _) in self._state_at(conn, row.id, version).items()}
         if key not in conn.info.get(_WRITTEN, ()):  # a version this open transaction wrote may still roll back
             if len(self._override_cache) >= _CACHE_LIMIT:
                 self._override_cache.clear()
             self._override_cache[key] = values
         return values
 
-    def _on_stage_entered(self, conn: Connection, row: Row[Any], stage_id: int, actor: Actor, now: datetime) -> None:
+    def _on_stage_entered(self, conn: Connection, row: VentureRow, stage_id: int, actor: Actor, now: datetime) -> None:
         """Take the `pre-stage-N` snapshot (the `stage.entered` event records the entry itself)."""
         stage = self.pinned(conn, row.workflow_digest).workflow.stage(stage_id)
         if stage is None or not stage.rollback.snapshot_on_entry:
@@ -334,10 +335,10 @@ class ConfigOps(EngineBase):
         with self.tx() as conn:
             row = self._row(conn, ref)
             wf = self.pinned(conn, row.workflow_digest).workflow
-            state = self._state_at(conn, int(row.id), int(row.config_version))
+            state = self._state_at(conn, row.id, int(row.config_version))
             if key is not None:
                 return [self._setting(wf, row, key, state)]
-            stage = wf.stage(int(row.stage))
+            stage = wf.stage(row.stage)
             keys = list(wf.config) + list(stage.config if stage else {})
             keys += sorted(k for k in state if k not in keys)
             return [self._setting(wf, row, k, state) for k in keys]
@@ -395,7 +396,7 @@ class ConfigOps(EngineBase):
             if row.status in ("killed", "completed"):
                 raise Conflict(f"venture '{row.name}' is {row.status}; its configuration is frozen")
             wf = self.pinned(conn, row.workflow_digest).workflow
-            param, _ = self._param(wf, key, int(row.stage))
+            param, _ = self._param(wf, key, row.stage)
             if param.approval_role and actor.role != param.approval_role:
                 raise Forbidden(
                     f"{key} may only be changed by {param.approval_role}; {actor.name} acts as {actor.role}"
@@ -403,17 +404,17 @@ class ConfigOps(EngineBase):
             parsed = parse_value(key, param, value)
             if key in secrets.KEYS:
                 _check_grant(key, parsed, actor)
-            state = self._state_at(conn, int(row.id), int(row.config_version))
+            state = self._state_at(conn, row.id, int(row.config_version))
             previous = self._setting(wf, row, key, state).value
             version = int(row.config_version) + 1
             self._write_version(conn, row, version, {key: parsed}, state, "set", actor, reason, now)
             self._event(
                 conn,
-                int(row.id),
+                row.id,
                 "config.changed",
                 actor,
                 now,
-                stage=int(row.stage),
+                stage=row.stage,
                 reason=reason,
                 data={"key": key, "value": parsed, "previous": previous, "version": version},
             )
@@ -453,7 +454,7 @@ class ConfigOps(EngineBase):
                     venture_id=row.id,
                     name=name,
                     version=int(row.config_version),
-                    stage=int(row.stage),
+                    stage=row.stage,
                     auto=False,
                     actor=actor.name,
                     reason=reason,
@@ -464,11 +465,11 @@ class ConfigOps(EngineBase):
             self._set(conn, row, now)
             self._event(
                 conn,
-                int(row.id),
+                row.id,
                 "snapshot.taken",
                 actor,
                 now,
-                stage=int(row.stage),
+                stage=row.stage,
                 reason=reason,
                 data={"name": name, "version": int(row.config_version)},
             )
@@ -495,7 +496,7 @@ class ConfigOps(EngineBase):
     def _write_version(
         self,
         conn: Connection,
-        row: Row[Any],
+        row: VentureRow,
         version: int,
         changes: dict[str, ParamValue | None],
         before: Overrides,
@@ -518,7 +519,7 @@ class ConfigOps(EngineBase):
                     "unset": value is None,
                     "previous": self._setting(wf, row, key, before).value if self._known(wf, key) else None,
                     "change": change,
-                    "stage": int(row.stage),
+                    "stage": row.stage,
                     "actor": actor.name,
                     "actor_role": actor.role,
                     "reason": reason,
@@ -528,9 +529,9 @@ class ConfigOps(EngineBase):
             ],
         )
         self._set(conn, row, now, config_version=version)
-        conn.info.setdefault(_WRITTEN, set()).add((int(row.id), version))
+        conn.info.setdefault(_WRITTEN, set()).add((row.id, version))
 
-    def _resolve(self, conn: Connection, row: Row[Any], text: str, where: str) -> int:
+    def _resolve(self, conn: Connection, row: VentureRow, text: str, where: str) -> int:
         """A version number, `current`, or the newest snapshot of that name, as a version."""
         text = str(text).strip()
         latest = int(row.config_version)
@@ -558,10 +559,12 @@ class ConfigOps(EngineBase):
             )
         return int(found.version)
 
-    def _diff(self, conn: Connection, row: Row[Any], a: int, b: int, scope: list[str] | None = None) -> list[DiffEntry]:
+    def _diff(
+        self, conn: Connection, row: VentureRow, a: int, b: int, scope: list[str] | None = None
+    ) -> list[DiffEntry]:
         """Keys whose override differs between versions a and b (limited to scopes when given)."""
         wf = self.pinned(conn, row.workflow_digest).workflow
-        before, after = self._state_at(conn, int(row.id), a), self._state_at(conn, int(row.id), b)
+        before, after = self._state_at(conn, row.id, a), self._state_at(conn, row.id, b)
         out: list[DiffEntry] = []
         for key in sorted(set(before) | set(after)):
             if scope is not None and scope_of(key) not in scope:
@@ -594,8 +597,8 @@ class ConfigOps(EngineBase):
             hint=f"did you mean '{close[0]}'?" if close else "`venturegate config get VENTURE` lists them",
         )
 
-    def _setting(self, wf: Workflow, row: Row[Any], key: str, state: Overrides) -> ConfigSetting:
-        param, stage_id = self._param(wf, key, int(row.stage))
+    def _setting(self, wf: Workflow, row: VentureRow, key: str, state: Overrides) -> ConfigSetting:
+        param, stage_id = self._param(wf, key, row.stage)
         value, version = param.default, None
         source: Source = "default"
         for seg, seg_value in param.segments.items():

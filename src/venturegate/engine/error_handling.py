@@ -51,6 +51,7 @@ from venturegate.engine.errors import BadInput, Conflict, NotFound
 from venturegate.engine.records import _Record
 from venturegate.engine.triggers import TriggerOps
 from venturegate.store.schema import error_log, escalations
+from venturegate.store.trigger_states import VentureRow
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds assumed to have run out when `raise_timeout` is told nothing better."""
@@ -270,7 +271,7 @@ class ErrorOps(TriggerOps):
             if row.status in ("killed", "completed"):
                 raise Conflict(f"venture '{row.name}' is {row.status}; its errors are no longer handled")
             wf = self.pinned(conn, row.workflow_digest).workflow
-            stage = self._error_stage(wf, int(row.stage) if stage_id is None else stage_id)
+            stage = self._error_stage(wf, row.stage if stage_id is None else stage_id)
             role = owner_role(stage, wf.defaults.escalation_role)
             found = classify(stage.errors, info, role)
             error_id = int(
@@ -301,7 +302,7 @@ class ErrorOps(TriggerOps):
             )
             self._event(
                 conn,
-                int(row.id),
+                row.id,
                 "error.reported",
                 actor,
                 now,
@@ -309,7 +310,7 @@ class ErrorOps(TriggerOps):
                 reason=f"{found.rule.id} ({found.category}): {info.message}"[:500],
                 data={"error": error_id, "classification": found.as_dict(), "info": info.as_dict()},
             )
-            ctx = ErrorContext(int(row.id), row.name, stage.id, found.rule.id, found.category, info)
+            ctx = ErrorContext(row.id, row.name, stage.id, found.rule.id, found.category, info)
             return ctx, found, role, error_id
 
     def _error_stage(self, wf: Workflow, stage_id: int) -> Stage:
@@ -452,7 +453,7 @@ class ErrorOps(TriggerOps):
     def _error_recurse(
         self,
         conn: Connection,
-        row: Row[Any],
+        row: VentureRow,
         ctx: ErrorContext,
         step: Recovery,
         head: str,
@@ -465,7 +466,7 @@ class ErrorOps(TriggerOps):
         wf = self.pinned(conn, row.workflow_digest).workflow
         target = step.go_to
         why_not = ""
-        if int(row.stage) != ctx.stage:
+        if row.stage != ctx.stage:
             why_not = f"the venture is at stage {row.stage} now, not {ctx.stage}"
         elif row.status not in ("active", "blocked"):
             why_not = f"the venture is {row.status}"

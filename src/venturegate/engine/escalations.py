@@ -89,7 +89,7 @@ class EscalationOps(TimerOps):
             target: int | str = int(resume_at) if resume_at.strip().isdigit() else resume_at.strip()
             if isinstance(target, str):
                 found = wf.find_substage(target)
-                if found is None or found[0].id != int(row.stage):
+                if found is None or found[0].id != row.stage:
                     raise BadInput(
                         f"'{resume_at}' is not a substage of stage {row.stage}",
                         where="--resume-at",
@@ -109,22 +109,22 @@ class EscalationOps(TimerOps):
                     .values(acted_count=0, state="inactive", since=None)
                 )
             self._set(conn, row, now, status="active", status_detail=None)
-            row = self._row(conn, int(row.id))
+            row = self._row(conn, row.id)
             self._event(
                 conn,
-                int(row.id),
+                row.id,
                 "escalation.resolved",
                 actor,
                 now,
-                stage=int(row.stage),
+                stage=row.stage,
                 reason=reason,
                 data={"code": esc.code, "resume_at": str(target)},
             )
             if isinstance(target, str):
-                self._reopen(conn, int(row.id), self._stage(wf, int(row.stage)), target)
+                self._reopen(conn, row.id, self._stage(wf, row.stage), target)
                 self._recheck_entry(conn, row, actor, now)
             else:
-                visit = self._visit(conn, int(row.id))
+                visit = self._visit(conn, row.id)
                 conn.execute(
                     update(stage_visits)
                     .where(stage_visits.c.id == visit.id)

@@ -118,7 +118,7 @@ class JobOps(EngineBase):
             raise BadInput(f"job options must be simple values; not {bad}", where="--option", hint="KEY=VALUE")
         with self.tx() as conn:
             row = self._row(conn, ref, lock=True)
-            if int(row.stage) != stage:
+            if row.stage != stage:
                 raise Conflict(f"venture '{row.name}' is at stage {row.stage}, not {stage}; run the crew of its stage")
             if row.status != "active":
                 raise Conflict(f"venture '{row.name}' is {row.status}; a crew runs only for an active venture")
@@ -150,7 +150,7 @@ class JobOps(EngineBase):
                 ).scalar_one()
             )
             self._event(
-                conn, int(row.id), "job.queued", actor, now, stage=stage, reason=f"job {job_id}: crew {crew}",
+                conn, row.id, "job.queued", actor, now, stage=stage, reason=f"job {job_id}: crew {crew}",
                 data={"job": job_id, "crew": crew, "options": opts},
             )  # fmt: skip
             return self._job_row(conn, job_id)
@@ -313,7 +313,7 @@ class JobOps(EngineBase):
         with self.tx() as conn:
             row = self._row(conn, ref)
             return self._event(
-                conn, int(row.id), "alert", actor, now, stage=int(row.stage), reason=message[:500],
+                conn, row.id, "alert", actor, now, stage=row.stage, reason=message[:500],
                 data={**(data or {}), "severity": severity, "source": actor.name},
             )  # fmt: skip
 

@@ -16,6 +16,7 @@ from venturegate.engine.facts import gate_facts
 from venturegate.engine.records import Event, SamplePoint, StoredSample, SubstageState, Venture, Visit
 from venturegate.store.prepared import Prepared
 from venturegate.store.schema import attestations, events, samples, stage_visits, substage_status, ventures
+from venturegate.store.trigger_states import VentureRow
 
 _INSERT_VENTURE = Prepared(
     insert(ventures)
@@ -71,7 +72,7 @@ class LifecycleOps(EngineBase):
                 conn,
                 {"name": name, "segment": segment, "digest": self.workflow.digest, "stage": stage, "now": now},
             )
-            vid = int(row.id)
+            vid = row.id
             self._event(
                 conn,
                 vid,
@@ -122,7 +123,7 @@ class LifecycleOps(EngineBase):
         if offset:
             query = query.offset(offset)
         with self.tx() as conn:
-            return [self._venture(r) for r in conn.execute(query)]
+            return [self._venture(VentureRow._make(r)) for r in conn.execute(query)]
 
     def venture_counts(self) -> dict[tuple[int, str], int]:
         """How many ventures are at each (stage, status), counted in the database."""
@@ -192,13 +193,13 @@ class LifecycleOps(EngineBase):
         with self.tx() as conn:
             row = self._row(conn, ref)
             wf = self.pinned(conn, row.workflow_digest).workflow
-            visit = self._visit(conn, int(row.id))
+            visit = self._visit(conn, row.id)
             state = {
                 r.substage: r
                 for r in conn.execute(select(substage_status).where(substage_status.c.visit_id == visit.id))
             }
             out = []
-            for sub in self._stage(wf, int(row.stage)).substages:
+            for sub in self._stage(wf, row.stage).substages:
                 r = state.get(sub.id)
                 out.append(
                     SubstageState(
@@ -241,7 +242,7 @@ class LifecycleOps(EngineBase):
             if not result.passed:
                 raise GateNotPassed(result)
             self._advance_row(conn, row, actor, now, result)
-            return self._venture(self._row(conn, int(row.id)))
+            return self._venture(self._row(conn, row.id))
 
     def complete_substage(
         self,
@@ -259,7 +260,7 @@ class LifecycleOps(EngineBase):
             if row.status != "active":
                 raise Conflict(f"venture '{row.name}' is {row.status}; substages can be completed only while active")
             wf = self.pinned(conn, row.workflow_digest).workflow
-            stage = self._stage(wf, int(row.stage))
+            stage = self._stage(wf, row.stage)
             sub = stage.substage(substage)
             if sub is None:
                 raise BadInput(
@@ -278,7 +279,7 @@ class LifecycleOps(EngineBase):
                     where=substage,
                     hint="items: " + "; ".join(sub.done_when),
                 )
-            visit = self._visit(conn, int(row.id))
+            visit = self._visit(conn, row.id)
             state = conn.execute(
                 select(substage_status).where(
                     substage_status.c.visit_id == visit.id, substage_status.c.substage == substage
@@ -299,7 +300,7 @@ class LifecycleOps(EngineBase):
             self._set(conn, row, now)
             self._event(
                 conn,
-                int(row.id),
+                row.id,
                 "substage.completed",
                 actor,
                 now,
@@ -307,7 +308,7 @@ class LifecycleOps(EngineBase):
                 substage=substage,
                 data={"items": given},
             )
-            self._facts_changed(conn, self._row(conn, int(row.id)), now)
+            self._facts_changed(conn, self._row(conn, row.id), now)
             return SubstageState(sub.id, sub.title, "done", given, actor.name, now)
 
     def reopen_substages(
@@ -332,7 +333,7 @@ class LifecycleOps(EngineBase):
             row = self._row(conn, ref, lock=True)
             if row.status != "active":
                 raise Conflict(f"venture '{row.name}' is {row.status}; substages can be re-opened only while active")
-            stage = self._stage(self.pinned(conn, row.workflow_digest).workflow, int(row.stage))
+            stage = self._stage(self.pinned(conn, row.workflow_digest).workflow, row.stage)
             unknown = [s for s in substages if stage.substage(s) is None]
             if unknown:
                 raise BadInput(
@@ -340,7 +341,7 @@ class LifecycleOps(EngineBase):
                     where="SUBSTAGE",
                     hint="substages: " + ", ".join(s.id for s in stage.substages),
                 )
-            visit = self._visit(conn, int(row.id))
+            visit = self._visit(conn, row.id)
             done = {
                 r.substage
                 for r in conn.execute(
@@ -357,11 +358,11 @@ class LifecycleOps(EngineBase):
                     .values(status="open", items=[], completed_by=None, completed_at=None)
                 )
                 self._event(
-                    conn, int(row.id), "substage.reopened", actor, now, stage=stage.id, substage=sub_id, reason=reason
+                    conn, row.id, "substage.reopened", actor, now, stage=stage.id, substage=sub_id, reason=reason
                 )
             if reopened:
                 self._set(conn, row, now)
-                self._facts_changed(conn, self._row(conn, int(row.id)), now)
+                self._facts_changed(conn, self._row(conn, row.id), now)
             subs = {s.id: s for s in stage.substages}
             return [SubstageState(s, subs[s].title, "open", [], None, None) for s in reopened]
 
@@ -373,7 +374,7 @@ class LifecycleOps(EngineBase):
             if row.status in ("killed", "completed"):
                 raise Conflict(f"venture '{row.name}' is {row.status}")
             wf = self.pinned(conn, row.workflow_digest).workflow
-            stage = self._stage(wf, int(row.stage))
+            stage = self._stage(wf, row.stage)
             written = (*stage.gates.entry, *stage.gates.exit, *(c for sub in stage.substages for c in sub.entry))
             checks = [c for c in written if isinstance(c, AttestCheck)]
             match = next((c for c in checks if c.attest == criterion), None)
@@ -388,7 +389,7 @@ class LifecycleOps(EngineBase):
                 raise BadInput(f'only a {match.role} may attest "{criterion}"', where="--as")
             if actor.kind != "human":
                 raise BadInput("attestations are made by people, not agents", where="--as")
-            visit = self._visit(conn, int(row.id))
+            visit = self._visit(conn, row.id)
             seen = conn.execute(
                 select(attestations.c.id).where(
                     attestations.c.visit_id == visit.id, attestations.c.criterion == criterion
@@ -401,15 +402,15 @@ class LifecycleOps(EngineBase):
                 self._set(conn, row, now)
                 self._event(
                     conn,
-                    int(row.id),
+                    row.id,
                     "criterion.attested",
                     actor,
                     now,
                     stage=stage.id,
                     reason=criterion,
                 )
-                self._recheck_entry(conn, self._row(conn, int(row.id)), actor, now)
-                self._facts_changed(conn, self._row(conn, int(row.id)), now)
+                self._recheck_entry(conn, self._row(conn, row.id), actor, now)
+                self._facts_changed(conn, self._row(conn, row.id), now)
 
     def _status(
         self,
@@ -430,10 +431,10 @@ class LifecycleOps(EngineBase):
                 self._set(conn, row, now, status=new, status_detail={"reason": reason} if reason else None)
             else:
                 self._set(conn, row, now, status="active", status_detail=None)
-            self._event(conn, int(row.id), kind, actor, now, stage=int(row.stage), reason=reason)
+            self._event(conn, row.id, kind, actor, now, stage=row.stage, reason=reason)
             if new is None:
-                self._recheck_entry(conn, self._row(conn, int(row.id)), actor, now, entering=True)
-            return self._venture(self._row(conn, int(row.id)))
+                self._recheck_entry(conn, self._row(conn, row.id), actor, now, entering=True)
+            return self._venture(self._row(conn, row.id))
 
     def pause(self, ref: str | int, *, actor: Actor, reason: str = "", now: datetime | None = None) -> Venture:
         """Pause a venture: nothing advances it until it is resumed."""

@@ -19,6 +19,7 @@ from venturegate.core.settings import retention_days
 from venturegate.engine.actors import SYSTEM
 from venturegate.engine.base import EngineBase
 from venturegate.store.schema import samples, ventures
+from venturegate.store.trigger_states import VentureRow
 
 RETENTION_BATCH = 5000
 """Most samples one retention transaction removes."""
@@ -45,11 +46,11 @@ class RetentionOps(EngineBase):
         batch = max(1, batch)
         cutoffs: list[tuple[int, int, datetime]] = []
         with self.tx() as conn:
-            for row in conn.execute(select(ventures)).all():
+            for row in map(VentureRow._make, conn.execute(select(ventures))):
                 wf = self.pinned(conn, row.workflow_digest).workflow
                 days = retention_days(wf, row.segment, self._config_overrides(conn, row))
                 if days is not None:
-                    cutoffs.append((int(row.id), days, now - timedelta(days=days)))
+                    cutoffs.append((row.id, days, now - timedelta(days=days)))
         report = RetentionReport()
         for vid, days, cutoff in cutoffs:
             removed = 0

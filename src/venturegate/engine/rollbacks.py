@@ -27,6 +27,7 @@ from venturegate.engine.errors import BadInput, Conflict, NotFound
 from venturegate.engine.records import _Record
 from venturegate.engine.triggers import TriggerOps
 from venturegate.store.schema import rollbacks
+from venturegate.store.trigger_states import VentureRow
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,7 @@ class RollbackOps(ConfigOps):
             if not dry_run and row.status in ("killed", "completed"):
                 raise Conflict(f"venture '{row.name}' is {row.status}; nothing can be rolled back")
             wf = self.pinned(conn, row.workflow_digest).workflow
-            stage = self._stage(wf, int(row.stage))
+            stage = self._stage(wf, row.stage)
             go_to: int | str | None = None
             if to is None:
                 if not cause.strip():
@@ -206,9 +207,7 @@ class RollbackOps(ConfigOps):
             )
             if go_to is not None and record.outcome == "completed":
                 why = f"rollback #{record.id} ({record.cause}): back to {go_to}"
-                _, detail = self._triggers()._recurse(
-                    conn, self._row(conn, int(row.id)), wf, go_to, why, actor, now, None
-                )
+                _, detail = self._triggers()._recurse(conn, self._row(conn, row.id), wf, go_to, why, actor, now, None)
                 record = RollbackRecord(**{**record.__dict__, "recursion": detail})
             return record
 
@@ -217,7 +216,7 @@ class RollbackOps(ConfigOps):
         with self.tx() as conn:
             row = self._row(conn, ref)
             wf = self.pinned(conn, row.workflow_digest).workflow
-            stage = self._stage(wf, int(row.stage))
+            stage = self._stage(wf, row.stage)
             plan = self._plan(stage, cause)
             version: int | None = None
             diff: list[DiffEntry] = []
@@ -252,7 +251,7 @@ class RollbackOps(ConfigOps):
             names: dict[int, str] = {}
             if ref is not None:
                 row = self._row(conn, ref)
-                names[int(row.id)] = row.name
+                names[row.id] = row.name
                 query = query.where(rollbacks.c.venture_id == row.id)
             out = []
             for r in conn.execute(query):
@@ -263,18 +262,18 @@ class RollbackOps(ConfigOps):
 
     # -- the trigger hook ----------------------------------------------------------------------
     def _rollback_action(
-        self, conn: Connection, row: Row[Any], wf: Workflow, trig: Trigger, actor: Actor, now: datetime
+        self, conn: Connection, row: VentureRow, wf: Workflow, trig: Trigger, actor: Actor, now: datetime
     ) -> tuple[str, str]:
         """A rollback trigger restores `rollback_to` (default `pre-stage-N`) for its scopes, in this transaction."""
         target = trig.action.rollback_to or f"pre-stage-{row.stage}"
         reason = f"{trig.id}: {trig.description or trig.when}"
         self._event(
             conn,
-            int(row.id),
+            row.id,
             "rollback.decided",
             actor,
             now,
-            stage=int(row.stage),
+            stage=row.stage,
             reason=reason,
             data={"trigger": trig.id, "to": trig.action.rollback_to, "scope": trig.action.scope},
         )
@@ -294,7 +293,7 @@ class RollbackOps(ConfigOps):
             )
         except BadInput as exc:  # e.g. no snapshot was taken on entry: a person has to decide
             code = self._triggers()._escalate(
-                conn, self._row(conn, int(row.id)), trig.role, f"{trig.id}: rollback impossible: {exc}", now, trig.id
+                conn, self._row(conn, row.id), trig.role, f"{trig.id}: rollback impossible: {exc}", now, trig.id
             )
             return "escalated", code
         if record.escalation is not None:
@@ -308,7 +307,7 @@ class RollbackOps(ConfigOps):
     def _restore(
         self,
         conn: Connection,
-        row: Row[Any],
+        row: VentureRow,
         target: str,
         scope: list[str] | None,
         *,
@@ -322,7 +321,7 @@ class RollbackOps(ConfigOps):
         keys: list[str] | None = None,
     ) -> RollbackRecord:
         start = time.perf_counter()
-        vid, current = int(row.id), int(row.config_version)
+        vid, current = row.id, int(row.config_version)
         target_version = self._resolve(conn, row, target, "--to")
         diff = self._diff(conn, row, current, target_version, scope)
         scopes = list(scope) if scope else sorted({e.scope for e in diff})
@@ -334,7 +333,7 @@ class RollbackOps(ConfigOps):
                 "id": None,
                 "venture_id": vid,
                 "venture": row.name,
-                "stage": int(row.stage),
+                "stage": row.stage,
                 "target": target,
                 "target_version": target_version,
                 "from_version": current,
@@ -365,7 +364,7 @@ class RollbackOps(ConfigOps):
             self._write_version(conn, row, to_version, changes, before, "rollback", actor, why, now)
             row = self._row(conn, vid)
         context = {"target": target, "target_version": target_version, "cause": cause, "reason": reason}
-        declared = self._stage(self.pinned(conn, row.workflow_digest).workflow, int(row.stage)).rollback.scopes
+        declared = self._stage(self.pinned(conn, row.workflow_digest).workflow, row.stage).rollback.scopes
         results = self._run_handlers(row, scopes, diff, trigger, context, declared)
         failed = [h for h in results if not h.ok]
         escalation = None
@@ -427,7 +426,7 @@ class RollbackOps(ConfigOps):
 
     def _run_handlers(
         self,
-        row: Row[Any],
+        row: VentureRow,
         scopes: list[str],
         diff: list[DiffEntry],
         trigger: str | None,
@@ -442,7 +441,7 @@ class RollbackOps(ConfigOps):
         self.plugin_hooks()
         results: list[HandlerResult] = []
         for scope in scopes:
-            handlers = self._handlers(scope, int(row.stage))
+            handlers = self._handlers(scope, row.stage)
             if scope in declared and not handlers:
                 results.append(
                     HandlerResult(
@@ -458,8 +457,8 @@ class RollbackOps(ConfigOps):
             changes = tuple(e for e in diff if e.scope == scope)
             ctx = RollbackContext(
                 row.name,
-                int(row.id),
-                int(row.stage),
+                row.id,
+                row.stage,
                 scope,
                 context["target"],
                 context["target_version"],

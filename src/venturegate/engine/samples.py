@@ -309,7 +309,7 @@ class SampleOps(EngineBase):
             if at > latest_allowed or at < earliest_allowed:
                 raise BadInput(time_error(at, now, max_age), where=f"{_where(i, n)}.at", hint=_PAST)
             key = s.key
-            vid = int(row.id)
+            vid = row.id
             dup = False
             if key is not None:
                 if not (0 < len(key) <= 200):
@@ -370,12 +370,12 @@ class SampleOps(EngineBase):
 
     def _unit(self, conn: Connection, row: Record, metric: str, where: str) -> ValueSpec:
         """The unit and range of a metric as the venture's pinned workflow declares it at its stage (cached)."""
-        ck = (row.workflow_digest, metric, int(row.stage))
+        ck = (row.workflow_digest, metric, row.stage)
         found: ValueSpec | None = self._units.get(ck)
         if found is not None:
             return found
         wf = self.pinned(conn, row.workflow_digest).workflow
-        m = wf.metric(metric, int(row.stage))
+        m = wf.metric(metric, row.stage)
         if m is None:
             names = sorted({n for st in wf.stages for n in st.metrics})
             close = difflib.get_close_matches(metric, names, n=1)

@@ -13,6 +13,7 @@ from venturegate.engine.actors import SYSTEM
 from venturegate.engine.records import Fired
 from venturegate.engine.triggers import TriggerOps
 from venturegate.store.schema import approvals, samples, timers
+from venturegate.store.trigger_states import VentureRow
 
 
 @dataclass
@@ -86,7 +87,7 @@ class TimerOps(TriggerOps):
         elif t.kind == "stale":
             self._check_stale(conn, row, t.ref, now, report)
 
-    def _expire(self, conn: Connection, row: Row[Any], approval_id: int, now: datetime, report: TickReport) -> None:
+    def _expire(self, conn: Connection, row: VentureRow, approval_id: int, now: datetime, report: TickReport) -> None:
         a = conn.execute(select(approvals).where(approvals.c.id == approval_id)).one()
         if a.status != "pending" or a.expires_at is None or a.expires_at > now:
             return
@@ -94,7 +95,7 @@ class TimerOps(TriggerOps):
         report.expired.append(int(a.id))
         self._event(
             conn,
-            int(row.id),
+            row.id,
             "approval.expired",
             SYSTEM,
             now,
@@ -106,7 +107,7 @@ class TimerOps(TriggerOps):
         if wf.approval_policy(int(a.stage), a.role).on_timeout == "escalate" and row.status in ("active", "blocked"):
             self._escalate(conn, row, a.role, f"approval #{a.id} for {a.role} expired", now, None)
 
-    def _check_stale(self, conn: Connection, row: Row[Any], metric: str, now: datetime, report: TickReport) -> None:
+    def _check_stale(self, conn: Connection, row: VentureRow, metric: str, now: datetime, report: TickReport) -> None:
         m = self.pinned(conn, row.workflow_digest).workflow.metric(metric)
         cadence = cadence_seconds(m.frequency) if m else None
         if cadence is None:
@@ -119,14 +120,14 @@ class TimerOps(TriggerOps):
         ).scalar()
         limit = timedelta(seconds=cadence + stale_grace(cadence))
         if last is None or last + limit <= now:
-            report.stale.append((int(row.id), metric))
+            report.stale.append((row.id, metric))
             self._event(
                 conn,
-                int(row.id),
+                row.id,
                 "metric.stale",
                 SYSTEM,
                 now,
-                stage=int(row.stage),
+                stage=row.stage,
                 reason=metric,
                 data={
                     "metric": metric,

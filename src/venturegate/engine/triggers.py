@@ -21,7 +21,7 @@ from venturegate.engine.base import Batch, as_id
 from venturegate.engine.errors import BadInput, Conflict, NotFound
 from venturegate.engine.progression import ProgressionOps
 from venturegate.engine.records import Fired, RaisedTrigger
-from venturegate.store.prepared import Prepared, RawJSON, Record
+from venturegate.store.prepared import Prepared, RawJSON
 from venturegate.store.schema import (
     approvals,
     escalations,
@@ -34,6 +34,7 @@ from venturegate.store.schema import (
 from venturegate.store.trigger_states import (
     COUNT_ACT,
     TriggerStates,
+    VentureRow,
     read_states,
     save_state,
     venture_with_states,
@@ -66,7 +67,7 @@ class TriggerOps(ProgressionOps):
     """Trigger evaluation and actions (the hooks the sample, approval and timer paths call)."""
 
     # -- evaluation ---------------------------------------------------------------------------
-    def _duration(self, conn: Connection, wf: Workflow, row: Row[Any], value: str) -> float:
+    def _duration(self, conn: Connection, wf: Workflow, row: VentureRow, value: str) -> float:
         if value.startswith("config."):
             value = str(self._effective(conn, wf, row)[value.removeprefix("config.")].value)
         return parse_duration(value)
@@ -74,7 +75,7 @@ class TriggerOps(ProgressionOps):
     def _evaluate_triggers(
         self,
         conn: Connection,
-        row: Row[Any],
+        row: VentureRow,
         now: datetime,
         metrics: set[str] | None = None,
         only: str | None = None,
@@ -89,7 +90,7 @@ class TriggerOps(ProgressionOps):
         `batch`, what the ventures of a batch share (window reads, held-back state writes).
         """
         wf = self.pinned(conn, row.workflow_digest).workflow
-        stage = self._stage(wf, int(row.stage))
+        stage = self._stage(wf, row.stage)
         fired: list[Fired] = []
         moved = False
         for trig in stage.triggers:
@@ -99,11 +100,11 @@ class TriggerOps(ProgressionOps):
                 continue
             if moved:
                 # The last action may have moved the venture: read it, its visit and trigger states again.
-                row, states, moved = self._row(conn, int(row.id)), None, False
-            if row.status != "active" or int(row.stage) != stage.id:
+                row, states, moved = self._row(conn, row.id), None, False
+            if row.status != "active" or row.stage != stage.id:
                 break
             if states is None:
-                states = self._states(conn, int(row.id))
+                states = self._states(conn, row.id)
             known = states.get(trig.id, (TriggerState(), False))
             result = self._judge(conn, row, wf, trig, now, known, latest, batch)
             if result is not None:
@@ -118,7 +119,7 @@ class TriggerOps(ProgressionOps):
 
     def _row_with_states(
         self, conn: Connection, ref: str | int, lock: bool = False
-    ) -> tuple[Record, TriggerStates | None]:
+    ) -> tuple[VentureRow, TriggerStates | None]:
         """A venture's row and trigger states in one query (`lock`: PostgreSQL locks the row); a name is resolved
         to its id first."""
         ident = as_id(str(ref))
@@ -135,7 +136,7 @@ class TriggerOps(ProgressionOps):
     def _judge(
         self,
         conn: Connection,
-        row: Row[Any],
+        row: VentureRow,
         wf: Workflow,
         trig: Trigger,
         now: datetime,
@@ -143,7 +144,7 @@ class TriggerOps(ProgressionOps):
         latest: Mapping[str, Sample] | None = None,
         batch: Batch | None = None,
     ) -> Fired | None:
-        vid = int(row.id)
+        vid = row.id
         expl = parsed_eval(self, conn, row, None, trig, now, latest, None if batch is None else batch.windows)
         explanation = expl.to_dict()
         # Encoded once for the trigger state and, when the trigger fires, its event (the serializer's own text).
@@ -186,9 +187,7 @@ class TriggerOps(ProgressionOps):
         if result.wake_at is not None and (moved or result.suppressed):
             self._schedule(conn, vid, "trigger", trig.id, result.wake_at)
         if result.suppressed:
-            self._event(
-                conn, vid, "trigger.suppressed", SYSTEM, now, stage=int(row.stage), reason=f"{trig.id}: cooldown"
-            )
+            self._event(conn, vid, "trigger.suppressed", SYSTEM, now, stage=row.stage, reason=f"{trig.id}: cooldown")
             return Fired(trig.id, trig.kind, _action(trig), trig.mode, "suppressed-cooldown", vid)
         if plan is not None:
             self._event(
@@ -197,7 +196,7 @@ class TriggerOps(ProgressionOps):
                 "trigger.fired",
                 SYSTEM,
                 now,
-                stage=int(row.stage),
+                stage=row.stage,
                 reason=f"{trig.id}: {trig.when}",
                 data={"trigger": trig.id, "kind": trig.kind, "explanation": explanation},
                 encoded=RawJSON(splice({"trigger": trig.id, "kind": trig.kind}, {"explanation": encoded})),
@@ -211,7 +210,7 @@ class TriggerOps(ProgressionOps):
                 "trigger.pending",
                 SYSTEM,
                 now,
-                stage=int(row.stage),
+                stage=row.stage,
                 reason=trig.id,
                 data={"until": result.wake_at.isoformat() if result.wake_at else None},
             )
@@ -219,18 +218,18 @@ class TriggerOps(ProgressionOps):
         return None
 
     # -- firing -------------------------------------------------------------------------------
-    def _mode(self, conn: Connection, wf: Workflow, row: Row[Any], trig: Trigger) -> Mode:
+    def _mode(self, conn: Connection, wf: Workflow, row: VentureRow, trig: Trigger) -> Mode:
         """The trigger's mode; an advance's is limited by the stage's progression mode."""
         if trig.kind != "advance":
             return trig.mode
-        return effective_mode(trig.mode, self._progression_mode(conn, wf, int(row.id), int(row.stage)))
+        return effective_mode(trig.mode, self._progression_mode(conn, wf, row.id, row.stage))
 
     def _fire(
-        self, conn: Connection, row: Row[Any], wf: Workflow, trig: Trigger, now: datetime, acted: int, plan: FirePlan
+        self, conn: Connection, row: VentureRow, wf: Workflow, trig: Trigger, now: datetime, acted: int, plan: FirePlan
     ) -> tuple[str, str]:
         """Carry out a firing's plan (`fire_plan`); returns (outcome, detail). `acted`: how many times the trigger
         already acted for the venture. An act the plan counts was stored with the trigger's state (`counts_act`)."""
-        vid, stage_id = int(row.id), int(row.stage)
+        vid, stage_id = row.id, row.stage
         if plan == "escalate":
             code = self._escalate(
                 conn,
@@ -258,11 +257,11 @@ class TriggerOps(ProgressionOps):
             return "proposed", f"approval #{aid} for {trig.role}"
         return self._act(conn, row, wf, trig, now, SYSTEM, counted=counts_act(trig.kind, plan))
 
-    def _propose(self, conn: Connection, row: Row[Any], wf: Workflow, trig: Trigger, now: datetime) -> int:
-        visit = self._visit(conn, int(row.id))
-        policy = wf.approval_policy(int(row.stage), trig.role)
+    def _propose(self, conn: Connection, row: VentureRow, wf: Workflow, trig: Trigger, now: datetime) -> int:
+        visit = self._visit(conn, row.id)
+        policy = wf.approval_policy(row.stage, trig.role)
         expires = now + timedelta(seconds=self._duration(conn, wf, row, policy.timeout))
-        payload = {"trigger": trig.id, "stage": int(row.stage), "action": trig.action.model_dump(exclude_defaults=True)}
+        payload = {"trigger": trig.id, "stage": row.stage, "action": trig.action.model_dump(exclude_defaults=True)}
         aid = int(
             conn.execute(
                 insert(approvals)
@@ -281,14 +280,14 @@ class TriggerOps(ProgressionOps):
                 .returning(approvals.c.id)
             ).scalar_one()
         )
-        self._schedule(conn, int(row.id), "approval", str(aid), expires)
+        self._schedule(conn, row.id, "approval", str(aid), expires)
         self._event(
             conn,
-            int(row.id),
+            row.id,
             "approval.requested",
             SYSTEM,
             now,
-            stage=int(row.stage),
+            stage=row.stage,
             reason=describe(trig),
             data={"approval": aid, "role": trig.role, "trigger": trig.id, "expires_at": expires.isoformat()},
         )
@@ -297,7 +296,7 @@ class TriggerOps(ProgressionOps):
     def _act(
         self,
         conn: Connection,
-        row: Row[Any],
+        row: VentureRow,
         wf: Workflow,
         trig: Trigger,
         now: datetime,
@@ -306,7 +305,7 @@ class TriggerOps(ProgressionOps):
         counted: bool = False,
     ) -> tuple[str, str]:
         """Carry out a trigger's action; returns (outcome, detail). `counted`: the act is already counted."""
-        vid, stage_id = int(row.id), int(row.stage)
+        vid, stage_id = row.id, row.stage
         reason = f"{trig.id}: {trig.description or trig.when}"
         if trig.kind == "alert":
             self._event(
@@ -356,7 +355,7 @@ class TriggerOps(ProgressionOps):
     def _recurse(
         self,
         conn: Connection,
-        row: Row[Any],
+        row: VentureRow,
         wf: Workflow,
         target: int | str,
         reason: str,
@@ -364,7 +363,7 @@ class TriggerOps(ProgressionOps):
         now: datetime,
         trig_id: str | None,
     ) -> tuple[str, str]:
-        vid, stage_id = int(row.id), int(row.stage)
+        vid, stage_id = row.id, row.stage
         self._record_failure(conn, wf, vid, stage_id)
         if isinstance(target, str):
             stage = self._stage(wf, stage_id)
@@ -447,12 +446,12 @@ class TriggerOps(ProgressionOps):
         )
 
     def _escalate(
-        self, conn: Connection, row: Row[Any], role: str, reason: str, now: datetime, trig_id: str | None
+        self, conn: Connection, row: VentureRow, role: str, reason: str, now: datetime, trig_id: str | None
     ) -> str:
-        stage_id = int(row.stage)
+        stage_id = row.stage
         n = _COUNT_ESCALATIONS.scalar(conn, {"stage": stage_id})
         code = f"SD-{stage_id}-ESCALATION-{n + 1}"
-        history = self._history(conn, int(row.id))
+        history = self._history(conn, row.id)
         _INSERT_ESCALATION.run(
             conn,
             {
@@ -470,7 +469,7 @@ class TriggerOps(ProgressionOps):
         self._set(conn, row, now, status="paused", status_detail={"escalation": code, "reason": reason})
         self._event(
             conn,
-            int(row.id),
+            row.id,
             "escalation.opened",
             SYSTEM,
             now,
@@ -513,7 +512,7 @@ class TriggerOps(ProgressionOps):
             row = self._row(conn, ref)
             wf = self.pinned(conn, row.workflow_digest).workflow
             out = []
-            for trig in self._stage(wf, int(row.stage)).triggers:
+            for trig in self._stage(wf, row.stage).triggers:
                 r = conn.execute(
                     select(trigger_state).where(
                         trigger_state.c.venture_id == row.id, trigger_state.c.trigger_id == trig.id
@@ -538,20 +537,20 @@ class TriggerOps(ProgressionOps):
             return out
 
     # -- hooks called by other operations ---------------------------------------------------
-    def _facts_changed(self, conn: Connection, row: Row[Any], now: datetime) -> None:
+    def _facts_changed(self, conn: Connection, row: VentureRow, now: datetime) -> None:
         """An advance trigger that already fired but found the exit gate closed tries again now."""
         if row.status != "active":
             return
         wf = self.pinned(conn, row.workflow_digest).workflow
-        stage = self._stage(wf, int(row.stage))
+        stage = self._stage(wf, row.stage)
         for trig in stage.triggers:
             if trig.kind != "advance":
                 continue
-            state, _ = self._state(conn, int(row.id), trig.id)
+            state, _ = self._state(conn, row.id, trig.id)
             if state.state == "firing" and self._mode(conn, wf, row, trig) == "auto":
                 self._act(conn, row, wf, trig, now, SYSTEM)
-                row = self._row(conn, int(row.id))
-                if row.status != "active" or int(row.stage) != stage.id:
+                row = self._row(conn, row.id)
+                if row.status != "active" or row.stage != stage.id:
                     return
 
     def _after_decision(
@@ -566,20 +565,20 @@ class TriggerOps(ProgressionOps):
         stage = wf.stage(int(payload.get("stage", row.stage)))
         trig = next((t for t in stage.triggers if t.id == trig_id), None) if stage else None
         if not approved or trig is None:
-            self._event(conn, int(row.id), "trigger.rejected", actor, now, stage=int(row.stage), reason=str(trig_id))
+            self._event(conn, row.id, "trigger.rejected", actor, now, stage=row.stage, reason=str(trig_id))
             return
-        if int(row.stage) != stage.id or row.status != "active":  # type: ignore[union-attr]
+        if row.stage != stage.id or row.status != "active":  # type: ignore[union-attr]
             self._event(
                 conn,
-                int(row.id),
+                row.id,
                 "trigger.stale",
                 actor,
                 now,
-                stage=int(row.stage),
+                stage=row.stage,
                 reason=f"{trig_id}: venture moved on before the approval",
             )
             return
-        state, _ = self._state(conn, int(row.id), trig.id)
+        state, _ = self._state(conn, row.id, trig.id)
         if trig.kind in ("recursion", "rollback") and trig.max is not None and state.acted_count >= trig.max:
             self._escalate(conn, row, trig.role, f"{trig.id} approved past its limit {trig.max}", now, trig.id)
             return
@@ -589,7 +588,7 @@ class TriggerOps(ProgressionOps):
 def parsed_eval(
     ops: TriggerOps,
     conn: Connection,
-    row: Row[Any],
+    row: VentureRow,
     visit: Any | None,
     trig: Trigger,
     now: datetime,

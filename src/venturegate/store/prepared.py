@@ -150,8 +150,10 @@ class _Compiled:
 class Prepared:
     """A statement compiled once per dialect; `run`, `first`, `scalar`, `all` and `many` execute it fast."""
 
-    def __init__(self, statement: ClauseElement) -> None:
+    def __init__(self, statement: ClauseElement, row: type[tuple[Any, ...]] | None = None) -> None:
+        """`row`: a named tuple class for the rows (its fields the statement's columns, in order), e.g. a typed one."""
         self.statement = statement
+        self.row_type = row
         self._compiled: dict[str, _Compiled] = {}
 
     def _compile(self, dialect: Dialect) -> _Compiled:
@@ -184,7 +186,7 @@ class Prepared:
             if col.key in binders:
                 defaults[col.key] = default.arg
         columns = tuple(getattr(self.statement, "exported_columns", ()))
-        row = namedtuple("Row", [c.key for c in columns], rename=True) if columns else None
+        row = self.row_type or (namedtuple("Row", [c.key for c in columns], rename=True) if columns else None)
         found = self._compiled[dialect.name] = _Compiled(
             compiled.string,
             names,
