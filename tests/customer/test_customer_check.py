@@ -16,7 +16,7 @@ from venturegate.core.gates import CheckResult, GateFacts, evaluate_checks
 from venturegate.definitions.loader import LoadedWorkflow, load_workflow
 from venturegate.definitions.model import CustomerCheck, CustomerSpec
 from venturegate.engine import Engine
-from venturegate.engine.errors import BadInput
+from venturegate.engine.exceptions import BadInput
 from venturegate.store.database import connect, ensure_schema
 
 REFS = {

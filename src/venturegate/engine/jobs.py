@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Row, insert, select, update
 
 from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.base import EngineBase
-from venturegate.engine.errors import BadInput, Conflict, NotFound
+from venturegate.engine.exceptions import BadInput, Conflict, NotFound
 from venturegate.engine.records import _Record
 from venturegate.store.schema import jobs
 
