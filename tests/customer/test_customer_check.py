@@ -35,14 +35,14 @@ def _judge(spec: CustomerSpec, config: dict[str, ConfigValue], answers: list[flo
 
 
 def test_switched_off_the_check_passes_as_not_required() -> None:
-    spec = CustomerSpec(metric="survey", **REFS)  # type: ignore[arg-type]
+    spec = CustomerSpec(metric="survey", **REFS)
     result = _judge(spec, {"customer.required": False, "customer.min_count": 5, "customer.min_score": 3.5}, [])
     assert (result.verdict, result.observed) == ("pass", "not required")
     assert result.reason == "not required for this venture (config customer.required is false)"
 
 
 def test_numbers_from_config_are_used_and_their_source_is_named() -> None:
-    spec = CustomerSpec(metric="survey", **REFS)  # type: ignore[arg-type]
+    spec = CustomerSpec(metric="survey", **REFS)
     config: dict[str, ConfigValue] = {
         "customer.required": True,
         "customer.min_count": 3,
