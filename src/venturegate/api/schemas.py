@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, Tag
 from pydantic.dataclasses import dataclass
 
+from venturegate.crews.base import AgentSpec
 from venturegate.engine import (
     SampleIn,
     configuration,
@@ -514,12 +515,7 @@ class JobStart(_In):
     )
 
 
-class CrewAgent(_Out):
-    """One agent of a crew and the substages it serves."""
-
-    name: str
-    role: str
-    substages: list[str]
+CrewAgent = AgentSpec
 
 
 class Crew(_Out):
