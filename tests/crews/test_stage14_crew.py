@@ -67,7 +67,7 @@ def _owned_redis(prefix: str) -> list[int]:
         client = redis.Redis(db=db)
         owner = client.get(OWNER_KEY)
         client.close()
-        if owner and owner.decode().startswith(f"venturegate:{prefix}:"):
+        if isinstance(owner, bytes) and owner.decode().startswith(f"venturegate:{prefix}:"):
             found.append(db)
     return found
 

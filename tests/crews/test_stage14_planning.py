@@ -129,7 +129,7 @@ def _epics() -> list[dict[str, object]]:
 
 
 def test_backlog_transformation_rules() -> None:
-    got = bl.build(_epics())  # type: ignore[arg-type]
+    got = bl.build(_epics())
     ids = [s.id for s in got.stories]
     assert ids == ["auth-1", "auth-2", "cart", "shop-2"]
     assert got.by_id()["cart"].depends_on == ("auth-1", "auth-2")  # an epic dependency means all its stories

@@ -25,7 +25,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from venturegate.api.schemas import UNION_TAGS
-from venturegate.engine.errors import ArtifactInvalid, BadInput, Conflict, Forbidden, GateNotPassed, NotFound
+from venturegate.engine.exceptions import ArtifactInvalid, BadInput, Conflict, Forbidden, GateNotPassed, NotFound
 
 log = logging.getLogger("venturegate.api")
 MEDIA_TYPE = "application/problem+json"

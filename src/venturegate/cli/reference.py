@@ -11,7 +11,7 @@ from venturegate.cli.app import app
 from venturegate.engine import records
 from venturegate.engine.approvals import ReviewedApproval
 from venturegate.engine.configuration import ConfigChange, ConfigDiff, ConfigSetting, DiffEntry, Snapshot
-from venturegate.engine.error_handling import CategoryFigures, ErrorRecord, ErrorReport
+from venturegate.engine.error_recovery import CategoryFigures, ErrorRecord, ErrorReport
 from venturegate.engine.outbox import DeliveryReport, OutboxEntry
 from venturegate.engine.records import Fired
 from venturegate.engine.rollbacks import HandlerResult, RollbackPlanReport, RollbackRecord

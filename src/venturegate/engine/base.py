@@ -19,7 +19,7 @@ from venturegate.core.triggers import TriggerState
 from venturegate.definitions.loader import LoadedWorkflow, load_workflow, workflow_from_document
 from venturegate.definitions.model import ParamValue, Stage, Trigger, Workflow
 from venturegate.engine.actors import SYSTEM, Actor
-from venturegate.engine.errors import BadInput, Conflict, NotFound
+from venturegate.engine.exceptions import BadInput, Conflict, NotFound
 from venturegate.engine.facts import StoreData, gate_facts
 from venturegate.engine.records import Event, Fired, Venture
 from venturegate.store.database import connect, ensure_schema, sqlite_begin, sqlite_end

@@ -20,7 +20,7 @@ from venturegate.core.triggers import TriggerState, effective_mode, step
 from venturegate.definitions.model import Stage, Trigger, Workflow
 from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.base import TriggerStates, as_id
-from venturegate.engine.errors import BadInput, Conflict, NotFound
+from venturegate.engine.exceptions import BadInput, Conflict, NotFound
 from venturegate.engine.progression import ProgressionOps
 from venturegate.engine.records import Fired, RaisedTrigger
 from venturegate.store.prepared import Prepared, RawJSON, Record

@@ -330,7 +330,7 @@ rollbacks = Table(
     Index("ix_rollbacks_venture", "venture_id", "id"),
 )
 
-# --- error log (engine/error_handling.py) ---
+# --- error log (engine/error_recovery.py) ---
 
 error_log = Table(
     "error_log",

@@ -67,6 +67,7 @@ def test_the_full_run_keeps_what_helps_and_rolls_back_the_rest(
     steps: list[str] = []
     done = run_job(sqlite_engine, job.id, sink=lambda step, d, t, m: steps.append(step))
     assert done.status == "succeeded", done.error
+    assert done.result is not None
     summary = done.result["summary"]
     assert {s.split(" ")[0] for s in steps} >= {"28.1", "28.2", "28.3"}
     names = {a.name for a in sqlite_engine.artifacts("shopfast")}

@@ -14,7 +14,7 @@ from venturegate.crews.stage28.demo_target import ShopProcess, spec
 from venturegate.crews.stage28.profiler import Measurement, hot_paths, measure
 from venturegate.crews.stage28.target import Target, read_target
 from venturegate.crews.stage28.traffic import Workload, endpoints_from_spec
-from venturegate.engine.errors import BadInput
+from venturegate.engine.exceptions import BadInput
 
 Shop = Callable[..., ShopProcess]
 

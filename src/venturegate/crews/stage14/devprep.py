@@ -23,7 +23,7 @@ from venturegate.crews.stage14.environment import EnvironmentOutcome, setup
 from venturegate.crews.stage14.formation import form
 from venturegate.crews.stage14.inputs import Inputs, read
 from venturegate.crews.stage14.planning import SprintOutcome, plan
-from venturegate.engine.errors import BadInput, GateNotPassed
+from venturegate.engine.exceptions import BadInput, GateNotPassed
 from venturegate.engine.rollbacks import RollbackContext
 
 STAGE = 14

@@ -10,7 +10,7 @@ from typing import Any
 from venturegate.crews.stage14.readiness import INPUTS, Flags, Score, Settings, compute
 from venturegate.crews.stage14.team import RaciRow, validate_raci
 from venturegate.engine.actors import Actor
-from venturegate.engine.errors import NotFound
+from venturegate.engine.exceptions import NotFound
 from venturegate.engine.samples import SampleIn
 
 

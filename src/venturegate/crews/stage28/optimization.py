@@ -33,7 +33,7 @@ from venturegate.crews.stage28.target import (
     register_live,
 )
 from venturegate.crews.stage28.traffic import Request, Workload
-from venturegate.engine.errors import BadInput, NotFound
+from venturegate.engine.exceptions import BadInput, NotFound
 from venturegate.engine.secrets import KEYS as SECRET_KEYS
 from venturegate.engine.secrets import SecretGrant
 
