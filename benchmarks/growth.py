@@ -65,8 +65,9 @@ def timed(call: Callable[[], Any], n: int) -> dict[str, float]:
     return {"p50_ms": round(statistics.median(times), 2), "p95_ms": round(times[max(0, round(0.95 * n) - 1)], 2)}
 
 
-def generate(engine: Engine, venture_id: int, n: int, end: datetime) -> float:
-    """Insert `n` samples of `quality`, one every 10 s up to `end`, straight into the store; the seconds it took.
+def generate(engine: Engine, venture_ids: list[int], n: int, end: datetime) -> float:
+    """Insert `n` samples of `quality` for each venture, one every 10 s up to `end`, straight into the store, the
+    ventures' rows interleaved in time order (as ventures measured together are stored); the seconds it took.
 
     PostgreSQL: COPY in chunks of 200,000 rows, one transaction, then VACUUM ANALYZE (what autovacuum leaves in a
     steady state: the visibility map set, so index-only scans skip the heap). SQLite: the driver's executemany in
@@ -79,11 +80,13 @@ def generate(engine: Engine, venture_id: int, n: int, end: datetime) -> float:
         driver: Any = raw.driver_connection
         if engine.db.dialect.name == "postgresql":
             with driver.cursor() as cur:
-                for lo in range(0, n, 200_000):
+                step = max(1, 200_000 // len(venture_ids))
+                for lo in range(0, n, step):
                     buf = io.StringIO()
-                    for i in range(lo, min(n, lo + 200_000)):
+                    for i in range(lo, min(n, lo + step)):
                         at = (first + STEP * i).isoformat()
-                        buf.write(f"{venture_id}\tquality\t{50 + (i % 40)}\t{at}\tbench\t{at}\n")
+                        for vid in venture_ids:
+                            buf.write(f"{vid}\tquality\t{50 + (i % 40)}\t{at}\tbench\t{at}\n")
                     with cur.copy("COPY samples (venture_id, metric, value, at, actor, recorded_at) FROM STDIN") as cp:
                         cp.write(buf.getvalue())
             driver.commit()
@@ -93,11 +96,11 @@ def generate(engine: Engine, venture_id: int, n: int, end: datetime) -> float:
         else:
             base = first.astimezone(UTC).replace(tzinfo=None)
             sql = "INSERT INTO samples (venture_id, metric, value, at, actor, recorded_at) VALUES (?, ?, ?, ?, ?, ?)"
-            for lo in range(0, n, 1_000_000):
-                rows = []
-                for i in range(lo, min(n, lo + 1_000_000)):
+            for lo in range(0, n, 1_000_000 // len(venture_ids)):
+                rows: list[tuple[Any, ...]] = []
+                for i in range(lo, min(n, lo + 1_000_000 // len(venture_ids))):
                     at = (base + STEP * i).isoformat(" ", "microseconds")
-                    rows.append((venture_id, "quality", float(50 + (i % 40)), at, "bench", at))
+                    rows.extend((vid, "quality", float(50 + (i % 40)), at, "bench", at) for vid in venture_ids)
                 driver.execute("BEGIN IMMEDIATE")
                 driver.executemany(sql, rows)
                 driver.execute("COMMIT")
@@ -190,7 +193,7 @@ def measure(url: str, n: int, repeat: int, with_plans: bool = False, compare: bo
         v = engine.create_venture("big", "b2b_smb", actor=LEAD)
         engine.create_venture("small", "b2b_smb", actor=LEAD)
         now = datetime.now(UTC)
-        seconds = generate(engine, v.id, n, now)
+        seconds = generate(engine, [v.id], n, now)
         _, secret = engine.create_token("bench-chair", "chairman", actor=CHAIR)
         keys = iter(range(10**9))
         result: dict[str, Any] = {"samples": n, "generate_s": round(seconds, 1)}
@@ -250,6 +253,26 @@ OPS = (
 )
 
 
+def interleaved(url: str, ventures: int, n: int, repeat: int) -> dict[str, Any]:
+    """The aggregates of one venture whose `n` samples are interleaved with `ventures - 1` others' (each heap page
+    holds a few of its rows, as in a store where ventures are measured together), on the covering index and on
+    the narrow one (before migration 0011)."""
+    engine = Engine.open(url, str(WORKFLOW))
+    try:
+        ids = [engine.create_venture(f"v{i}", "b2b_smb", actor=LEAD).id for i in range(ventures)]
+        now = datetime.now(UTC)
+        result: dict[str, Any] = {"ventures": ventures, "samples_per_venture": n}
+        result["generate_s"] = round(generate(engine, ids, n, now), 1)
+        result["covering"] = aggregates(engine, ids[0], now, repeat)
+        result["covering"]["plans"] = {k: w for k, w in plans(engine, ids[0], now).items() if k.startswith("stats")}
+        with_index(engine, NARROW)
+        result["narrow"] = aggregates(engine, ids[0], now, repeat)
+        result["narrow"]["plans"] = {k: w for k, w in plans(engine, ids[0], now).items() if k.startswith("stats")}
+        return result
+    finally:
+        engine.db.dispose()
+
+
 def _ok(answer: Any) -> None:
     assert answer.status_code == 200, answer.status_code
 
@@ -265,6 +288,13 @@ def main() -> None:
         action="store_true",
         help="At the largest size, also time the aggregates on the narrow index.",
     )
+    parser.add_argument(
+        "--interleaved",
+        type=int,
+        default=0,
+        metavar="V",
+        help="Instead: compare the indexes on V ventures' interleaved samples (60,480 each: a full 7-day window).",
+    )
     parser.add_argument("--postgres", default=ADMIN_URL, help="An admin URL of the PostgreSQL server to use.")
     parser.add_argument("--quick", action="store_true", help="A smoke run: 10^3 and 10^4 samples, 5 repeats.")
     args = parser.parse_args()
@@ -272,6 +302,14 @@ def main() -> None:
     if args.quick:
         sizes, args.repeat = [1_000, 10_000], 5
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    if args.interleaved:
+        with tempfile.TemporaryDirectory() as tmp:
+            found = {}
+            for backend in backends:
+                with database(backend, Path(tmp), 0, args.postgres) as url:
+                    found[backend] = interleaved(url, args.interleaved, 7 * 8640, args.repeat)
+        print(json.dumps({"benchmark": "growth --interleaved", "runs": found, "loadavg": os.getloadavg()}, indent=2))
+        return
     runs: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for backend in backends:
