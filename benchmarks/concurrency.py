@@ -425,6 +425,7 @@ def phase(name: str, url: str, n: int, seconds: float, opts: dict[str, int], ser
         steps = 1 + (len(PROCESS) if name == "process" else len(SPIFF_PROCESS))
         result |= {
             "processes": units,
+            "transactions": len(tx),
             "processes_per_s": round(units / wall, 1),
             "transactions_per_s": round(len(tx) / wall, 1),
             "transactions_per_process": steps,

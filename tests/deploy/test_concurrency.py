@@ -21,8 +21,8 @@ def test_two_clients_run_every_phase_and_the_figures_add_up(postgres_ok: bool) -
     assert process["clients"] == 2 and process["processes"] >= 2  # each client finishes at least one process
     # Every process: three recursions and an escalation, each a firing `record_sample` call.
     assert process["detection_ms"]["n"] == 4 * process["processes"]
-    assert process["transactions_per_s"] == pytest.approx(8 * process["processes_per_s"], rel=0.01)
-    assert 0 < process["transaction_p50_ms"] <= process["transaction_p99_ms"] <= process["process_p99_ms"]
+    assert process["transactions"] == 8 * process["processes"]
+    assert 0 < process["transaction_p50_ms"] <= process["transaction_p99_ms"]
     assert ingest["samples"] > 0 and ingest["samples"] % 50 == 0
     assert process["server"]["wal_syncs"] > 0  # the transactions were committed durably on the server
     try:
@@ -31,5 +31,5 @@ def test_two_clients_run_every_phase_and_the_figures_add_up(postgres_ok: bool) -
         assert "not installed" in doc["spiffworkflow"] and "spiffworkflow" not in row
     else:
         peer = row["spiffworkflow"]
-        assert peer["processes"] >= 2 and peer["transactions_per_process"] == 5
+        assert peer["processes"] >= 2 and peer["transactions"] == 5 * peer["processes"]
         assert row["ratio_to_spiffworkflow"] == round(process["processes_per_s"] / peer["processes_per_s"], 2)
