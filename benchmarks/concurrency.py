@@ -454,6 +454,9 @@ def database(admin_url: str) -> Iterator[str]:
     try:
         db = connect(url)
         ensure_schema(db)
+        # The first venture pins the workflow version; done here because two clients pinning it at once collide
+        # (check-then-insert in `Engine._pin_current`; one fails on the primary key — reported in session notes).
+        Engine(db, load_workflow(str(WORKFLOW))).create_venture("pin", SEGMENTS[0], STAGE, actor=AGENT)
         with db.begin() as conn:
             conn.execute(
                 text(
