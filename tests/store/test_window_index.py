@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import Connection, inspect
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from tests.conftest import T0
 from venturegate.engine.facts import _FIRST, _LAST, _LATEST, _NEWEST, _STATS
@@ -18,7 +19,7 @@ WINDOW = {"vid": 1, "metric": "quality", "start": T0 - timedelta(days=7), "end":
 
 def _plan(conn: Connection, prepared: Prepared) -> str:
     """The backend's plan of one of the store's statements."""
-    compiled = prepared.statement.compile(dialect=conn.dialect)
+    compiled = cast(SQLCompiler, prepared.statement.compile(dialect=conn.dialect))
     params = compiled.construct_params(WINDOW)
     args: Any = tuple(params[k] for k in compiled.positiontup or ()) if compiled.positional else params
     pg = conn.dialect.name == "postgresql"
