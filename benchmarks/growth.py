@@ -15,6 +15,9 @@ Each figure is the median and p95 of `--repeat` calls after two warm-ups, in mil
 
     .venv/bin/python benchmarks/growth.py                 # 10^3 and 10^5, both backends
     .venv/bin/python benchmarks/growth.py --full          # and 10^7 (minutes to generate)
+    .venv/bin/python benchmarks/growth.py --full --plans --compare-index   # plans; the narrow index's timings too
+    .venv/bin/python benchmarks/growth.py --interleaved 20   # the index comparison on 20 ventures' interleaved rows
+    .venv/bin/python benchmarks/growth.py --quick         # 10^3 and 10^4, a smoke run
 """
 
 from __future__ import annotations
