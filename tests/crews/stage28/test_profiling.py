@@ -84,3 +84,32 @@ def test_endpoints_must_match_the_spec(shop: Shop, shop_db: str, redis28: str) -
         _target(proc, shop_db, redis28, endpoints="GET /products/{id}, GET /nope")
     target = _target(proc, shop_db, redis28, endpoints="get /products/{id}")
     assert [e.name for e in target.endpoints] == ["GET /products/{id}", "POST /orders"]
+
+
+def test_one_sampler_reads_a_process_the_host_or_anything_and_ends_quietly_with_the_process() -> None:
+    import subprocess
+    import sys
+    import time
+
+    from venturegate.crews.stage28.process import Sampler, host_reading, process_reading
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with Sampler(process_reading(child.pid), interval=0.02) as proc, Sampler(host_reading(), interval=0.02) as host:
+            time.sleep(0.15)
+            child.kill()
+            child.wait(5)
+            time.sleep(0.1)  # readings after the exit end the process sampler, not the block
+        got = proc.summary()
+        assert set(got) == {
+            f"{k}_{s}" for k in ("cpu_percent", "memory_percent", "rss_mb") for s in ("avg", "peak")
+        } | {"samples"}
+        assert 1 <= got["samples"] < 15 and got["rss_mb_peak"] > 1, got
+        assert host.summary()["samples"] >= 5 and 0 < host.summary()["memory_percent_avg"] <= 100
+    finally:
+        child.kill()
+        child.wait(5)
+    once = Sampler(lambda: {"in_use": 3}, interval=60)
+    with once:
+        pass
+    assert once.summary() == {"in_use_avg": 3.0, "in_use_peak": 3.0, "samples": 1.0}  # one reading at the end
