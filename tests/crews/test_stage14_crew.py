@@ -152,6 +152,22 @@ def test_full_stage14_run(sqlite_engine: Engine, tmp_path: Path, prefix: str) ->
     checks = {c.name: c.verdict for c in engine.check_gate("acme", "exit").checks}
     assert checks["Roles filled"] == "pass" and checks["RACI approved"] == "pass"
     assert checks["Onboarding complete"] == "fail"  # 0 of 5 finished their checklist
+    # 6. A rollback of the `environments` scope tears down what this workspace's runs provisioned, and only
+    # that: another workspace's venture 1 (its own prefix) keeps its environment.
+    marks = engine.setting("acme", "environments.provisioned").value
+    assert marks == [f"venturegate:{prefix}:v1:dev", f"venturegate:{prefix}:v1:staging"]
+    other = EnvironmentRequest(1, "dev", 1, prefix=f"{prefix}o")
+    driver = LocalDriver()
+    driver.provision(other)
+    try:
+        record = engine.rollback("acme", "pre-stage-14", actor=demo.LEAD, scope=["environments"], reason="test")
+        (handler,) = [h for h in record.handlers if h.scope == "environments"]
+        assert handler.ok and f"database {prefix}_v1_dev" in handler.detail, handler.detail
+        assert _databases(prefix) == [f"{prefix}o_v1_dev"] and _owned_redis(prefix) == []
+        assert len(_owned_redis(f"{prefix}o")) == 1
+        assert engine.setting("acme", "environments.provisioned").value == []
+    finally:
+        driver.teardown(other)
 
 
 def test_unknown_stack_is_classified_and_changes_nothing(sqlite_engine: Engine, tmp_path: Path, prefix: str) -> None:
