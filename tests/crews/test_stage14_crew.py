@@ -50,7 +50,7 @@ def prefix() -> Iterator[str]:
 
 
 def _run(engine: Engine, tmp_path: Path, prefix: str, venture: str = "acme", **options: Any) -> Any:
-    opts = {"resource_prefix": prefix, "probe_seconds": 0.6, "probe_interval": 0.2, "solver_seconds": 2,
+    opts = {"resource_prefix": prefix, "probe_seconds": 0.6, "probe_interval": 0.2, "solver_seconds": 0.5,
             "retry_backoff": 0.01, "trials": 2000, **options}  # fmt: skip
     return crew.run(CrewContext(engine, venture, 14, options=opts, output_root=tmp_path / "crews"))
 

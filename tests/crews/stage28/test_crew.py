@@ -26,7 +26,7 @@ from venturegate.crews.stage28.target import DATABASE_ENV, REDIS_ENV, forget_liv
 from venturegate.engine import Engine
 
 Shop = Callable[..., ShopProcess]
-FAST = {"rate": 15, "seconds": 6}
+FAST = {"rate": 20, "seconds": 4}
 
 
 @pytest.fixture
@@ -202,14 +202,15 @@ def test_bad_input_ends_the_run_classified_with_nothing_changed(
     assert config.read_text() == "{}"  # nothing applied on the target
 
 
-def test_the_cli_runs_the_stage_28_crew(env: Path, sqlite_engine: Engine, shop: Shop) -> None:
+def test_the_cli_runs_the_stage_28_crew(env: Path, sqlite_engine: Engine) -> None:
     from typer.testing import CliRunner
 
+    from tests.triggers.helpers import put
     from venturegate.cli.app import app
 
     db = str(sqlite_engine.db.url)
-    sqlite_engine.create_venture("clivent", "b2c_mass", 28, actor=LEAD)
-    put_entry_inputs(sqlite_engine, "clivent", _options(shop("none")), actor=LEAD, root=env, requests=20)
+    v = sqlite_engine.create_venture("clivent", "b2c_mass", 28, actor=LEAD).id
+    put(sqlite_engine, v, ["performance_baseline", "bottleneck_analysis"])  # the entry gate's inputs, as given
     grant_target(sqlite_engine, "clivent", os.environ[DATABASE_ENV], os.environ[REDIS_ENV], actor=LEAD)
     listed = CliRunner().invoke(app, ["--db", db, "crews", "--json"])
     assert {c["entry_point"]: c["stage"] for c in json.loads(listed.output)}["stage28"] == 28
@@ -269,6 +270,7 @@ def test_api_and_dashboard_start_verification_runs_that_feed_perf_004(
         summary = result["summary"]
         assert summary["verified"]["api_p95_ms"] > 0 and summary["advance"]["for"] == "1h"
         assert summary["advance"]["state"] in ("inactive", "pending")  # green or not on this machine's load
+        assert "report_error" not in summary and Path(summary["report"]).exists()
         assert result["artifacts"] == []
     assert shown["result"]["summary"]["verified"] == second.result["summary"]["verified"]
     since, until = datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC) + timedelta(days=1)
