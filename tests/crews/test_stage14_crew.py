@@ -298,7 +298,11 @@ def test_api_and_dashboard_start_the_crew_as_jobs(
         web_job = run_job(engine, engine.jobs("cobol")[0].id)
         shown = client.get(f"/api/jobs/{web_job.id}", headers={"Authorization": f"Bearer {secret}"}).json()
     assert api_job.status == "succeeded", api_job.error
-    assert api_job.result["status"] == "recursed" and "cicd-config-invalid" in api_job.result["summary"]["outcome"]
+    assert (
+        api_job.result is not None
+        and api_job.result["status"] == "recursed"
+        and "cicd-config-invalid" in api_job.result["summary"]["outcome"]
+    )
     assert web_job.status == "failed" and web_job.options == {}  # the crew's run failed: so does its job
     assert shown["result"]["status"] == "failed" and "tool-incompatible" in shown["result"]["summary"]["outcome"]
     assert sorted(_errors(engine)) == [("cicd-config-invalid", "recursed"), ("tool-incompatible", "escalated")]

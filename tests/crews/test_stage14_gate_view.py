@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import warnings
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -27,7 +28,7 @@ CHECK = "Readiness score (fresh)"
 MEASURED = {"dev_environment_access_rate": 100.0, "roles_filled_percent": 80.0, "team_velocity": 25.0}
 
 
-def _evidence(engine: Engine) -> dict[str, object]:
+def _evidence(engine: Engine) -> dict[str, Any]:
     check = next(c for c in engine.check_gate("acme", "exit").checks if c.name == CHECK)
     assert check.evidence is not None, check
     return check.evidence

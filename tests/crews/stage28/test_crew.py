@@ -266,13 +266,14 @@ def test_api_and_dashboard_start_verification_runs_that_feed_perf_004(
         shown = client.get(f"/api/jobs/{job.id}", headers={"Authorization": f"Bearer {secret}"}).json()
     for done in (first, second):
         result = done.result
+        assert result is not None
         assert result["status"] == "completed", result["summary"]["outcome"]
         summary = result["summary"]
         assert summary["verified"]["api_p95_ms"] > 0 and summary["advance"]["for"] == "1h"
         assert summary["advance"]["state"] in ("inactive", "pending")  # green or not on this machine's load
         assert "report_error" not in summary and Path(summary["report"]).exists()
         assert result["artifacts"] == []
-    assert shown["result"]["summary"]["verified"] == second.result["summary"]["verified"]
+    assert second.result is not None and shown["result"]["summary"]["verified"] == second.result["summary"]["verified"]
     since, until = datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC) + timedelta(days=1)
     for metric in ("api_response_time_p95", "cpu_utilization", "memory_utilization", "db_connection_pool_usage"):
         assert len(engine.samples("verified", metric, since=since, until=until)) == 2, metric  # one per run
