@@ -167,6 +167,8 @@ class Check(_Out):
     expected: Any = None
     reason: str
     explanation: dict[str, Any] | None = None
+    evidence: dict[str, Any] | None = None
+    """Metric read → the latest version of the artifact that records its breakdown (`{artifact, version, content}`)."""
 
 
 class Gate(_Out):

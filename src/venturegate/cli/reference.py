@@ -125,7 +125,8 @@ JSON_SHAPES: dict[str, tuple[type | None, str]] = {
     "gate check": (
         None,
         '`{"venture", "stage", "gate", "passed", "checks": [{"name", "kind", '
-        '"verdict" (pass, fail or unknown), "observed", "expected", "reason", "explanation"?}]}`',
+        '"verdict" (pass, fail or unknown), "observed", "expected", "reason", "explanation"?, '
+        '"evidence"? (metric → {artifact, version, content}: see workflow-format, explained_by)}]}`',
     ),
 }
 

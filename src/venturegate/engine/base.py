@@ -392,7 +392,7 @@ class EngineBase:
         if stage is not None and not (stage.gates.entry if gate == "entry" else stage.gates.exit):
             return GateResult(stage.id, gate, ())  # what `evaluate_gate` gives for no checks, without reading facts
         visit = self._visit(conn, int(row.id))
-        facts = gate_facts(conn, self._data(conn, row, visit, now), int(visit.id))
+        facts = gate_facts(conn, self._data(conn, row, visit, now), int(visit.id), gate)
         return evaluate_gate(self._stage(wf, int(row.stage)), gate, facts, now)
 
     @staticmethod
