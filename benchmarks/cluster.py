@@ -398,7 +398,7 @@ class Driver:
                 self.tally.attempted.add((name, key))
             status, _ = await self.post(session, "/api/metrics", {"samples": samples}, "batch")
             if status == 200:
-                self.tally.acked.update((s["venture"], s["key"]) for s in samples)
+                self.tally.acked.update((str(s["venture"]), str(s["key"])) for s in samples)
 
     async def singles(self, session: aiohttp.ClientSession) -> None:
         n = 0

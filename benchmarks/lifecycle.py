@@ -27,8 +27,8 @@ from typing import Any
 
 from sqlalchemy import create_engine, insert, text
 
-from venturegate import _demo_data as data
 from venturegate.definitions.loader import load_workflow
+from venturegate.demo import data
 from venturegate.engine import Actor, Engine, SampleIn
 from venturegate.store.database import connect, ensure_schema
 from venturegate.store.schema import samples

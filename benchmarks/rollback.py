@@ -44,8 +44,8 @@ from typing import Any
 import yaml
 from sqlalchemy import create_engine, text
 
-from venturegate import _demo_data as demo_data
 from venturegate.definitions.loader import load_workflow
+from venturegate.demo import data as demo_data
 from venturegate.engine import Actor, Engine
 from venturegate.engine.rollbacks import RollbackContext
 from venturegate.store.database import connect, ensure_schema

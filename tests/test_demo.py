@@ -291,7 +291,12 @@ def test_local_inbox_speaks_slack_and_smtp_on_loopback() -> None:
     async def exchange(inbox: LocalInbox) -> list[int]:
         statuses = []
         async with aiohttp.ClientSession() as session:
-            for body in ({"text": "hello", "blocks": [{"type": "section"}]}, {"text": " "}, {"blocks": []}):
+            bodies: list[dict[str, object]] = [
+                {"text": "hello", "blocks": [{"type": "section"}]},
+                {"text": " "},
+                {"blocks": []},
+            ]
+            for body in bodies:
                 async with session.post(inbox.slack_url, json=body) as resp:
                     statuses.append(resp.status)
         msg = EmailMessage()

@@ -6,8 +6,9 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from starlette.testclient import TestClient
 
-from tests.api.conftest import Client, TestClient
+from tests.api.conftest import Client
 from tests.conftest import CHAIR, LEAD, MINI, T0
 from venturegate.api import create_app
 from venturegate.api.app import api_routes
@@ -19,7 +20,7 @@ from venturegate.store.database import connect, ensure_schema
 
 _APP = create_app(Engine.__new__(Engine))  # routes only: no request reaches this engine
 ROUTES = sorted(
-    ((r.path, m, route_permission(r)) for r in api_routes(_APP) if r.path.startswith("/api/") for m in r.methods),
+    ((r.path, m, route_permission(r)) for r in api_routes(_APP) if r.path.startswith("/api/") for m in r.methods or ()),
     key=lambda x: (x[0], x[1]),
 )
 GUARDED = [(path, method, perm) for path, method, perm in ROUTES if perm is not None]
@@ -44,7 +45,7 @@ def role_clients(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     ensure_schema(db)
     engine = Engine(db, load_workflow(MINI), clock=lambda: T0)
     app = create_app(engine, queue_url=f"sqlite:///{where / 'queue.db'}")
-    clients = {}
+    clients: dict[str, TestClient] = {}
     for role in ROLES:
         c = TestClient(app)
         c.headers["Authorization"] = f"Bearer {engine.create_token(role, role, actor=CHAIR)[1]}"

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import CHAIR, LEAD, T0
 from venturegate.definitions.loader import load_workflow
 from venturegate.engine import Actor, Engine
-from venturegate.engine.errors import BadInput, Conflict, Forbidden
+from venturegate.engine.exceptions import BadInput, Conflict, Forbidden
 from venturegate.store.database import connect
 
 EXEC = Actor("eve", "exec")

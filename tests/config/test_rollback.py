@@ -108,7 +108,12 @@ def test_bad_targets_and_scopes_are_refused_and_change_nothing(cfg: Engine) -> N
 def test_handlers_run_for_the_affected_scopes_only(cfg: Engine) -> None:
     v = _tuned(cfg)
     seen: list[RollbackContext] = []
-    cfg.register_rollback_handler("traffic", lambda ctx: seen.append(ctx) or "traffic back on blue")
+
+    def traffic(ctx: RollbackContext) -> str:
+        seen.append(ctx)
+        return "traffic back on blue"
+
+    cfg.register_rollback_handler("traffic", traffic)
     cfg.register_rollback_handler("cache", lambda ctx: seen.append(ctx))
     r = cfg.rollback(v, "pre-stage-2", actor=LEAD, scope=["traffic"], cause="bad canary", now=T0 + S)
     (ctx,) = seen

@@ -61,7 +61,8 @@ def chat_server(replies: list[list[dict[str, str]]], delay: float = 0.0) -> Iter
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        sockets = site._server.sockets if site._server is not None else []  # type: ignore[union-attr]
+        assert isinstance(site._server, asyncio.Server)
+        sockets = site._server.sockets
         server.port = int(sockets[0].getsockname()[1])
         runner_box["r"] = runner
 

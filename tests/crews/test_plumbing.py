@@ -7,7 +7,7 @@ import shutil
 from datetime import timedelta
 from importlib.metadata import EntryPoint
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -27,7 +27,9 @@ class CountingCrew(Crew):
     stage = 19
     agents = (AgentSpec("Counter", "counts", ("19.1",)),)
     cancel_after: int | None = None
-    seen: ClassVar[list[str]] = []
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
 
     def run(self, ctx: CrewContext) -> CrewResult:
         for step in range(3):

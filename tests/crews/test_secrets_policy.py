@@ -41,7 +41,7 @@ class _Recorder(BaseHTTPRequestHandler):
 @pytest.fixture
 def collector() -> Iterator[tuple[str, list[dict[str, str]]]]:
     """A loopback server standing in for the agent's collector: it records every request's headers."""
-    seen: ClassVar[list[dict[str, str]]] = []
+    seen: list[dict[str, str]] = []
     handler = type("Recorder", (_Recorder,), {"seen": seen})
     server = HTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -50,7 +50,7 @@ def prefix() -> Iterator[str]:
 
 
 def _run(engine: Engine, tmp_path: Path, prefix: str, venture: str = "acme", **options: Any) -> Any:
-    opts = {"resource_prefix": prefix, "probe_seconds": 0.6, "probe_interval": 0.2, "solver_seconds": 2,
+    opts = {"resource_prefix": prefix, "probe_seconds": 0.6, "probe_interval": 0.2, "solver_seconds": 0.5,
             "retry_backoff": 0.01, "trials": 2000, **options}  # fmt: skip
     return crew.run(CrewContext(engine, venture, 14, options=opts, output_root=tmp_path / "crews"))
 
@@ -67,7 +67,7 @@ def _owned_redis(prefix: str) -> list[int]:
         client = redis.Redis(db=db)
         owner = client.get(OWNER_KEY)
         client.close()
-        if owner and owner.decode().startswith(f"venturegate:{prefix}:"):
+        if isinstance(owner, bytes) and owner.decode().startswith(f"venturegate:{prefix}:"):
             found.append(db)
     return found
 
@@ -152,6 +152,22 @@ def test_full_stage14_run(sqlite_engine: Engine, tmp_path: Path, prefix: str) ->
     checks = {c.name: c.verdict for c in engine.check_gate("acme", "exit").checks}
     assert checks["Roles filled"] == "pass" and checks["RACI approved"] == "pass"
     assert checks["Onboarding complete"] == "fail"  # 0 of 5 finished their checklist
+    # 6. A rollback of the `environments` scope tears down what this workspace's runs provisioned, and only
+    # that: another workspace's venture 1 (its own prefix) keeps its environment.
+    marks = engine.setting("acme", "environments.provisioned").value
+    assert marks == [f"venturegate:{prefix}:v1:dev", f"venturegate:{prefix}:v1:staging"]
+    other = EnvironmentRequest(1, "dev", 1, prefix=f"{prefix}o")
+    driver = LocalDriver()
+    driver.provision(other)
+    try:
+        record = engine.rollback("acme", "pre-stage-14", actor=demo.LEAD, scope=["environments"], reason="test")
+        (handler,) = [h for h in record.handlers if h.scope == "environments"]
+        assert handler.ok and f"database {prefix}_v1_dev" in handler.detail, handler.detail
+        assert _databases(prefix) == [f"{prefix}o_v1_dev"] and _owned_redis(prefix) == []
+        assert len(_owned_redis(f"{prefix}o")) == 1
+        assert engine.setting("acme", "environments.provisioned").value == []
+    finally:
+        driver.teardown(other)
 
 
 def test_unknown_stack_is_classified_and_changes_nothing(sqlite_engine: Engine, tmp_path: Path, prefix: str) -> None:
@@ -247,3 +263,47 @@ def test_an_unfillable_critical_role_proposes_dev002(sqlite_engine: Engine, tmp_
     assert result.summary["team"]["unfilled"] == ["security #1"]
     pending = [a for a in engine.approvals("acme", "pending") if (a.payload or {}).get("trigger") == "DEV-002"]
     assert len(pending) == 1 and pending[0].role == "chairman"
+
+
+def test_api_and_dashboard_start_the_crew_as_jobs(
+    sqlite_engine: Engine, tmp_path: Path, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The generic job path runs the real stage-14 crew: from the API with options (hadolint rejects the plan's
+    Dockerfile and the error policy sends the venture back to 14.1), from the dashboard without (a plan naming an
+    unknown stack fails classified); each job shows the crew's outcome and nothing is provisioned."""
+    from tests.web.conftest import csrf_of, login
+    from venturegate.api.app import create_app
+    from venturegate.crews.runner import run_job
+
+    monkeypatch.setenv("VENTUREGATE_QUEUE_URL", f"sqlite:///{tmp_path / 'queue.db'}")
+    monkeypatch.setenv("VENTUREGATE_CREW_ROOT", str(tmp_path / "crews"))
+    engine = sqlite_engine
+    demo.enter(engine, "acme", base_image="python:latest")
+    demo.enter(engine, "cobol")
+    engine.put_artifact("cobol", "technical_plan", {**demo.plan("cobol"), "tech_stack": ["cobol"]}, actor=demo.LEAD)
+    secret = engine.create_token("agent-1", "agent", actor=demo.LEAD)[1]
+    with TestClient(create_app(engine)) as client:
+        options = {"resource_prefix": prefix, "checkov": False}
+        started = client.post(
+            "/api/ventures/acme/jobs", json={"options": options}, headers={"Authorization": f"Bearer {secret}"}
+        )
+        assert started.status_code == 202, started.text
+        assert (started.json()["crew"], started.json()["stage"]) == ("stage14", 14)
+        api_job = run_job(engine, started.json()["id"])  # what the worker does with the queued job
+        login(client, secret)
+        page = client.get("/ventures/cobol").text
+        assert "Run crew stage14" in page
+        answer = client.post("/ventures/cobol/jobs", data={"csrf": csrf_of(page)}, follow_redirects=False)
+        assert answer.status_code == 303
+        web_job = run_job(engine, engine.jobs("cobol")[0].id)
+        shown = client.get(f"/api/jobs/{web_job.id}", headers={"Authorization": f"Bearer {secret}"}).json()
+    assert api_job.status == "succeeded", api_job.error
+    assert (
+        api_job.result is not None
+        and api_job.result["status"] == "recursed"
+        and "cicd-config-invalid" in api_job.result["summary"]["outcome"]
+    )
+    assert web_job.status == "failed" and web_job.options == {}  # the crew's run failed: so does its job
+    assert shown["result"]["status"] == "failed" and "tool-incompatible" in shown["result"]["summary"]["outcome"]
+    assert sorted(_errors(engine)) == [("cicd-config-invalid", "recursed"), ("tool-incompatible", "escalated")]
+    assert _databases(prefix) == [] and engine.venture("acme").stage == 14

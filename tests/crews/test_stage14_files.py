@@ -57,7 +57,7 @@ def test_github_expression_syntax_is_refused(tmp_path: Path) -> None:
 )  # fmt: skip
 def test_unsafe_service_values_are_refused(tmp_path: Path, field: str, value: object, match: str) -> None:
     with pytest.raises(GenerationError, match=match):
-        _render(tmp_path, **{field: value})
+        _render(tmp_path, "acme", None, **{field: value})
 
 
 @pytest.mark.parametrize("words", [["cobol", "postgresql"], ["python", "node"], ["postgresql"]])

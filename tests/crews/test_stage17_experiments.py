@@ -126,13 +126,15 @@ def test_cli_and_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             json={"id": "ad", "variants": ["A", "B", "C"], "baseline_rate": 0.1, "daily_traffic": 900},
         )
         assert made.status_code == 201, made.text
-        day = {"day": "2026-11-02", "variants": [{"variant": v, "exposures": 300, "conversions": 30} for v in "ABC"]}
-        posted = client.post("/api/ventures/ledgerly/experiments/ad/days", json=day)
+        counts = [{"variant": v, "exposures": 300, "conversions": 30} for v in "ABC"]
+        posted_day = {"day": "2026-11-02", "variants": counts}
+        posted = client.post("/api/ventures/ledgerly/experiments/ad/days", json=posted_day)
         assert posted.status_code == 200, posted.text
         got = posted.json()
         assert got["verdict"]["decision"] == "keep_running" and len(got["verdict"]["comparisons"]) == 2
         assert client.get("/api/ventures/ledgerly/experiments/ad/chart.svg").text.startswith("<svg")
-        bad = client.post("/api/ventures/ledgerly/experiments/ad/days", json={**day, "variants": [{"variant": "A"}]})
+        unfinished = {**posted_day, "variants": [{"variant": "A"}]}
+        bad = client.post("/api/ventures/ledgerly/experiments/ad/days", json=unfinished)
         assert bad.status_code == 422
         assert client.get("/api/ventures/ledgerly/experiments/nope").status_code == 404
         ch = client.post("/api/ventures/ledgerly/channels/email", json={"spend_usd": 100, "leads": 5})

@@ -214,7 +214,7 @@ def test_a_failed_health_check_aborts_with_deploy_001_and_changes_nothing(bundle
     assert _latest(bundled, "health_check_pass_rate")[-1] < 100.0
     assert any(f.startswith("DEPLOY-001") for f in result.fired)
     alerts = bundled.events("acme", kind="alert")
-    assert alerts and alerts[-1].data["incident"] is True
+    assert alerts and alerts[-1].data is not None and alerts[-1].data["incident"] is True
     assert "30.1" not in {s.id for s in bundled.substages("acme") if s.status == "done"}
     assert not bundled.approvals("acme")  # nothing asked of the Chairman
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,7 +55,7 @@ def _venture(engine: Engine) -> int:
     return engine.venture("acme").id
 
 
-def _mid_canary(folder: Path, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> dict[str, object]:
+def _mid_canary(folder: Path, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> dict[str, Any]:
     """Wait until green takes part of the traffic (HAProxy's weights), return the production state."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -90,8 +91,8 @@ def test_a_signal_or_cancel_mid_canary_leaves_traffic_on_blue_and_nothing_orphan
     folder = production_dir(tmp_path, vid)
     try:
         state = _mid_canary(folder, proc)
-        pids = {role: int(state["slots"][slot]["pid"]) for role, slot in state["roles"].items()}  # type: ignore[index]
-        haproxy_pid = int(state["haproxy"]["pid"])  # type: ignore[index]
+        pids = {role: int(state["slots"][slot]["pid"]) for role, slot in state["roles"].items()}
+        haproxy_pid = int(state["haproxy"]["pid"])
         if how == "job cancel":
             (job,) = sqlite_engine.jobs("acme", "running")
             subprocess.run([sys.executable, "-m", "venturegate.cli.app", "--db", db, "job", "cancel", str(job.id)],

@@ -16,7 +16,7 @@ from venturegate.core.gates import CheckResult, GateFacts, evaluate_checks
 from venturegate.definitions.loader import LoadedWorkflow, load_workflow
 from venturegate.definitions.model import CustomerCheck, CustomerSpec
 from venturegate.engine import Engine
-from venturegate.engine.errors import BadInput
+from venturegate.engine.exceptions import BadInput
 from venturegate.store.database import connect, ensure_schema
 
 REFS = {
@@ -35,14 +35,14 @@ def _judge(spec: CustomerSpec, config: dict[str, ConfigValue], answers: list[flo
 
 
 def test_switched_off_the_check_passes_as_not_required() -> None:
-    spec = CustomerSpec(metric="survey", **REFS)  # type: ignore[arg-type]
+    spec = CustomerSpec(metric="survey", **REFS)
     result = _judge(spec, {"customer.required": False, "customer.min_count": 5, "customer.min_score": 3.5}, [])
     assert (result.verdict, result.observed) == ("pass", "not required")
     assert result.reason == "not required for this venture (config customer.required is false)"
 
 
 def test_numbers_from_config_are_used_and_their_source_is_named() -> None:
-    spec = CustomerSpec(metric="survey", **REFS)  # type: ignore[arg-type]
+    spec = CustomerSpec(metric="survey", **REFS)
     config: dict[str, ConfigValue] = {
         "customer.required": True,
         "customer.min_count": 3,

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+import venturegate
 from tests.definitions.helpers import write
 from venturegate.definitions import cache
+from venturegate.definitions.loader import LoadedWorkflow, load_workflow
 
 FLOW = """
 workflow: {id: t, version: "1"}
@@ -31,8 +33,12 @@ def test_a_second_load_comes_from_the_cache_and_a_changed_file_reloads(
     first = cache.cached_workflow(src.path)
     assert len(list((tmp_path / "cache" / "workflows").glob("*.pickle"))) == 1
     loads: list[Path] = []
-    real = cache.load_workflow
-    monkeypatch.setattr(cache, "load_workflow", lambda p: loads.append(p) or real(p))
+
+    def counted(path: Path) -> LoadedWorkflow:
+        loads.append(path)
+        return load_workflow(path)
+
+    monkeypatch.setattr(cache, "load_workflow", counted)
     again = cache.cached_workflow(src.path)
     assert loads == [] and again.digest == first.digest and again.workflow == first.workflow
     src.path.write_text(FLOW.replace("threshold: 99", "threshold: 98"), encoding="utf-8")
@@ -59,5 +65,5 @@ def test_a_corrupt_cache_entry_means_a_fresh_load(tmp_path: Path) -> None:
 
 def test_the_code_version_changes_with_the_code(monkeypatch: pytest.MonkeyPatch) -> None:
     before = cache.code_version()
-    monkeypatch.setattr(cache.venturegate, "__version__", "0.0.0-test")
+    monkeypatch.setattr(venturegate, "__version__", "0.0.0-test")
     assert cache.code_version() != before

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.definitions.helpers import Src, assert_problems, one_problem, write
+from venturegate.definitions.model import ConditionCheck
 
 HEAD = 'workflow: {id: t, version: "1"}\n'
 
@@ -766,7 +767,8 @@ def test_metrics_of_other_stages_and_workflow_config_are_known_to_conditions(tmp
         """,
         head=HEAD + "config: {floor: {type: int, default: 10}}\n",  # agrees with the threshold (one line)
     )
-    assert src.load().workflow.stages[1].gates.exit[0].check.startswith("sum(")
+    check = src.load().workflow.stages[1].gates.exit[0]
+    assert isinstance(check, ConditionCheck) and check.check.startswith("sum(")
 
 
 def test_metric_declared_twice_must_keep_its_unit(tmp_path: Path) -> None:

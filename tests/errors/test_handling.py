@@ -13,7 +13,7 @@ from tests.conftest import AGENT, CHAIR, T0
 from tests.triggers.helpers import at_stage, data, events, subs
 from venturegate.core.error_policy import ErrorInfo, info_from
 from venturegate.engine import BadInput, Conflict, Engine
-from venturegate.engine.error_handling import ErrorContext
+from venturegate.engine.error_recovery import ErrorContext
 
 
 class ClientResponseError(Exception):

@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import AGENT, T0
 from venturegate.crews.stage30 import monitoring
-from venturegate.crews.stage30.haproxy import render_config
+from venturegate.crews.stage30.haproxy import BACKEND, render_config
 from venturegate.definitions.loader import load_workflow
 from venturegate.engine import Engine
 from venturegate.observability import grafana, promql, render
@@ -65,7 +65,7 @@ def test_stage30_alert_rules_and_dashboard(tmp_path: Path, name: str) -> None:
     assert monitoring.check_rules(rules) == 4
     for rule in rules["groups"][0]["rules"]:
         assert rule["labels"]["service"] == name + " svc"  # a YAML string, whatever it holds
-        assert set(_literals(rule["expr"])) <= {name, name + "-hp", name + "-db", "5xx", monitoring.BACKEND}
+        assert set(_literals(rule["expr"])) <= {name, name + "-hp", name + "-db", "5xx", BACKEND}
         skeleton = _strip_literals(rule["expr"])
         assert "\n" not in skeleton and "vector" not in skeleton and "#" not in skeleton
         summary = rule["annotations"]["summary"]
@@ -75,7 +75,7 @@ def test_stage30_alert_rules_and_dashboard(tmp_path: Path, name: str) -> None:
     assert board["title"] == f"venturegate · {name} svc · production"
     for panel in board["panels"]:
         got_literals = set(_literals(panel["targets"][0]["expr"]))
-        assert got_literals and got_literals <= {name, name + "-hp", name + "-db", "5xx", monitoring.BACKEND}
+        assert got_literals and got_literals <= {name, name + "-hp", name + "-db", "5xx", BACKEND}
 
 
 def test_grafana_export_round_trips_hostile_workflow_text(tmp_path: Path) -> None:

@@ -89,7 +89,7 @@ def test_the_engine_raises_a_collision_and_changes_nothing(setup: tuple[Engine, 
     assert isinstance(caught.value, Conflict) and "nothing was changed" in str(caught.value)
     assert caught.value.kind == ("lock_timeout" if db_url.startswith("postgresql") else "busy")
     assert not caught.value.transient  # it already waited its budget: not retried at once
-    assert collision(caught.value.__cause__) == caught.value.kind
+    assert caught.value.__cause__ is not None and collision(caught.value.__cause__) == caught.value.kind
     assert _stored(eng, v) == []
     eng.record_sample(v, "quality", 40, actor=AGENT, now=T0)  # released: the same call goes through
     assert _stored(eng, v) == [40]

@@ -50,6 +50,7 @@ def test_round_trip_matches_sqlalchemy(db_url: str, at: datetime) -> None:
         slow_id = conn.execute(insert(events).values(_values(at, data)).returning(events.c.id)).scalar_one()
         for ident in (fast_id, slow_id):
             fast = BY_ID.first(conn, {"id": ident})
+            assert fast is not None
             slow = conn.execute(select(events).where(events.c.id == ident)).one()
             assert tuple(fast) == tuple(slow)
             assert fast.at == at and fast.at.tzinfo is not None

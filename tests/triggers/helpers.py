@@ -8,7 +8,8 @@ from typing import Any
 from tests.conftest import AGENT, LEAD, T0
 from tests.schema_instances import instance
 from venturegate.engine import Engine, SampleIn
-from venturegate.engine.records import Approval, Event, Venture
+from venturegate.engine.approvals import ReviewedApproval
+from venturegate.engine.records import Event, Venture
 
 # Values `instance()` cannot invent (string patterns, non-empty maps), by artifact and path.
 PATCHES: dict[str, dict[tuple[str | int, ...], Any]] = {
@@ -70,7 +71,7 @@ def subs(eng: Engine, v: int) -> dict[str, str]:
     return {s.id: s.status for s in eng.substages(v)}
 
 
-def pending(eng: Engine, v: int) -> list[Approval]:
+def pending(eng: Engine, v: int) -> list[ReviewedApproval]:
     """Pending approvals of the venture, newest first."""
     return eng.approvals(v, status="pending")
 

@@ -47,7 +47,7 @@ def _workspace(folder: Path) -> tuple[str, str]:
 @pytest.mark.slow
 @pytest.mark.timeout(150)
 def test_pages_at_desktop_and_phone_width(tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import Error, expect, sync_playwright
 
     assert CHROMIUM.exists(), f"{CHROMIUM} is required (scripts/services.sh installs it)"
     db_url, token = _workspace(tmp_path)
@@ -71,7 +71,11 @@ def test_pages_at_desktop_and_phone_width(tmp_path: Path) -> None:
             for label, width in WIDTHS.items():
                 page = browser.new_page(viewport={"width": width, "height": 900})
                 errors: list[str] = []
-                page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
+
+                def note(exc: Error, errors: list[str] = errors) -> None:
+                    errors.append(str(exc))
+
+                page.on("pageerror", note)
                 page.goto(f"{base}/login")
                 page.fill("input[name=token]", token)
                 page.click("#login button[type=submit]")

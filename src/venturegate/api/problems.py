@@ -25,7 +25,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from venturegate.api.schemas import UNION_TAGS
-from venturegate.engine.errors import (
+from venturegate.engine.exceptions import (
     ArtifactInvalid,
     BadInput,
     Collision,

@@ -1,12 +1,15 @@
 """Request and response bodies of the REST API (the OpenAPI document is generated from these).
 
-Responses mirror the engine's records (`as_dict`, the same keys as the CLI's `--json`). Requests
-refuse what the store cannot hold (NUL characters, times outside years 1–9999 in UTC, numbers that
+Responses are the engine's records themselves (frozen dataclasses, which FastAPI serialises): a field is
+declared once, in the engine, and the API, the CLI's `--json` and the dashboard show the same keys. Only
+shapes the engine has no record for (a venture with its visits, a gate's explanation, counts) are declared
+here. Requests refuse what the store cannot hold (NUL characters, times outside years 1–9999 in UTC, numbers that
 are not finite) so that bad input is a 422 that names the field, never a database error.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -14,7 +17,19 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, Tag
 from pydantic.dataclasses import dataclass
 
-from venturegate.engine import SampleIn
+from venturegate.crews.base import AgentSpec
+from venturegate.engine import (
+    SampleIn,
+    configuration,
+    error_recovery,
+    escalations,
+    jobs,
+    outbox,
+    records,
+    rollbacks,
+    stats,
+)
+from venturegate.engine.approvals import ReviewedApproval
 
 MAX_BATCH = 10_000
 """Most samples one `POST /api/metrics` takes."""
@@ -83,6 +98,34 @@ class _Out(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+# -- responses that are engine records, under the names the API documents ------------------------
+Venture = records.Venture
+Visit = records.Visit
+Substage = records.SubstageState
+Approval = ReviewedApproval
+SampleResult = records.SampleResult
+Fired = records.Fired
+Artifact = records.Artifact
+ConfigSetting = configuration.ConfigSetting
+ConfigChange = configuration.ConfigChange
+DiffEntry = configuration.DiffEntry
+ConfigDiff = configuration.ConfigDiff
+Snapshot = configuration.Snapshot
+HandlerResult = rollbacks.HandlerResult
+Rollback = rollbacks.RollbackRecord
+RollbackPlan = rollbacks.RollbackPlanReport
+Event = records.Event
+Escalation = escalations.Escalation
+ErrorRecord = error_recovery.ErrorRecord
+CategoryFigures = error_recovery.CategoryFigures
+ErrorSummary = error_recovery.ErrorReport
+StageStats = stats.StageStats
+OutboxEntry = outbox.OutboxEntry
+Delivery = outbox.DeliveryReport
+Job = jobs.Job
+StoredSample = records.StoredSample
+
+
 # -- ventures ------------------------------------------------------------------------------------
 class VentureCreate(_In):
     """A new venture, pinned to the workflow the server runs."""
@@ -98,74 +141,17 @@ class StatusChange(_In):
     reason: Reason = ""
 
 
-class Venture(_Out):
-    """A venture and where it stands."""
-
-    id: int
-    name: str
-    segment: str
-    stage: int
-    status: str
-    workflow_digest: str
-    created_at: datetime
-    updated_at: datetime
-    status_detail: dict[str, Any] | None = None
-
-
-class Visit(_Out):
-    """One entry into a stage."""
-
-    id: int
-    stage: int
-    attempt: int
-    entered_at: datetime
-    exited_at: datetime | None
-    reason: str
-    outcome: str | None
-
-
-class Substage(_Out):
-    """A substage of the current visit."""
-
-    id: str
-    title: str
-    status: str
-    items: list[str]
-    completed_by: str | None
-    completed_at: datetime | None
-
-
-class Approval(_Out):
-    """An approval request and its decision."""
-
-    id: int
-    venture_id: int
-    stage: int
-    role: str
-    status: str
-    reason: str
-    requested_by: str
-    requested_at: datetime
-    expires_at: datetime | None
-    decided_by: str | None
-    decided_at: datetime | None
-    decision_reason: str | None
-    payload: dict[str, Any] | None
-    reviewed_by: str | None = None
-    reviewed_at: datetime | None = None
-    review_reason: str | None = None
-    awaiting_review: bool = False
-
-
-class VentureDetail(Venture):
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class VentureDetail(records.Venture):
     """A venture with its visits, current substages and pending approvals."""
 
-    visits: list[Visit]
-    substages: list[Substage]
-    pending_approvals: list[Approval]
+    visits: list[records.Visit]
+    substages: list[records.SubstageState]
+    pending_approvals: list[ReviewedApproval]
 
 
-class Advanced(Venture):
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Advanced(records.Venture):
     """The venture after an advance, and the stage it left."""
 
     from_stage: int
@@ -181,6 +167,8 @@ class Check(_Out):
     expected: Any = None
     reason: str
     explanation: dict[str, Any] | None = None
+    evidence: dict[str, Any] | None = None
+    """Metric read → the latest version of the artifact that records its breakdown (`{artifact, version, content}`)."""
 
 
 class Gate(_Out):
@@ -296,29 +284,6 @@ Samples = Annotated[
 """One sample, or a batch: `{"samples": [...]}`."""
 
 
-class SampleResult(_Out):
-    """What happened to one sample."""
-
-    venture_id: int
-    metric: str
-    value: float
-    at: datetime
-    key: str | None
-    duplicate: bool
-
-
-class Fired(_Out):
-    """A trigger that fired (or went pending) because of the data, and what came of it."""
-
-    trigger: str
-    kind: str
-    action: dict[str, Any]
-    mode: str
-    outcome: str
-    venture_id: int
-    detail: str = ""
-
-
 class Ingested(_Out):
     """Counts, the keys that were already recorded, what fired; `sample` for a single sample."""
 
@@ -337,20 +302,6 @@ class ArtifactIn(_In):
     derived_from: list[Annotated[str, Field(max_length=300, pattern=r"^[A-Za-z0-9_.-]+@[0-9]{1,18}$")]] | None = Field(
         default=None, max_length=100, description="NAME@VERSION of the artifacts it was made from."
     )
-
-
-class Artifact(_Out):
-    """One stored artifact version."""
-
-    id: int
-    name: str
-    version: int
-    content: Any = None
-    content_hash: str
-    derived_from: list[str]
-    stage: int
-    actor: str
-    created_at: datetime
 
 
 class LineageItem(_Out):
@@ -378,23 +329,6 @@ class Decision(_In):
 
 
 # -- configuration -----------------------------------------------------------------------------
-class ConfigSetting(_Out):
-    """A parameter's effective value, where it came from, and what it may be."""
-
-    key: str
-    value: Any = None
-    source: str
-    version: int | None
-    stage: int | None
-    type: str
-    default: Any = None
-    unit: str
-    min: float | None
-    max: float | None
-    allowed: list[str] | None
-    description: str
-
-
 class ConfigSet(_In):
     """A new value (JSON, or text as on the command line: `10,50,100`) and why."""
 
@@ -402,64 +336,11 @@ class ConfigSet(_In):
     reason: Annotated[Text, Field(min_length=1, max_length=2000, description="Why (required, recorded).")]
 
 
-class ConfigChange(_Out):
-    """One key changed in one configuration version."""
-
-    version: int
-    key: str
-    scope: str
-    value: Any = None
-    unset: bool
-    previous: Any = None
-    change: str
-    stage: int
-    actor: str
-    actor_role: str | None
-    reason: str
-    at: datetime
-
-
-class DiffEntry(_Out):
-    """A key whose value differs between two configurations."""
-
-    key: str
-    scope: str
-    before: Any = None
-    after: Any = None
-    before_source: str
-    after_source: str
-
-
-class ConfigDiff(_Out):
-    """What changes from configuration A to B."""
-
-    venture: str
-    a: str
-    a_version: int
-    b: str
-    b_version: int
-    changes: list[DiffEntry]
-
-
 class SnapshotIn(_In):
     """Name the current configuration version."""
 
     name: Annotated[Text, Field(min_length=1, max_length=120)]
     reason: Reason = ""
-
-
-class Snapshot(_Out):
-    """A named configuration version."""
-
-    id: int
-    venture_id: int
-    name: str
-    version: int
-    stage: int
-    auto: bool
-    actor: str
-    reason: str
-    created_at: datetime
 
 
 class RollbackIn(_In):
@@ -472,100 +353,12 @@ class RollbackIn(_In):
     reason: Reason = ""
 
 
-class HandlerResult(_Out):
-    """One rollback handler's run."""
-
-    scope: str
-    handler: str
-    ok: bool
-    detail: str
-    ms: float
-
-
-class Rollback(_Out):
-    """A rollback (or dry run): target, diff, handlers, duration, outcome."""
-
-    id: int | None
-    venture_id: int
-    venture: str
-    stage: int
-    target: str
-    target_version: int
-    from_version: int
-    to_version: int | None
-    scope: list[str]
-    cause: str
-    reason: str
-    trigger: str | None
-    actor: str
-    started_at: datetime
-    duration_ms: float
-    outcome: str
-    diff: list[DiffEntry]
-    handlers: list[HandlerResult]
-    escalation: str | None
-    recursion: str | None = None
-
-
-class RollbackPlan(_Out):
-    """The branch of the stage's rollback decision tree for a cause, and what a restore would change."""
-
-    venture: str
-    stage: int
-    cause: str
-    action: str
-    restores: bool
-    snapshot: str | None
-    snapshot_version: int | None
-    scope: list[str]
-    go_to: int | str | None
-    description: str
-    why: str
-    steps: list[str]
-    diff: list[DiffEntry]
-    causes: list[str]
-
-
 # -- events, escalations, errors, figures --------------------------------------------------------
-class Event(_Out):
-    """An append-only record of a change."""
-
-    id: int
-    venture_id: int | None
-    kind: str
-    actor: str
-    actor_role: str | None
-    actor_kind: str
-    at: datetime
-    stage: int | None
-    substage: str | None
-    reason: str
-    data: dict[str, Any] | None
-
-
 class EventPage(_Out):
     """A page of events, oldest first; pass `next_cursor` as `cursor` for the next page (null: no more now)."""
 
     events: list[Event]
     next_cursor: str | None
-
-
-class Escalation(_Out):
-    """An escalation directive and the history that led to it."""
-
-    id: int
-    code: str
-    venture_id: int
-    stage: int
-    trigger_id: str | None
-    role: str
-    status: str
-    reason: str
-    history: list[dict[str, Any]]
-    created_at: datetime
-    resolved_by: str | None
-    resolved_at: datetime | None
-    resume_at: str | None
 
 
 class EscalationResolve(_In):
@@ -583,76 +376,6 @@ class ErrorIn(_In):
     status: Annotated[int | None, Field(ge=100, le=599, description="HTTP status, if any.")] = None
     message: Annotated[Text, Field(max_length=5000)] = ""
     types: list[Annotated[Text, Field(min_length=1, max_length=200)]] = Field(default_factory=list, max_length=20)
-
-
-class ErrorRecord(_Out):
-    """One error of the log: classification, steps taken, outcome."""
-
-    id: int
-    venture_id: int
-    stage: int
-    rule_id: str
-    category: str
-    matched: bool
-    why: list[str]
-    error_type: str
-    http_status: int | None
-    message: str
-    operation: str | None
-    status: str
-    resolution: str
-    resolved_automatically: bool
-    attempts: int
-    steps: list[dict[str, Any]]
-    escalation_code: str | None
-    actor: str
-    occurred_at: datetime
-    recorded_at: datetime
-    closed_at: datetime | None
-    time_to_resolve_ms: float | None
-
-
-class CategoryFigures(_Out):
-    """Error figures of one category."""
-
-    category: str
-    errors: int
-    resolved_automatically: int
-    resolved_by_people: int
-    escalated: int
-    recursed: int
-    aborted: int
-    open: int
-    mean_time_to_resolve_ms: float | None
-    automatic_share: float | None
-
-
-class ErrorSummary(_Out):
-    """Counts by category, mean time to resolve, the share resolved without a human."""
-
-    errors: int
-    open: int
-    resolved_automatically: int
-    resolved_by_people: int
-    automatic_share: float | None
-    target: float
-    meets_target: bool | None
-    mean_time_to_resolve_ms: float | None
-    by_category: list[CategoryFigures]
-
-
-class StageStats(_Out):
-    """One stage's figures."""
-
-    stage: int
-    mode: str
-    visits: int
-    completed_visits: int
-    automation_level: float | None
-    mean_execution_hours: float | None
-    recursions: int
-    recursion_rate: float | None
-    escalations: int
 
 
 class Progression(_Out):
@@ -699,38 +422,6 @@ class WorkflowOverview(_Out):
     stages: list[WorkflowStageBrief]
 
 
-class OutboxEntry(_Out):
-    """A notification: where it goes, its state, its delivery history."""
-
-    id: int
-    event_id: int
-    venture_id: int | None
-    channel: str
-    kind: str
-    severity: str
-    stage: int | None
-    group_key: str
-    status: str
-    attempts: int
-    created_at: datetime
-    next_attempt_at: datetime
-    sent_at: datetime | None
-    delivery: str | None
-    last_error: str | None
-
-
-class Delivery(_Out):
-    """What one outbox delivery run did."""
-
-    claimed: int
-    messages: int
-    sent: int
-    retrying: int
-    dead: list[int]
-    errors: list[str]
-    next_due: datetime | None
-
-
 class Tick(_Out):
     """What one run of the due timers did."""
 
@@ -758,8 +449,7 @@ class Health(_Out):
 
 
 # -- crew jobs -----------------------------------------------------------------------------------
-JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
-"""Where a job stands (the engine's `JOB_STATUSES`); the last three are final."""
+JobStatus = jobs.JobStatus
 CREW_NAME = r"^[\w.-]+$"
 """A crew's entry-point name."""
 OPTION_KEY = r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$"
@@ -827,33 +517,7 @@ class JobStart(_In):
     )
 
 
-class Job(_Out):
-    """One run of a crew for a venture's stage: queued → running → succeeded | failed | cancelled."""
-
-    id: int
-    venture_id: int
-    stage: int
-    crew: str
-    status: JobStatus
-    options: dict[str, Any]
-    progress: dict[str, Any]
-    result: dict[str, Any] | None
-    cancel_requested: bool
-    actor: str
-    worker: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    heartbeat_at: datetime | None
-    error: str | None
-
-
-class CrewAgent(_Out):
-    """One agent of a crew and the substages it serves."""
-
-    name: str
-    role: str
-    substages: list[str]
+CrewAgent = AgentSpec
 
 
 class Crew(_Out):
@@ -863,15 +527,3 @@ class Crew(_Out):
     name: str
     stage: int
     agents: list[CrewAgent]
-
-
-class StoredSample(_Out):
-    """One stored sample of a venture, with its idempotency key and who recorded it."""
-
-    id: int
-    metric: str
-    value: float
-    at: datetime
-    key: str | None
-    actor: str
-    recorded_at: datetime

@@ -11,22 +11,21 @@ import typer
 from venturegate import __version__
 from venturegate.cli import (
     api_cmds,
+    approvals,
     configuration,
     crew_cmds,
+    data,
     deploy_cmds,
     error_cmds,
     experiment_cmds,
     observability_cmds,
+    onboarding_cmds,
     outbox_cmds,
     supervise,
     ventures,
     workflows,
 )
-from venturegate.cli.approvals import approval_app
 from venturegate.cli.context import STATE, handled, out
-from venturegate.cli.data import artifact_app, metric_app
-from venturegate.cli.onboarding_cmds import onboarding_app
-from venturegate.cli.workflows import workflow_app
 
 app = typer.Typer(
     name="venturegate",
@@ -107,26 +106,14 @@ def demo(
         serve_demo(summary.folder, host, port)
 
 
-app.add_typer(ventures.venture_app, name="venture")
-app.add_typer(metric_app, name="metric")
-app.add_typer(artifact_app, name="artifact")
-app.add_typer(ventures.substage_app, name="substage")
-app.command("attest")(ventures.attest)
-app.add_typer(approval_app, name="approval")
-app.add_typer(ventures.gate_app, name="gate")
-app.command("advance")(ventures.advance)
-app.command("events")(ventures.events)
-app.command("triggers")(supervise.triggers)
-app.command("escalations")(supervise.escalations)
-app.add_typer(supervise.escalation_app, name="escalation")
-app.command("tick")(supervise.tick)
-app.command("worker")(supervise.worker)
-app.command("stats")(supervise.stats)
-app.add_typer(supervise.progression_app, name="progression")
-app.add_typer(workflow_app, name="workflow")
-app.add_typer(onboarding_app, name="onboarding")
-app.command("critique")(workflows.critique)
 app.add_typer(db_app, name="db")
+# Each module adds its own commands and sub-apps (one style: `register(app)`).
+ventures.register(app)
+data.register(app)
+approvals.register(app)
+supervise.register(app)
+workflows.register(app)
+onboarding_cmds.register(app)
 configuration.register(app)
 error_cmds.register(app)
 experiment_cmds.register(app)

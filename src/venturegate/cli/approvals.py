@@ -121,3 +121,8 @@ def _review(a: ReviewedApproval) -> str:
     if a.awaiting_review:
         return "[red]⚑ open[/red]"
     return f"by {a.reviewed_by}" if a.reviewed_by else ""
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the `venturegate` command tree."""
+    app.add_typer(approval_app, name="approval")

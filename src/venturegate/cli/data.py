@@ -349,3 +349,9 @@ def lineage(
     for depth, art in chain[1:]:
         nodes[depth] = nodes[depth - 1].add(f"{art.name}@{art.version}")
     out.print(root)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the `venturegate` command tree."""
+    app.add_typer(metric_app, name="metric")
+    app.add_typer(artifact_app, name="artifact")

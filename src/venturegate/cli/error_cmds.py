@@ -12,7 +12,7 @@ from venturegate.cli.context import STATE, emit_json, handled, out
 from venturegate.cli.render import fmt
 from venturegate.core.error_policy import info_from
 from venturegate.engine import BadInput
-from venturegate.engine.error_handling import ErrorRecord
+from venturegate.engine.error_recovery import ErrorRecord
 
 error_app = typer.Typer(help="Report errors by hand and read the error log.", no_args_is_help=True)
 JSON_REPORT = Annotated[

@@ -88,3 +88,8 @@ def approve_raci(venture: VENTURE, member: MEMBER, as_json: JSON = False) -> Non
         emit_json(got)
     else:
         _print(got)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the `venturegate` command tree."""
+    app.add_typer(onboarding_app, name="onboarding")

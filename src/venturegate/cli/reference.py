@@ -11,7 +11,7 @@ from venturegate.cli.app import app
 from venturegate.engine import records
 from venturegate.engine.approvals import ReviewedApproval
 from venturegate.engine.configuration import ConfigChange, ConfigDiff, ConfigSetting, DiffEntry, Snapshot
-from venturegate.engine.error_handling import CategoryFigures, ErrorRecord, ErrorReport
+from venturegate.engine.error_recovery import CategoryFigures, ErrorRecord, ErrorReport
 from venturegate.engine.outbox import DeliveryReport, OutboxEntry
 from venturegate.engine.records import Fired
 from venturegate.engine.rollbacks import HandlerResult, RollbackPlanReport, RollbackRecord
@@ -125,7 +125,8 @@ JSON_SHAPES: dict[str, tuple[type | None, str]] = {
     "gate check": (
         None,
         '`{"venture", "stage", "gate", "passed", "checks": [{"name", "kind", '
-        '"verdict" (pass, fail or unknown), "observed", "expected", "reason", "explanation"?}]}`',
+        '"verdict" (pass, fail or unknown), "observed", "expected", "reason", "explanation"?, '
+        '"evidence"? (metric → {artifact, version, content}: see workflow-format, explained_by)}]}`',
     ),
 }
 

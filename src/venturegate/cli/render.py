@@ -10,6 +10,7 @@ from rich.tree import Tree
 
 from venturegate.cli.context import out
 from venturegate.cli.escape import safe
+from venturegate.core.breakdown import Breakdown, breakdowns
 from venturegate.core.gates import GateResult
 from venturegate.engine import Engine
 from venturegate.engine.records import Event, Venture
@@ -129,11 +130,28 @@ def gate_result(result: GateResult, venture: Venture | None) -> None:
         )
     out.print(table)
     for c in result.checks:
+        for b in breakdowns(c.evidence):
+            _breakdown(c.name, b)
+    for c in result.checks:
         expl = c.explanation
         if expl is not None and expl.children and c.verdict != "pass":
             tree = Tree(f"{safe(c.name)}: {VERDICT_STYLE[c.verdict]}")
             _grow(tree, expl)
             out.print(tree)
+
+
+def _breakdown(check: str, b: Breakdown) -> None:
+    """A metric's recorded breakdown under the gate table: each component's measured value, weight, contribution."""
+    title = f"{safe(check)}: {safe(b.metric)} {fmt(b.value)} — breakdown from {safe(b.source)}"
+    if not b.components:
+        out.print(f"{title}: {safe(b.note)}", highlight=False)
+        return
+    table = Table(title=title, title_justify="left")
+    for col in ("component", "measured", "weight", "contribution"):
+        table.add_column(col, overflow="fold", justify="left" if col == "component" else "right")
+    for p in b.components:
+        table.add_row(safe(p.name), fmt(p.measured), fmt(p.weight), fmt(p.contribution))
+    out.print(table)
 
 
 def _grow(tree: Tree, expl: Any) -> None:

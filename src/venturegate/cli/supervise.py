@@ -169,3 +169,14 @@ def progression_set(
         stage, None if mode == "default" else mode, actor=STATE.who("change_config"), venture=venture
     )
     out.print(f"stage {stage} {'for ' + venture if venture else 'stage-wide'}: {mode}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the `venturegate` command tree."""
+    app.command("triggers")(triggers)
+    app.command("escalations")(escalations)
+    app.add_typer(escalation_app, name="escalation")
+    app.command("tick")(tick)
+    app.command("worker")(worker)
+    app.command("stats")(stats)
+    app.add_typer(progression_app, name="progression")

@@ -258,3 +258,13 @@ def events(
 attest = handled(attest)
 advance = handled(advance)
 events = handled(events)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the `venturegate` command tree."""
+    app.add_typer(venture_app, name="venture")
+    app.add_typer(substage_app, name="substage")
+    app.command("attest")(attest)
+    app.add_typer(gate_app, name="gate")
+    app.command("advance")(advance)
+    app.command("events")(events)

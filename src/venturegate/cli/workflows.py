@@ -215,3 +215,9 @@ def critique(
             out.print(f"[bold]{s.dimension}: {s.score}[/bold]")
             for reason in s.reasons:
                 out.print(f"   {reason}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the `venturegate` command tree."""
+    app.add_typer(workflow_app, name="workflow")
+    app.command("critique")(critique)

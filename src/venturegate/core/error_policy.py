@@ -1,4 +1,6 @@
-"""Error classification by a stage's taxonomy, and the recovery chain in words. Pure: no I/O, no clock.
+"""The pure error-policy decision: classify an error by the stage's taxonomy, its recovery chain in words.
+
+No I/O, no clock; `engine/error_recovery.py` records errors and runs the chain.
 
 Matching (docs/decisions.md, "Error classification"): rules are tried in order and the first that
 matches wins. A rule matches when at least one of the criteria it lists matches the error — an

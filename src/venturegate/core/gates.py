@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from venturegate.core.conditions import DataAccess, Explanation, evaluate, format_value, parse
+from venturegate.core.conditions import DataAccess, Explanation, evaluate, format_value, parse, references
 from venturegate.core.conditions.data import ConfigValue
 from venturegate.core.conditions.nodes import Expr
 from venturegate.core.durations import format_duration, parse_duration
@@ -48,6 +48,9 @@ class GateFacts:
     artifacts: Mapping[str, int] = field(default_factory=dict)
     approvals: Mapping[str, ApprovalFact] = field(default_factory=dict)
     attested: frozenset[str] = frozenset()
+    evidence: Mapping[str, JSONValue] = field(default_factory=dict)
+    """Metric → the latest version of the artifact its definition names in `explained_by` (name, version,
+    content), for the metrics the gate's checks read."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ class CheckResult:
     expected: JSONValue
     reason: str
     explanation: Explanation | None = None
+    evidence: dict[str, JSONValue] | None = None
+    """Metric → the recorded breakdown of its latest value (see `GateFacts.evidence`), for the metrics read."""
 
     def as_dict(self) -> dict[str, JSONValue]:
         """The stable JSON shape documented for `gate check --json`."""
@@ -74,6 +79,8 @@ class CheckResult:
         }
         if self.explanation is not None:
             out["explanation"] = self.explanation.to_dict()  # type: ignore[assignment]
+        if self.evidence:
+            out["evidence"] = self.evidence
         return out
 
 
@@ -120,7 +127,13 @@ def _condition(chk: ConditionCheck, facts: GateFacts, now: datetime) -> CheckRes
     # for a compound condition, list the comparisons it made.
     source = expl.children[0].reason if expl.op is not None and expl.children else ""
     reason = expl.reason or source or "; ".join(_comparisons(expl)) or f"{chk.check} is {verdict}"
-    return CheckResult(chk.name or chk.check, "condition", verdict, observed, expected, reason, expl)
+    evidence = {m: e for m, e in facts.evidence.items() if m in metrics_read(chk.check)} or None
+    return CheckResult(chk.name or chk.check, "condition", verdict, observed, expected, reason, expl, evidence)
+
+
+def metrics_read(condition: str) -> frozenset[str]:
+    """The metrics a condition reads."""
+    return references(parsed(condition)).metrics
 
 
 def _comparisons(expl: Explanation) -> list[str]:

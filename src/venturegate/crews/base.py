@@ -13,7 +13,7 @@ from venturegate.engine.actors import Actor
 
 if TYPE_CHECKING:
     from venturegate.engine import Engine
-    from venturegate.engine.error_handling import CredentialsHook, Fallback
+    from venturegate.engine.error_recovery import CredentialsHook, Fallback
     from venturegate.engine.rollbacks import RollbackHandler
 
 ProgressSink = Callable[[str, int, int, str], None]
@@ -109,7 +109,7 @@ class CrewContext:
                 return raw if isinstance(raw, bool) else str(raw).strip().lower() in ("1", "true", "yes", "on")
             return type(default)(raw)
         except (TypeError, ValueError):
-            from venturegate.engine.errors import BadInput
+            from venturegate.engine.exceptions import BadInput
 
             raise BadInput(
                 f"option {key}={raw!r} is not a {type(default).__name__}",

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from venturegate.engine.errors import BadInput
+from venturegate.engine.exceptions import BadInput
 
 ROOT_ENV = "VENTUREGATE_CREW_ROOT"
 

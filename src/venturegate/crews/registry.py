@@ -9,7 +9,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING
 
 from venturegate.crews.base import Crew
-from venturegate.engine.errors import BadInput, NotFound
+from venturegate.engine.exceptions import BadInput, NotFound
 
 if TYPE_CHECKING:
     from venturegate.engine import Engine

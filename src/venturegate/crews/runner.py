@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from venturegate.crews.base import Cancelled, CancelToken, CrewContext, CrewResult, ProgressSink
 from venturegate.crews.registry import crew_for_stage, crews_serving
 from venturegate.engine.actors import Actor
-from venturegate.engine.errors import BadInput
+from venturegate.engine.exceptions import BadInput
 from venturegate.engine.jobs import Job, worker_id
 
 if TYPE_CHECKING:

@@ -139,6 +139,9 @@ class Metric(_Model):
     """Default window for window functions that omit one, and for dashboards."""
     segments: dict[Segment, Levels] = {}
     """Per-segment overrides of target / threshold / alert."""
+    explained_by: str | None = None
+    """An artifact whose latest version records how the metric's latest value was computed (its components);
+    gate explanations show it beside every check that reads the metric."""
 
     def levels_for(self, segment: str | None) -> Levels:
         """The levels for a segment: the override where given, else the default."""

@@ -351,6 +351,13 @@ class _Checker:
                         self.config_ref(st, (*p, "customer", name), value, want)
 
     def levels(self, st: Stage, name: str, metric: Metric) -> None:
+        if metric.explained_by is not None and metric.explained_by not in self.artifacts:
+            self.at(
+                st,
+                ("metrics", name, "explained_by"),
+                f"unknown artifact '{metric.explained_by}'",
+                _hint(metric.explained_by, self.artifacts),
+            )
         places: list[tuple[PathKey, str | None]] = [((), None)]
         places += [(("segments", seg), seg) for seg in metric.segments]
         better = "≤" if metric.direction == "higher_is_better" else "≥"

@@ -2,7 +2,7 @@
 
 `run.py` runs it; the story is told by `story.py` (cast, clock, setup), `telemetry.py` (hourly data),
 `beats.py` (people and crews), `rollback_scene.py` (the bad change and its rollback) and `report.py`
-(notifications and summary); `workspace.py` prepares the folder. Its data is in `venturegate._demo_data`.
+(notifications and summary); `workspace.py` prepares the folder. Its data is in `data.py`.
 """
 
 from venturegate.demo.run import DemoSummary, run_demo

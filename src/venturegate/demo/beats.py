@@ -5,10 +5,10 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
-from venturegate import _demo_data as data
 from venturegate.cli import render
 from venturegate.cli.context import out
 from venturegate.core.gates import GateResult
+from venturegate.demo import data
 from venturegate.demo.rollback_scene import RollbackScene
 from venturegate.demo.story import CHAIRMAN, EXEC, LEAD, C, K, L, Q, T
 from venturegate.demo.telemetry import Telemetry

@@ -13,8 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 from stamina.instrumentation import RetryDetails, get_on_retry_hooks, set_on_retry_hooks
 
-from venturegate import _demo_data as data
 from venturegate.cli.context import out
+from venturegate.demo import data
 from venturegate.demo.report import Report
 from venturegate.demo.story import CHAIRMAN, CREW, EXEC, LEAD, MONITOR, C, F
 from venturegate.engine import BadInput, Fired

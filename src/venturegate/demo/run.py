@@ -23,7 +23,7 @@ from venturegate.demo.report import next_steps
 from venturegate.demo.story import HOURS, START
 from venturegate.demo.workspace import environment, fresh_workspace
 from venturegate.engine import Engine
-from venturegate.engine.error_handling import ErrorRecord
+from venturegate.engine.error_recovery import ErrorRecord
 from venturegate.engine.rollbacks import RollbackRecord
 from venturegate.notify.inbox import LocalInbox, Mail, SlackMessage
 from venturegate.store.database import connect, ensure_schema

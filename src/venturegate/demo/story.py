@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from venturegate import _demo_data as data
 from venturegate.cli import render
 from venturegate.cli.context import out
 from venturegate.core.settings import effective_config
 from venturegate.definitions.model import Trigger
+from venturegate.demo import data
 from venturegate.engine import Actor, Engine, Fired, Ingested, SampleIn
 from venturegate.notify.inbox import LocalInbox
 

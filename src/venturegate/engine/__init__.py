@@ -5,8 +5,9 @@ from __future__ import annotations
 from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.approvals import ApprovalOps
 from venturegate.engine.artifacts import ArtifactOps
-from venturegate.engine.error_handling import ErrorOps
-from venturegate.engine.errors import (
+from venturegate.engine.error_recovery import ErrorOps
+from venturegate.engine.escalations import Escalation
+from venturegate.engine.exceptions import (
     ArtifactInvalid,
     BadInput,
     Collision,
@@ -16,7 +17,6 @@ from venturegate.engine.errors import (
     NotFound,
     VenturegateError,
 )
-from venturegate.engine.escalations import Escalation
 from venturegate.engine.jobs import Job, JobOps
 from venturegate.engine.lifecycle import LifecycleOps
 from venturegate.engine.outbox import OutboxOps

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Literal
 
-from venturegate.engine.errors import BadInput
+from venturegate.engine.exceptions import BadInput
 
 ActorKind = Literal["human", "agent", "system"]
 

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Row, insert, select, update
 from venturegate.core.durations import parse_duration
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase
-from venturegate.engine.errors import BadInput, Conflict, Forbidden, NotFound
+from venturegate.engine.exceptions import BadInput, Conflict, Forbidden, NotFound
 from venturegate.engine.records import Approval
 from venturegate.store.schema import approvals
 

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Row, func, insert, select
 
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase
-from venturegate.engine.errors import ArtifactInvalid, BadInput, NotFound
+from venturegate.engine.exceptions import ArtifactInvalid, BadInput, NotFound
 from venturegate.engine.records import Artifact
 from venturegate.engine.secrets import SecretGrant, secret_ref_errors
 from venturegate.store.schema import artifacts

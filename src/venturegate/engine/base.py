@@ -19,7 +19,7 @@ from venturegate.core.settings import Setting, effective_config
 from venturegate.definitions.loader import LoadedWorkflow, load_workflow, workflow_from_document
 from venturegate.definitions.model import ParamValue, Stage, Trigger, Workflow
 from venturegate.engine.actors import SYSTEM, Actor
-from venturegate.engine.errors import BadInput, Collision, Conflict, NotFound
+from venturegate.engine.exceptions import BadInput, Collision, Conflict, NotFound
 from venturegate.engine.facts import StoreData, gate_facts
 from venturegate.engine.records import Event, Fired, Venture
 from venturegate.store.collisions import TRANSIENT, collision, describe
@@ -438,7 +438,7 @@ class EngineBase:
         if stage is not None and not (stage.gates.entry if gate == "entry" else stage.gates.exit):
             return GateResult(stage.id, gate, ())  # what `evaluate_gate` gives for no checks, without reading facts
         visit = self._visit(conn, row.id)
-        facts = gate_facts(conn, self._data(conn, row, visit, now), int(visit.id))
+        facts = gate_facts(conn, self._data(conn, row, visit, now), int(visit.id), gate)
         return evaluate_gate(self._stage(wf, row.stage), gate, facts, now)
 
     @staticmethod

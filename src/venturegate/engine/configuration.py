@@ -27,7 +27,7 @@ from venturegate.definitions.model import ConfigParam, ParamValue, Workflow
 from venturegate.engine import secrets
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import Clock, EngineBase, as_id, utc_now
-from venturegate.engine.errors import BadInput, Conflict, Forbidden, NotFound
+from venturegate.engine.exceptions import BadInput, Conflict, Forbidden, NotFound
 from venturegate.engine.records import _Record
 from venturegate.store.prepared import Prepared
 from venturegate.store.schema import config_versions, snapshots

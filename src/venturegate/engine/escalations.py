@@ -10,7 +10,7 @@ from sqlalchemy import Row, select, update
 
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import as_id
-from venturegate.engine.errors import BadInput, Conflict, NotFound
+from venturegate.engine.exceptions import BadInput, Conflict, NotFound
 from venturegate.engine.records import _Record
 from venturegate.engine.timers import TimerOps
 from venturegate.store.schema import escalations, stage_visits, trigger_state

@@ -12,9 +12,9 @@ from sqlalchemy import Connection, and_, bindparam, func, select
 from venturegate.core.cadence import cadence_seconds, stale_grace
 from venturegate.core.conditions.data import ConfigValue, Sample, WindowEnds, WindowStats
 from venturegate.core.durations import parse_duration
-from venturegate.core.gates import ApprovalFact, GateFacts
+from venturegate.core.gates import ApprovalFact, GateFacts, GateName, JSONValue, metrics_read
 from venturegate.core.settings import effective_config, retention_days
-from venturegate.definitions.model import LevelKind, ParamValue, Workflow
+from venturegate.definitions.model import ConditionCheck, LevelKind, ParamValue, Stage, Workflow
 from venturegate.store.prepared import Prepared
 from venturegate.store.schema import (
     approvals,
@@ -40,6 +40,13 @@ _ARTIFACTS = Prepared(
     select(artifacts.c.name, func.max(artifacts.c.version).label("version"))
     .where(artifacts.c.venture_id == bindparam("vid"), artifacts.c.valid.is_(True))
     .group_by(artifacts.c.name)
+)
+_CONTENT = Prepared(
+    select(artifacts.c.content).where(
+        artifacts.c.venture_id == bindparam("vid"),
+        artifacts.c.name == bindparam("name"),
+        artifacts.c.version == bindparam("version"),
+    )
 )
 _NEWEST_APPROVALS = (
     select(approvals.c.role, func.max(approvals.c.id).label("id"))
@@ -186,8 +193,9 @@ class StoreData:
         return int(n)
 
 
-def gate_facts(conn: Connection, data: StoreData, visit_id: int) -> GateFacts:
-    """Substages, artifacts, approvals and attestations of a venture's current visit."""
+def gate_facts(conn: Connection, data: StoreData, visit_id: int, gate: GateName | None = None) -> GateFacts:
+    """Substages, artifacts, approvals and attestations of a venture's current visit; with `gate`, the
+    recorded breakdowns (`Metric.explained_by`) of the metrics its checks read."""
     subs = {r.substage: r.status == "done" for r in _SUBSTAGES.all(conn, {"visit": visit_id})}
     stage = data.workflow.stage(data.stage_id)
     order = [s.id for s in stage.substages] if stage else []
@@ -196,4 +204,28 @@ def gate_facts(conn: Connection, data: StoreData, visit_id: int) -> GateFacts:
     rows = _APPROVALS.all(conn, {"visit": visit_id})
     apprs = {r.role: ApprovalFact(int(r.id), r.status, r.expires_at, r.decided_by, r.decision_reason) for r in rows}
     attested = frozenset(r.criterion for r in _ATTESTED.all(conn, {"visit": visit_id}))
-    return GateFacts(data=data, substages=subs, artifacts=arts, approvals=apprs, attested=attested)
+    evidence = _evidence(conn, data, stage, gate, arts) if stage is not None and gate is not None else {}
+    return GateFacts(data=data, substages=subs, artifacts=arts, approvals=apprs, attested=attested, evidence=evidence)
+
+
+def _evidence(
+    conn: Connection, data: StoreData, stage: Stage, gate: GateName, versions: Mapping[str, int]
+) -> dict[str, JSONValue]:
+    """Metric → `{artifact, version, content}` of the newest valid version of the artifact that explains it."""
+    out: dict[str, JSONValue] = {}
+    for chk in stage.gates.entry if gate == "entry" else stage.gates.exit:
+        if not isinstance(chk, ConditionCheck):
+            continue
+        for metric in sorted(metrics_read(chk.check)):
+            found = data.workflow.metric(metric, stage.id)
+            name = found.explained_by if found is not None else None
+            if name is None or metric in out:
+                continue
+            version = versions.get(name)
+            content = (
+                _CONTENT.scalar(conn, {"vid": data.venture_id, "name": name, "version": version})
+                if version is not None
+                else None
+            )
+            out[metric] = {"artifact": name, "version": version, "content": content}
+    return out

@@ -12,18 +12,19 @@ import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import Connection, Row, insert, select, update
 
 from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.base import EngineBase
-from venturegate.engine.errors import BadInput, Conflict, NotFound
+from venturegate.engine.exceptions import BadInput, Conflict, NotFound
 from venturegate.engine.records import _Record
 from venturegate.store.schema import jobs
 
-JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 """Where a job stands; the last three are final."""
+JOB_STATUSES: tuple[JobStatus, ...] = get_args(JobStatus)
 FINAL = ("succeeded", "failed", "cancelled")
 DEFAULT_LEASE = timedelta(minutes=10)
 """A running job whose heartbeat is older than this is taken for dead (its worker crashed)."""
@@ -57,7 +58,7 @@ class Job(_Record):
     venture_id: int
     stage: int
     crew: str
-    status: str
+    status: JobStatus
     options: dict[str, Any]
     progress: dict[str, Any]
     result: dict[str, Any] | None

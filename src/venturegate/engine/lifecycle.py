@@ -11,7 +11,7 @@ from venturegate.core.gates import GateName, GateResult, evaluate_checks
 from venturegate.definitions.model import SEGMENTS, AttestCheck
 from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.base import EngineBase, event_record
-from venturegate.engine.errors import BadInput, Conflict, GateNotPassed
+from venturegate.engine.exceptions import BadInput, Conflict, GateNotPassed
 from venturegate.engine.facts import gate_facts
 from venturegate.engine.records import Event, SamplePoint, StoredSample, SubstageState, Venture, Visit
 from venturegate.store.prepared import Prepared

@@ -25,7 +25,7 @@ from venturegate.core.durations import parse_duration
 from venturegate.definitions.loader import LoadedWorkflow
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase
-from venturegate.engine.errors import BadInput, Conflict, NotFound
+from venturegate.engine.exceptions import BadInput, Conflict, NotFound
 from venturegate.engine.records import Event
 from venturegate.notify.messages import Batch, Item
 from venturegate.notify.routing import RoutingPlan

@@ -11,7 +11,7 @@ from venturegate.core.triggers import Mode, demote, promote
 from venturegate.definitions.model import Workflow
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase
-from venturegate.engine.errors import BadInput
+from venturegate.engine.exceptions import BadInput
 from venturegate.store.prepared import Prepared, Record
 from venturegate.store.schema import stage_modes
 

@@ -23,7 +23,7 @@ from venturegate.definitions.model import Stage, Trigger, Workflow
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import Clock, utc_now
 from venturegate.engine.configuration import ConfigOps, DiffEntry, scope_of
-from venturegate.engine.errors import BadInput, Conflict, NotFound
+from venturegate.engine.exceptions import BadInput, Conflict, NotFound
 from venturegate.engine.records import _Record
 from venturegate.engine.triggers import TriggerOps
 from venturegate.store.schema import rollbacks

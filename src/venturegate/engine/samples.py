@@ -19,7 +19,7 @@ from venturegate.core.units import unit_error
 from venturegate.definitions.model import Unit
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import Batch, EngineBase, as_id
-from venturegate.engine.errors import BadInput, Collision, NotFound
+from venturegate.engine.exceptions import BadInput, Collision, NotFound
 from venturegate.engine.records import Fired, SampleResult
 from venturegate.store.prepared import Prepared, Record
 from venturegate.store.schema import samples, timers, ventures

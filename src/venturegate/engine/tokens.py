@@ -15,7 +15,7 @@ from sqlalchemy import Row, insert, select, update
 from venturegate.core.permissions import ROLES, is_role
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase, as_id
-from venturegate.engine.errors import BadInput, Conflict, NotFound
+from venturegate.engine.exceptions import BadInput, Conflict, NotFound
 from venturegate.engine.records import _Record
 from venturegate.store.schema import api_tokens
 

@@ -18,7 +18,7 @@ from venturegate.core.triggers import FirePlan, Mode, TriggerState, counts_act, 
 from venturegate.definitions.model import Stage, Trigger, Workflow
 from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.base import Batch, as_id
-from venturegate.engine.errors import BadInput, Conflict, NotFound
+from venturegate.engine.exceptions import BadInput, Conflict, NotFound
 from venturegate.engine.progression import ProgressionOps
 from venturegate.engine.records import Fired, RaisedTrigger
 from venturegate.store.prepared import Prepared, RawJSON

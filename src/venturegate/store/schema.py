@@ -146,7 +146,8 @@ samples = Table(
         sqlite_where=text("sample_key IS NOT NULL"),
         postgresql_where=text("sample_key IS NOT NULL"),
     ),
-    Index("ix_samples_venture_metric_at", "venture_id", "metric", "at"),
+    # Covers every window read: the ends, the aggregates and the newest n come from the index alone, in (at, id) order.
+    Index("ix_samples_venture_metric_at", "venture_id", "metric", "at", "id", "value"),
 )
 
 artifacts = Table(
@@ -330,7 +331,7 @@ rollbacks = Table(
     Index("ix_rollbacks_venture", "venture_id", "id"),
 )
 
-# --- error log (engine/error_handling.py) ---
+# --- error log (engine/error_recovery.py) ---
 
 error_log = Table(
     "error_log",

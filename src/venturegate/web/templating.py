@@ -13,6 +13,8 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from venturegate.core.breakdown import breakdowns
+
 SECURITY_HEADERS = {
     # Scripts only from /static (no inline script runs); chart data travels in JSON script blocks.
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -105,7 +107,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(venture_path=venture_path)
+    env.globals.update(venture_path=venture_path, breakdowns=breakdowns)
     env.filters.update(
         path=_path,
         when=_when,

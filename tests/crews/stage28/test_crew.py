@@ -26,7 +26,7 @@ from venturegate.crews.stage28.target import DATABASE_ENV, REDIS_ENV, forget_liv
 from venturegate.engine import Engine
 
 Shop = Callable[..., ShopProcess]
-FAST = {"rate": 15, "seconds": 6}
+FAST = {"rate": 20, "seconds": 4}
 
 
 @pytest.fixture
@@ -67,6 +67,7 @@ def test_the_full_run_keeps_what_helps_and_rolls_back_the_rest(
     steps: list[str] = []
     done = run_job(sqlite_engine, job.id, sink=lambda step, d, t, m: steps.append(step))
     assert done.status == "succeeded", done.error
+    assert done.result is not None
     summary = done.result["summary"]
     assert {s.split(" ")[0] for s in steps} >= {"28.1", "28.2", "28.3"}
     names = {a.name for a in sqlite_engine.artifacts("shopfast")}
@@ -202,14 +203,15 @@ def test_bad_input_ends_the_run_classified_with_nothing_changed(
     assert config.read_text() == "{}"  # nothing applied on the target
 
 
-def test_the_cli_runs_the_stage_28_crew(env: Path, sqlite_engine: Engine, shop: Shop) -> None:
+def test_the_cli_runs_the_stage_28_crew(env: Path, sqlite_engine: Engine) -> None:
     from typer.testing import CliRunner
 
+    from tests.triggers.helpers import put
     from venturegate.cli.app import app
 
     db = str(sqlite_engine.db.url)
-    sqlite_engine.create_venture("clivent", "b2c_mass", 28, actor=LEAD)
-    put_entry_inputs(sqlite_engine, "clivent", _options(shop("none")), actor=LEAD, root=env, requests=20)
+    v = sqlite_engine.create_venture("clivent", "b2c_mass", 28, actor=LEAD).id
+    put(sqlite_engine, v, ["performance_baseline", "bottleneck_analysis"])  # the entry gate's inputs, as given
     grant_target(sqlite_engine, "clivent", os.environ[DATABASE_ENV], os.environ[REDIS_ENV], actor=LEAD)
     listed = CliRunner().invoke(app, ["--db", db, "crews", "--json"])
     assert {c["entry_point"]: c["stage"] for c in json.loads(listed.output)}["stage28"] == 28
@@ -219,3 +221,63 @@ def test_the_cli_runs_the_stage_28_crew(env: Path, sqlite_engine: Engine, shop: 
     )  # fmt: skip
     out = json.loads(ran.output)
     assert out["status"] == "failed" and "E28-PROFILING-FAILED" in out["error"], out
+
+
+def test_api_and_dashboard_start_verification_runs_that_feed_perf_004(
+    sqlite_engine: Engine, shop: Shop, env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once 28.1-28.3 are done, a run only measures and records the stage's readings (PERF-004 judges them);
+    the API starts it with the service's options, the dashboard (no options) reuses them."""
+    import warnings
+
+    from tests.web.conftest import csrf_of, login
+    from venturegate.api import create_app
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
+        from starlette.testclient import TestClient
+
+    monkeypatch.setenv("VENTUREGATE_QUEUE_URL", f"sqlite:///{tmp_path / 'queue.db'}")
+    engine = sqlite_engine
+    proc = shop("none")
+    engine.create_venture("verified", "b2c_mass", 28, actor=LEAD)
+    put_entry_inputs(engine, "verified", _options(proc), actor=LEAD, root=env, requests=20)
+    grant_target(engine, "verified", os.environ[DATABASE_ENV], os.environ[REDIS_ENV], actor=LEAD)
+    for sub in ("28.1", "28.2", "28.3"):  # what an optimisation run completed
+        engine.complete_substage("verified", sub, actor=LEAD)
+    before = _state(engine, "verified")
+    secret = engine.create_token("agent-1", "agent", actor=LEAD)[1]
+    small = {**_options(proc), "rate": 20, "seconds": 2}
+    with TestClient(create_app(engine)) as client:
+        started = client.post(
+            "/api/ventures/verified/jobs", json={"options": small}, headers={"Authorization": f"Bearer {secret}"}
+        )
+        assert started.status_code == 202, started.text
+        assert (started.json()["crew"], started.json()["stage"]) == ("stage28", 28)
+        first = run_job(engine, started.json()["id"])  # what the worker does with the queued job
+        assert first.status == "succeeded", first.error
+        login(client, secret)
+        page = client.get("/ventures/verified").text
+        answer = client.post("/ventures/verified/jobs", data={"csrf": csrf_of(page)}, follow_redirects=False)
+        assert answer.status_code == 303
+        job = engine.jobs("verified")[0]
+        assert (job.crew, job.options) == ("stage28", {})
+        second = run_job(engine, job.id)
+        assert second.status == "succeeded", second.error
+        shown = client.get(f"/api/jobs/{job.id}", headers={"Authorization": f"Bearer {secret}"}).json()
+    for done in (first, second):
+        result = done.result
+        assert result is not None
+        assert result["status"] == "completed", result["summary"]["outcome"]
+        summary = result["summary"]
+        assert summary["verified"]["api_p95_ms"] > 0 and summary["advance"]["for"] == "1h"
+        assert summary["advance"]["state"] in ("inactive", "pending")  # green or not on this machine's load
+        assert "report_error" not in summary and Path(summary["report"]).exists()
+        assert result["artifacts"] == []
+    assert second.result is not None and shown["result"]["summary"]["verified"] == second.result["summary"]["verified"]
+    since, until = datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC) + timedelta(days=1)
+    for metric in ("api_response_time_p95", "cpu_utilization", "memory_utilization", "db_connection_pool_usage"):
+        assert len(engine.samples("verified", metric, since=since, until=until)) == 2, metric  # one per run
+    perf4 = next(t for t in engine.trigger_status("verified") if t["trigger"] == "PERF-004")
+    assert perf4["last_evaluated_at"] is not None  # the readings were judged by PERF-004
+    assert _state(engine, "verified") == before  # a verification changes nothing: stage, config, substages

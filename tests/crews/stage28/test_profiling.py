@@ -14,7 +14,7 @@ from venturegate.crews.stage28.demo_target import ShopProcess, spec
 from venturegate.crews.stage28.profiler import Measurement, hot_paths, measure
 from venturegate.crews.stage28.target import Target, read_target
 from venturegate.crews.stage28.traffic import Workload, endpoints_from_spec
-from venturegate.engine.errors import BadInput
+from venturegate.engine.exceptions import BadInput
 
 Shop = Callable[..., ShopProcess]
 
@@ -26,11 +26,11 @@ def _target(proc: ShopProcess, db: str, redis_url: str, **extra: str) -> Target:
 
 
 def _profile(
-    proc: ShopProcess, db: str, redis_url: str, tmp_path: Path, n: int = 150
+    proc: ShopProcess, db: str, redis_url: str, tmp_path: Path, n: int = 120
 ) -> tuple[Measurement, list[database.IndexAdvice]]:
     target = _target(proc, db, redis_url)
     requests = Workload(endpoints_from_spec(spec()), seed=5).take(n)
-    m = measure(target, requests, 30.0, profile_to=tmp_path / "spy.txt")
+    m = measure(target, requests, 40.0, profile_to=tmp_path / "spy.txt")
     with database.connect(db) as conn:
         for s in m.statements[:5]:
             database.explain(conn, s, large_table_rows=10_000)
@@ -78,9 +78,45 @@ def test_an_unreachable_database_names_no_password() -> None:
     assert "s3cret" not in str(got.value)
 
 
-def test_endpoints_must_match_the_spec(shop: Shop, shop_db: str, redis28: str) -> None:
-    proc = shop("none")
+def test_endpoints_must_match_the_spec(shop_db: str, redis28: str, tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "spec.json").write_text(json.dumps(spec()), encoding="utf-8")  # the shop's spec, no shop needed
+
+    def target(endpoints: str) -> Target:
+        options = {"base_url": "http://127.0.0.1:9", "openapi": "spec.json", "endpoints": endpoints}
+        return read_target(options | {"database_env": "DB", "redis_env": "RD"}, {"DB": shop_db, "RD": redis28},
+                           root=tmp_path)  # fmt: skip
+
     with pytest.raises(BadInput, match="'GET /nope' is not in the service's OpenAPI spec"):
-        _target(proc, shop_db, redis28, endpoints="GET /products/{id}, GET /nope")
-    target = _target(proc, shop_db, redis28, endpoints="get /products/{id}")
-    assert [e.name for e in target.endpoints] == ["GET /products/{id}", "POST /orders"]
+        target("GET /products/{id}, GET /nope")
+    assert [e.name for e in target("get /products/{id}").endpoints] == ["GET /products/{id}", "POST /orders"]
+
+
+def test_one_sampler_reads_a_process_the_host_or_anything_and_ends_quietly_with_the_process() -> None:
+    import subprocess
+    import sys
+    import time
+
+    from venturegate.crews.stage28.process import Sampler, host_reading, process_reading
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with Sampler(process_reading(child.pid), interval=0.02) as proc, Sampler(host_reading(), interval=0.02) as host:
+            time.sleep(0.15)
+            child.kill()
+            child.wait(5)
+            time.sleep(0.1)  # readings after the exit end the process sampler, not the block
+        got = proc.summary()
+        assert set(got) == {
+            f"{k}_{s}" for k in ("cpu_percent", "memory_percent", "rss_mb") for s in ("avg", "peak")
+        } | {"samples"}
+        assert 1 <= got["samples"] < 15 and got["rss_mb_peak"] > 1, got
+        assert host.summary()["samples"] >= 5 and 0 < host.summary()["memory_percent_avg"] <= 100
+    finally:
+        child.kill()
+        child.wait(5)
+    once = Sampler(lambda: {"in_use": 3}, interval=60)
+    with once:
+        pass
+    assert once.summary() == {"in_use_avg": 3.0, "in_use_peak": 3.0, "samples": 1.0}  # one reading at the end

@@ -7,26 +7,15 @@ forecast (14.3), and the readiness score computed from what was measured.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from venturegate.crews._lazy import lazy_crew
 
 if TYPE_CHECKING:
     from venturegate.crews.stage14.devprep import DevelopmentPrepCrew
 
+    crew: DevelopmentPrepCrew
+
 __all__ = ["DevelopmentPrepCrew", "crew"]
 
-_crew: DevelopmentPrepCrew | None = None
-
-
-def __getattr__(name: str) -> Any:
-    global _crew
-    if name == "DevelopmentPrepCrew":
-        from venturegate.crews.stage14.devprep import DevelopmentPrepCrew
-
-        return DevelopmentPrepCrew
-    if name == "crew":
-        if _crew is None:
-            from venturegate.crews.stage14.devprep import DevelopmentPrepCrew
-
-            _crew = DevelopmentPrepCrew()
-        return _crew
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_crew(__name__, "venturegate.crews.stage14.devprep", "DevelopmentPrepCrew")

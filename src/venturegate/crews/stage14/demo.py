@@ -8,7 +8,10 @@ the launch is twenty weeks after it.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from venturegate.engine.actors import Actor
 
@@ -20,83 +23,8 @@ EXEC = Actor("demo-exec", "exec")
 CHAIRMAN = Actor("demo-chairman", "chairman")
 
 
-def _story(title: str, points: float, skill: str, criteria: list[str], **extra: Any) -> dict[str, Any]:
-    return {"title": title, "points": points, "skill": skill, "acceptance_criteria": criteria, **extra}
-
-
-EPICS: list[dict[str, Any]] = [
-    {
-        "id": "platform",
-        "title": "Platform foundations",
-        "priority": "must",
-        "stories": [
-            _story("Service skeleton with health endpoint", 3, "python", ["GET /health answers 200 within 100 ms"]),
-            _story("Database schema v1 and migrations", 5, "python", ["Migrations apply to an empty database in 30 s"]),
-            _story("Pipeline deploys to staging", 5, "devops", ["A merge to main reaches staging within 15 minutes"]),
-            _story("Structured logs and request ids", 3, "python", ["Every log line carries its request id"]),
-        ],
-    },
-    {
-        "id": "accounts",
-        "title": "Accounts",
-        "priority": "must",
-        "depends_on": ["platform"],
-        "stories": [
-            _story("Sign up with e-mail", 5, "python", ["A visitor signs up with e-mail and password in 2 steps"]),
-            _story("Log in and sessions", 5, "python", ["A session expires after 30 minutes without requests"]),
-            _story("Password reset", 3, "python", ["A reset link is valid for 60 minutes and for one use only"]),
-            _story("Account page", 5, "javascript", ["The account page shows name, e-mail and plan for the user"]),
-        ],
-    },
-    {
-        "id": "catalog",
-        "title": "Catalog",
-        "priority": "must",
-        "depends_on": ["platform"],
-        "stories": [
-            _story("Product model", 3, "python", ["A product has a name, a price in cents and a stock count"]),
-            _story("Admin CSV import", 5, "python", ["An admin imports 1,000 products from CSV in under 60 s"]),
-            _story("Product list page", 5, "javascript", ["The list shows 24 products per page with their prices"]),
-            _story("Search by name", 5, "python", ["Searching a product name returns it first among 10 results"]),
-            _story("Product detail page", 3, "javascript", ["The detail page shows price, stock and 3 images"]),
-        ],
-    },
-    {
-        "id": "checkout",
-        "title": "Checkout",
-        "priority": "should",
-        "depends_on": ["accounts", "catalog"],
-        "stories": [
-            _story("Cart", 5, "python", ["The cart keeps up to 50 items for 7 days per user"]),
-            _story("Cart page", 5, "javascript", ["The cart page updates the total within 200 ms of a change"]),
-            _story("Place an order", 5, "python", ["Placing an order reserves the stock of its 1 to 50 items"]),
-            _story("Order history", 3, "python", ["A placed order appears in the user's history within 1 s"]),
-            _story("Payment sandbox integration", 5, "python", ["A sandbox payment of 10 EUR completes end to end"]),
-        ],
-    },
-    {
-        "id": "operations",
-        "title": "Operations",
-        "priority": "should",
-        "depends_on": ["platform"],
-        "stories": [
-            _story("Alerting on error rate", 3, "devops", ["An error rate above 5% for 5 minutes pages the on-call"]),
-            _story(
-                "Nightly database backup with restore test", 5, "devops", ["The nightly backup restores in 10 minutes"]
-            ),
-            _story("Load test of the checkout path", 5, "devops", ["Checkout holds 50 req/s at p95 under 300 ms"]),
-        ],
-    },
-    {
-        "id": "growth",
-        "title": "Growth experiments",
-        "priority": "could",
-        "stories": [
-            _story("Referral codes", 5, "python", ["A referral code gives both users 10% off their next order"]),
-            _story("Newsletter sign-up form", 2, "javascript", ["The form stores the e-mail after a double opt-in"]),
-        ],
-    },
-]
+EPICS: list[dict[str, Any]] = yaml.safe_load((Path(__file__).parent / "demo_epics.yaml").read_text(encoding="utf-8"))
+"""The demo plan's epics and stories (data, in `demo_epics.yaml`)."""
 
 
 def plan(venture_id: str, base_image: str | None = None, epics: list[dict[str, Any]] | None = None) -> dict[str, Any]:

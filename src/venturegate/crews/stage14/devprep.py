@@ -23,15 +23,29 @@ from venturegate.crews.stage14.environment import EnvironmentOutcome, setup
 from venturegate.crews.stage14.formation import form
 from venturegate.crews.stage14.inputs import Inputs, read
 from venturegate.crews.stage14.planning import SprintOutcome, plan
-from venturegate.engine.errors import BadInput, GateNotPassed
+from venturegate.engine.exceptions import BadInput, GateNotPassed
 from venturegate.engine.rollbacks import RollbackContext
 
 STAGE = 14
+PROVISIONED = "environments.provisioned"
+"""Config key: the owner marks of the environments the crew provisioned (see `_teardown_environments`)."""
 
 
 def _teardown_environments(ctx: RollbackContext) -> str:
-    removed = prov.teardown_venture(ctx.venture_id)
-    return "removed " + (", ".join(removed) if removed else "nothing (no environment was provisioned)")
+    """`environments`: tear down what the restored configuration no longer lists as provisioned (this venture's,
+    in this workspace: the marks the crew recorded in `environments.provisioned`)."""
+    drop: set[str] = set()
+    for change in ctx.changes:
+        if change.key == PROVISIONED:
+            drop |= set(_strings(change.before)) - set(_strings(change.after))
+    if not drop:
+        return "nothing to tear down (the restored configuration keeps every provisioned environment)"
+    removed = prov.teardown_owned(sorted(drop))
+    return "removed " + (", ".join(removed) if removed else "nothing (already gone)")
+
+
+def _strings(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def _kept(what: str) -> Any:

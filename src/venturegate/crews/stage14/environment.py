@@ -214,6 +214,14 @@ def _provision(
             continue
         outcome.attempts.append(f"attempt {attempt}: ready")
         outcome.environments = [e.as_dict() for e in made]
+        # What a rollback of the `environments` scope tears down: exactly these, recorded as a config version.
+        known = [str(o) for o in run.setting("environments.provisioned") or []]
+        marks = known + [r.owner for r in requests if r.owner not in known]
+        if marks != known:
+            run.engine.set_config(
+                run.venture, "environments.provisioned", marks, actor=run.ctx.actor,
+                reason=f"stage-14 environments provisioned ({run.run_id})",
+            )  # fmt: skip
         record(run, {"provisioning_failures": 0.0}, suffix=f":attempt{attempt}")
         return made
     fail(run, f"provisioning failed after {attempts} attempts: {last}")

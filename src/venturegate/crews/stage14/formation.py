@@ -15,7 +15,7 @@ from venturegate.crews.stage14 import team as t
 from venturegate.crews.stage14._steps import record
 from venturegate.crews.stage14.inputs import Inputs
 from venturegate.crews.stage14.onboarding import completion, raci_rate
-from venturegate.engine.errors import NotFound
+from venturegate.engine.exceptions import NotFound
 
 TOOLS = ("git", "docker", "terraform", "actionlint", "hadolint")
 

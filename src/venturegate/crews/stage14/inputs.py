@@ -22,7 +22,7 @@ from typing import Any
 from venturegate.crews.stage14.generate import Service
 from venturegate.crews.stage14.stacks import Stack, resolve
 from venturegate.crews.stage14.team import Person, Role
-from venturegate.engine.errors import BadInput, NotFound
+from venturegate.engine.exceptions import BadInput, NotFound
 
 INPUTS = ("technical_plan", "resource_requirements", "timeline")
 DEFAULT_COMMAND = {

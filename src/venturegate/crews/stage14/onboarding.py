@@ -12,7 +12,7 @@ import copy
 from typing import Any
 
 from venturegate.engine.actors import Actor
-from venturegate.engine.errors import BadInput, NotFound
+from venturegate.engine.exceptions import BadInput, NotFound
 from venturegate.engine.samples import SampleIn
 
 

@@ -328,20 +328,16 @@ def probe_window(
     return counts
 
 
-def teardown_venture(venture_id: int, *, admin_url: str | None = None, redis_url: str | None = None) -> list[str]:
-    """Remove every environment the local driver made for a venture, whatever its prefix (the rollback
-    handler of the `environments` scope). Services belong to the run that started them and end with it."""
+def teardown_owned(owners: list[str], *, admin_url: str | None = None, redis_url: str | None = None) -> list[str]:
+    """Remove the environments named by their owner marks (`venturegate:<prefix>:v<id>:<env>`), and only them:
+    the rollback handler of the `environments` scope passes the marks the restored configuration drops.
+    Services belong to the run that started them and end with it."""
     driver = LocalDriver(admin_url=admin_url, redis_url=redis_url)
-    marker = f"venturegate:%:v{int(venture_id)}:%"
-    with psycopg.connect(driver.admin_url, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
-            "WHERE shobj_description(oid, 'pg_database') LIKE %s",
-            (marker,),
-        ).fetchall()
     removed: list[str] = []
-    for (owner,) in rows:
-        _, prefix, vid, env = str(owner).split(":")
-        if vid == f"v{int(venture_id)}":
-            removed += driver.teardown(EnvironmentRequest(int(venture_id), env, 0, prefix=prefix))
+    for owner in owners:
+        parts = owner.split(":")
+        if len(parts) != 4 or parts[0] != "venturegate" or not parts[2].startswith("v") or not parts[2][1:].isdigit():
+            raise ValueError(f"{owner!r} is not an environment owner mark (venturegate:PREFIX:vID:ENV)")
+        _, prefix, vid, env = parts
+        removed += driver.teardown(EnvironmentRequest(int(vid[1:]), env, 0, prefix=prefix))
     return removed

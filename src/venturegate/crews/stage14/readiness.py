@@ -69,8 +69,24 @@ class Score:
     unknown: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON form (the gate explanation's breakdown)."""
+        """JSON form (the crew's report)."""
         return {"score": self.score, "sections": self.sections, "parts": self.parts, "unknown": self.unknown}
+
+    def breakdown(self, sample_key: str | None = None) -> dict[str, Any]:
+        """The `readiness_breakdown` artifact of this reading: each component's measured facts, its weight in
+        its section, and its contribution to the score (points / 3, so the contributions add up to it)."""
+        components = [
+            {
+                "name": f"{p['section']}: {p['part']}",
+                "measured": p["measured"],
+                "weight": p["weight"],
+                "fraction": p["fraction"],
+                "contribution": round(p["points"] / 3, 3),
+            }
+            for p in self.parts
+        ]
+        out = {"value": self.score, "sections": self.sections, "components": components, "unknown": self.unknown}
+        return out | ({"sample_key": sample_key} if sample_key else {})
 
 
 def compute(values: Mapping[str, float | None], settings: Settings, flags: Flags) -> Score:
@@ -116,6 +132,14 @@ def compute(values: Mapping[str, float | None], settings: Settings, flags: Flags
             ("sprint goal", 10, 1.0 if flags.goal else 0.0, "sprint_plan.first_sprint.goal"),
         ],
     }  # fmt: skip
+    facts: dict[str, float | bool | None] = {m: values.get(m) for m in INPUTS}
+    facts |= {
+        "RACI rules": flags.raci_valid,
+        "team_structure.kickoff_date": flags.kickoff_scheduled,
+        "sprint_plan.first_sprint": float(flags.sprint1_stories),
+        "sprint_plan.ceremonies": float(flags.ceremonies),
+        "sprint_plan.first_sprint.goal": flags.goal,
+    }
     parts = []
     sections = {}
     for section, rows in table.items():
@@ -123,8 +147,9 @@ def compute(values: Mapping[str, float | None], settings: Settings, flags: Flags
         for name, weight, fraction, source in rows:
             points = round(weight * fraction, 2)
             total += points
+            measured = {f: facts[f] for f in source.split(", ")}
             parts.append({"section": section, "part": name, "weight": weight, "fraction": round(fraction, 4),
-                          "points": points, "from": source})  # fmt: skip
+                          "points": points, "from": source, "measured": measured})  # fmt: skip
         sections[section] = round(total, 2)
     score = round(sum(sections.values()) / 3, 2)
     return Score(score, sections, parts, unknown)

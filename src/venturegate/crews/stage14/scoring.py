@@ -10,7 +10,7 @@ from typing import Any
 from venturegate.crews.stage14.readiness import INPUTS, Flags, Score, Settings, compute
 from venturegate.crews.stage14.team import RaciRow, validate_raci
 from venturegate.engine.actors import Actor
-from venturegate.engine.errors import NotFound
+from venturegate.engine.exceptions import NotFound
 from venturegate.engine.samples import SampleIn
 
 
@@ -76,5 +76,7 @@ def settings(engine: Any, venture: str | int) -> Settings:
 def refresh(engine: Any, venture: str | int, *, actor: Actor, key: str | None = None) -> tuple[Score, list[Any]]:
     """Compute the score from the stored facts and record it; returns the score and the triggers that fired."""
     score = compute(latest(engine, venture), settings(engine, venture), flags(engine, venture))
+    # The breakdown first: the gate judged when the reading arrives shows the breakdown of that reading.
+    engine.put_artifact(venture, "readiness_breakdown", score.breakdown(key), actor=actor)
     got = engine.record_samples([SampleIn(venture, "readiness_score", score.score, key=key)], actor=actor)
     return score, list(got.fired)

@@ -8,26 +8,15 @@ statistics module does not import the whole crew.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from venturegate.crews._lazy import lazy_crew
 
 if TYPE_CHECKING:
     from venturegate.crews.stage17.gtm import GTMStrategistCrew
 
+    crew: GTMStrategistCrew
+
 __all__ = ["GTMStrategistCrew", "crew"]
 
-_crew: GTMStrategistCrew | None = None
-
-
-def __getattr__(name: str) -> Any:
-    global _crew
-    if name == "GTMStrategistCrew":
-        from venturegate.crews.stage17.gtm import GTMStrategistCrew
-
-        return GTMStrategistCrew
-    if name == "crew":
-        if _crew is None:
-            from venturegate.crews.stage17.gtm import GTMStrategistCrew
-
-            _crew = GTMStrategistCrew()
-        return _crew
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_crew(__name__, "venturegate.crews.stage17.gtm", "GTMStrategistCrew")

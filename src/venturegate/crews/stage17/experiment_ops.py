@@ -21,7 +21,7 @@ from venturegate.crews.stage17.experiments import (
     z_test,
 )
 from venturegate.engine.actors import Actor
-from venturegate.engine.errors import BadInput, Conflict, NotFound
+from venturegate.engine.exceptions import BadInput, Conflict, NotFound
 from venturegate.engine.samples import SampleIn
 
 if TYPE_CHECKING:

@@ -34,7 +34,7 @@ from venturegate.crews.stage17.content import (
 from venturegate.crews.stage17.strategy import ADAPTER, StrategyError, encode
 from venturegate.crews.stage17.workflows import WorkflowError, nurture_workflow, validate
 from venturegate.definitions.model import AttestCheck
-from venturegate.engine.errors import ArtifactInvalid, BadInput, NotFound
+from venturegate.engine.exceptions import ArtifactInvalid, BadInput, NotFound
 
 STAGE = 17
 INPUTS = ("market_strategy", "customer_segments", "marketing_channels")

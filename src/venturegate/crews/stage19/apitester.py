@@ -21,7 +21,7 @@ import requests
 
 from venturegate.crews.stage19 import _spec
 from venturegate.crews.stage19._http import Client, ProviderError
-from venturegate.engine.errors import BadInput
+from venturegate.engine.exceptions import BadInput
 
 MODES = ("positive", "negative")
 DEFAULT_SEED = 19

@@ -20,7 +20,7 @@ from venturegate.crews.stage19.apitester import DEFAULT_SEED
 from venturegate.crews.stage19.inputs import Credentials, Inputs, read_inputs
 from venturegate.crews.stage19.reporter import Report, write_report
 from venturegate.crews.stage19.substages import Measured, measure_load, prove_fallbacks, test_apis
-from venturegate.engine.errors import BadInput
+from venturegate.engine.exceptions import BadInput
 from venturegate.engine.rollbacks import RollbackContext
 
 STAGE = 19

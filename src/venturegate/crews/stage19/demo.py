@@ -117,14 +117,14 @@ def _crew_root(workdir: Path | None) -> Iterator[None]:
 def _run(engine: Engine, venture: str, console: Console, label: str, out: Path) -> dict[str, Any]:
     from rich.progress import Progress
 
-    job = queue_job(engine, venture, 19, {**OPTIONS, "out_dir": str(out)}, actor=LEAD)  # inside the crew root
+    job = queue_job(engine, venture, 19, {**OPTIONS, "out_dir": out.as_posix()}, actor=LEAD)  # under the crew root
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task(label, total=None)
 
         def sink(step: str, done: int, total: int, message: str) -> None:
             bar.update(task, completed=done, total=total, description=f"{label}: {step} — {message}")
 
-        finished = run_job(engine, job.id, sink=sink, output_root=out.parent)  # the demo's folder is the root
+        finished = run_job(engine, job.id, sink=sink)
     result = finished.result or {}
     return {
         "job": finished.id,
@@ -139,7 +139,7 @@ def _run(engine: Engine, venture: str, console: Console, label: str, out: Path) 
 def run_stage19_demo(engine: Engine, console: Console, workdir: Path | None = None) -> dict[str, Any]:
     """Run stage 19 twice on one venture (defective provider, then fixed); returns what happened."""
     started = time.perf_counter()
-    out = Path("stage19-demo")
+    out = Path("stage19-demo")  # relative to the crew root (`workdir`, else the default root), never the cwd
     name = f"integrations-demo-{int(time.time())}"
     engine.create_venture(name, "b2b_smb", 19, actor=LEAD)
     summary: dict[str, Any] = {"venture": name}

@@ -18,7 +18,7 @@ from urllib.request import urlopen
 
 import yaml
 
-from venturegate.engine.errors import BadInput, NotFound
+from venturegate.engine.exceptions import BadInput, NotFound
 from venturegate.engine.secrets import HOSTS_KEY, KEYS, SecretGrant, host_port
 
 if TYPE_CHECKING:

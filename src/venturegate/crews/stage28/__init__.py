@@ -6,26 +6,15 @@ importing one module of this package (the hit-rate curve, the demo shop) does no
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from venturegate.crews._lazy import lazy_crew
 
 if TYPE_CHECKING:
     from venturegate.crews.stage28.optimization import PerformanceOptimizationCrew
 
+    crew: PerformanceOptimizationCrew
+
 __all__ = ["PerformanceOptimizationCrew", "crew"]
 
-_crew: PerformanceOptimizationCrew | None = None
-
-
-def __getattr__(name: str) -> Any:
-    global _crew
-    if name == "PerformanceOptimizationCrew":
-        from venturegate.crews.stage28.optimization import PerformanceOptimizationCrew
-
-        return PerformanceOptimizationCrew
-    if name == "crew":
-        if _crew is None:
-            from venturegate.crews.stage28.optimization import PerformanceOptimizationCrew
-
-            _crew = PerformanceOptimizationCrew()
-        return _crew
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_crew(__name__, "venturegate.crews.stage28.optimization", "PerformanceOptimizationCrew")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import psutil
 import redis
 
 from venturegate.crews.base import AgentSpec, Crew, CrewContext, CrewHooks, CrewResult
@@ -33,7 +34,7 @@ from venturegate.crews.stage28.target import (
     register_live,
 )
 from venturegate.crews.stage28.traffic import Request, Workload
-from venturegate.engine.errors import BadInput, NotFound
+from venturegate.engine.exceptions import BadInput, NotFound
 from venturegate.engine.secrets import KEYS as SECRET_KEYS
 from venturegate.engine.secrets import SecretGrant
 
@@ -80,6 +81,7 @@ class PerformanceOptimizationCrew(Crew):
 
     def run(self, ctx: CrewContext) -> CrewResult:
         """28.1 → 28.2 → 28.3 → gate and report; stops early when an error or a trigger sends the venture back."""
+        ctx.options = _with_last_target(ctx)
         run = CrewRun.begin(ctx, stage=STAGE)
         state = _State()
         venture = ctx.engine.venture(ctx.venture).name
@@ -95,9 +97,12 @@ class PerformanceOptimizationCrew(Crew):
                 write_share=float(ctx.option("write_share", 0.01)),
             )
             requests = workload.take(max(16, math.ceil(rate * seconds)))
-            self._profile(run, target, requests, rate, state)
-            self._cache(run, target, requests, rate, state, workload)
-            self._optimize(run, target, requests, rate, state)
+            if _verifying(run):
+                self._verify(run, target, requests, rate, state)
+            else:
+                self._profile(run, target, requests, rate, state)
+                self._cache(run, target, requests, rate, state, workload)
+                self._optimize(run, target, requests, rate, state)
         except Stop:
             pass
         finally:
@@ -137,6 +142,27 @@ class PerformanceOptimizationCrew(Crew):
         if target.config_file is None:
             run.error("profiler not configured: no config_file option, so no change could be applied or undone")
         return target
+
+    # -- verification: one more reading of what was kept, for the triggers --------------------------
+    def _verify(self, run: CrewRun, target: Target, requests: list[Request], rate: float, state: _State) -> None:
+        """Measure the service as it is now (nothing changed, the cache left warm) and record the stage's readings.
+
+        PERF-004 advances the venture once its readings stay green for `advance.all_green_duration`; a run
+        takes one reading, so a person (or a scheduler) runs it every `profiling_interval_seconds` until then.
+        """
+        run.step(f"28.3 {ANALYST}", 5, 6, f"verification reading: {len(requests)} requests at {rate:g}/s")
+        try:
+            state.final = profiler.measure(target, requests, rate)
+        except (OSError, RuntimeError, psutil.Error) as exc:  # a service restarted since: its old pid is gone
+            run.error(f"profiling run failed: {type(exc).__name__}: {exc}")
+            raise run.stop("failed", str(exc)) from None
+        state.notes.append("verification run: 28.1-28.3 are done, so the service was only measured, not changed")
+        self._record(run, state.final, "verify", cache_rate=True)
+        if state.final.cache is not None and (state.final.cache.hits + state.final.cache.misses):
+            state.cache_run = state.final
+        run.summary["verified"] = _snapshot(state.final)
+        run.summary["advance"] = _advance_state(run)
+        self._stop_if_sent_back(run, state)
 
     # -- 28.1 -----------------------------------------------------------------------------------------
     def _profile(self, run: CrewRun, target: Target, requests: list[Request], rate: float, state: _State) -> None:
@@ -504,6 +530,37 @@ class PerformanceOptimizationCrew(Crew):
             return
         run.summary.update(_figures(state))
         run.summary["report"] = str(paths["html"])
+
+
+def _verifying(run: CrewRun) -> bool:
+    """Whether this run only takes a reading: option `verify` (`auto`: when 28.1, 28.2 and 28.3 are all done)."""
+    raw = str(run.ctx.option("verify", "auto")).strip().lower()
+    if raw == "auto":
+        return {"28.1", "28.2", "28.3"} <= run.done()
+    if raw in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        return raw in ("1", "true", "yes", "on")
+    raise BadInput(f"option verify={raw!r} is not auto, true or false", where="--option", hint="verify=true")
+
+
+def _with_last_target(ctx: CrewContext) -> dict[str, Any]:
+    """The run's options; without `base_url`, those of the venture's newest stage-28 job that had one (the
+    service and the load's shape, not `tunables` or `verify`), so that a run started from the dashboard, which
+    passes no options, measures the same service the same way."""
+    if "base_url" in ctx.options:
+        return dict(ctx.options)
+    for job in ctx.engine.jobs(ctx.venture, limit=50):
+        if job.stage == STAGE and job.id != ctx.job_id and "base_url" in (job.options or {}):
+            kept = {k: v for k, v in job.options.items() if k not in ("tunables", "verify")}
+            return {**kept, **ctx.options}
+    return dict(ctx.options)
+
+
+def _advance_state(run: CrewRun) -> dict[str, Any]:
+    """PERF-004's state after the reading: inactive (a reading is not green), pending since, or fired."""
+    got = next((t for t in run.engine.trigger_status(run.venture) if t["trigger"] == "PERF-004"), None)
+    if got is None:
+        return {"state": "moved on", "detail": f"the venture is at stage {run.engine.venture(run.venture).stage}"}
+    return {"state": got["state"], "since": got["since"], "for": run.setting("advance.all_green_duration")}
 
 
 def _label(kind: str, item: Any) -> str:

@@ -13,42 +13,43 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 
+Reading = Callable[[], Mapping[str, float]]
+"""One reading of named values (`cpu_percent`, `memory_percent`, …) at the moment it is called."""
 
-@dataclass
-class ResourceSamples:
-    """CPU (% of one core, and of the machine) and RSS of a process, sampled in the background."""
 
-    pid: int
-    interval: float = 0.25
-    cpu: list[float] = field(default_factory=list)
-    rss_mb: list[float] = field(default_factory=list)
-    memory_percent: list[float] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+class Sampler:
+    """Readings taken every `interval` seconds in the background while the `with` block runs; averages and peaks."""
 
-    def __enter__(self) -> ResourceSamples:
-        proc = psutil.Process(self.pid)
-        proc.cpu_percent(None)
-        cores = psutil.cpu_count() or 1
+    def __init__(
+        self,
+        read: Reading,
+        *,
+        interval: float = 0.25,
+        name: str = "vg28-psutil",
+        ends_on: tuple[type[Exception], ...] = (psutil.Error,),
+    ) -> None:
+        self.read = read
+        self.interval = interval
+        self.name = name
+        self.ends_on = ends_on
+        """Errors of `read` that end the sampling quietly, keeping what was read (the process ended)."""
+        self.series: dict[str, list[float]] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
+    def __enter__(self) -> Sampler:
         def loop() -> None:
-            while not self._stop.wait(self.interval):
-                try:
-                    with proc.oneshot():
-                        self.cpu.append(proc.cpu_percent(None) / cores)
-                        rss = proc.memory_info().rss
-                        self.rss_mb.append(rss / 2**20)
-                        self.memory_percent.append(100.0 * rss / psutil.virtual_memory().total)
-                except psutil.Error:
-                    return
+            while not self._stop.wait(self.interval) and self._take():
+                pass
 
-        self._thread = threading.Thread(target=loop, name="vg28-psutil", daemon=True)
+        self._thread = threading.Thread(target=loop, name=self.name, daemon=True)
         self._thread.start()
         return self
 
@@ -56,21 +57,49 @@ class ResourceSamples:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(2)
+        if not self.series:  # a block shorter than one interval still gets one reading (since `__enter__`)
+            self._take()
+
+    def _take(self) -> bool:
+        """Read once into the series; False when `read` failed with one of `ends_on`."""
+        try:
+            values = self.read()
+        except self.ends_on:
+            return False
+        for key, value in values.items():
+            self.series.setdefault(key, []).append(float(value))
+        return True
 
     def summary(self) -> dict[str, float]:
-        """Averages and peaks (CPU in percent of the machine's cores)."""
+        """`NAME_avg` and `NAME_peak` of every series read, and how many readings were taken (`samples`)."""
+        out: dict[str, float] = {}
+        for key, xs in self.series.items():
+            out[f"{key}_avg"] = round(sum(xs) / len(xs), 3) if xs else 0.0
+            out[f"{key}_peak"] = round(max(xs, default=0.0), 3)
+        out["samples"] = float(max((len(xs) for xs in self.series.values()), default=0))
+        return out
 
-        def avg(xs: list[float]) -> float:
-            return round(sum(xs) / len(xs), 3) if xs else 0.0
 
-        return {
-            "cpu_percent_avg": avg(self.cpu),
-            "cpu_percent_peak": round(max(self.cpu, default=0.0), 3),
-            "memory_percent_avg": avg(self.memory_percent),
-            "memory_percent_peak": round(max(self.memory_percent, default=0.0), 3),
-            "rss_mb_avg": avg(self.rss_mb),
-            "samples": float(len(self.cpu)),
-        }
+def process_reading(pid: int) -> Reading:
+    """CPU (percent of the machine's cores), memory (percent of the machine's RAM) and RSS of process `pid`."""
+    proc = psutil.Process(pid)
+    proc.cpu_percent(None)  # the first call only starts psutil's interval
+    cores = psutil.cpu_count() or 1
+    total = psutil.virtual_memory().total
+
+    def read() -> dict[str, float]:
+        with proc.oneshot():
+            cpu = proc.cpu_percent(None) / cores
+            rss = proc.memory_info().rss
+        return {"cpu_percent": cpu, "memory_percent": 100.0 * rss / total, "rss_mb": rss / 2**20}
+
+    return read
+
+
+def host_reading() -> Reading:
+    """The whole host's CPU and memory use, in percent (when the service's PID is not known)."""
+    psutil.cpu_percent(None)
+    return lambda: {"cpu_percent": psutil.cpu_percent(None), "memory_percent": psutil.virtual_memory().percent}
 
 
 def py_spy_binary() -> str | None:

@@ -9,14 +9,11 @@ is given — a py-spy recording. The crew takes one as the baseline and one per 
 from __future__ import annotations
 
 import math
-import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import psutil
 
 from venturegate.crews.stage28 import cache, database, process
 from venturegate.crews.stage28.target import Target
@@ -53,46 +50,6 @@ class Measurement:
         return sum(1 for s in self.statements if s.mean_ms > 1000.0)
 
 
-class _HostSamples:
-    """Host-wide CPU and memory (when no PID is given), sampled like `process.ResourceSamples`."""
-
-    def __init__(self, interval: float = 0.25) -> None:
-        self.interval = interval
-        self.cpu: list[float] = []
-        self.mem: list[float] = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> _HostSamples:
-        psutil.cpu_percent(None)
-
-        def loop() -> None:
-            while not self._stop.wait(self.interval):
-                self.cpu.append(psutil.cpu_percent(None))
-                self.mem.append(psutil.virtual_memory().percent)
-
-        self._thread = threading.Thread(target=loop, name="vg28-host", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(2)
-
-    def summary(self) -> dict[str, float]:
-        def avg(xs: list[float]) -> float:
-            return round(sum(xs) / len(xs), 3) if xs else 0.0
-
-        return {
-            "cpu_percent_avg": avg(self.cpu),
-            "cpu_percent_peak": round(max(self.cpu, default=0.0), 3),
-            "memory_percent_avg": avg(self.mem),
-            "memory_percent_peak": round(max(self.mem, default=0.0), 3),
-            "samples": float(len(self.cpu)),
-        }
-
-
 def measure(
     target: Target,
     requests: list[Request],
@@ -107,35 +64,25 @@ def measure(
     redis_client = cache.redis_client(target.redis_url) if target.redis_url else None
     try:
         database.reset_statements(conn)
-        in_use: list[int] = []
-        stop = threading.Event()
         watcher = database.connect(target.database_url)
-
-        def watch() -> None:
-            while not stop.wait(0.25):
-                try:
-                    in_use.append(database.connection_usage(watcher)[0] - 1)  # minus the watcher itself
-                except Exception:
-                    return
-
         _, max_conn = database.connection_usage(watcher)
-        thread = threading.Thread(target=watch, name="vg28-pool", daemon=True)
+        pool = process.Sampler(
+            lambda: {"in_use": database.connection_usage(watcher)[0] - 1},  # minus the watcher itself
+            name="vg28-pool",
+            ends_on=(Exception,),  # a lost watcher connection ends the readings, not the load
+        )
         before = cache.keyspace(redis_client) if redis_client is not None else None
         spy: Any = None
         if profile_to is not None and target.pid is not None:
             spy = process.py_spy_record(target.pid, len(requests) / rate, profile_to)
-        sampler: process.ResourceSamples | _HostSamples
         if target.pid is not None:
-            sampler, source = process.ResourceSamples(target.pid), f"psutil, process {target.pid}"
+            sampler, source = process.Sampler(process.process_reading(target.pid)), f"psutil, process {target.pid}"
         else:
-            sampler, source = _HostSamples(), "psutil, whole host"
-        thread.start()
+            sampler, source = process.Sampler(process.host_reading(), name="vg28-host"), "psutil, whole host"
         try:
-            with sampler:
+            with pool, sampler:
                 trace = run_trace(target.base_url, requests, rate, connections=connections)
         finally:
-            stop.set()
-            thread.join(2)
             watcher.close()
         after = cache.keyspace(redis_client) if redis_client is not None else None
         statements = database.top_statements(conn, requests=len(trace.accesses), limit=top)
@@ -145,7 +92,7 @@ def measure(
             trace,
             sampler.summary(),
             source,
-            max(in_use, default=0),
+            round(max(pool.series.get("in_use", []), default=0)),
             max_conn,
             statements,
             cache.measure(before, after, trace) if before is not None and after is not None else None,

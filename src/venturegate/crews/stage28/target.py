@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 from venturegate.crews.stage19.loadgen import NonLoopbackTargetError, ensure_loopback
 from venturegate.crews.stage28.traffic import Endpoint, endpoints_from_spec
-from venturegate.engine.errors import BadInput
+from venturegate.engine.exceptions import BadInput
 from venturegate.engine.secrets import SecretGrant, host_port
 
 DATABASE_ENV = "VENTUREGATE_PERF_DATABASE_URL"

@@ -7,26 +7,15 @@ importing one module of this package (the driver, say) does not import the whole
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from venturegate.crews._lazy import lazy_crew
 
 if TYPE_CHECKING:
     from venturegate.crews.stage30.deployment import DeploymentCrew
 
+    crew: DeploymentCrew
+
 __all__ = ["DeploymentCrew", "crew"]
 
-_crew: DeploymentCrew | None = None
-
-
-def __getattr__(name: str) -> Any:
-    global _crew
-    if name == "DeploymentCrew":
-        from venturegate.crews.stage30.deployment import DeploymentCrew
-
-        return DeploymentCrew
-    if name == "crew":
-        if _crew is None:
-            from venturegate.crews.stage30.deployment import DeploymentCrew
-
-            _crew = DeploymentCrew()
-        return _crew
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_crew(__name__, "venturegate.crews.stage30.deployment", "DeploymentCrew")

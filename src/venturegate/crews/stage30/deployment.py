@@ -37,7 +37,7 @@ from venturegate.crews.stage30.live import Deployment
 from venturegate.crews.stage30.orchestrator import CutoverResult, GreenUnhealthy, StepLog, cutover
 from venturegate.crews.stage30.plan import OPTIONS, Plan, PlanError
 from venturegate.crews.stage30.routes import Routes
-from venturegate.engine.errors import NotFound
+from venturegate.engine.exceptions import NotFound
 
 STAGE = 30
 SUBSTAGES = ("30.1", "30.2", "30.3")

@@ -29,7 +29,7 @@ def test_the_history_is_the_last_events_as_dicts(tiny: Engine) -> None:
     if tiny.db.dialect.name == "sqlite":  # the text the column's serializer would have written
         assert stored == json.dumps(expected)
     else:
-        assert json.loads(stored) == expected
+        assert stored is not None and json.loads(stored) == expected
     last = [e.as_dict() for e in tiny.events(v)][-3:]
     with tiny.tx() as conn:  # the limit keeps the newest events
         assert json.loads(tiny._history(conn, v, limit=3).text) == last

@@ -1,4 +1,4 @@
-"""The demo's ventures and the artifacts they store: realistic, schema-valid content (private to `demo`)."""
+"""The demo's ventures and the artifacts they store: realistic, schema-valid content (the demo and benchmarks)."""
 
 from __future__ import annotations
 

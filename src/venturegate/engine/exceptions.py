@@ -1,4 +1,4 @@
-"""What engine operations raise: each error says what is wrong, where, and how to fix it."""
+"""The exceptions engine operations raise: each says what is wrong, where, and how to fix it."""
 
 from __future__ import annotations
 

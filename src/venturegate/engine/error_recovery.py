@@ -1,4 +1,6 @@
-"""Error handling by policy: classify an error with the stage's taxonomy and apply its recovery.
+"""Recovering from a crew's errors by policy: record the error, run its recovery chain, report the error log.
+
+The decision (which rule, which chain) is `core/error_policy.py`'s; this module acts on it.
 
 `handle_error` never holds a transaction while it waits: it records the error as open (one
 transaction, so a crash cannot lose it), runs the retrying steps of the recovery chain outside any
@@ -47,7 +49,7 @@ from venturegate.core.error_policy import (
 )
 from venturegate.definitions.model import Recovery, Stage, Workflow
 from venturegate.engine.actors import SYSTEM, Actor
-from venturegate.engine.errors import BadInput, Conflict, NotFound
+from venturegate.engine.exceptions import BadInput, Conflict, NotFound
 from venturegate.engine.records import _Record
 from venturegate.engine.triggers import TriggerOps
 from venturegate.store.schema import error_log, escalations
