@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from venturegate.core.conditions import Explanation, Sample, evaluate, references
 from venturegate.core.durations import parse_duration
@@ -26,6 +27,7 @@ from venturegate.engine.records import Fired, RaisedTrigger
 from venturegate.store.prepared import Prepared, RawJSON, Record
 from venturegate.store.schema import (
     approvals,
+    escalation_numbers,
     escalations,
     events,
     stage_visits,
@@ -70,9 +72,16 @@ _COUNT_ACT = Prepared(
     .where(trigger_state.c.venture_id == bindparam("vid"), trigger_state.c.trigger_id == bindparam("tid"))
     .values(acted_count=trigger_state.c.acted_count + 1)
 )
-_COUNT_ESCALATIONS = Prepared(
-    select(func.count()).select_from(escalations).where(escalations.c.stage == bindparam("stage"))
-)
+_NEXT_ESCALATION = {
+    # One atomic upsert per code: concurrent escalations at a stage get distinct numbers, without a retry.
+    d.__name__.rsplit(".", 1)[-1]: Prepared(
+        d.insert(escalation_numbers)
+        .values(stage=bindparam("stage"), last=1)
+        .on_conflict_do_update(index_elements=["stage"], set_={"last": escalation_numbers.c.last + 1})
+        .returning(escalation_numbers.c.last)
+    )
+    for d in (sqlite, postgresql)
+}
 _ESCALATION_COLUMNS = ("code", "venture_id", "stage", "trigger_id", "role", "status", "reason", "history", "created_at")
 _INSERT_ESCALATION = Prepared(insert(escalations).values({c: bindparam(c) for c in _ESCALATION_COLUMNS}))
 _CURRENT_SUBSTAGES = Prepared(
@@ -494,8 +503,8 @@ class TriggerOps(ProgressionOps):
         self, conn: Connection, row: Row[Any], role: str, reason: str, now: datetime, trig_id: str | None
     ) -> str:
         stage_id = int(row.stage)
-        n = _COUNT_ESCALATIONS.scalar(conn, {"stage": stage_id})
-        code = f"SD-{stage_id}-ESCALATION-{n + 1}"
+        n = _NEXT_ESCALATION[conn.dialect.name].scalar(conn, {"stage": stage_id})
+        code = f"SD-{stage_id}-ESCALATION-{n}"
         history = self._history(conn, int(row.id))
         _INSERT_ESCALATION.run(
             conn,
