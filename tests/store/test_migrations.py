@@ -66,7 +66,7 @@ def test_escalation_numbers_carry_on_after_existing_codes(db_url: str) -> None:
         )
     ensure_schema(engine)
     with engine.connect() as conn:
-        assert sorted(conn.execute(select(escalation_numbers.c.stage, escalation_numbers.c.last)).tuples()) == [
+        assert sorted(conn.execute(select(escalation_numbers.c.stage, escalation_numbers.c.last))) == [
             (3, 4),
             (5, 2),
         ]
