@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from venturegate.store.database import MIGRATIONS, connect, current_revision, ensure_schema, head_revision
-from venturegate.store.schema import metadata, samples, ventures, workflow_versions
+from venturegate.store.schema import escalation_numbers, escalations, metadata, samples, ventures, workflow_versions
 
 
 def test_migrations_match_the_schema(db_url: str) -> None:
@@ -37,6 +37,39 @@ def test_upgrade_from_first_revision_keeps_data(db_url: str) -> None:
     ensure_schema(engine)
     assert current_revision(engine) == head_revision()
     assert {"trigger_state", "escalations", "timers", "stage_modes"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_escalation_numbers_carry_on_after_existing_codes(db_url: str) -> None:
+    """Migration 0012 seeds each stage's counter with its highest code, gaps included."""
+    engine = connect(db_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        upgrade(cfg, "0011")
+        conn.execute(
+            insert(workflow_versions).values(digest="d", workflow_id="w", version="1", document={}, created_at=now)
+        )
+        vid = conn.execute(
+            insert(ventures)
+            .values(
+                name="v", segment="s", workflow_digest="d", stage=3, status="paused", created_at=now, updated_at=now
+            )
+            .returning(ventures.c.id)
+        ).scalar_one()
+        esc = {"venture_id": vid, "role": "chairman", "status": "open", "reason": "r", "history": [], "created_at": now}
+        conn.execute(
+            insert(escalations),
+            [esc | {"code": f"SD-{s}-ESCALATION-{n}", "stage": s} for s, n in [(3, 1), (3, 4), (5, 2)]],
+        )
+    ensure_schema(engine)
+    with engine.connect() as conn:
+        assert sorted(conn.execute(select(escalation_numbers.c.stage, escalation_numbers.c.last))) == [
+            (3, 4),
+            (5, 2),
+        ]
     engine.dispose()
 
 

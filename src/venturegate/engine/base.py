@@ -11,6 +11,7 @@ from typing import Any, Self
 
 from sqlalchemy import Connection, Row, Text, bindparam, cast, func, insert, select, update
 from sqlalchemy import Engine as SAEngine
+from sqlalchemy.dialects import postgresql, sqlite
 
 from venturegate.core.conditions import Sample
 from venturegate.core.gates import GateName, GateResult, evaluate_gate
@@ -308,14 +309,18 @@ class EngineBase:
         if exists is not None:
             self._stored.add(wf.digest)  # stored and committed: it stays (versions are never deleted)
         else:
+            # Another process creating its first venture may store the same version at the same moment.
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
             conn.execute(
-                insert(workflow_versions).values(
+                dialect.insert(workflow_versions)
+                .values(
                     digest=wf.digest,
                     workflow_id=wf.workflow.workflow.id,
                     version=wf.version,
                     document=wf.document,
                     created_at=now,
                 )
+                .on_conflict_do_nothing(index_elements=["digest"])
             )
 
     def _find(self, conn: Connection, name: str) -> VentureRow | None:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from venturegate.core.conditions import Explanation, Sample, evaluate, references
 from venturegate.core.durations import parse_duration
@@ -24,6 +25,7 @@ from venturegate.engine.records import Fired, RaisedTrigger
 from venturegate.store.prepared import Prepared, RawJSON
 from venturegate.store.schema import (
     approvals,
+    escalation_numbers,
     escalations,
     events,
     stage_visits,
@@ -41,9 +43,16 @@ from venturegate.store.trigger_states import (
 )
 from venturegate.store.windows import WindowReads
 
-_COUNT_ESCALATIONS = Prepared(
-    select(func.count()).select_from(escalations).where(escalations.c.stage == bindparam("stage"))
-)
+_NEXT_ESCALATION = {
+    # One atomic upsert per code: concurrent escalations at a stage get distinct numbers, without a retry.
+    d.__name__.rsplit(".", 1)[-1]: Prepared(
+        d.insert(escalation_numbers)
+        .values(stage=bindparam("stage"), last=1)
+        .on_conflict_do_update(index_elements=["stage"], set_={"last": escalation_numbers.c.last + 1})
+        .returning(escalation_numbers.c.last)
+    )
+    for d in (sqlite, postgresql)
+}
 _ESCALATION_COLUMNS = ("code", "venture_id", "stage", "trigger_id", "role", "status", "reason", "history", "created_at")
 _INSERT_ESCALATION = Prepared(insert(escalations).values({c: bindparam(c) for c in _ESCALATION_COLUMNS}))
 _CURRENT_SUBSTAGES = Prepared(
@@ -449,8 +458,8 @@ class TriggerOps(ProgressionOps):
         self, conn: Connection, row: VentureRow, role: str, reason: str, now: datetime, trig_id: str | None
     ) -> str:
         stage_id = row.stage
-        n = _COUNT_ESCALATIONS.scalar(conn, {"stage": stage_id})
-        code = f"SD-{stage_id}-ESCALATION-{n + 1}"
+        n = _NEXT_ESCALATION[conn.dialect.name].scalar(conn, {"stage": stage_id})
+        code = f"SD-{stage_id}-ESCALATION-{n}"
         history = self._history(conn, row.id)
         _INSERT_ESCALATION.run(
             conn,

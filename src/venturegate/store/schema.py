@@ -268,6 +268,25 @@ stage_modes = Table(
     Column("failures", Integer, nullable=False, default=0),
 )
 
+stage_runs = Table(
+    "stage_runs",
+    metadata,
+    # Runs of a stage not yet added into its stage-wide `stage_modes` row: appending one locks no shared row
+    # (engine/progression.py folds them in when the mode changes, and every few hundred runs).
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("stage", Integer, nullable=False),
+    Column("success", Boolean, nullable=False),
+    Index("ix_stage_runs_stage", "stage"),
+)
+
+escalation_numbers = Table(
+    "escalation_numbers",
+    metadata,
+    # The last `n` of `SD-<stage>-ESCALATION-<n>` given out per stage, taken with one atomic upsert.
+    Column("stage", Integer, primary_key=True, autoincrement=False),
+    Column("last", Integer, nullable=False),
+)
+
 # --- configuration versions, snapshots, rollback log (engine/configuration.py, engine/rollbacks.py) ---
 
 config_versions = Table(
