@@ -875,3 +875,19 @@ class StoredSample(_Out):
     key: str | None
     actor: str
     recorded_at: datetime
+
+
+class MetricLevel(_Out):
+    """A metric of the venture's current stage: the levels the gate, triggers and charts read, and its latest value."""
+
+    metric: str
+    title: str
+    unit: str
+    direction: str
+    target: float | None
+    threshold: float | None
+    alert: float | None
+    source: Literal["default", "segment", "venture"] = Field(description="Where the threshold comes from.")
+    latest: float | None
+    at: datetime | None
+    verdict: Literal["meets threshold", "past threshold", "no threshold", "no data"]

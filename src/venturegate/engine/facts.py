@@ -13,7 +13,7 @@ from venturegate.core.cadence import cadence_seconds, stale_grace
 from venturegate.core.conditions.data import ConfigValue, Sample, WindowEnds, WindowStats
 from venturegate.core.durations import parse_duration
 from venturegate.core.gates import ApprovalFact, GateFacts
-from venturegate.core.settings import effective_config, retention_days
+from venturegate.core.settings import effective_config, metric_levels, retention_days
 from venturegate.definitions.model import LevelKind, ParamValue, Workflow
 from venturegate.store.prepared import Prepared
 from venturegate.store.schema import (
@@ -167,13 +167,13 @@ class StoreData:
         return None if days is None else self.now - timedelta(days=days)
 
     def level(self, kind: LevelKind, metric: str) -> float | None:
-        """The metric's level for the venture's segment."""
+        """The metric's level for the venture (definition → segment → venture override)."""
         m = self.workflow.metric(metric, self.stage_id)
         if m is None:
             return None
-        if self.venture_segment not in m.segments:  # the metric's own level, without building a `Levels`
+        if self.venture_segment not in m.segments and not self.overrides:  # the common case, without a `Levels`
             return cast(float | None, getattr(m, kind))
-        return cast(float | None, getattr(m.levels_for(self.venture_segment), kind))
+        return cast(float | None, getattr(metric_levels(metric, m, self.venture_segment, self.overrides), kind))
 
     def config(self, key: str) -> ConfigValue | None:
         """The venture's effective configuration value."""
