@@ -42,6 +42,9 @@ def test_levels_come_from_one_resolution_with_a_venture_override(engine: Engine,
     assert put.status_code == 200, put.text
     idea = next(r for r in viewer.get("/api/ventures/acme/levels").json() if r["metric"] == "idea_score")
     assert (idea["threshold"], idea["source"], idea["verdict"]) == (8, "venture", "past threshold")
-    assert client("agent").put(
-        "/api/ventures/acme/config/level.idea_score.threshold", json={"value": 5, "reason": "easier"}
-    ).status_code == 403
+    assert (
+        client("agent")
+        .put("/api/ventures/acme/config/level.idea_score.threshold", json={"value": 5, "reason": "easier"})
+        .status_code
+        == 403
+    )

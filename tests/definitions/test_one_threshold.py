@@ -87,7 +87,9 @@ def test_a_segment_threshold_and_a_venture_override_move_gate_trigger_and_chart_
     change = engine.set_config(strict, "level.integration_success_rate.threshold", "92", actor=LEAD, reason="pilot")
     assert (change.value, change.previous) == (92, 85)
     for vid in ids:
-        engine.record_sample(vid, "integration_success_rate", 88.0, actor=AGENT, key="run-1", now=T0 + timedelta(hours=1))
+        engine.record_sample(
+            vid, "integration_success_rate", 88.0, actor=AGENT, key="run-1", now=T0 + timedelta(hours=1)
+        )
     assert _agree(engine, shop) == (">= 85", "pass", 0, 85, "85 segment")
     assert _agree(engine, strict) == (">= 92", "fail", 1, 92, "92 venture")
     history = engine.config_history(strict, "level.integration_success_rate.threshold")

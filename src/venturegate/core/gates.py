@@ -106,6 +106,11 @@ def parsed(text: str) -> Expr:
     return expr
 
 
+def remember(conditions: Mapping[str, Expr]) -> None:
+    """Take conditions parsed elsewhere (a cached workflow carries its own), so `parsed` need not parse them."""
+    _PARSED.update(conditions)
+
+
 def _condition(chk: ConditionCheck, facts: GateFacts, now: datetime) -> CheckResult:
     expl = evaluate(parsed(chk.check), facts.data, now)
     verdict = expl.verdict
