@@ -174,3 +174,44 @@ def test_a_gate_that_agrees_with_a_level_everywhere_is_valid(tmp_path: Path) -> 
         """,
     )
     assert src.load().workflow.stage(1) is not None
+
+
+@pytest.mark.parametrize(
+    ("entry", "needle", "message", "hint"),
+    [
+        (
+            "integration_success_rate: {segments: {b2c_mass: {treshold: 85}}}",
+            "85",
+            "unknown field 'treshold'",
+            "did you mean 'threshold'?",
+        ),
+        (
+            "integration_success_rate: {segments: {b2c_mas: {threshold: 85}}}",
+            "{threshold: 85}",
+            "segments.b2c_mas: Input should be",
+            "did you mean 'b2c_mass'?",
+        ),
+        (
+            "integration_success_rate: {unit: procent}",
+            "procent",
+            "unit: Input should be",
+            "did you mean 'percent'?",
+        ),
+        (
+            "integration_sucess_rate: {segments: {b2c_mass: {threshold: 85}}}",
+            "{segments",
+            "missing required field 'unit'",
+            "did you mean 'integration_success_rate'?",
+        ),
+    ],
+)
+def test_a_mistake_in_an_extending_file_is_one_problem_located_there_with_the_right_hint(
+    tmp_path: Path, entry: str, needle: str, message: str, hint: str
+) -> None:
+    """The invalid metric is left out, but the bundled conditions naming it are not "unknown metric" errors."""
+    src = write(tmp_path, "studio.yaml", f"extends: bundled\nstages:\n  - {{id: 19, metrics: {{{entry}}}}}\n")
+    problem = one_problem(src)
+    assert problem.file == src.file
+    assert (problem.line, problem.column) == src.at(needle)
+    assert message in problem.message
+    assert problem.hint.startswith(hint)
