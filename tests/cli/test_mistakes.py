@@ -124,6 +124,10 @@ MISTAKES: list[tuple[str, list[str]]] = [
     ),
     ("put a YAML artifact with an unknown field", ["artifact", "put", "acme", "idea_brief", "{dir}/wrong.yaml"]),
     ("put broken YAML", ["artifact", "put", "acme", "idea_brief", "{dir}/broken.yaml"]),
+    (
+        "record negative exposures",
+        ["experiment", "record", "acme", "t1", "--variant", "a", "--exposures", "-5", "--conversions", "1"],
+    ),
     ("move a level of an unknown metric", ["config", "set", "acme", "level.idea_scor.threshold", "7", "--reason", "x"]),
 ]
 
