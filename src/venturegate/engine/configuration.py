@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Row, bindparam, event, insert, select
 from sqlalchemy import Engine as SAEngine
 from sqlalchemy.exc import PendingRollbackError
 
-from venturegate.core.durations import parse_duration
+from venturegate.core.durations import format_time, parse_duration
 from venturegate.core.settings import LEVEL_KINDS, Source, level_param, split_level_key
 from venturegate.definitions.loader import LoadedWorkflow
 from venturegate.definitions.model import ConfigParam, ParamValue, Workflow
@@ -484,7 +484,7 @@ class ConfigOps(EngineBase):
             ).first()
             if taken is not None:
                 raise Conflict(
-                    f"snapshot '{name}' already exists (taken {taken.created_at.isoformat()}); pick a new name"
+                    f"snapshot '{name}' already exists (taken {format_time(taken.created_at)}); pick a new name"
                 )
             sid = conn.execute(
                 insert(snapshots)

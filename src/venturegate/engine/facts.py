@@ -11,7 +11,7 @@ from sqlalchemy import Connection, and_, bindparam, func, select
 
 from venturegate.core.cadence import cadence_seconds, stale_grace
 from venturegate.core.conditions.data import ConfigValue, Sample, WindowEnds, WindowStats
-from venturegate.core.durations import parse_duration
+from venturegate.core.durations import format_time, parse_duration
 from venturegate.core.gates import ApprovalFact, GateFacts
 from venturegate.core.settings import effective_config, metric_levels, retention_days
 from venturegate.definitions.model import LevelKind, ParamValue, Workflow
@@ -131,7 +131,7 @@ class StoreData:
         m = self.workflow.metric(metric, self.stage_id)
         cadence = cadence_seconds(m.frequency) if m else None
         if cadence is not None and row.at + timedelta(seconds=cadence + stale_grace(cadence)) <= self.now:
-            why = f"{metric} is stale: last measured {row.at.isoformat()}, expected {m.frequency if m else ''}"
+            why = f"{metric} is stale: last measured {format_time(row.at)}, expected {m.frequency if m else ''}"
             return Sample(row.at, row.value, why)
         return Sample(row.at, row.value)
 

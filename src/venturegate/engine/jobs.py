@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
+from venturegate.core.durations import format_time
 from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.base import EngineBase
 from venturegate.engine.errors import BadInput, Conflict, NotFound
@@ -283,7 +284,7 @@ class JobOps(EngineBase):
                 gone = process_gone(r.worker or "")
                 if not gone and (r.heartbeat_at is None or r.heartbeat_at >= now - lease):
                     continue
-                beat = r.heartbeat_at.isoformat() if r.heartbeat_at else "never"
+                beat = format_time(r.heartbeat_at) if r.heartbeat_at else "never"
                 why = (f"its process ({r.worker}) ended without finishing the job" if gone
                        else f"worker lost: no heartbeat since {beat} (lease {lease})")  # fmt: skip
                 status = "cancelled" if r.cancel_requested else "failed"
