@@ -17,6 +17,7 @@ from rich.tree import Tree
 
 from venturegate.cli.context import STATE, emit_json, handled, out
 from venturegate.cli.escape import safe
+from venturegate.cli.render import exact
 from venturegate.engine import ArtifactInvalid, BadInput, SampleIn
 
 metric_app = typer.Typer(help="Record metric samples.", no_args_is_help=True)
@@ -68,8 +69,8 @@ def record(
         if stored and (stored[0].metric != metric or stored[0].value != res.value):
             s = stored[0]
             raise BadInput(
-                f"key '{key}' was already used for {s.metric}={s.value:g} at {s.at:%Y-%m-%d %H:%M:%S}; "
-                f"nothing was recorded for {metric}={res.value:g}",
+                f"key '{key}' was already used for {s.metric}={exact(s.value)} at {s.at:%Y-%m-%d %H:%M:%S}; "
+                f"nothing was recorded for {metric}={exact(res.value)}",
                 where="--key",
                 hint="a new measurement needs a new key; a retry must send the same value",
             )
@@ -78,7 +79,7 @@ def record(
         emit_json({"sample": res.as_dict(), "fired": [f.as_dict() for f in got.fired]})
         return
     verb = "already recorded (same key and value)" if res.duplicate else "recorded"
-    out.print(f"{verb} {safe(metric)}={res.value:g} at {stored_at:%Y-%m-%d %H:%M:%S}")
+    out.print(f"{verb} {safe(metric)}={exact(res.value)} at {stored_at:%Y-%m-%d %H:%M:%S}")
     fired_lines(got.fired)
 
 

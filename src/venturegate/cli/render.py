@@ -37,6 +37,11 @@ def fmt(value: Any) -> str:
     return safe(value)
 
 
+def exact(value: float) -> str:
+    """A recorded value as it was given: no rounding to six digits, no exponent below 10^15 (`2904430.5`)."""
+    return f"{value:.15g}"
+
+
 def ventures_table(rows: Sequence[Venture], title: str = "Ventures") -> None:
     """A table of ventures (fits 80 columns: long names fold, times to the second)."""
     table = Table(title=title, title_justify="left")

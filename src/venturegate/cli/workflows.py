@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from venturegate.cli.context import STATE, emit_json, handled, out
+from venturegate.cli.render import fmt
 from venturegate.core.settings import metric_levels
 from venturegate.definitions.loader import load_workflow
 from venturegate.definitions.model import (
@@ -131,7 +132,7 @@ def _stage_text(st: Stage) -> None:
 
 
 def _n(value: float | None) -> str:
-    return "—" if value is None else f"{value:g}"
+    return "—" if value is None else fmt(value)
 
 
 @workflow_app.command("show")
