@@ -55,3 +55,8 @@ def test_a_venture_override_of_a_level_shows_in_venture_show_and_the_api(workspa
     assert "8 (venture)" in _run("venture", "show", "acme")
     gate = json.loads(runner.invoke(app, ["--workflow", str(MINI), "gate", "check", "acme", "--json"]).output)
     assert any(c["expected"] == ">= 8" for c in gate["checks"]), gate
+
+
+def test_a_large_recorded_value_is_echoed_as_given(workspace: Path) -> None:
+    text = _run("metric", "record", "acme", "idea_score", "2904430.5", "--key", "big")
+    assert "idea_score=2904430.5 at " in text and "e+06" not in text
