@@ -233,7 +233,7 @@ class TriggerOps(ProgressionOps):
                 SYSTEM,
                 now,
                 stage=int(row.stage),
-                reason=f"{trig.id} fired ({describe(trig)}): {' '.join(trig.when.split())}"[:500],
+                reason=f"{trig.id}: {describe(trig)}, when {' '.join(trig.when.split())}"[:500],
                 data={"trigger": trig.id, "kind": trig.kind, "explanation": explanation},
                 encoded=RawJSON(
                     f'{{"trigger": {_json_str(trig.id)}, "kind": {_json_str(trig.kind)}, "explanation": {encoded}}}'
