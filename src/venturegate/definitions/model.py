@@ -797,6 +797,3 @@ class Notifications(_Model):
     """Longest wait between attempts."""
     lease: Duration = "10m"
     """How long a deliverer holds the notifications it claimed; if it dies, another sends them after this."""
-
-
-Workflow.model_rebuild()
