@@ -43,9 +43,17 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "bad-time.csv": "venture,metric,value,at,key\nacme,idea_score,7,last tuesday,\n",
         "bad.yaml": "workflow: {id: x, version: '1'}\nstages:\n  - id: 1\n    titel: One\n",
         "notadb.db": "hello",
+        "nul.csv": "venture,metric,value,at,key\nacme,idea_score,7,,\nacme,idea_\0score,3,,\n",
+        "shifted.csv": "venture,metric,value,at,key\nacme,idea_score,7,,\nacme,idea_score,7,5,,,\n",
+        "wrong-lines.json": '{\n  "title": "Pet insurance",\n  "problem": "Vet bills",\n  "budget": -5\n}\n',
+        "wrong.yaml": "title: Pet insurance\nproblem: Vet bills\nbudgt: 5\n",
     }
     for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")
+    (folder / "broken.yaml").write_text("title: Pet insurance\nproblem: [Vet bills\n", encoding="utf-8")
+    (folder / "latin1.csv").write_bytes(
+        "venture,metric,value,at,key\nacme,idea_score,7,,\nacmé,idea_score,3,,\n".encode("latin-1")
+    )
     return folder
 
 
@@ -107,7 +115,38 @@ MISTAKES: list[tuple[str, list[str]]] = [
     ("roll back to a missing snapshot", ["rollback", "run", "acme", "--to", "pre-stage-9", "--reason", "x"]),
     ("tick at a bad time", ["--as", "lee:lead", "tick", "--now", "soon"]),
     ("change config without a reason", ["config", "set", "acme", "max_latency_ms", "400"]),
+    ("import a CSV with a NUL byte", ["metric", "import", "{dir}/nul.csv"]),
+    ("import a CSV row with more cells than the header", ["metric", "import", "{dir}/shifted.csv"]),
+    ("import a file that is not UTF-8", ["metric", "import", "{dir}/latin1.csv"]),
+    (
+        "put an artifact whose value breaks the schema",
+        ["artifact", "put", "acme", "idea_brief", "{dir}/wrong-lines.json"],
+    ),
+    ("put a YAML artifact with an unknown field", ["artifact", "put", "acme", "idea_brief", "{dir}/wrong.yaml"]),
+    ("put broken YAML", ["artifact", "put", "acme", "idea_brief", "{dir}/broken.yaml"]),
+    (
+        "record negative exposures",
+        ["experiment", "record", "acme", "t1", "--variant", "a", "--exposures", "-5", "--conversions", "1"],
+    ),
+    ("move a level of an unknown metric", ["config", "set", "acme", "level.idea_scor.threshold", "7", "--reason", "x"]),
 ]
+
+FILE_LINES = [
+    ("bad-value.csv", ["metric", "import"], 3),
+    ("ghost.csv", ["metric", "import"], 3),
+    ("typo.csv", ["metric", "import"], 3),
+    ("no-venture.csv", ["metric", "import"], 2),
+    ("broken.jsonl", ["metric", "import"], 2),
+    ("bad-time.csv", ["metric", "import"], 2),
+    ("nul.csv", ["metric", "import"], 3),
+    ("shifted.csv", ["metric", "import"], 3),
+    ("latin1.csv", ["metric", "import"], 3),
+    ("broken.json", ["artifact", "put", "acme", "idea_brief"], 1),
+    ("wrong-lines.json", ["artifact", "put", "acme", "idea_brief"], 4),
+    ("wrong.yaml", ["artifact", "put", "acme", "idea_brief"], 1),
+    ("broken.yaml", ["artifact", "put", "acme", "idea_brief"], 3),
+]
+"""Each bad input file, the command reading it, and the line its error must name."""
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +196,16 @@ def test_with_json_an_error_is_one_json_object(ready: Path) -> None:
         "where": "sample.metric",
         "hint": "did you mean 'idea_score'?",
     }
+
+
+@pytest.mark.parametrize(("name", "command", "line"), FILE_LINES, ids=[f[0] for f in FILE_LINES])
+def test_an_error_in_a_file_names_its_line(ready: Path, name: str, command: list[str], line: int) -> None:
+    path = ready / name
+    code, output = _run("--db", db_of(ready), "--as", "lee:lead", *command, str(path), "--json")
+    assert code == 1, output
+    problem = json.loads(output.strip().splitlines()[-1])
+    assert problem["where"].startswith(f"{path}:{line}"), problem
+    assert problem["hint"], problem
 
 
 def test_a_negative_value_needs_no_double_dash(ready: Path) -> None:

@@ -45,3 +45,18 @@ def test_venture_show_puts_the_latest_value_against_the_segment_level(workspace:
     assert idea["verdict"] == "meets threshold"
     text = _run("venture", "show", "acme")
     assert "Metrics of the current stage" in text and "meets threshold" in text
+
+
+def test_a_venture_override_of_a_level_shows_in_venture_show_and_the_api(workspace: Path) -> None:
+    _run("config", "set", "acme", "level.idea_score.threshold", "8", "--reason", "stricter pilot")
+    shown = json.loads(_run("venture", "show", "acme", "--json"))
+    idea = next(m for m in shown["metrics"] if m["metric"] == "idea_score")
+    assert (idea["threshold"], idea["source"], idea["verdict"]) == (8, "venture", "past threshold")
+    assert "8 (venture)" in _run("venture", "show", "acme")
+    gate = json.loads(runner.invoke(app, ["--workflow", str(MINI), "gate", "check", "acme", "--json"]).output)
+    assert any(c["expected"] == ">= 8" for c in gate["checks"]), gate
+
+
+def test_a_large_recorded_value_is_echoed_as_given(workspace: Path) -> None:
+    text = _run("metric", "record", "acme", "idea_score", "2904430.5", "--key", "big")
+    assert "idea_score=2904430.5 at " in text and "e+06" not in text

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from venturegate.core.durations import format_duration, format_in_unit, parse_duration
+from venturegate.core.durations import format_duration, format_in_unit, format_time, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -71,3 +73,9 @@ def test_format_in_unit_keeps_the_written_unit_only_when_exact() -> None:
 @given(st.floats(min_value=0, max_value=1e15, allow_nan=False))
 def test_format_then_parse_gives_the_same_seconds(seconds: float) -> None:
     assert parse_duration(format_duration(seconds)) == seconds
+
+
+def test_a_moment_in_a_message_is_utc_to_the_second() -> None:
+    at = datetime(2026, 11, 2, 10, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
+    assert format_time(at) == "2026-11-02 08:00:00 UTC"
+    assert format_time(datetime(2026, 11, 2, 8, 0, tzinfo=UTC)) == "2026-11-02 08:00:00 UTC"

@@ -22,6 +22,7 @@ from venturegate.core.conditions import (
 from venturegate.core.conditions.data import WindowEnds, WindowStats
 from venturegate.core.conditions.nodes import Call, Compare, MetricRef, Number
 from venturegate.core.conditions.windows import PERCENTILE_CAP
+from venturegate.core.durations import format_time
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
@@ -124,7 +125,7 @@ def test_window_from_config_and_bad_windows() -> None:
 
 def test_latest_sample_age_and_stage_functions() -> None:
     assert value_of("latency_ms") == 100.0
-    assert explain("latency_ms > 1").children[0].reason == f"latest sample, at {ago(minutes=1).isoformat()}"
+    assert explain("latency_ms > 1").children[0].reason == f"latest sample, at {format_time(ago(minutes=1))}"
     assert value_of("age(latency_ms) == 1m") is True
     source = data(samples={"readiness_score": [Sample(ago(hours=26), 5.0)]})
     age = explain("age(readiness_score) > 1d", source)
@@ -220,7 +221,7 @@ def test_explain_lines_renders_an_indented_tree() -> None:
     assert lines == [
         'PASS  age(readiness_score) > 1d and not segment == "b2c_mass"',
         "  PASS  age(readiness_score) > 1d  (1d2h > 1d)",
-        f"    age(readiness_score) = 1d2h  — latest sample of readiness_score at {ago(hours=26).isoformat()}",
+        f"    age(readiness_score) = 1d2h  — latest sample of readiness_score at {format_time(ago(hours=26))}",
         '  PASS  not segment == "b2c_mass"',
         '    FAIL  segment == "b2c_mass"  ("b2b_enterprise" == "b2c_mass")',
         '      segment = "b2b_enterprise"',

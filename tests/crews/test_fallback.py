@@ -187,7 +187,7 @@ async def _no_sleep(seconds: float) -> None:
 
 
 def test_alert_rules_have_prometheus_structure() -> None:
-    rules_yaml = generate({"stripe": measured()}, {"exit_gates.api_reliability_min": 99.9}).alert_rules_yaml
+    rules_yaml = generate({"stripe": measured()}, {"level.api_reliability.threshold": 99.9}).alert_rules_yaml
     document = yaml.safe_load(rules_yaml)
     assert list(document) == ["groups"]
     (group,) = document["groups"]

@@ -67,3 +67,29 @@ def test_the_code_version_changes_with_the_code(monkeypatch: pytest.MonkeyPatch)
     before = cache.code_version()
     monkeypatch.setattr(venturegate, "__version__", "0.0.0-test")
     assert cache.code_version() != before
+
+
+def test_a_cached_workflow_is_judged_without_the_parser_or_yaml(tmp_path: Path) -> None:
+    """What keeps a CLI read light: the cache carries the parsed conditions, so lark and PyYAML stay unimported."""
+    import os
+    import subprocess
+    import sys
+
+    src = write(
+        tmp_path,
+        "flow.yaml",
+        FLOW + '    gates: {exit: [{check: "uptime >= threshold.uptime"}]}\n',
+    )
+    probe = (
+        "import sys\n"
+        "from venturegate.core.gates import parsed\n"
+        "from venturegate.definitions.cache import cached_workflow\n"
+        f"wf = cached_workflow({str(src.path)!r}).workflow\n"
+        "parsed(wf.stages[0].gates.exit[0].check)\n"
+        "print(sorted(m for m in ('lark', 'yaml', 'jsonschema', 'stamina') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "VENTUREGATE_CACHE_DIR": str(tmp_path / "cache")}
+    runs = [subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True) for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[-1].stderr
+    assert "'lark', 'yaml'" in runs[0].stdout  # the first load reads the YAML, parses and validates
+    assert runs[1].stdout.strip() == "[]"

@@ -211,7 +211,9 @@ def test_missing_fields_and_bad_values(tmp_path: Path) -> None:
         ],
     )
     literal = next(p for p in found if "mode" in p.message)
-    assert literal.hint == "allowed values are listed in docs/workflow-format.md"
+    assert literal.hint == "did you mean 'auto'?"  # the closest allowed value
+    furlongs = next(p for p in found if "furlongs" in p.message or "unit" in p.message)
+    assert furlongs.hint == "allowed values are listed in docs/workflow-format.md"  # none is close
 
 
 def test_a_value_that_fits_no_member_of_a_union_is_one_problem(tmp_path: Path) -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AGENT, T0
+from tests.conftest import AGENT, LEAD, T0
 from tests.definitions.helpers import one_problem, write
 from venturegate.crews.stage19.demo import put_inputs
-from venturegate.engine import Engine
+from venturegate.engine import Engine, Forbidden, NotFound
 from venturegate.store.database import connect, ensure_schema
 from venturegate.web.venture import charts
 
@@ -59,6 +59,56 @@ def test_gate_trigger_and_chart_agree_on_a_moved_segment_threshold(engine: Engin
         if c.metric == "integration_success_rate"
     )
     assert chart.threshold == 85
+
+
+def _agree(engine: Engine, venture: int) -> tuple[str, str, int, float | None, str]:
+    """What the gate, the trigger, the chart and the engine's level read say about integration success."""
+    gate = engine.check_gate(venture, "exit")
+    check = next(c for c in gate.checks if c.name == "All integrations verified (success rate)")
+    state = next(t for t in engine.trigger_status(venture) if t["trigger"] == "INTEGRATION-001")
+    stage = engine.workflow.workflow.stage(19)
+    chart = next(
+        c
+        for c in charts(engine, engine.venture(venture), engine.workflow.workflow, stage, T0)
+        if c.metric == "integration_success_rate"
+    )
+    level = next(lv for lv in engine.levels(venture) if lv.metric == "integration_success_rate")
+    return check.expected, check.verdict, state["fired"], chart.threshold, f"{level.threshold:g} {level.source}"
+
+
+def test_a_segment_threshold_and_a_venture_override_move_gate_trigger_and_chart_together(engine: Engine) -> None:
+    """The segment's 85 (from the extends file) for one venture, a person's 92 override for another."""
+    ids = []
+    for name in ("shop", "strict"):
+        v = engine.create_venture(name, "b2c_mass", stage=19, actor=AGENT, now=T0)
+        put_inputs(engine, v.id, "http://127.0.0.1:9")
+        ids.append(v.id)
+    shop, strict = ids
+    change = engine.set_config(strict, "level.integration_success_rate.threshold", "92", actor=LEAD, reason="pilot")
+    assert (change.value, change.previous) == (92, 85)
+    for vid in ids:
+        engine.record_sample(
+            vid, "integration_success_rate", 88.0, actor=AGENT, key="run-1", now=T0 + timedelta(hours=1)
+        )
+    assert _agree(engine, shop) == (">= 85", "pass", 0, 85, "85 segment")
+    assert _agree(engine, strict) == (">= 92", "fail", 1, 92, "92 venture")
+    history = engine.config_history(strict, "level.integration_success_rate.threshold")
+    assert [(h.actor, h.reason) for h in history] == [("lee", "pilot")]
+    assert any(e.kind == "config.changed" and (e.data or {}).get("value") == 92 for e in engine.events(strict))
+
+
+def test_only_a_person_moves_a_level_and_a_wrong_key_is_named(engine: Engine) -> None:
+    v = engine.create_venture("shop", "b2c_mass", stage=19, actor=AGENT, now=T0)
+    with pytest.raises(Forbidden, match="only a person"):
+        engine.set_config(v.id, "level.integration_success_rate.threshold", 92, actor=AGENT, reason="x")
+    with pytest.raises(NotFound) as unknown:
+        engine.set_config(v.id, "level.integration_sucess_rate.threshold", 92, actor=LEAD, reason="x")
+    assert unknown.value.hint == "did you mean 'level.integration_success_rate.threshold'?"
+    with pytest.raises(NotFound, match="'limit' is not a level"):
+        engine.set_config(v.id, "level.integration_success_rate.limit", 92, actor=LEAD, reason="x")
+    with pytest.raises(Exception, match="out of range"):
+        engine.set_config(v.id, "level.integration_success_rate.threshold", 120, actor=LEAD, reason="x")
+    assert engine.config_history(v.id) == []
 
 
 def test_a_gate_number_that_disagrees_with_a_segment_level_is_reported(tmp_path: Path) -> None:
@@ -124,3 +174,44 @@ def test_a_gate_that_agrees_with_a_level_everywhere_is_valid(tmp_path: Path) -> 
         """,
     )
     assert src.load().workflow.stage(1) is not None
+
+
+@pytest.mark.parametrize(
+    ("entry", "needle", "message", "hint"),
+    [
+        (
+            "integration_success_rate: {segments: {b2c_mass: {treshold: 85}}}",
+            "85",
+            "unknown field 'treshold'",
+            "did you mean 'threshold'?",
+        ),
+        (
+            "integration_success_rate: {segments: {b2c_mas: {threshold: 85}}}",
+            "{threshold: 85}",
+            "segments.b2c_mas: Input should be",
+            "did you mean 'b2c_mass'?",
+        ),
+        (
+            "integration_success_rate: {unit: procent}",
+            "procent",
+            "unit: Input should be",
+            "did you mean 'percent'?",
+        ),
+        (
+            "integration_sucess_rate: {segments: {b2c_mass: {threshold: 85}}}",
+            "{segments",
+            "missing required field 'unit'",
+            "did you mean 'integration_success_rate'?",
+        ),
+    ],
+)
+def test_a_mistake_in_an_extending_file_is_one_problem_located_there_with_the_right_hint(
+    tmp_path: Path, entry: str, needle: str, message: str, hint: str
+) -> None:
+    """The invalid metric is left out, but the bundled conditions naming it are not "unknown metric" errors."""
+    src = write(tmp_path, "studio.yaml", f"extends: bundled\nstages:\n  - {{id: 19, metrics: {{{entry}}}}}\n")
+    problem = one_problem(src)
+    assert problem.file == src.file
+    assert (problem.line, problem.column) == src.at(needle)
+    assert message in problem.message
+    assert problem.hint.startswith(hint)

@@ -76,7 +76,12 @@ def get(
 @handled
 def set_(
     venture: VENTURE,
-    key: Annotated[str, typer.Argument(help="Parameter, e.g. rollback.error_rate_threshold.")],
+    key: Annotated[
+        str,
+        typer.Argument(
+            help="Parameter, e.g. rollback.error_rate_threshold, or a metric level: level.METRIC.threshold."
+        ),
+    ],
     value: Annotated[str, typer.Argument(help="New value; lists as 10,50,100 or JSON.")],
     reason: Annotated[str, typer.Option("--reason", help="Why (required, recorded).")] = "",
     as_json: JSON = False,

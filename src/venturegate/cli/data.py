@@ -17,7 +17,8 @@ from rich.tree import Tree
 
 from venturegate.cli.context import STATE, emit_json, handled, out
 from venturegate.cli.escape import safe
-from venturegate.engine import BadInput, SampleIn
+from venturegate.cli.render import exact
+from venturegate.engine import ArtifactInvalid, BadInput, SampleIn
 
 metric_app = typer.Typer(help="Record metric samples.", no_args_is_help=True)
 artifact_app = typer.Typer(help="Store and read artifacts.", no_args_is_help=True)
@@ -68,8 +69,8 @@ def record(
         if stored and (stored[0].metric != metric or stored[0].value != res.value):
             s = stored[0]
             raise BadInput(
-                f"key '{key}' was already used for {s.metric}={s.value:g} at {s.at:%Y-%m-%d %H:%M:%S}; "
-                f"nothing was recorded for {metric}={res.value:g}",
+                f"key '{key}' was already used for {s.metric}={exact(s.value)} at {s.at:%Y-%m-%d %H:%M:%S}; "
+                f"nothing was recorded for {metric}={exact(res.value)}",
                 where="--key",
                 hint="a new measurement needs a new key; a retry must send the same value",
             )
@@ -78,7 +79,7 @@ def record(
         emit_json({"sample": res.as_dict(), "fired": [f.as_dict() for f in got.fired]})
         return
     verb = "already recorded (same key and value)" if res.duplicate else "recorded"
-    out.print(f"{verb} {safe(metric)}={res.value:g} at {stored_at:%Y-%m-%d %H:%M:%S}")
+    out.print(f"{verb} {safe(metric)}={exact(res.value)} at {stored_at:%Y-%m-%d %H:%M:%S}")
     fired_lines(got.fired)
 
 
@@ -124,12 +125,22 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Each record of the file with its line number; unreadable bytes or CSV are a BadInput naming the line."""
     try:
         yield from _read_rows(path)
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"not UTF-8 text (byte {exc.start} of a line)", where=str(path)) from None
-    except csv.Error as exc:
-        raise BadInput(f"not valid CSV: {exc}", where=str(path)) from None
+    except UnicodeDecodeError:
+        raise BadInput(
+            "not UTF-8 text", where=f"{path}:{_bad_utf8_line(path)}", hint="save the file as UTF-8 and import it again"
+        ) from None
     except OSError as exc:
         raise BadInput(f"cannot read: {exc.strerror}", where=str(path)) from None
+
+
+def _bad_utf8_line(path: Path) -> int:
+    """The line of the file's first byte that is not UTF-8 (read again: only on that error)."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return data.count(b"\n", 0, exc.start) + 1
+    return 1
 
 
 def _read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -148,8 +159,20 @@ def _read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     yield n, item
         else:
             reader = csv.DictReader(fh)
-            for item in reader:
-                yield reader.line_num, item
+            try:
+                for item in reader:
+                    if None in item:  # more cells than the header names
+                        raise BadInput(
+                            f"{len(item[None]) + len(reader.fieldnames or [])} cells, the header names "
+                            f"{len(reader.fieldnames or [])}",
+                            where=f"{path}:{reader.line_num}",
+                            hint="quote a value that holds a comma",
+                        )
+                    yield reader.line_num, item
+            except csv.Error as exc:
+                raise BadInput(
+                    f"not valid CSV: {exc}", where=f"{path}:{reader.line_num}", hint="check the quotes on that line"
+                ) from None
 
 
 def _sample(path: Path, n: int, item: dict[str, Any], default_venture: str | None) -> SampleIn:
@@ -251,13 +274,53 @@ def put(
                 where=f"{file}:{exc.lineno}:{exc.colno}",
                 hint="the file must hold one JSON value",
             ) from None
-    art = STATE.engine().put_artifact(
-        venture, name, content, actor=STATE.who("write_artifacts"), derived_from=derived_from
-    )
+    try:
+        art = STATE.engine().put_artifact(
+            venture, name, content, actor=STATE.who("write_artifacts"), derived_from=derived_from
+        )
+    except ArtifactInvalid as exc:
+        raise _schema_lines(exc, text, file) from None
     if as_json:
         emit_json({k: v for k, v in art.as_dict().items() if k != "content"})
     else:
         out.print(f"stored {safe(art.name)}@{art.version} (sha256 {art.content_hash[:12]})")
+
+
+def _schema_lines(exc: ArtifactInvalid, text: str, file: Path) -> BadInput:
+    """The schema's complaints, each at the line of the file that holds the value (JSON is read as YAML for marks)."""
+    import yaml
+
+    try:
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        root = None
+    located = [(_line_of(root, pointer), pointer or "/", why) for pointer, why in exc.errors]
+    first = located[0][0] if located else None
+    parts = "; ".join(f"line {line}: {ptr}: {why}" if line else f"{ptr}: {why}" for line, ptr, why in located)
+    return BadInput(
+        f"does not match the schema of '{exc.where}': {parts}",
+        where=f"{file}:{first}" if first else str(file),
+        hint=exc.hint,
+    )
+
+
+def _line_of(node: Any, pointer: str) -> int | None:
+    """The 1-based line of the value at a JSON pointer in a composed YAML/JSON document (its parent if missing)."""
+    import yaml
+
+    if node is None:
+        return None
+    for raw in pointer.split("/")[1:]:
+        part = raw.replace("~1", "/").replace("~0", "~")
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
+        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+            child = node.value[int(part)]
+        if child is None:
+            break
+        node = child
+    return int(node.start_mark.line) + 1
 
 
 def _yaml(text: str, file: Path) -> Any:

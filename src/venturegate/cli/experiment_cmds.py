@@ -66,11 +66,17 @@ def create(
     venture: VENTURE,
     test: TEST,
     variants: Annotated[list[str], typer.Option("--variant", help="Variant id, control first (repeat).")],
-    baseline: Annotated[float, typer.Option("--baseline", help="Expected control conversion rate, 0-1.")],
-    mde: Annotated[float, typer.Option("--mde", help="Minimum detectable effect, relative (0.2 = +20%).")] = 0.2,
-    traffic: Annotated[float, typer.Option("--traffic", help="Expected exposures per day, all variants.")] = 1000.0,
-    alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
-    power: Annotated[float, typer.Option("--power", help="Power.")] = 0.8,
+    baseline: Annotated[
+        float, typer.Option("--baseline", min=0.0, max=1.0, help="Expected control conversion rate, 0-1.")
+    ],
+    mde: Annotated[
+        float, typer.Option("--mde", min=0.0, max=100.0, help="Minimum detectable effect, relative (0.2 = +20%).")
+    ] = 0.2,
+    traffic: Annotated[
+        float, typer.Option("--traffic", min=0.0, help="Expected exposures per day, all variants.")
+    ] = 1000.0,
+    alpha: Annotated[float, typer.Option("--alpha", min=0.0, max=1.0, help="Significance level.")] = 0.05,
+    power: Annotated[float, typer.Option("--power", min=0.0, max=1.0, help="Power.")] = 0.8,
     weights: Annotated[list[float] | None, typer.Option("--weight", help="Traffic weight per variant.")] = None,
     campaign: Annotated[str, typer.Option("--campaign", help="Campaign id.")] = "",
     element: Annotated[str, typer.Option("--element", help="Content element (email_1, ad, ...).")] = "",
@@ -104,11 +110,11 @@ def record(
     venture: VENTURE,
     test: TEST,
     variant: Annotated[str, typer.Option("--variant", help="Variant id.")],
-    exposures: Annotated[int, typer.Option("--exposures", help="Exposures that day.")],
-    conversions: Annotated[int, typer.Option("--conversions", help="Conversions that day.")],
+    exposures: Annotated[int, typer.Option("--exposures", min=0, max=10**12, help="Exposures that day.")],
+    conversions: Annotated[int, typer.Option("--conversions", min=0, max=10**12, help="Conversions that day.")],
     day: Annotated[str, typer.Option("--day", help="ISO date (default today, UTC).")] = "",
-    clicks: Annotated[int | None, typer.Option("--clicks", help="Clicks that day.")] = None,
-    leads: Annotated[int | None, typer.Option("--leads", help="Qualified leads that day.")] = None,
+    clicks: Annotated[int | None, typer.Option("--clicks", min=0, max=10**12, help="Clicks that day.")] = None,
+    leads: Annotated[int | None, typer.Option("--leads", min=0, max=10**12, help="Qualified leads that day.")] = None,
     as_json: JSON_ANALYSIS = False,
 ) -> None:
     """Record one variant's figures for a day (replacing that day's), feed the GTM metrics, print the analysis."""
@@ -135,10 +141,14 @@ def record(
 def channel(
     venture: VENTURE,
     name: Annotated[str, typer.Argument(help="Channel (email, linkedin, ...).")],
-    spend: Annotated[float, typer.Option("--spend", help="Spend in USD since the last report.")],
-    leads: Annotated[int, typer.Option("--leads", help="Qualified leads since the last report.")] = 0,
-    conversions: Annotated[int, typer.Option("--conversions", help="Customers since the last report.")] = 0,
-    revenue: Annotated[float | None, typer.Option("--revenue", help="Attributed revenue in USD.")] = None,
+    spend: Annotated[float, typer.Option("--spend", min=0.0, help="Spend in USD since the last report.")],
+    leads: Annotated[
+        int, typer.Option("--leads", min=0, max=10**12, help="Qualified leads since the last report.")
+    ] = 0,
+    conversions: Annotated[
+        int, typer.Option("--conversions", min=0, max=10**12, help="Customers since the last report.")
+    ] = 0,
+    revenue: Annotated[float | None, typer.Option("--revenue", min=0.0, help="Attributed revenue in USD.")] = None,
 ) -> None:
     """Add a channel's spend and results (the 17.1 budget allocation learns from them; ROAS is recorded)."""
     fired = _ops().record_channel(

@@ -69,7 +69,8 @@ def render() -> str:
         "",
         "Generated from the code by `make docs` (`python -m venturegate.cli.reference > docs/cli.md`);",
         "a test fails when this file is stale. Every command that prints takes `--json`; exit codes:",
-        "0 done, 1 bad input (message on stderr), 3 gate not passed (explanation printed).",
+        "0 done, 1 bad input (message on stderr), 2 usage, 3 gate not passed (explanation printed);",
+        '`run` also 3 recursed, 4 waiting, 5 cancelled (see "Exit codes and errors" at the end).',
         "",
     ]
     for path, cmd in _walk(root, ["venturegate"]):
@@ -140,7 +141,11 @@ def _json_shapes() -> list[str]:
         "| 0 | done |",
         "| 1 | refused or failed: bad input, not found, not allowed, a conflict, an unusable database |",
         "| 2 | usage: an unknown command or option, a missing argument, a value out of bounds |",
-        "| 3 | a gate did not pass (`gate check`, `advance`) |",
+        "| 3 | a gate did not pass (`gate check`, `advance`); for `run`, the crew's run sent the venture back |",
+        "| 4 | `run` only: the crew's run is waiting (for an approval, data or a timer) |",
+        "| 5 | `run` only: the crew's run was cancelled |",
+        "",
+        "`run` exits with its job's status: 0 completed, 1 failed, 3 recursed, 4 waiting, 5 cancelled.",
         "",
         "An error is one line on stderr, `error: WHERE: WHAT (hint: HOW)`; with `--json` it is one JSON",
         'object on stderr, `{"error": …, "where": …, "hint": …}` (usage errors too, with `where: usage`).',

@@ -38,6 +38,11 @@ def fmt(value: Any) -> str:
     return safe(value)
 
 
+def exact(value: float) -> str:
+    """A recorded value as it was given: no rounding to six digits, no exponent below 10^15 (`2904430.5`)."""
+    return f"{value:.15g}"
+
+
 def ventures_table(rows: Sequence[Venture], title: str = "Ventures") -> None:
     """A table of ventures (fits 80 columns: long names fold, times to the second)."""
     table = Table(title=title, title_justify="left")
@@ -60,38 +65,8 @@ def ventures_table(rows: Sequence[Venture], title: str = "Ventures") -> None:
 
 
 def metric_levels(engine: Engine, venture: Venture) -> list[dict[str, Any]]:
-    """Each metric of the venture's current stage: its latest sample against its levels for the venture's segment."""
-    if venture.workflow_digest == engine.workflow.digest:
-        workflow = engine.workflow.workflow
-    else:
-        with engine.tx() as conn:
-            workflow = engine.pinned(conn, venture.workflow_digest).workflow
-    stage = workflow.stage(venture.stage)
-    rows: list[dict[str, Any]] = []
-    for name, metric in (stage.metrics if stage else {}).items():
-        lv = metric.levels_for(venture.segment)  # the one resolution gates, triggers and charts use
-        latest = engine.stored_samples(venture.id, name, limit=1)
-        value = latest[0].value if latest else None
-        verdict = "no data"
-        if value is not None and lv.threshold is not None:
-            ok = value >= lv.threshold if metric.direction == "higher_is_better" else value <= lv.threshold
-            verdict = "meets threshold" if ok else "past threshold"
-        elif value is not None:
-            verdict = "no threshold"
-        rows.append(
-            {
-                "metric": name,
-                "unit": metric.unit,
-                "direction": metric.direction,
-                "latest": value,
-                "at": latest[0].at.isoformat() if latest else None,
-                "target": lv.target,
-                "threshold": lv.threshold,
-                "alert": lv.alert,
-                "verdict": verdict,
-            }
-        )
-    return rows
+    """Each metric of the venture's current stage: its latest sample against its levels (the one resolution)."""
+    return [m.as_dict() for m in engine.levels(venture.id)]
 
 
 def levels_table(rows: list[dict[str, Any]]) -> None:
@@ -110,7 +85,7 @@ def levels_table(rows: list[dict[str, Any]]) -> None:
         table.add_row(
             r["metric"],
             fmt(r["latest"]) + unit,
-            fmt(r["threshold"]),
+            fmt(r["threshold"]) + (" (venture)" if r["source"] == "venture" else ""),
             fmt(r["target"]),
             f"[{style}]{r['verdict']}[/{style}]",
         )

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from venturegate.cli.context import STATE, emit_json, handled, out
 from venturegate.cli.data import fired_lines, parse_time
+from venturegate.core.durations import format_duration
 
 escalation_app = typer.Typer(help="Resolve escalations.", no_args_is_help=True)
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -116,7 +117,7 @@ def stats(
         emit_json([r.as_dict() for r in rows])
         return
     table = Table(title="Stage figures")
-    for col in ("stage", "mode", "visits", "done", "automation", "mean hours", "recursions", "rate", "escalations"):
+    for col in ("stage", "mode", "visits", "done", "automation", "mean time", "recursions", "rate", "escalations"):
         table.add_column(col, justify="right")
     for r in rows:
         table.add_row(
@@ -125,7 +126,7 @@ def stats(
             str(r.visits),
             str(r.completed_visits),
             "—" if r.automation_level is None else f"{r.automation_level:.0%}",
-            "—" if r.mean_execution_hours is None else f"{r.mean_execution_hours:.2f}",
+            "—" if r.mean_execution_hours is None else format_duration(round(r.mean_execution_hours * 3600)),
             str(r.recursions),
             "—" if r.recursion_rate is None else f"{r.recursion_rate:.2f}",
             str(r.escalations),

@@ -9,6 +9,8 @@ import typer
 from rich.table import Table
 
 from venturegate.cli.context import STATE, emit_json, handled, out
+from venturegate.cli.render import fmt
+from venturegate.core.settings import metric_levels
 from venturegate.definitions.loader import load_workflow
 from venturegate.definitions.model import (
     ApprovalCheck,
@@ -92,10 +94,9 @@ def _stage_text(st: Stage) -> None:
             table.add_column(col, overflow="fold")
         arrows = {"higher_is_better": "↑", "lower_is_better": "↓", "informational": "·"}
         for name, m in st.metrics.items():
-            segs = "; ".join(
-                f"{k}: {v.threshold if v.threshold is not None else v.target}" for k, v in m.segments.items()
-            )
-            cells = [name, m.unit, arrows[m.direction], _n(m.target), _n(m.threshold), _n(m.alert), m.frequency]
+            lv = metric_levels(name, m, None)  # the one resolution; segments through it too
+            segs = "; ".join(f"{k}: {_n(metric_levels(name, m, k).threshold)}" for k in m.segments)
+            cells = [name, m.unit, arrows[m.direction], _n(lv.target), _n(lv.threshold), _n(lv.alert), m.frequency]
             table.add_row(*cells, *([segs] if with_segments else []))
         out.print(table)
     if st.triggers:
@@ -131,7 +132,7 @@ def _stage_text(st: Stage) -> None:
 
 
 def _n(value: float | None) -> str:
-    return "—" if value is None else f"{value:g}"
+    return "—" if value is None else fmt(value)
 
 
 @workflow_app.command("show")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
 
@@ -87,3 +88,10 @@ def _format_millis(millis: int) -> str:
         if amount:
             parts.append(f"{amount}{unit}")
     return "".join(parts)
+
+
+def format_time(at: datetime) -> str:
+    """A moment as people read it in a message: UTC, to the second (`2026-11-02 08:00:00 UTC`)."""
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC)
+    return at.strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -10,7 +10,7 @@ from typing import Literal
 from venturegate.core.conditions import DataAccess, Explanation, evaluate, format_value, parse, references
 from venturegate.core.conditions.data import ConfigValue
 from venturegate.core.conditions.nodes import Expr
-from venturegate.core.durations import format_duration, parse_duration
+from venturegate.core.durations import format_duration, format_time, parse_duration
 from venturegate.definitions.model import (
     ApprovalCheck,
     ArtifactCheck,
@@ -113,6 +113,11 @@ def parsed(text: str) -> Expr:
     return expr
 
 
+def remember(conditions: Mapping[str, Expr]) -> None:
+    """Take conditions parsed elsewhere (a cached workflow carries its own), so `parsed` need not parse them."""
+    _PARSED.update(conditions)
+
+
 def _condition(chk: ConditionCheck, facts: GateFacts, now: datetime) -> CheckResult:
     expl = evaluate(parsed(chk.check), facts.data, now)
     verdict = expl.verdict
@@ -177,7 +182,7 @@ def _approval(chk: ApprovalCheck, facts: GateFacts, now: datetime) -> CheckResul
         why = f": {fact.reason}" if status == "bypassed" and fact.reason else ""
         return CheckResult(name, "approval", "pass", status, "approved", f"request #{fact.id} {status}{by}{why}")
     if status == "pending":
-        until = f" until {fact.expires_at.isoformat()}" if fact.expires_at else ""
+        until = f" until {format_time(fact.expires_at)}" if fact.expires_at else ""
         return CheckResult(
             name,
             "approval",

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from venturegate.definitions.model import ConfigParam, ParamValue, Workflow
+from venturegate.core.units import NON_NEGATIVE as _NON_NEGATIVE
+from venturegate.definitions.model import ConfigParam, LevelKind, Levels, Metric, ParamValue, Workflow
 
 Source = Literal["default", "segment", "venture"]
 
@@ -39,6 +40,78 @@ def effective_config(
             setting = Setting(key, overrides[key], "venture")
         out[key] = setting
     return out
+
+
+LEVEL_KINDS: tuple[LevelKind, ...] = ("target", "threshold", "alert")
+LEVEL_PREFIX = "level."
+"""A venture overrides a metric's level with the configuration key `level.<metric>.<kind>`."""
+
+
+def level_key(metric: str, kind: LevelKind) -> str:
+    """The configuration key of a venture's override of a metric level (`level.latency_p95.threshold`)."""
+    return f"{LEVEL_PREFIX}{metric}.{kind}"
+
+
+def split_level_key(key: str) -> tuple[str, str] | None:
+    """`level.<metric>.<kind>` → (metric, kind) as written (unchecked); None for any other key."""
+    if not key.startswith(LEVEL_PREFIX):
+        return None
+    metric, _, kind = key[len(LEVEL_PREFIX) :].rpartition(".")
+    return (metric, kind) if metric else None
+
+
+def metric_levels(
+    name: str, metric: Metric, segment: str | None, overrides: Mapping[str, object] | None = None
+) -> Levels:
+    """A metric's levels for a venture: definition → segment → venture override.
+
+    The one resolution that gates, triggers, charts, `workflow show`, `venture show` and the API read.
+    """
+    levels = metric.levels_for(segment)
+    if not overrides:
+        return levels
+    found = {kind: overrides.get(level_key(name, kind)) for kind in LEVEL_KINDS}
+    if all(value is None for value in found.values()):
+        return levels
+    return Levels(
+        **{
+            kind: float(value)
+            if isinstance(value, int | float) and not isinstance(value, bool)
+            else getattr(levels, kind)
+            for kind, value in found.items()
+        }
+    )
+
+
+def level_param(workflow: Workflow, key: str, stage_id: int | None = None) -> ConfigParam | None:
+    """The parameter a `level.<metric>.<kind>` key stands for: the metric's level, its segments and its range.
+
+    None when the key names no metric, no level kind, or a level the metric does not declare by default.
+    """
+    split = split_level_key(key)
+    metric = workflow.metric(split[0], stage_id) if split is not None else None
+    if split is None or metric is None or split[1] not in LEVEL_KINDS:
+        return None
+    kind = split[1]
+    default = getattr(metric, kind)
+    if default is None:
+        return None
+    low, high = metric.min, metric.max
+    if metric.unit == "percent":
+        low, high = max(low or 0.0, 0.0), min(100.0 if high is None else high, 100.0)
+    elif metric.unit in _NON_NEGATIVE and (low is None or low < 0):
+        low = 0.0
+    segments = {seg: value for seg, lv in metric.segments.items() if (value := getattr(lv, kind)) is not None}
+    return ConfigParam(
+        type="number",
+        default=default,
+        min=low,
+        max=high,
+        unit=metric.unit,
+        segments=segments,
+        description=f"The {kind} level of {metric.title or split[0]} for this venture; "
+        "the gate, the triggers and the chart read it.",
+    )
 
 
 RETENTION_KEY = "metrics_retention_days"

@@ -6,7 +6,7 @@ import math
 
 from venturegate.definitions.model import Unit
 
-_NON_NEGATIVE: frozenset[str] = frozenset(
+NON_NEGATIVE: frozenset[str] = frozenset(
     {
         "ratio",
         "count",
@@ -20,6 +20,7 @@ _NON_NEGATIVE: frozenset[str] = frozenset(
         "currency",
     }
 )
+"""Units whose values are never below 0."""
 
 
 def unit_error(unit: Unit, value: float) -> str:
@@ -30,6 +31,6 @@ def unit_error(unit: Unit, value: float) -> str:
         return f"{value} is not a finite number"
     if unit == "percent" and not 0 <= value <= 100:
         return f"{value:g} is outside 0–100 for a percent metric"
-    if unit in _NON_NEGATIVE and value < 0:
+    if unit in NON_NEGATIVE and value < 0:
         return f"{value:g} is negative; {unit} values are never below 0"
     return ""

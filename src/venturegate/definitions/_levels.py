@@ -20,7 +20,7 @@ class Disagreement:
 
     metric: str
     bound: str
-    """`80` or `config.exit_gates.integration_success_rate_min`."""
+    """`80` or `config.uptime_min`."""
     segment: str
     value: float
     level: float | None

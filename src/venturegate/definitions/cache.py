@@ -14,11 +14,15 @@ import pickle
 from pathlib import Path
 
 import venturegate
+from venturegate.core import gates
+from venturegate.core.conditions.nodes import Expr
 from venturegate.definitions import source
 from venturegate.definitions.loader import BUNDLED_PATH, LoadedWorkflow, load_workflow
+from venturegate.definitions.model import ConditionCheck, Workflow
 
 _CODE = (Path(venturegate.__file__).parent / "definitions", Path(venturegate.__file__).parent / "core")
-FORMAT = 1
+FORMAT = 2
+"""2: an entry holds the workflow's parsed conditions too, so that a command does not import the parser."""
 
 
 def cache_dir() -> Path:
@@ -37,6 +41,18 @@ def code_version() -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
+def _conditions(workflow: Workflow) -> dict[str, Expr]:
+    """Every gate check and trigger condition of the workflow, parsed (what `gates.parsed` reads)."""
+    texts = [
+        chk.check
+        for st in workflow.stages
+        for chk in (*st.gates.entry, *st.gates.exit)
+        if isinstance(chk, ConditionCheck)
+    ]
+    texts += [trig.when for st in workflow.stages for trig in st.triggers]
+    return {text: gates.parsed(text) for text in texts}
+
+
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -48,8 +64,9 @@ def cached_workflow(path: Path | str | None = None) -> LoadedWorkflow:
     entry = cache_dir() / "workflows" / (hashlib.sha256(f"{file}\n{code}".encode()).hexdigest() + ".pickle")
     try:
         with entry.open("rb") as fh:
-            files, loaded = pickle.load(fh)
+            files, loaded, conditions = pickle.load(fh)
         if all(_digest(Path(f)) == d for f, d in files) and isinstance(loaded, LoadedWorkflow):
+            gates.remember(conditions)
             return loaded
     except (OSError, EOFError, ValueError, TypeError, AttributeError, ImportError, pickle.UnpicklingError):
         pass
@@ -60,7 +77,7 @@ def cached_workflow(path: Path | str | None = None) -> LoadedWorkflow:
         entry.parent.mkdir(parents=True, exist_ok=True)
         partial = entry.with_suffix(f".{os.getpid()}.tmp")
         with partial.open("wb") as fh:
-            pickle.dump((files, loaded), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((files, loaded, _conditions(loaded.workflow)), fh, protocol=pickle.HIGHEST_PROTOCOL)
         partial.replace(entry)
     except OSError:
         pass  # a read-only home: the next command loads again

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -316,10 +317,29 @@ def pydantic_problems(exc: ValidationError, where: _Sourced, prefix: PathKey = (
             hint = f"did you mean '{close[0]}'?" if close else "see docs/workflow-format.md"
         elif err["type"] == "missing":
             msg = f"missing required field '{loc[-1]}'"
-        elif err["type"] == "literal_error":
-            hint = "allowed values are listed in docs/workflow-format.md"
+            hint = _renamed_hint(loc, where.data)
+        elif err["type"] in ("literal_error", "enum"):
+            allowed = re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected", "")))
+            close = difflib.get_close_matches(str(err["input"]), allowed, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "allowed values are listed in docs/workflow-format.md"
         out.append(where.locate(loc, f"{dotted}: {msg}", hint))
     return out
+
+
+def _renamed_hint(loc: PathKey, data: Any) -> str:
+    """For a new entry of a named map that lacks a required field: the existing entry it was probably meant to be.
+
+    In an extending file, `metrics: {integration_sucess_rate: {...}}` declares a new metric (which needs a
+    unit) rather than changing the bundled `integration_success_rate`.
+    """
+    if len(loc) < 3 or loc[0] not in _MERGED_MAPS or not isinstance(data, dict):
+        return ""
+    siblings = data.get(loc[0])
+    others = [str(k) for k in siblings if k != loc[1]] if isinstance(siblings, dict) else []
+    close = difflib.get_close_matches(str(loc[1]), others, n=1)
+    if not close:
+        return ""
+    return f"did you mean '{close[0]}'? '{loc[1]}' names no existing entry, so it is read as a new one"
 
 
 def _canonical(data: Any) -> str:

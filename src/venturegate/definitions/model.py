@@ -64,8 +64,10 @@ SUBSTAGE_RE = re.compile(r"^\d+\.\d+$")
 
 class _Model(BaseModel):
     # defer_build: the validators are built on first validation, so a command that reads a cached workflow
-    # (unpickled, never validated) does not pay for building them.
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, defer_build=True)
+    # (unpickled, never validated) does not pay for building them; a model-typed default is a factory, not
+    # an instance, for the same reason. Field docstrings become descriptions only where they are read
+    # (`definitions.reference`): pydantic's `use_attribute_docstrings` would parse this file on every import.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def _duration(value: str) -> str:
@@ -408,7 +410,7 @@ class Trigger(_Model):
     """Condition (condition language) that makes the trigger pending."""
     for_: DurationRef = Field(default="0s", alias="for")
     """How long the condition must stay true before the trigger fires (`for:` in YAML)."""
-    action: Action = Action()
+    action: Action = Field(default_factory=Action)
     """What firing does."""
     mode: Mode = "auto"
     """`auto` acts, `assisted` asks `role` to approve the action, `manual` only notifies."""
@@ -446,7 +448,7 @@ class ApprovalPolicy(_Model):
     """How long a request stays open."""
     on_timeout: Literal["expire", "escalate"] = "expire"
     """What expiry does: the request expires (the gate stays closed), or it also escalates."""
-    bypass: BypassPolicy | None = BypassPolicy()
+    bypass: BypassPolicy | None = Field(default_factory=BypassPolicy)
     """Emergency bypass policy; null forbids bypass."""
     description: str = ""
     """What is being approved."""
@@ -501,7 +503,7 @@ class ErrorRule(_Model):
     """Taxonomy category."""
     description: str = ""
     """What kind of failure this is."""
-    match: ErrorMatch = ErrorMatch()
+    match: ErrorMatch = Field(default_factory=ErrorMatch)
     """How an error is recognised; the first matching rule wins."""
     recovery: Recovery
     """What is done about it."""
@@ -602,7 +604,7 @@ class Stage(_Model):
     """Artifacts the stage produces."""
     artifacts: dict[str, ArtifactDef] = {}
     """Artifact declarations with their JSON Schemas."""
-    gates: Gates = Gates()
+    gates: Gates = Field(default_factory=Gates)
     """Entry and exit gates."""
     metrics: dict[str, Metric] = {}
     """Metrics measured in this stage."""
@@ -614,7 +616,7 @@ class Stage(_Model):
     """Approval policies by role, used by approval checks and assisted triggers."""
     errors: list[ErrorRule] = []
     """Error taxonomy and recovery rules, tried in order."""
-    rollback: Rollback = Rollback()
+    rollback: Rollback = Field(default_factory=Rollback)
     """Rollback scopes and decision tree."""
     crew: Crew | None = None
     """The crew that automates the stage."""
@@ -629,11 +631,11 @@ class Stage(_Model):
 class Defaults(_Model):
     """Workflow-wide defaults."""
 
-    progression: Progression = Progression()
+    progression: Progression = Field(default_factory=Progression)
     """Progression used by stages that do not set their own."""
-    approval: ApprovalPolicy = ApprovalPolicy()
+    approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     """Approval policy for roles a stage does not list."""
-    loop_prevention: LoopPrevention = LoopPrevention()
+    loop_prevention: LoopPrevention = Field(default_factory=LoopPrevention)
     """Bounce limit before a loop escalates."""
     escalation_role: str = "chairman"
     """Role that owns escalations when a trigger names none."""
@@ -646,7 +648,7 @@ class Workflow(_Model):
     """Identity and version."""
     roles: list[str] = ["chairman", "lead", "plan", "exec", "agent", "viewer"]
     """Roles that may appear in approvals, triggers and attestations."""
-    defaults: Defaults = Defaults()
+    defaults: Defaults = Field(default_factory=Defaults)
     """Workflow-wide defaults."""
     config: dict[str, ConfigParam] = {}
     """Workflow-wide configuration parameters, visible from every stage."""
@@ -798,6 +800,3 @@ class Notifications(_Model):
     """Longest wait between attempts."""
     lease: Duration = "10m"
     """How long a deliverer holds the notifications it claimed; if it dies, another sends them after this."""
-
-
-Workflow.model_rebuild()

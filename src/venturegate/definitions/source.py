@@ -7,9 +7,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
+if TYPE_CHECKING:
+    import yaml  # imported where YAML is read: a command on a cached workflow reads none
 
 PathKey = tuple[str | int, ...]
 
@@ -100,9 +101,6 @@ def _segments(node: yaml.ScalarNode, value: str, text: str) -> list[tuple[int, i
     return out
 
 
-# libyaml's safe loader when the wheel has it (about 10x faster), else the pure-Python one; both record marks.
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 MAX_VALUES = 200_000
 """A workflow never needs more values than this; more means runaway alias expansion ("billion laughs")."""
 
@@ -121,6 +119,8 @@ class _Builder:
         self.built = 0
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
+        import yaml
+
         self.built += 1
         if self.built > MAX_VALUES:
             raise _TooLarge
@@ -178,11 +178,14 @@ class _Builder:
 
 def parse_yaml(text: str, file: str) -> tuple[Document, list[Problem]]:
     """Parse YAML text safely, recording positions; syntax errors become located problems."""
+    import yaml
+
     doc = Document(file=file, data=None)
     problems: list[Problem] = []
     loader: Any = None
     try:
-        loader = _LOADER(text)
+        # libyaml's safe loader when the wheel has it (about 10x faster), else the pure-Python one; both record marks.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
         node = loader.get_single_node()
         if node is not None:
             doc.data = _Builder(doc, loader, problems, text).build(node, ())

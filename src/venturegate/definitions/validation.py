@@ -17,7 +17,7 @@ from venturegate.core.conditions import (
     parse,
 )
 from venturegate.core.durations import parse_duration
-from venturegate.definitions._levels import disagreements
+from venturegate.definitions._levels import LEVEL_KINDS, disagreements
 from venturegate.definitions.model import (
     ENV_REF_RE,
     ApprovalCheck,
@@ -68,6 +68,13 @@ class _Checker:
         self.roles = set(wf.roles)
         self.stage_ids = {s.id for s in wf.stages}
         self.metrics: dict[str, Metric] = {}
+        # Metrics declared in a file but left out because their declaration is invalid (already reported):
+        # a condition naming one is not "unknown", else one typo in an extending file would bring a dozen
+        # follow-on errors located in the base file, with a wrong did-you-mean.
+        declared = {name for e in entries if isinstance(e.data.get("metrics"), dict) for name in e.data["metrics"]}
+        self.invalid_metrics = frozenset(
+            str(name) for name in declared if not any(name in st.metrics for st in wf.stages)
+        )
         self.artifacts: set[str] = set(wf.artifacts)
         self._schemas: dict[int, ConditionSchema] = {}
         self._levels: dict[str, frozenset[str]] | None = None
@@ -332,7 +339,7 @@ class _Checker:
             elif isinstance(chk, AttestCheck):
                 self.role(st, (*p, "role"), chk.role)
             elif isinstance(chk, CustomerCheck):
-                if chk.customer.metric not in self.metrics:
+                if chk.customer.metric not in self.metrics and chk.customer.metric not in self.invalid_metrics:
                     self.at(
                         st,
                         (*p, "customer", "metric"),
@@ -473,8 +480,8 @@ class _Checker:
             }
         config = {**self.wf.config, **st.config}
         schema = self._schemas[st.id] = ConditionSchema(
-            metrics=frozenset(self.metrics),
-            metric_levels=self._levels,
+            metrics=frozenset(self.metrics) | self.invalid_metrics,
+            metric_levels={**dict.fromkeys(self.invalid_metrics, frozenset(LEVEL_KINDS)), **self._levels},
             config_types={k: _CONFIG_TYPES[p.type] for k, p in config.items()},
         )
         return schema

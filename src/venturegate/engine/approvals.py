@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
-from venturegate.core.durations import parse_duration
+from venturegate.core.durations import format_time, parse_duration
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase
 from venturegate.engine.exceptions import BadInput, Conflict, Forbidden, NotFound
@@ -145,7 +145,7 @@ class ApprovalOps(EngineBase):
                     data={"approval": int(r.id), "role": r.role},
                 )
                 raise_after = Conflict(
-                    f"approval #{approval_id} expired at {r.expires_at.isoformat()}; request a new one"
+                    f"approval #{approval_id} expired at {format_time(r.expires_at)}; request a new one"
                 )
             elif r.status != "pending":
                 raise Conflict(f"approval #{approval_id} is already {r.status}")
@@ -216,7 +216,7 @@ class ApprovalOps(EngineBase):
             if r.status != "pending":
                 raise Conflict(f"approval #{approval_id} is {r.status}; only a pending approval can be bypassed")
             if r.expires_at is not None and now >= r.expires_at:
-                raise Conflict(f"approval #{approval_id} expired at {r.expires_at.isoformat()}; request a new one")
+                raise Conflict(f"approval #{approval_id} expired at {format_time(r.expires_at)}; request a new one")
             if row.status in ("killed", "completed"):
                 raise Conflict(f"venture '{row.name}' is {row.status}")
             conn.execute(
@@ -278,7 +278,7 @@ class ApprovalOps(EngineBase):
             if r.reviewed_at is not None:
                 raise Conflict(
                     f"the bypass of approval #{approval_id} was already reviewed by {r.reviewed_by} "
-                    f"at {r.reviewed_at.isoformat()}"
+                    f"at {format_time(r.reviewed_at)}"
                 )
             if actor.name == r.decided_by:
                 raise Forbidden(f"{actor.name} bypassed approval #{approval_id}; another {reviewer} must review it")

@@ -8,7 +8,6 @@ import re
 from datetime import datetime
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from sqlalchemy import Connection, Row, func, insert, select
 
 from venturegate.engine.actors import Actor
@@ -30,6 +29,8 @@ def schema_errors(schema: dict[str, Any] | None, content: Any) -> list[tuple[str
     """Every (JSON pointer, reason) where `content` breaks `schema`, in document order."""
     if schema is None:
         return [] if isinstance(content, dict) else [("", "an artifact must be a JSON object")]
+    from jsonschema import Draft202012Validator  # on first use: most commands store no artifact
+
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     out = []
     for err in sorted(validator.iter_errors(content), key=lambda e: [str(p) for p in e.absolute_path]):

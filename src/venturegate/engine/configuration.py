@@ -20,8 +20,8 @@ from sqlalchemy import Connection, Row, bindparam, insert, select
 from sqlalchemy import Engine as SAEngine
 from sqlalchemy.exc import PendingRollbackError
 
-from venturegate.core.durations import parse_duration
-from venturegate.core.settings import Source
+from venturegate.core.durations import format_time, parse_duration
+from venturegate.core.settings import LEVEL_KINDS, Source, level_param, split_level_key
 from venturegate.definitions.loader import LoadedWorkflow
 from venturegate.definitions.model import ConfigParam, ParamValue, Workflow
 from venturegate.engine import secrets
@@ -247,6 +247,38 @@ def _number(raw: object, integer: bool) -> int | float | None:
     return int(value) if isinstance(raw, int) else float(value)
 
 
+def _level_param(wf: Workflow, key: str, stage_id: int) -> tuple[ConfigParam, int | None]:
+    """The parameter behind `level.<metric>.<kind>`, or NotFound saying which part is wrong."""
+    metric, kind = split_level_key(key) or ("", "")
+    param = level_param(wf, key, stage_id)
+    if param is not None:
+        stage = wf.stage(stage_id)
+        if stage is not None and metric in stage.metrics:
+            return param, stage_id
+        return param, next((s.id for s in wf.stages if metric in s.metrics), None)
+    metrics = sorted({name for st in wf.stages for name in st.metrics})
+    if wf.metric(metric, stage_id) is None:
+        close = difflib.get_close_matches(metric, metrics, n=1)
+        raise NotFound(
+            f"no metric '{metric}' in '{key}'",
+            where="KEY",
+            hint=f"did you mean 'level.{close[0]}.{kind}'?"
+            if close
+            else "`venturegate workflow show` lists the metrics",
+        )
+    if kind not in LEVEL_KINDS:
+        raise NotFound(
+            f"'{kind}' is not a level in '{key}'",
+            where="KEY",
+            hint=f"use level.{metric}.threshold, level.{metric}.target or level.{metric}.alert",
+        )
+    raise NotFound(
+        f"metric '{metric}' declares no default {kind}, so a venture cannot override it",
+        where="KEY",
+        hint="override a level the metric declares (`venturegate workflow show` lists them)",
+    )
+
+
 def _forget_written(conn: Connection) -> None:
     # A connection that died mid-transaction takes its info with it: let the original error through.
     with contextlib.suppress(PendingRollbackError):
@@ -404,6 +436,10 @@ class ConfigOps(EngineBase):
             parsed = parse_value(key, param, value)
             if key in secrets.KEYS:
                 _check_grant(key, parsed, actor)
+            if split_level_key(key) is not None and actor.kind != "human":
+                raise Forbidden(
+                    f"{key} moves a gate level; only a person may change it ({actor.name} is an {actor.kind})"
+                )
             state = self._state_at(conn, row.id, int(row.config_version))
             previous = self._setting(wf, row, key, state).value
             version = int(row.config_version) + 1
@@ -446,7 +482,7 @@ class ConfigOps(EngineBase):
             ).first()
             if taken is not None:
                 raise Conflict(
-                    f"snapshot '{name}' already exists (taken {taken.created_at.isoformat()}); pick a new name"
+                    f"snapshot '{name}' already exists (taken {format_time(taken.created_at)}); pick a new name"
                 )
             sid = conn.execute(
                 insert(snapshots)
@@ -577,10 +613,15 @@ class ConfigOps(EngineBase):
 
     @staticmethod
     def _known(wf: Workflow, key: str) -> bool:
-        return key in wf.config or any(key in s.config for s in wf.stages)
+        return key in wf.config or any(key in s.config for s in wf.stages) or level_param(wf, key) is not None
 
     def _param(self, wf: Workflow, key: str, stage_id: int) -> tuple[ConfigParam, int | None]:
-        """The parameter and the stage declaring it (None: workflow-wide); visible from the stage first."""
+        """The parameter and the stage declaring it (None: workflow-wide); visible from the stage first.
+
+        `level.<metric>.<kind>` stands for a metric's level, declared by the stage that declares the metric.
+        """
+        if split_level_key(key) is not None:
+            return _level_param(wf, key, stage_id)
         stage = wf.stage(stage_id)
         if stage is not None and key in stage.config:
             return stage.config[key], stage.id

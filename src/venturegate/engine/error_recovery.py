@@ -29,7 +29,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import stamina
 from sqlalchemy import Connection, Row, insert, select, update
 
 from venturegate.core.durations import parse_duration
@@ -585,6 +584,8 @@ def _retrying(
     step: Recovery, call: Callable[[int], Any], retry_on: Callable[[Exception], bool]
 ) -> tuple[bool, int, Any, Exception | None]:
     """Call up to `step.attempts` times with stamina's backoff; (succeeded, calls, value, last failure)."""
+    import stamina  # on first use: only a retried recovery step needs it
+
     initial = parse_duration(step.backoff)
     calls = 0
     try:

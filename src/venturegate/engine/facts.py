@@ -11,9 +11,9 @@ from sqlalchemy import Connection, and_, bindparam, func, select
 
 from venturegate.core.cadence import cadence_seconds, stale_grace
 from venturegate.core.conditions.data import ConfigValue, Sample, WindowEnds, WindowStats
-from venturegate.core.durations import parse_duration
+from venturegate.core.durations import format_time, parse_duration
 from venturegate.core.gates import ApprovalFact, GateFacts, GateName, JSONValue, metrics_read
-from venturegate.core.settings import effective_config, retention_days
+from venturegate.core.settings import effective_config, metric_levels, retention_days
 from venturegate.definitions.model import ConditionCheck, LevelKind, ParamValue, Stage, Workflow
 from venturegate.store.prepared import Prepared
 from venturegate.store.schema import (
@@ -100,7 +100,7 @@ class StoreData:
         m = self.workflow.metric(metric, self.stage_id)
         cadence = cadence_seconds(m.frequency) if m else None
         if cadence is not None and row.at + timedelta(seconds=cadence + stale_grace(cadence)) <= self.now:
-            why = f"{metric} is stale: last measured {row.at.isoformat()}, expected {m.frequency if m else ''}"
+            why = f"{metric} is stale: last measured {format_time(row.at)}, expected {m.frequency if m else ''}"
             return Sample(row.at, row.value, why)
         return Sample(row.at, row.value)
 
@@ -148,13 +148,13 @@ class StoreData:
         return None if days is None else self.now - timedelta(days=days)
 
     def level(self, kind: LevelKind, metric: str) -> float | None:
-        """The metric's level for the venture's segment."""
+        """The metric's level for the venture (definition → segment → venture override)."""
         m = self.workflow.metric(metric, self.stage_id)
         if m is None:
             return None
-        if self.venture_segment not in m.segments:  # the metric's own level, without building a `Levels`
+        if self.venture_segment not in m.segments and not self.overrides:  # the common case, without a `Levels`
             return cast(float | None, getattr(m, kind))
-        return cast(float | None, getattr(m.levels_for(self.venture_segment), kind))
+        return cast(float | None, getattr(metric_levels(metric, m, self.venture_segment, self.overrides), kind))
 
     def config(self, key: str) -> ConfigValue | None:
         """The venture's effective configuration value."""

@@ -16,6 +16,7 @@ from typing import Any, Literal, get_args
 
 from sqlalchemy import Connection, Row, insert, select, update
 
+from venturegate.core.durations import format_duration, format_time
 from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.base import EngineBase
 from venturegate.engine.exceptions import BadInput, Conflict, NotFound
@@ -284,9 +285,10 @@ class JobOps(EngineBase):
                 gone = process_gone(r.worker or "")
                 if not gone and (r.heartbeat_at is None or r.heartbeat_at >= now - lease):
                     continue
-                beat = r.heartbeat_at.isoformat() if r.heartbeat_at else "never"
+                beat = format_time(r.heartbeat_at) if r.heartbeat_at else "never"
+                span = format_duration(lease.total_seconds())
                 why = (f"its process ({r.worker}) ended without finishing the job" if gone
-                       else f"worker lost: no heartbeat since {beat} (lease {lease})")  # fmt: skip
+                       else f"worker lost: no heartbeat since {beat} (lease {span})")  # fmt: skip
                 status = "cancelled" if r.cancel_requested else "failed"
                 self._end(conn, _job(r), status, now, error=f"{why}; re-run the crew")
                 ended.append(int(r.id))

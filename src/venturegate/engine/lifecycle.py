@@ -8,12 +8,13 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, insert, select, update
 
 from venturegate.core.gates import GateName, GateResult, evaluate_checks
+from venturegate.core.settings import level_key, metric_levels
 from venturegate.definitions.model import SEGMENTS, AttestCheck
 from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.base import EngineBase, event_record
 from venturegate.engine.exceptions import BadInput, Conflict, GateNotPassed
 from venturegate.engine.facts import gate_facts
-from venturegate.engine.records import Event, SamplePoint, StoredSample, SubstageState, Venture, Visit
+from venturegate.engine.records import Event, MetricLevel, SamplePoint, StoredSample, SubstageState, Venture, Visit
 from venturegate.store.prepared import Prepared
 from venturegate.store.schema import attestations, events, samples, stage_visits, substage_status, ventures
 from venturegate.store.trigger_states import VentureRow
@@ -178,6 +179,49 @@ class LifecycleOps(EngineBase):
         return [
             StoredSample(int(r.id), r.metric, float(r.value), r.at, r.sample_key, r.actor, r.recorded_at) for r in rows
         ]
+
+    def levels(self, ref: str | int) -> list[MetricLevel]:
+        """Each metric of the venture's current stage: its levels (definition → segment → venture override),
+        the latest sample and its verdict against the threshold — what gates, triggers and charts read."""
+        with self.tx() as conn:
+            row = self._row(conn, ref)
+            stage = self.pinned(conn, row.workflow_digest).workflow.stage(int(row.stage))
+            overrides = self._config_overrides(conn, row)
+            out = []
+            for name, metric in (stage.metrics if stage else {}).items():
+                lv = metric_levels(name, metric, row.segment, overrides)
+                source = "default"
+                if level_key(name, "threshold") in overrides:
+                    source = "venture"
+                elif metric.levels_for(row.segment).threshold != metric.threshold:
+                    source = "segment"
+                latest = conn.execute(
+                    select(samples.c.value, samples.c.at)
+                    .where(samples.c.venture_id == row.id, samples.c.metric == name)
+                    .order_by(samples.c.at.desc(), samples.c.id.desc())
+                    .limit(1)
+                ).first()
+                value = None if latest is None else float(latest.value)
+                verdict = "no data" if value is None else "no threshold"
+                if value is not None and lv.threshold is not None:
+                    ok = value >= lv.threshold if metric.direction == "higher_is_better" else value <= lv.threshold
+                    verdict = "meets threshold" if ok else "past threshold"
+                out.append(
+                    MetricLevel(
+                        name,
+                        metric.title or name,
+                        metric.unit,
+                        metric.direction,
+                        lv.target,
+                        lv.threshold,
+                        lv.alert,
+                        source,
+                        value,
+                        None if latest is None else latest.at,
+                        verdict,
+                    )
+                )
+            return out
 
     def visits(self, ref: str | int) -> list[Visit]:
         """Every stage visit of a venture, oldest first."""

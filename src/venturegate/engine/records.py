@@ -189,3 +189,22 @@ class StoredSample(_Record):
     key: str | None
     actor: str
     recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class MetricLevel(_Record):
+    """A metric of the venture's current stage: its levels as the gate reads them, and its latest sample."""
+
+    metric: str
+    title: str
+    unit: str
+    direction: str
+    target: float | None
+    threshold: float | None
+    alert: float | None
+    source: str
+    """Where the threshold comes from: `default`, `segment` or `venture` (a `level.<metric>.threshold` override)."""
+    latest: float | None
+    at: datetime | None
+    verdict: str
+    """`meets threshold`, `past threshold`, `no threshold` or `no data`."""

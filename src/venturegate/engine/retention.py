@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
+from venturegate.core.durations import format_time
 from venturegate.core.settings import retention_days
 from venturegate.engine.actors import SYSTEM
 from venturegate.engine.base import EngineBase
@@ -67,7 +68,7 @@ class RetentionOps(EngineBase):
                     if done < batch and removed:
                         self._event(
                             conn, vid, "samples.retention", SYSTEM, now,
-                            reason=f"removed {removed} samples from before {cutoff.isoformat()} ({days}-day retention)",
+                            reason=f"removed {removed} samples older than {format_time(cutoff)} ({days}-day retention)",
                             data={"removed": removed, "before": cutoff.isoformat(), "days": days},
                         )  # fmt: skip
                 if done < batch:

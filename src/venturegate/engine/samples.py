@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from venturegate.core.cadence import cadence_seconds, stale_grace
 from venturegate.core.conditions import Sample
-from venturegate.core.durations import parse_duration
+from venturegate.core.durations import format_time, parse_duration
 from venturegate.core.units import unit_error
 from venturegate.definitions.model import Unit
 from venturegate.engine.actors import Actor
@@ -64,9 +64,9 @@ def sample_error(spec: ValueSpec, value: object) -> str:
 def time_error(at: datetime, now: datetime, max_age: timedelta) -> str:
     """Why a sample time is implausible (in the future, or older than `max_age`), or ''."""
     if at > now + FUTURE_SLACK:
-        return f"time {at.isoformat()} is in the future"
+        return f"time {format_time(at)} is in the future"
     if at < now - max_age:
-        return f"time {at.isoformat()} is more than {max_age.days} days ago; set {MAX_AGE_ENV} to import older data"
+        return f"time {format_time(at)} is more than {max_age.days} days ago; set {MAX_AGE_ENV} to import older data"
     return ""
 
 

@@ -25,8 +25,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from jsonschema import Draft202012Validator, ValidationError, validators
-
 from venturegate.definitions.model import ParamValue
 
 ENV_KEY = "secrets.allowed_env"
@@ -118,6 +116,7 @@ def secret_ref_errors(
     """Every (JSON pointer, reason) where `content` holds a credential reference outside `grant`."""
     if not schema or not _marks(schema):
         return []
+    from jsonschema import Draft202012Validator, ValidationError, validators  # on first use (CLI start-up)
 
     def check(validator: Any, marked: Any, instance: Any, subschema: Any) -> Iterator[ValidationError]:
         if marked is True and isinstance(instance, dict):

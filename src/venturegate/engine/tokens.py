@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Row, insert, select, update
 
+from venturegate.core.durations import format_time
 from venturegate.core.permissions import ROLES, is_role
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase, as_id
@@ -101,7 +102,7 @@ class TokenOps(EngineBase):
             if r is None:
                 raise NotFound(f"no token '{ref}'", where="token", hint="`venturegate token list` shows them")
             if r.revoked_at is not None:
-                raise Conflict(f"token '{r.name}' was already revoked at {r.revoked_at.isoformat()}")
+                raise Conflict(f"token '{r.name}' was already revoked at {format_time(r.revoked_at)}")
             conn.execute(
                 update(api_tokens).where(api_tokens.c.id == r.id).values(revoked_at=now, revoked_by=actor.name)
             )

@@ -206,7 +206,7 @@ class TriggerOps(ProgressionOps):
                 SYSTEM,
                 now,
                 stage=row.stage,
-                reason=f"{trig.id}: {trig.when}",
+                reason=f"{trig.id}: {describe(trig)}, when {' '.join(trig.when.split())}"[:500],
                 data={"trigger": trig.id, "kind": trig.kind, "explanation": explanation},
                 encoded=RawJSON(splice({"trigger": trig.id, "kind": trig.kind}, {"explanation": encoded})),
             )

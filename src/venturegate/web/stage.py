@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from venturegate.core.critique import Critique, critique_stage
+from venturegate.core.settings import metric_levels
 from venturegate.definitions.model import Stage, Workflow
 from venturegate.engine import Engine, StageStats
 
@@ -56,7 +57,7 @@ def gate_line(check: Any) -> GateLine:
 def _metrics(stage: Stage, workflow: Workflow) -> list[dict[str, Any]]:
     out = []
     for name, m in stage.metrics.items():
-        rows = [("default", m.levels_for(None))] + [(seg, m.levels_for(seg)) for seg in m.segments]
+        rows = [("default", metric_levels(name, m, None))] + [(seg, metric_levels(name, m, seg)) for seg in m.segments]
         out.append({"name": name, "metric": m, "levels": rows})
     return out
 

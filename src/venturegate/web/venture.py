@@ -171,9 +171,10 @@ def charts(engine: Engine, venture: Venture, workflow: Workflow, stage: Stage | 
         return []
     now = engine.when(None)
     start = datetime(1970, 1, 1, tzinfo=UTC)
+    resolved = {lv.metric: lv for lv in engine.levels(venture.id)}  # the levels the gate and triggers read
     out = []
     for name, metric in stage.metrics.items():
-        levels = metric.levels_for(venture.segment)
+        levels = resolved.get(name) or metric.levels_for(venture.segment)
         out.append(
             Chart(
                 name,

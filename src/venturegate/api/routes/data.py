@@ -70,6 +70,12 @@ def list_samples(
     return [x.as_dict() for x in engine.stored_samples(venture, metric, since=since, limit=limit)]
 
 
+@router.get("/ventures/{venture}/levels", response_model=list[s.MetricLevel])
+def list_levels(venture: VentureRef, engine: EngineDep, _: Reader) -> list[dict[str, Any]]:
+    """The current stage's metric levels for the venture (definition → segment → `level.<metric>.<kind>` override)."""
+    return [x.as_dict() for x in engine.levels(venture)]
+
+
 @router.get("/ventures/{venture}/artifacts", response_model=list[s.Artifact])
 def list_artifacts(venture: VentureRef, engine: EngineDep, _: Reader) -> list[dict[str, Any]]:
     """The newest version of each of the venture's artifacts."""

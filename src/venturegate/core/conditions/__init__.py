@@ -21,8 +21,19 @@ from venturegate.core.conditions.explanation import (
 )
 from venturegate.core.conditions.functions import FUNCTIONS, WINDOW_FUNCTIONS
 from venturegate.core.conditions.nodes import Expr
-from venturegate.core.conditions.parser import parse
 from venturegate.core.conditions.printer import to_text
+
+
+def parse(text: str) -> Expr:
+    """Parse a condition; raise `ConditionSyntaxError` with a 1-based line and column.
+
+    The parser (and lark) is imported on first use: a command that reads a cached workflow, whose
+    conditions come parsed, never pays for it.
+    """
+    from venturegate.core.conditions.parser import parse as parse_text
+
+    return parse_text(text)
+
 
 __all__ = [
     "FUNCTIONS",

@@ -39,7 +39,7 @@ from venturegate.core.conditions.windows import (
     reduce_newest,
     reduce_stats,
 )
-from venturegate.core.durations import format_duration
+from venturegate.core.durations import format_duration, format_time
 
 # Beyond about 3000 years a timedelta overflows; such windows simply reach back to the start.
 _LONGEST_SPAN = timedelta.max.total_seconds() / 2
@@ -69,7 +69,7 @@ class _Context:
             horizon = self.data.horizon()
             if horizon is not None and start < horizon:
                 # Retention may have removed part of the window: any answer from the rest could be wrong.
-                why = f"the window {where} reaches back before {horizon.isoformat()}, past the samples' retention"
+                why = f"the window {where} reaches back before {format_time(horizon)}, past the samples' retention"
                 return None, why, None
             if kind == "ends":
                 found = self.data.ends(metric, start, self.now)
@@ -169,7 +169,7 @@ def _latest(text: str, metric: str) -> _Evaluator:
             return Explanation(text, None, f"{metric} has never been measured", kind="number")
         if sample.stale:
             return Explanation(text, None, sample.stale, kind="number")
-        reason = f"latest sample, at {sample.at.isoformat()}"
+        reason = f"latest sample, at {format_time(sample.at)}"
         return Explanation(text, float(sample.value), reason, kind="number")
 
     return run
@@ -247,7 +247,7 @@ def _age(text: str, metric: str) -> _Evaluator:
         if sample is None:
             return Explanation(text, None, f"{metric} has never been measured", kind="duration")
         age = (context.now - sample.at).total_seconds()
-        reason = f"latest sample of {metric} at {sample.at.isoformat()}"
+        reason = f"latest sample of {metric} at {format_time(sample.at)}"
         return Explanation(text, age, reason, kind="duration")
 
     return run

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from venturegate.core.conditions.data import Sample, WindowEnds, WindowStats
 from venturegate.core.conditions.functions import PERCENTILES
+from venturegate.core.durations import format_time
 
 # (value, reason, samples read); the value is None when the window cannot give an answer.
 WindowResult = tuple[float | None, str, int | None]
@@ -59,10 +60,10 @@ def reduce_ends(name: str, ends: WindowEnds, where: str) -> WindowResult:
             else (None, f"{name} needs 2 samples {where}, found 0", 0)
         )
     if name == "last":
-        return float(last.value), f"last sample {where}, at {last.at.isoformat()}", None
+        return float(last.value), f"last sample {where}, at {format_time(last.at)}", None
     if not ends.several:
         return None, f"{name} needs 2 samples {where}, found 1", 1
-    span = f"from {first.at.isoformat()} to {last.at.isoformat()}"
+    span = f"from {format_time(first.at)} to {format_time(last.at)}"
     change = last.value - first.value
     if name == "delta":
         return float(change), f"last minus first sample {where} ({span})", None

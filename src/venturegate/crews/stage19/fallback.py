@@ -35,6 +35,7 @@ import aiohttp
 import yaml
 
 from venturegate.core.durations import parse_duration
+from venturegate.core.settings import LEVEL_KINDS, level_key
 from venturegate.crews.stage19 import breaker as breaker_module
 from venturegate.crews.stage19.breaker import BreakerConfig, CircuitBreaker, CircuitOpenError, RetryPolicy, Transition
 from venturegate.crews.stage19.faultproxy import FaultProxy
@@ -50,16 +51,25 @@ MAX_ERROR_THRESHOLD_PERCENT = 95.0
 # The studio's alert `for` durations (APIReliabilityLow 15m, LatencyP95High 10m) and breaker alert (>3 in 24h).
 RELIABILITY_FOR, LATENCY_FOR, ERROR_RATE_FOR = "15m", "10m", "5m"
 BREAKER_ACTIVATIONS_ALERT = 3
+RELIABILITY_LEVEL, LATENCY_LEVEL = level_key("api_reliability", "threshold"), level_key("latency_p95", "threshold")
+"""The venture's levels the alert rules draw (the exit gate's thresholds), in the crew's config mapping."""
 
 
 @functools.lru_cache(maxsize=1)
 def stage19_defaults() -> dict[str, Any]:
-    """The default of every configuration parameter of the bundled stage 19."""
+    """The default of every configuration parameter of the bundled stage 19, and of its metrics' levels
+    (`level.<metric>.<kind>`, the keys a venture overrides them with)."""
     from venturegate.definitions.loader import load_workflow
 
     workflow = load_workflow().workflow
     stage = next(s for s in workflow.stages if s.id == 19)
-    return {key: param.default for key, param in stage.config.items()}
+    levels = {
+        level_key(name, kind): getattr(metric, kind)
+        for name, metric in stage.metrics.items()
+        for kind in LEVEL_KINDS
+        if getattr(metric, kind) is not None
+    }
+    return {key: param.default for key, param in stage.config.items()} | levels
 
 
 def _get(config: Mapping[str, Any], key: str) -> Any:
@@ -309,8 +319,8 @@ def _selector(name: str) -> str:
 
 def render_alert_rules(integrations: Mapping[str, IntegrationFallback], config: Mapping[str, Any]) -> str:
     """Prometheus alerting rules (groups → rules) for reliability, error rate, p95 latency and the breakers."""
-    reliability = float(_get(config, "exit_gates.api_reliability_min") or 99.0)
-    latency_ms = float(_get(config, "exit_gates.latency_p95_max_ms") or 1000)
+    reliability = float(_get(config, RELIABILITY_LEVEL) or 99.0)  # the gate's own lines, one threshold each
+    latency_ms = float(_get(config, LATENCY_LEVEL) or 1000)
     error_rate = float(_get(config, "sla_targets.error_rate_percentage") or 1.0)
     rules: list[dict[str, Any]] = []
     for name in integrations:
@@ -379,7 +389,7 @@ def render_alert_rules(integrations: Mapping[str, IntegrationFallback], config: 
 
 def render_grafana_panel(integrations: Mapping[str, IntegrationFallback], config: Mapping[str, Any]) -> dict[str, Any]:
     """A Grafana time-series panel of API reliability per integration, banded red / yellow / green."""
-    reliability = float(_get(config, "exit_gates.api_reliability_min") or 99.0)
+    reliability = float(_get(config, RELIABILITY_LEVEL) or 99.0)
     scrape = str(_get(config, "monitoring.prometheus_scrape_interval") or "15s")
     targets = [
         {

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from venturegate.core.durations import parse_duration
+from venturegate.core.settings import LEVEL_KINDS, level_key
 from venturegate.crews.stage19 import pytest_module
 from venturegate.crews.stage19._http import Client
 from venturegate.crews.stage19.apitester import DEFAULT_SEED, Finding, IntegrationResult, run_apitester
@@ -165,7 +166,9 @@ def prove_fallbacks(run: CrewRun, inputs: Inputs, measured: Measured, total: int
 
     n = len(inputs.integrations)
     run.step("19.3 FallbackConfigurator", 2 * n, total, "generating and proving fallbacks")
-    config = {s.key: s.value for s in run.ctx.engine.config(run.ctx.venture)}
+    config: dict[str, Any] = {s.key: s.value for s in run.ctx.engine.config(run.ctx.venture)}
+    for lv in run.ctx.engine.levels(run.ctx.venture):  # the alert rules draw the venture's gate levels
+        config.update({level_key(lv.metric, kind): getattr(lv, kind) for kind in LEVEL_KINDS})
     config.update({k: v for k, v in run.ctx.options.items() if k.split(".")[0] in _FALLBACK_PREFIXES})
     measured.fallbacks = configure(inputs.integrations, inputs.specs, measured.perf, config, run.out)
     for path in measured.fallbacks.files.values():
