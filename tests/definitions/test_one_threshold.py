@@ -61,7 +61,7 @@ def test_gate_trigger_and_chart_agree_on_a_moved_segment_threshold(engine: Engin
     assert chart.threshold == 85
 
 
-def _agree(engine: Engine, venture: int) -> tuple[str, str, int, float | None, str]:
+def _agree(engine: Engine, venture: int) -> tuple[object, str, object, float | None, str]:
     """What the gate, the trigger, the chart and the engine's level read say about integration success."""
     gate = engine.check_gate(venture, "exit")
     check = next(c for c in gate.checks if c.name == "All integrations verified (success rate)")
