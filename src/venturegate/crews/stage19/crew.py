@@ -127,7 +127,7 @@ class IntegrationVerificationCrew(Crew):
 
     def _inputs(self, run: CrewRun) -> Inputs:
         try:
-            inputs = read_inputs(run.ctx.engine, run.ctx.venture)
+            inputs = read_inputs(run.ctx.engine, run.ctx.venture, spec_root=run.ctx.output_root)
             for creds in inputs.credentials.values():
                 for name in creds.refs:
                     creds.get(name)  # resolve every reference up front: a missing secret fails before any call
