@@ -11,7 +11,7 @@ from venturegate.core.gates import GateName, GateResult, evaluate_checks
 from venturegate.definitions.model import SEGMENTS, AttestCheck
 from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.base import EngineBase, event_record
-from venturegate.engine.errors import BadInput, Conflict, GateNotPassed
+from venturegate.engine.errors import BadInput, Conflict, GateNotPassed, NotFound
 from venturegate.engine.facts import gate_facts
 from venturegate.engine.records import Event, SamplePoint, StoredSample, SubstageState, Venture, Visit
 from venturegate.store.prepared import Prepared
@@ -56,15 +56,14 @@ class LifecycleOps(EngineBase):
                 where="--segment",
                 hint="one of " + ", ".join(SEGMENTS),
             )
-        if name.isdigit():
+        if name.isascii() and name.isdigit():
             raise BadInput("a venture name cannot be only digits (digits name a venture by id)", where="name")
         self._stage(self.workflow.workflow, stage)
         with self.tx() as conn:
             if self._find(conn, name) is not None:
-                raise BadInput(
-                    f"a venture named '{name}' already exists",
-                    where="name",
-                    hint="pick another name; `venturegate venture show NAME` shows the existing one",
+                raise Conflict(
+                    f"a venture named '{name}' already exists; pick another name "
+                    "(`venturegate venture show NAME` shows the existing one)"
                 )
             self._pin_current(conn, now)
             row = _INSERT_VENTURE.one(
@@ -379,7 +378,7 @@ class LifecycleOps(EngineBase):
             match = next((c for c in checks if c.attest == criterion), None)
             if match is None:
                 listed = "; ".join(f'"{c.attest}"' for c in checks) or "none"
-                raise BadInput(
+                raise NotFound(
                     f'stage {stage.id} has no written criterion "{criterion}"',
                     where="criterion",
                     hint=f"criteria: {listed}",

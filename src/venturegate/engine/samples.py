@@ -19,7 +19,7 @@ from venturegate.core.units import unit_error
 from venturegate.definitions.model import Unit
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase, TriggerStates
-from venturegate.engine.errors import BadInput
+from venturegate.engine.errors import BadInput, Conflict
 from venturegate.engine.records import Fired, SampleResult
 from venturegate.store.prepared import Prepared
 from venturegate.store.schema import samples, timers, ventures
@@ -214,12 +214,12 @@ class SampleOps(EngineBase):
         with self.tx() as conn:
             try:
                 row, states = self._row_with_states(conn, str(s.venture))
-            except BadInput as exc:
-                raise BadInput(exc.message, where="sample.venture", hint=exc.hint) from None
+            except BadInput as exc:  # NotFound stays NotFound
+                raise type(exc)(exc.message, where="sample.venture", hint=exc.hint) from None
             vid = int(row.id)
             metric, value, at, key = s.metric, s.value, s.at, s.key
             if row.status == "killed":
-                raise BadInput(f"venture '{row.name}' is killed; it takes no more samples", where="sample.venture")
+                raise Conflict(f"venture '{row.name}' is killed; it takes no more samples")
             err = sample_error(self._unit(conn, row, metric, "sample"), value)
             if err:
                 raise BadInput(err, where=f"sample.value ({metric})")
@@ -327,13 +327,10 @@ class SampleOps(EngineBase):
                     vrows[ref] = row
                     if found is not None:
                         states[int(row.id)] = found
-                except BadInput as exc:
-                    raise BadInput(exc.message, where=f"{_where(i, n)}.venture", hint=exc.hint) from None
+                except BadInput as exc:  # NotFound stays NotFound
+                    raise type(exc)(exc.message, where=f"{_where(i, n)}.venture", hint=exc.hint) from None
             if row.status == "killed":
-                raise BadInput(
-                    f"venture '{row.name}' is killed; it takes no more samples",
-                    where=f"{_where(i, n)}.venture",
-                )
+                raise Conflict(f"{_where(i, n)}: venture '{row.name}' is killed; it takes no more samples")
             metric = s.metric
             unit_key = (row.workflow_digest, metric)
             unit = units.get(unit_key)
