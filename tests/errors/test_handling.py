@@ -135,7 +135,7 @@ def test_the_stage19_crews_declared_hook_refreshes_only_a_venture_with_a_run_in_
         r = bundled.handle_error(measured, 19, ClientResponseError(401, "Unauthorized"), op, actor=AGENT, now=T0).record
         assert [(s["action"], s["outcome"]) for s in r.steps] == [("refresh_credentials", "succeeded")]
         assert creds.refreshes == 1
-        op, calls = flaky([])
+        op, _ = flaky([])
         r = bundled.handle_error(idle, 19, ClientResponseError(401, "Unauthorized"), op, actor=AGENT, now=T0).record
         assert [(s["action"], s["outcome"]) for s in r.steps] == [
             ("refresh_credentials", "skipped"),
