@@ -32,8 +32,12 @@ EXAMPLES = int(os.environ.get("VENTUREGATE_SCHEMATHESIS_EXAMPLES", "20"))
 
 
 def _seed(engine: Engine) -> str:
-    """A venture with a sample, an attestation and a pending approval, so that reads find data; a token."""
+    """A venture with a sample, an attestation and a pending approval, so that reads find data; a token.
+
+    `doomed` takes the pauses and kills, so that `acme` stays active and writes to it reach the engine's checks.
+    """
     secret = engine.create_token("fuzz", "chairman", actor=CHAIR)[1]
+    engine.create_venture("doomed", "b2b_smb", 2, actor=CHAIR)
     v = engine.create_venture("acme", "b2b_smb", 2, actor=CHAIR)
     engine.attest(v.id, "Budget approved", actor=CHAIR)
     engine.record_sample(v.id, "latency_ms", 1500, actor=CHAIR, key="k1")
@@ -46,7 +50,8 @@ def _aim(case: schemathesis.Case, data: st.DataObject) -> None:
     if not data.draw(st.booleans()):
         return
     params = case.path_parameters or {}
-    for name, value in (("venture", "acme"), ("approval_id", 1), ("ident", "1"), ("stage", 2), ("name", "idea_brief")):
+    target = "doomed" if case.operation.path.endswith(("/pause", "/kill")) else "acme"
+    for name, value in (("venture", target), ("approval_id", 1), ("ident", "1"), ("stage", 2), ("name", "idea_brief")):
         if name in params:
             params[name] = value
     if isinstance(case.body, dict) and "venture" in case.body:

@@ -33,9 +33,14 @@ class Forbidden(VenturegateError):
 
 
 class Conflict(VenturegateError):
-    """The venture changed under the request (a concurrent operation won) or is in the wrong state."""
+    """The venture changed under the request (a concurrent operation won), is in the wrong state, or a name is taken."""
 
     exit_code = 1
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(f"{message} (hint: {hint})" if hint else message)
 
 
 class GateNotPassed(VenturegateError):

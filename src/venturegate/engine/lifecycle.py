@@ -62,8 +62,8 @@ class LifecycleOps(EngineBase):
         with self.tx() as conn:
             if self._find(conn, name) is not None:
                 raise Conflict(
-                    f"a venture named '{name}' already exists; pick another name "
-                    "(`venturegate venture show NAME` shows the existing one)"
+                    f"a venture named '{name}' already exists",
+                    hint="pick another name; `venturegate venture show NAME` shows the existing one",
                 )
             self._pin_current(conn, now)
             row = _INSERT_VENTURE.one(
