@@ -4,8 +4,9 @@ Every operation gets `EXAMPLES` generated requests (Hypothesis, derandomized: th
 on SQLite and PostgreSQL, judged by every Schemathesis check, `positive_data_acceptance` included: a
 request the document calls valid is never refused with a 422. What the engine refuses on facts no schema
 states is a 404 (a venture, criterion, role or cause that does not exist) or a 409 (a venture in the wrong
-state, a reserved name). Two operations keep arithmetic between fields that JSON Schema cannot state
-(`CROSS_FIELD`); they are judged by every other check. The longer run sets
+state, a reserved name). Four operations keep rules the document cannot state — what the workflow
+declares for a metric or an artifact, arithmetic between fields (`CROSS_FIELD`); they are judged by
+every other check. The longer run sets
 `VENTUREGATE_SCHEMATHESIS_EXAMPLES` (docs/api.md).
 """
 
@@ -24,10 +25,13 @@ from venturegate.api import create_app
 from venturegate.engine import Engine
 
 CROSS_FIELD = {
+    "POST /api/metrics": "a sample's value within its metric's declared range and unit, its time in the plausible window",
+    "POST /api/ventures/{venture}/artifacts/{name}": "the content matches the artifact's JSON Schema in the workflow",
     "POST /api/ventures/{venture}/experiments": "the minimum detectable effect must keep baseline × (1 + mde) below 1",
     "POST /api/ventures/{venture}/experiments/{test}/days": "conversions, clicks and leads at most the exposures",
 }
-"""Operations whose bodies obey arithmetic between fields (documented in their descriptions): a 422 for it is right."""
+"""Operations whose bodies obey rules the OpenAPI document cannot state (the workflow's declarations, arithmetic
+between fields; docs/api.md): a 422 for them is right, so `positive_data_acceptance` is left out for these alone."""
 EXAMPLES = int(os.environ.get("VENTUREGATE_SCHEMATHESIS_EXAMPLES", "20"))
 
 

@@ -317,7 +317,7 @@ class ErrorOps(TriggerOps):
     def _error_stage(self, wf: Workflow, stage_id: int) -> Stage:
         stage = wf.stage(stage_id)
         if stage is None:
-            raise BadInput(
+            raise NotFound(
                 f"stage {stage_id} is not in workflow {wf.workflow.id} {wf.workflow.version}",
                 where="stage",
                 hint="give a stage of the venture's workflow (`venturegate workflow show` lists them)",

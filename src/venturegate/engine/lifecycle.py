@@ -261,7 +261,7 @@ class LifecycleOps(EngineBase):
             stage = self._stage(wf, int(row.stage))
             sub = stage.substage(substage)
             if sub is None:
-                raise BadInput(
+                raise NotFound(
                     f"substage '{substage}' is not part of stage {stage.id}",
                     where="SUBSTAGE",
                     hint="substages: " + ", ".join(s.id for s in stage.substages),
@@ -334,7 +334,7 @@ class LifecycleOps(EngineBase):
             stage = self._stage(self.pinned(conn, row.workflow_digest).workflow, int(row.stage))
             unknown = [s for s in substages if stage.substage(s) is None]
             if unknown:
-                raise BadInput(
+                raise NotFound(
                     f"substage {', '.join(unknown)} is not part of stage {stage.id}",
                     where="SUBSTAGE",
                     hint="substages: " + ", ".join(s.id for s in stage.substages),

@@ -19,7 +19,7 @@ from venturegate.core.units import unit_error
 from venturegate.definitions.model import Unit
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase, TriggerStates
-from venturegate.engine.errors import BadInput, Conflict
+from venturegate.engine.errors import BadInput, Conflict, NotFound
 from venturegate.engine.records import Fired, SampleResult
 from venturegate.store.prepared import Prepared
 from venturegate.store.schema import samples, timers, ventures
@@ -388,7 +388,7 @@ class SampleOps(EngineBase):
         if m is None:
             names = sorted({n for st in wf.stages for n in st.metrics})
             close = difflib.get_close_matches(metric, names, n=1)
-            raise BadInput(
+            raise NotFound(
                 f"unknown metric '{metric}'",
                 where=f"{where}.metric",
                 hint=f"did you mean '{close[0]}'?" if close else "`venturegate workflow show` lists metrics",
