@@ -25,7 +25,7 @@ from venturegate.api import create_app
 from venturegate.engine import Engine
 
 CROSS_FIELD = {
-    "POST /api/metrics": "a sample's value within its metric's declared range and unit, its time in the plausible window",
+    "POST /api/metrics": "a value in its metric's declared range and unit, a time in the plausible window",
     "POST /api/ventures/{venture}/artifacts/{name}": "the content matches the artifact's JSON Schema in the workflow",
     "POST /api/ventures/{venture}/experiments": "the minimum detectable effect must keep baseline × (1 + mde) below 1",
     "POST /api/ventures/{venture}/experiments/{test}/days": "conversions, clicks and leads at most the exposures",

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from venturegate.api import schemas as s
 from venturegate.api.deps import EngineDep, Reader, VentureRef, require
@@ -19,26 +19,25 @@ Writer = Annotated[Actor, require("write_artifacts")]
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
+def _weights_per_variant() -> list[JsonValue]:
+    """`anyOf` branches: no weights, or as many weights as variants (2 to 5)."""
+    same: list[JsonValue] = [
+        {
+            "required": ["weights"],
+            "properties": {
+                "variants": {"minItems": n, "maxItems": n},
+                "weights": {"type": "array", "minItems": n, "maxItems": n},
+            },
+        }
+        for n in range(2, 6)
+    ]
+    return [{"properties": {"weights": {"type": "null"}}}, *same]
+
+
 class ExperimentIn(s._In):
     """A new A/B test and the plan it is sized for."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "anyOf": [
-                {"properties": {"weights": {"type": "null"}}},  # no weights: equal
-                *(
-                    {
-                        "required": ["weights"],
-                        "properties": {
-                            "variants": {"minItems": n, "maxItems": n},
-                            "weights": {"type": "array", "minItems": n, "maxItems": n},
-                        },
-                    }
-                    for n in range(2, 6)
-                ),
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"anyOf": _weights_per_variant()})
 
     id: Name
     variants: list[Name] = Field(
