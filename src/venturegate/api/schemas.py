@@ -7,6 +7,7 @@ are not finite) so that bad input is a 422 that names the field, never a databas
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -870,6 +871,7 @@ CREW_NAME = r"^[\w.-]+$"
 OPTION_KEY = r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$"
 """A crew option's name."""
 MAX_OPTIONS = 50
+FLOAT_MAX = sys.float_info.max
 MAX_OPTION_TEXT = 2000
 
 
@@ -878,10 +880,13 @@ def _option_value(value: Any) -> str | int | float | bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
-        if not -MAX_ID - 1 <= value <= MAX_ID:
-            raise ValueError("a whole number option must fit in 64 bits")
-        return value
-    if isinstance(value, float):
+        if -MAX_ID - 1 <= value <= MAX_ID:
+            return value
+        try:  # beyond 64 bits: kept as a number, as the document's `number` says
+            value = float(value)
+        except OverflowError:
+            raise ValueError("a number option must be finite") from None
+    if isinstance(value, float):  # also a whole number beyond 64 bits, from above
         if value != value or value in (float("inf"), float("-inf")):
             raise ValueError("a number option must be finite")
         return value
@@ -903,8 +908,8 @@ OptionValue = Annotated[
         json_schema_extra={
             "anyOf": [
                 {"type": "boolean"},
-                {"type": "integer", "minimum": -MAX_ID - 1, "maximum": MAX_ID},
-                {"type": "number"},
+                {"type": "integer", "minimum": -(2**63), "exclusiveMaximum": 2**63},  # exact as floats too
+                {"type": "number", "minimum": -FLOAT_MAX, "maximum": FLOAT_MAX},
                 {"type": "string", "maxLength": MAX_OPTION_TEXT, "pattern": NO_NUL},
             ]
         }
