@@ -37,10 +37,12 @@ class Conflict(VenturegateError):
 
     exit_code = 1
 
-    def __init__(self, message: str, hint: str = "") -> None:
+    def __init__(self, message: str, hint: str = "", *, where: str = "") -> None:
         self.message = message
         self.hint = hint
-        super().__init__(f"{message} (hint: {hint})" if hint else message)
+        self.where = where
+        text = f"{where}: {message}" if where else message
+        super().__init__(f"{text} (hint: {hint})" if hint else text)
 
 
 class GateNotPassed(VenturegateError):

@@ -219,7 +219,7 @@ class SampleOps(EngineBase):
             vid = int(row.id)
             metric, value, at, key = s.metric, s.value, s.at, s.key
             if row.status == "killed":
-                raise Conflict(f"venture '{row.name}' is killed; it takes no more samples")
+                raise Conflict(f"venture '{row.name}' is killed; it takes no more samples", where="sample.venture")
             err = sample_error(self._unit(conn, row, metric, "sample"), value)
             if err:
                 raise BadInput(err, where=f"sample.value ({metric})")
@@ -330,7 +330,9 @@ class SampleOps(EngineBase):
                 except BadInput as exc:  # NotFound stays NotFound
                     raise type(exc)(exc.message, where=f"{_where(i, n)}.venture", hint=exc.hint) from None
             if row.status == "killed":
-                raise Conflict(f"{_where(i, n)}: venture '{row.name}' is killed; it takes no more samples")
+                raise Conflict(
+                    f"venture '{row.name}' is killed; it takes no more samples", where=f"{_where(i, n)}.venture"
+                )
             metric = s.metric
             unit_key = (row.workflow_digest, metric)
             unit = units.get(unit_key)
