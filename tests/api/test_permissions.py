@@ -136,7 +136,7 @@ def test_an_approval_is_decided_only_by_its_role(client: Client, pending: int) -
 def test_a_bypass_needs_a_policy_role_and_a_reason(client: Client, pending: int) -> None:
     assert client("lead").post(f"/api/approvals/{pending}/bypass", json={"reason": "outage"}).status_code == 403
     no_reason = client("chairman").post(f"/api/approvals/{pending}/bypass", json={"reason": ""})
-    assert no_reason.status_code == 422 and no_reason.json()["errors"][0]["where"] == "reason"
+    assert no_reason.status_code == 422 and no_reason.json()["errors"][0]["where"] == "body.reason"
     got = client("chairman").post(f"/api/approvals/{pending}/bypass", json={"reason": "payment outage"})
     assert got.status_code == 200 and got.json()["status"] == "bypassed" and got.json()["awaiting_review"] is True
 

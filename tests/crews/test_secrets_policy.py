@@ -178,7 +178,7 @@ def test_the_crew_checks_the_grant_again_and_the_host(
     bundled.put_artifact("acme", "test_accounts", _accounts({"env": "SANDBOX_TOKEN"}), actor=AGENT)
 
     def headers() -> dict[str, str]:
-        inputs = read_inputs(bundled, "acme", tmp_path)
+        inputs = read_inputs(bundled, "acme", tmp_path, spec_root=tmp_path)
         client = Client(None, inputs.integrations[0], inputs.credentials["collector"])  # type: ignore[arg-type]
         return client.auth_headers()
 

@@ -8,7 +8,7 @@ import json
 import os
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from venturegate.crews.stage19 import crew as stage19_crew
 from venturegate.crews.stage19._http import Client, Interrupted
 from venturegate.crews.stage19._png import bar_chart
 from venturegate.crews.stage19.apitester import run_apitester
-from venturegate.crews.stage19.crew import _LIVE, refresh_credentials
+from venturegate.crews.stage19.crew import measuring
 from venturegate.crews.stage19.demo import TOKEN_ENV, put_inputs, run_stage19_demo
 from venturegate.crews.stage19.demo_target import Defects, DemoTarget, spec
 from venturegate.crews.stage19.inputs import CredentialRef, Credentials, Integration, read_inputs
@@ -34,6 +34,14 @@ from venturegate.engine.secrets import SecretGrant, host_port
 from venturegate.store.schema import metadata
 
 AGENT = Actor("stage19", "agent", "agent")
+_HELD = ExitStack()
+"""Credentials a test's clients hold, as a run in progress holds them (released after each test)."""
+
+
+@pytest.fixture(autouse=True)
+def _release_credentials() -> Iterator[None]:
+    yield
+    _HELD.close()
 
 
 @contextmanager
@@ -52,8 +60,8 @@ def _client(engine: Engine, target: DemoTarget, timeout_ms: int = 2000, base_url
     url = base_url or target.base_url
     grant = SecretGrant(env=(TOKEN_ENV,), hosts=(host_port(url),))
     creds = Credentials("catalog", {"token": CredentialRef("token", env=TOKEN_ENV)}, Path.cwd(), grant, url)
-    _LIVE[id(creds)] = creds  # what the crew's E19-AUTH hook refreshes (registered while a run measures)
-    engine.register_credentials_hook(19, refresh_credentials)
+    # What the crew's declared E19-AUTH hook refreshes while a run of the venture measures.
+    _HELD.enter_context(measuring(engine.venture("acme").id, [creds]))
     return Client(ctx, integ, creds)
 
 

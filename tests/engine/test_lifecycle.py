@@ -44,7 +44,7 @@ def test_create_rejects_bad_input(engine: Engine, name: str, segment: str, stage
 
 def test_duplicate_name_and_unknown_stage(engine: Engine) -> None:
     engine.create_venture("acme", "b2b_smb", actor=LEAD)
-    with pytest.raises(BadInput, match="already exists"):
+    with pytest.raises(Conflict, match="already exists"):
         engine.create_venture("acme", "b2c_mass", actor=LEAD)
     with pytest.raises(NotFound, match="stage 9"):
         engine.create_venture("other", "b2c_mass", 9, actor=LEAD)
@@ -167,7 +167,7 @@ def test_pause_resume_kill(engine: Engine) -> None:
     assert engine.kill(v.id, actor=LEAD, reason="no market").status == "killed"
     with pytest.raises(Conflict):
         engine.resume(v.id, actor=LEAD)
-    with pytest.raises(BadInput, match="killed"):
+    with pytest.raises(Conflict, match="killed"):
         engine.record_sample(v.id, "idea_score", 3, actor=AGENT)
 
 

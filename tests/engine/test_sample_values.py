@@ -156,3 +156,13 @@ def test_bad_files_are_errors_not_tracebacks(workspace: Path, name: str, content
     out = _vg(workspace, "metric", "import", str(path), "--venture", "acme", code=1)
     assert expected in out
     assert "Traceback" not in out
+
+
+def test_import_into_a_killed_venture_names_the_line(workspace: Path) -> None:
+    """A killed venture is a conflict (409 over the API), and `metric import` still names the file line."""
+    _vg(workspace, "venture", "create", "gone", "--segment", "b2b_smb")
+    _vg(workspace, "venture", "kill", "gone", "--reason", "no market")
+    path = workspace / "mixed.csv"
+    path.write_text("venture,metric,value\nacme,survey_score,4\ngone,survey_score,4\n")
+    out = _vg(workspace, "metric", "import", str(path), code=1)
+    assert "mixed.csv:3 venture" in out and "killed" in out and "nothing from this file was stored" in out

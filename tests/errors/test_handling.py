@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from tests.triggers.helpers import at_stage, data, events, subs
 from venturegate.core.error_policy import ErrorInfo, info_from
 from venturegate.engine import BadInput, Conflict, Engine
 from venturegate.engine.error_recovery import ErrorContext
+from venturegate.engine.secrets import SecretGrant
 
 
 class ClientResponseError(Exception):
@@ -117,6 +119,29 @@ def test_without_a_credentials_hook_the_chain_moves_on_to_retry(bundled: Engine)
         ("retry", "succeeded"),
     ]
     assert (r.status, r.attempts, len(calls)) == ("resolved", 2, 2)
+
+
+def test_the_stage19_crews_declared_hook_refreshes_only_a_venture_with_a_run_in_progress(bundled: Engine) -> None:
+    """E19-AUTH's hook is declared on the crew class (installed with the crews' hooks, not by a run): it refreshes
+    the credentials of the venture's run in progress, and without one the step is skipped as if there were no hook."""
+    from venturegate.crews.stage19.crew import IntegrationVerificationCrew, measuring, refresh_credentials
+    from venturegate.crews.stage19.inputs import Credentials
+
+    assert IntegrationVerificationCrew().hooks().credentials == {"19": refresh_credentials}
+    measured, idle = at_stage(bundled, "measured", 19).id, at_stage(bundled, "idle", 19).id
+    creds = Credentials("catalog", {}, Path.cwd(), SecretGrant(), "http://127.0.0.1:1")
+    with measuring(measured, [creds]):
+        op, _ = flaky([])
+        r = bundled.handle_error(measured, 19, ClientResponseError(401, "Unauthorized"), op, actor=AGENT, now=T0).record
+        assert [(s["action"], s["outcome"]) for s in r.steps] == [("refresh_credentials", "succeeded")]
+        assert creds.refreshes == 1
+        op, _ = flaky([])
+        r = bundled.handle_error(idle, 19, ClientResponseError(401, "Unauthorized"), op, actor=AGENT, now=T0).record
+        assert [(s["action"], s["outcome"]) for s in r.steps] == [
+            ("refresh_credentials", "skipped"),
+            ("retry", "succeeded"),
+        ]
+        assert "no credentials of venture idle" in r.steps[0]["detail"] and creds.refreshes == 1
 
 
 def test_raise_timeout_passes_a_doubled_timeout_to_the_operation(bundled: Engine) -> None:

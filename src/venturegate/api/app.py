@@ -22,6 +22,7 @@ from venturegate.api import problems
 from venturegate.api.deps import route_permission
 from venturegate.api.limits import Limits, LimitsMiddleware
 from venturegate.api.routes import ROUTERS, jobs
+from venturegate.api.schemas import JSON_MARK, JSON_SCHEMA
 from venturegate.core.permissions import roles_with
 from venturegate.engine import Engine
 
@@ -124,6 +125,18 @@ def api_routes(app: FastAPI) -> list[APIRoute]:
     return found
 
 
+def _refer_json(node: Any) -> None:
+    """Replace each free JSON value's mark (`schemas.Json`) by a reference to the `Json` component."""
+    if isinstance(node, list):
+        for item in node:
+            _refer_json(item)
+    elif isinstance(node, dict):
+        if node.pop(JSON_MARK, None):
+            node["$ref"] = "#/components/schemas/Json"
+        for value in node.values():
+            _refer_json(value)
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """The generated document, plus problem+json error responses and the roles each operation allows."""
     if app.openapi_schema:
@@ -134,6 +147,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     problem_schema = problems.Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     problem_schema.pop("$defs", None)
     schemas["Problem"] = problem_schema
+    schemas["Json"] = JSON_SCHEMA
+    _refer_json(doc)
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     content = {problems.MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}

@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator
 from starlette.exceptions import HTTPException
 
-from venturegate.api.schemas import check_ref, no_nul
+from venturegate.api.schemas import NOT_BLANK, check_ref
 from venturegate.core.permissions import Permission, refusal
 from venturegate.engine import Actor, ApiToken, Engine
 
@@ -81,17 +81,18 @@ Reader = Annotated[Actor, require("read")]
 
 
 def _opt_ref(text: str | None) -> str | None:
-    return None if text is None else check_ref(no_nul(text))
+    return None if text is None else check_ref(text)
 
 
 VentureRef = Annotated[
     str,
-    Path(min_length=1, max_length=200, description="Venture id or name."),
-    AfterValidator(no_nul),
+    Path(min_length=1, max_length=200, pattern=NOT_BLANK, description="Venture id or name."),
     AfterValidator(check_ref),
 ]
 """A venture in a path: its id or its name."""
 VentureQuery = Annotated[
-    str | None, Query(max_length=200, description="Only this venture (id or name)."), AfterValidator(_opt_ref)
+    str | None,
+    Query(min_length=1, max_length=200, pattern=NOT_BLANK, description="Only this venture (id or name)."),
+    AfterValidator(_opt_ref),
 ]
 """An optional venture filter in a query."""

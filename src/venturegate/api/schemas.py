@@ -10,11 +10,23 @@ are not finite) so that bad input is a 422 that names the field, never a databas
 from __future__ import annotations
 
 import dataclasses
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic.dataclasses import dataclass
 
 from venturegate.crews.base import AgentSpec
@@ -35,6 +47,8 @@ MAX_BATCH = 10_000
 """Most samples one `POST /api/metrics` takes."""
 CONFIG_REF = r"^([0-9]{1,18}|[A-Za-z][A-Za-z0-9._-]{0,119})$"
 """A configuration version number, a snapshot name, or `current`."""
+SNAPSHOT_NAME = r"^[A-Za-z][A-Za-z0-9._-]{0,119}$"
+"""What names a snapshot (the engine's rule, less the names it reserves)."""
 MAX_ID = 2**63 - 1
 MAX_VERSION = 2**31 - 1
 """Versions (artifacts, configuration) are 32-bit integers in the store."""
@@ -58,25 +72,39 @@ def _utc(value: datetime) -> datetime:
         raise ValueError("the time is out of range once converted to UTC") from None
 
 
+# Text rules as regular expressions, so that the OpenAPI document states exactly what is validated. They use
+# only what JSON Schema (ECMA 262), Python's `re` and pydantic's Rust engine read alike: classes and alternation.
+_SPACE = r"\t-\r\x1c- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+"""What `str.strip()` removes (the characters `str.isspace()` holds)."""
+_ANY = r"[^\x00]"
+_SOLID = rf"[^\x00{_SPACE}]"
+"""A character that is neither NUL nor white space."""
+_WORD = rf"[^\x000-9{_SPACE}]"
+"""A character that is neither NUL, white space nor an ASCII digit."""
+NO_NUL = rf"^{_ANY}*$"
+"""Any text the store can hold (no NUL)."""
+NOT_BLANK = rf"^{_ANY}*{_SOLID}{_ANY}*$"
+"""Text with something besides white space (and no NUL)."""
+VENTURE_NAME = rf"^(?:{_WORD}|{_WORD}{_ANY}*{_SOLID}|{_SOLID}{_ANY}*{_WORD}|{_SOLID}{_ANY}*[^\x000-9]{_ANY}*{_SOLID})$"
+"""A venture name: no white space at either end, and not only ASCII digits (digits name a venture by id)."""
+
+
 def check_ref(text: str) -> str:
-    """A venture reference: a name, or an id within the store's range."""
+    """A venture reference, white space around it removed: a name, or ASCII digits naming an id."""
     text = text.strip()
     if not text:
         raise ValueError("give a venture id or name")
-    if text.isdigit():  # names are never only digits: this is an id
-        try:
-            number = int(text)
-        except ValueError:
-            raise ValueError(f"'{text}' is not a venture id") from None
-        if number > MAX_ID:
-            raise ValueError(f"venture id {text} is out of range")
     return text
 
 
-NoNul = AfterValidator(no_nul)
+NoNul = StringConstraints(pattern=NO_NUL)
+"""Text the store can hold, as a constraint the OpenAPI document states (`pattern`)."""
 Text = Annotated[str, NoNul]
 """Any text the store can hold."""
-Reason = Annotated[str, Field(max_length=2000, description="Why (recorded on the event)."), AfterValidator(no_nul)]
+Reason = Annotated[str, Field(max_length=2000, pattern=NO_NUL, description="Why (recorded on the event).")]
+NeededReason = Annotated[
+    str, Field(min_length=1, max_length=2000, pattern=NOT_BLANK, description="Why (required, recorded on the event).")
+]
 When = Annotated[AwareDatetime, AfterValidator(_utc)]
 """An ISO 8601 time with a zone (`Z` or `+02:00`)."""
 Finite = Annotated[float, Field(allow_inf_nan=False)]
@@ -84,10 +112,31 @@ SampleValue = Annotated[float, Field(allow_inf_nan=False, strict=True)]
 """A JSON number: `true` or `"3"` is the wrong JSON type for a sample value, not 1.0 or 3.0."""
 VentureRef = Annotated[
     str,
-    Field(min_length=1, max_length=200, description="Venture id or name."),
-    AfterValidator(no_nul),
+    Field(min_length=1, max_length=200, pattern=NOT_BLANK, description="Venture id or name."),
     AfterValidator(check_ref),
 ]
+
+
+JSON_SCHEMA: dict[str, Any] = {
+    "description": "Any JSON value; its strings and object keys hold no NUL.",
+    "anyOf": [
+        {"type": "string", "pattern": NO_NUL},
+        {"type": "number"},
+        {"type": "boolean"},
+        {"type": "null"},
+        {"type": "array", "items": {"$ref": "#/components/schemas/Json"}},
+        {
+            "type": "object",
+            "propertyNames": {"pattern": NO_NUL},
+            "additionalProperties": {"$ref": "#/components/schemas/Json"},
+        },
+    ],
+}
+"""The `Json` component of the OpenAPI document: what `LimitsMiddleware` lets through as a free JSON value."""
+JSON_MARK = "x-venturegate-json"
+Json = Annotated[Any, WithJsonSchema({JSON_MARK: True})]
+"""A free JSON value (artifact content, a configuration value); NUL is refused anywhere in a body at the edge.
+Its schema in the document is a reference to the `Json` component (`api.app` puts it in place of the mark)."""
 
 
 class _In(BaseModel):
@@ -130,7 +179,15 @@ StoredSample = records.StoredSample
 class VentureCreate(_In):
     """A new venture, pinned to the workflow the server runs."""
 
-    name: Annotated[Text, Field(min_length=1, max_length=200, description="Unique name (not only digits).")]
+    name: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=200,
+            pattern=VENTURE_NAME,
+            description="Unique name: not only digits, no white space at either end.",
+        ),
+    ]
     segment: Literal["b2b_enterprise", "b2b_smb", "b2c_mass", "b2c_premium"]
     stage: Annotated[int, Field(ge=1, le=10_000, description="Stage to start in.")] = 1
 
@@ -233,11 +290,11 @@ class TriggerStatus(_Out):
 class SampleBody(SampleIn):
     """One sample."""
 
-    venture: Annotated[str, Field(min_length=1, max_length=200, description="Venture id or name.")]
-    metric: Annotated[str, Field(min_length=1, max_length=200)]
+    venture: Annotated[str, Field(min_length=1, max_length=200, pattern=NOT_BLANK, description="Venture id or name.")]
+    metric: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
     value: SampleValue
     at: When | None = Field(default=None, description="When it was measured (default: now).")
-    key: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+    key: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)] | None = Field(
         default=None, description="Idempotency key: a retry with the same key (per venture) records nothing."
     )
 
@@ -298,7 +355,7 @@ class Ingested(_Out):
 class ArtifactIn(_In):
     """An artifact version: JSON content validated against the artifact's schema."""
 
-    content: Any = Field(description="The JSON document.")
+    content: Json = Field(description="The JSON document.")
     derived_from: list[Annotated[str, Field(max_length=300, pattern=r"^[A-Za-z0-9_.-]+@[0-9]{1,18}$")]] | None = Field(
         default=None, max_length=100, description="NAME@VERSION of the artifacts it was made from."
     )
@@ -323,34 +380,65 @@ class ApprovalRequest(_In):
 
 
 class Decision(_In):
-    """An approval decision (a bypass needs a reason)."""
+    """An approval decision, and why."""
 
     reason: Reason = ""
+
+
+class NeededDecision(_In):
+    """A bypass or the review of one: why is required."""
+
+    reason: NeededReason
 
 
 # -- configuration -----------------------------------------------------------------------------
 class ConfigSet(_In):
     """A new value (JSON, or text as on the command line: `10,50,100`) and why."""
 
-    value: Any = Field(description="The new value.")
-    reason: Annotated[Text, Field(min_length=1, max_length=2000, description="Why (required, recorded).")]
+    value: Json = Field(description="The new value.")
+    reason: NeededReason
 
 
 class SnapshotIn(_In):
-    """Name the current configuration version."""
+    """Name the current configuration version (`pre-stage-N` and `current` are taken: 409)."""
 
-    name: Annotated[Text, Field(min_length=1, max_length=120)]
+    name: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=120,
+            pattern=SNAPSHOT_NAME,
+            description="Starts with a letter; letters, digits, `.`, `_`, `-`.",
+        ),
+    ]
     reason: Reason = ""
 
 
 class RollbackIn(_In):
-    """Restore a version or snapshot (`to`), or carry out the stage's plan for `cause`."""
+    """Restore a version or snapshot (`to`), or carry out the stage's plan for `cause` (one of them at least)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["to"], "properties": {"to": {"type": "string"}}},
+                {"required": ["cause"], "properties": {"cause": {"pattern": NOT_BLANK}}},
+            ]
+        }
+    )
 
     to: Annotated[str, Field(pattern=CONFIG_REF, description="A version number or snapshot name.")] | None = None
-    scope: list[Annotated[Text, Field(min_length=1, max_length=80)]] | None = Field(default=None, max_length=50)
-    cause: Annotated[Text, Field(max_length=120)] = ""
+    scope: list[Annotated[str, Field(min_length=1, max_length=80, pattern=NO_NUL)]] | None = Field(
+        default=None, max_length=50
+    )
+    cause: Annotated[str, Field(max_length=120, pattern=NO_NUL)] = ""
     dry_run: bool = False
     reason: Reason = ""
+
+    @model_validator(mode="after")
+    def _says_what(self) -> RollbackIn:
+        if self.to is None and not self.cause.strip():
+            raise ValueError("say what to roll back to: a version or snapshot (to), or a cause")
+        return self
 
 
 # -- events, escalations, errors, figures --------------------------------------------------------
@@ -364,18 +452,36 @@ class EventPage(_Out):
 class EscalationResolve(_In):
     """Where the venture resumes: a stage (`14`) or a substage of its stage (`28.2`)."""
 
-    resume_at: Annotated[Text, Field(min_length=1, max_length=20)]
+    resume_at: Annotated[
+        str, Field(pattern=r"^[0-9]{1,5}(?:\.[0-9]{1,3})?$", description="A stage (`14`) or a substage (`28.2`).")
+    ]
     reason: Reason = ""
 
 
 class ErrorIn(_In):
     """An error reported by hand (at least one of status, message, types)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["status"], "properties": {"status": {"type": "integer"}}},
+                {"required": ["message"], "properties": {"message": {"pattern": NOT_BLANK}}},
+                {"required": ["types"], "properties": {"types": {"minItems": 1}}},
+            ]
+        }
+    )
+
     venture: VentureRef
     stage: Annotated[int | None, Field(ge=0, le=10_000, description="Stage whose taxonomy applies.")] = None
     status: Annotated[int | None, Field(ge=100, le=599, description="HTTP status, if any.")] = None
     message: Annotated[Text, Field(max_length=5000)] = ""
     types: list[Annotated[Text, Field(min_length=1, max_length=200)]] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _says_what_failed(self) -> ErrorIn:
+        if self.status is None and not self.message.strip() and not self.types:
+            raise ValueError("say what failed: give status, message or types")
+        return self
 
 
 class Progression(_Out):
@@ -455,6 +561,7 @@ CREW_NAME = r"^[\w.-]+$"
 OPTION_KEY = r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$"
 """A crew option's name."""
 MAX_OPTIONS = 50
+FLOAT_MAX = sys.float_info.max
 MAX_OPTION_TEXT = 2000
 
 
@@ -463,10 +570,13 @@ def _option_value(value: Any) -> str | int | float | bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
-        if not -MAX_ID - 1 <= value <= MAX_ID:
-            raise ValueError("a whole number option must fit in 64 bits")
-        return value
-    if isinstance(value, float):
+        if -MAX_ID - 1 <= value <= MAX_ID:
+            return value
+        try:  # beyond 64 bits: kept as a number, as the document's `number` says
+            value = float(value)
+        except OverflowError:
+            raise ValueError("a number option must be finite") from None
+    if isinstance(value, float):  # also a whole number beyond 64 bits, from above
         if value != value or value in (float("inf"), float("-inf")):
             raise ValueError("a number option must be finite")
         return value
@@ -488,9 +598,9 @@ OptionValue = Annotated[
         json_schema_extra={
             "anyOf": [
                 {"type": "boolean"},
-                {"type": "integer", "minimum": -MAX_ID - 1, "maximum": MAX_ID},
-                {"type": "number"},
-                {"type": "string", "maxLength": MAX_OPTION_TEXT},
+                {"type": "integer", "minimum": -(2**63), "exclusiveMaximum": 2**63},  # exact as floats too
+                {"type": "number", "minimum": -FLOAT_MAX, "maximum": FLOAT_MAX},
+                {"type": "string", "maxLength": MAX_OPTION_TEXT, "pattern": NO_NUL},
             ]
         }
     ),
@@ -513,6 +623,7 @@ class JobStart(_In):
     options: dict[Annotated[str, Field(pattern=OPTION_KEY)], OptionValue] = Field(
         default_factory=dict,
         max_length=MAX_OPTIONS,
+        json_schema_extra={"additionalProperties": False},
         description="Crew options, as the CLI's `--option KEY=VALUE` (e.g. `max_examples`).",
     )
 

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from venturegate.cli.context import STATE, emit_json, handled, out
+from venturegate.cli.escape import safe
 from venturegate.core.permissions import ROLES
 
 token_app = typer.Typer(help="API tokens: create (shown once), list, revoke.", no_args_is_help=True)
@@ -34,7 +35,7 @@ def serve(
     gc.collect()
     gc.freeze()
     shown = f"[{host}]" if ":" in host else host
-    out.print(f"venturegate API on http://{shown}:{port}/ (docs: /docs, OpenAPI: /openapi.json)")
+    out.print(f"venturegate API on http://{safe(shown)}:{port}/ (docs: /docs, OpenAPI: /openapi.json)")
     out.print("worker: " + ("separate processes (--no-worker)" if no_worker else "in-process"))
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
 
@@ -52,7 +53,7 @@ def create(
     if as_json:
         emit_json({**token.as_dict(), "token": secret})
         return
-    out.print(f"token '{token.name}' ({token.role}) created; it is shown only now:")
+    out.print(f"token '{safe(token.name)}' ({token.role}) created; it is shown only now:")
     typer.echo(secret)
 
 
@@ -72,7 +73,7 @@ def list_(
         table.add_column(col)
     for t in rows:
         revoked = f"{t.revoked_at:%Y-%m-%d %H:%M} by {t.revoked_by}" if t.revoked_at else ""
-        table.add_row(str(t.id), t.name, t.role, t.created_by, f"{t.created_at:%Y-%m-%d %H:%M}", revoked)
+        table.add_row(str(t.id), safe(t.name), t.role, safe(t.created_by), f"{t.created_at:%Y-%m-%d %H:%M}", revoked)
     out.print(table)
 
 
@@ -87,7 +88,7 @@ def revoke(
     if as_json:
         emit_json(t.as_dict())
     else:
-        out.print(f"token '{t.name}' revoked")
+        out.print(f"token '{safe(t.name)}' revoked")
 
 
 def register(app: typer.Typer) -> None:

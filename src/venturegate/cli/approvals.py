@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from venturegate.cli.context import STATE, emit_json, handled, out
+from venturegate.cli.escape import safe
 from venturegate.engine.approvals import ReviewedApproval
 
 approval_app = typer.Typer(help="Request, decide and bypass approvals; review bypasses.", no_args_is_help=True)
@@ -28,7 +29,7 @@ def request(
     if as_json:
         emit_json(a.as_dict())
     else:
-        out.print(f"approval #{a.id} requested from {a.role}, expires {a.expires_at}")
+        out.print(f"approval #{a.id} requested from {safe(a.role)}, expires {a.expires_at}")
 
 
 def _decide(verb: str, approve: bool) -> None:
@@ -43,7 +44,7 @@ def _decide(verb: str, approve: bool) -> None:
         if as_json:
             emit_json(a.as_dict())
         else:
-            out.print(f"approval #{a.id} {a.status} by {a.decided_by}")
+            out.print(f"approval #{a.id} {a.status} by {safe(a.decided_by)}")
 
     command.__doc__ = f"{verb.capitalize()} a pending approval (only its role may)."
 
@@ -66,7 +67,9 @@ def bypass(
     if as_json:
         emit_json(a.as_dict())
     else:
-        out.print(f"approval #{a.id} bypassed by {a.decided_by}; the venture is flagged until the bypass is reviewed")
+        out.print(
+            f"approval #{a.id} bypassed by {safe(a.decided_by)}; the venture is flagged until the bypass is reviewed"
+        )
 
 
 @approval_app.command("review")
@@ -81,7 +84,7 @@ def review(
     if as_json:
         emit_json(a.as_dict())
     else:
-        out.print(f"bypass of approval #{a.id} reviewed by {a.reviewed_by}")
+        out.print(f"bypass of approval #{a.id} reviewed by {safe(a.reviewed_by)}")
 
 
 @approval_app.command("list")
@@ -107,11 +110,11 @@ def list_(
             str(a.id),
             str(a.venture_id),
             str(a.stage),
-            a.role,
+            safe(a.role),
             a.status,
             a.requested_at.strftime("%Y-%m-%d %H:%M"),
             a.expires_at.strftime("%Y-%m-%d %H:%M") if a.expires_at else "",
-            a.decided_by or "",
+            safe(a.decided_by or ""),
             _review(a),
         )
     out.print(table)
@@ -120,7 +123,7 @@ def list_(
 def _review(a: ReviewedApproval) -> str:
     if a.awaiting_review:
         return "[red]⚑ open[/red]"
-    return f"by {a.reviewed_by}" if a.reviewed_by else ""
+    return f"by {safe(a.reviewed_by)}" if a.reviewed_by else ""
 
 
 def register(app: typer.Typer) -> None:

@@ -10,6 +10,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from venturegate.cli.context import STATE, emit_json, handled, out
+from venturegate.cli.escape import safe
 from venturegate.engine.configuration import DiffEntry
 from venturegate.engine.rollbacks import RollbackRecord
 
@@ -35,7 +36,8 @@ rollback_app = typer.Typer(
 
 
 def _show(value: object) -> str:
-    return "—" if value is None else json.dumps(value) if isinstance(value, list | bool) else str(value)
+    """A value as the terminal may print it (untrusted text escaped)."""
+    return "—" if value is None else safe(json.dumps(value) if isinstance(value, list | bool) else value)
 
 
 def _diff_table(title: str, changes: list[DiffEntry]) -> None:
@@ -46,7 +48,7 @@ def _diff_table(title: str, changes: list[DiffEntry]) -> None:
     for col in ("key", "before", "after"):
         table.add_column(col, overflow="fold")
     for e in changes:
-        table.add_row(e.key, f"{_show(e.before)} ({e.before_source})", f"{_show(e.after)} ({e.after_source})")
+        table.add_row(safe(e.key), f"{_show(e.before)} ({e.before_source})", f"{_show(e.after)} ({e.after_source})")
     out.print(table)
 
 
@@ -64,11 +66,11 @@ def get(
     if as_json:
         emit_json(rows[0].as_dict() if key else [s.as_dict() for s in rows])
         return
-    table = Table(title=f"Configuration of {venture}")
+    table = Table(title=f"Configuration of {safe(venture)}")
     for col in ("key", "value", "source", "version", "unit"):
         table.add_column(col, overflow="fold")
     for s in rows:
-        table.add_row(s.key, _show(s.value), s.source, _show(s.version), s.unit)
+        table.add_row(safe(s.key), _show(s.value), s.source, _show(s.version), s.unit)
     out.print(table)
 
 
@@ -91,7 +93,7 @@ def set_(
     if as_json:
         emit_json(change.as_dict())
     else:
-        out.print(f"{key} = {_show(change.value)} (was {_show(change.previous)}), version {change.version}")
+        out.print(f"{safe(key)} = {_show(change.value)} (was {_show(change.previous)}), version {change.version}")
 
 
 @config_app.command("history")
@@ -106,13 +108,15 @@ def history(
     if as_json:
         emit_json([c.as_dict() for c in rows])
         return
-    table = Table(title=f"Configuration history of {venture}")
+    table = Table(title=f"Configuration history of {safe(venture)}")
     for col in ("version", "key", "value", "previous", "change", "by", "at", "reason"):
         table.add_column(col, overflow="fold")
     for c in rows:
         value = "(inherited)" if c.unset else _show(c.value)
         at = c.at.strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(str(c.version), c.key, value, _show(c.previous), c.change, c.actor, at, c.reason)
+        table.add_row(
+            str(c.version), safe(c.key), value, _show(c.previous), c.change, safe(c.actor), at, safe(c.reason)
+        )
     out.print(table)
 
 
@@ -145,7 +149,7 @@ def snapshot(
     if as_json:
         emit_json(s.as_dict())
     else:
-        out.print(f"snapshot {s.name} = version {s.version}")
+        out.print(f"snapshot {safe(s.name)} = version {s.version}")
 
 
 @config_app.command("snapshots")
@@ -156,20 +160,21 @@ def snapshots(venture: VENTURE, as_json: JSON = False) -> None:
     if as_json:
         emit_json([s.as_dict() for s in rows])
         return
-    table = Table(title=f"Snapshots of {venture}")
+    table = Table(title=f"Snapshots of {safe(venture)}")
     for col in ("name", "version", "stage", "kind", "by", "at"):
         table.add_column(col)
     for s in rows:
         kind = "on entry" if s.auto else "named"
-        table.add_row(s.name, str(s.version), str(s.stage), kind, s.actor, s.created_at.strftime("%Y-%m-%d %H:%M"))
+        at = s.created_at.strftime("%Y-%m-%d %H:%M")
+        table.add_row(safe(s.name), str(s.version), str(s.stage), kind, safe(s.actor), at)
     out.print(table)
 
 
 def _print_rollback(r: RollbackRecord) -> None:
     title = "dry run: would restore" if r.outcome == "dry-run" else "restored"
-    _diff_table(f"{title} {r.target} (version {r.target_version}) over version {r.from_version}", r.diff)
+    _diff_table(f"{title} {safe(r.target)} (version {r.target_version}) over version {r.from_version}", r.diff)
     for h in r.handlers:
-        out.print(f"handler {h.scope}/{h.handler}: {'ok' if h.ok else 'FAILED'} {h.detail}".rstrip())
+        out.print(f"handler {safe(h.scope)}/{safe(h.handler)}: {'ok' if h.ok else 'FAILED'} {safe(h.detail)}".rstrip())
     if r.outcome == "dry-run":
         out.print("nothing changed")
         return
@@ -178,7 +183,7 @@ def _print_rollback(r: RollbackRecord) -> None:
     if r.escalation:
         out.print(f"escalated: {r.escalation}")
     if r.recursion:
-        out.print(r.recursion)
+        out.print(safe(r.recursion))
 
 
 @rollback_app.command("run")
@@ -214,18 +219,18 @@ def plan(
     if as_json:
         emit_json(p.as_dict())
         return
-    out.print(f"stage {p.stage}, cause {p.cause}: {p.action}")
+    out.print(f"stage {p.stage}, cause {safe(p.cause)}: {p.action}")
     if p.description:
-        out.print(p.description)
-    out.print(f"why: {p.why}")
+        out.print(safe(p.description))
+    out.print(f"why: {safe(p.why)}")
     for n, step in enumerate(p.steps, 1):
-        out.print(f"  {n}. {step}")
+        out.print(f"  {n}. {safe(step)}")
     if p.restores:
         if p.snapshot_version is None:
-            out.print(f"snapshot {p.snapshot} does not exist for this venture")
+            out.print(f"snapshot {safe(p.snapshot)} does not exist for this venture")
         else:
-            _diff_table(f"restoring {p.snapshot} (version {p.snapshot_version}) would change", p.diff)
-    out.print(f"causes of stage {p.stage}: {', '.join(p.causes)}")
+            _diff_table(f"restoring {safe(p.snapshot)} (version {p.snapshot_version}) would change", p.diff)
+    out.print(f"causes of stage {p.stage}: {safe(', '.join(p.causes))}")
 
 
 @rollback_app.command("log")
@@ -246,14 +251,14 @@ def log(
         handlers = f"{sum(h.ok for h in r.handlers)}/{len(r.handlers)} ok"
         table.add_row(
             str(r.id),
-            r.venture,
+            safe(r.venture),
             str(r.stage),
-            r.target,
+            safe(r.target),
             str(len(r.diff)),
             handlers,
             f"{r.duration_ms:.1f}",
             r.outcome + (f" ({r.escalation})" if r.escalation else ""),
-            r.cause,
+            safe(r.cause),
             r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
         )
     out.print(table)

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 from rich.table import Table
 
 from venturegate.cli.context import STATE, emit_json, err, handled, out
+from venturegate.cli.escape import safe
 from venturegate.crews.base import CancelToken
 from venturegate.engine import BadInput
 from venturegate.engine.jobs import Job
@@ -73,7 +74,7 @@ def run(
                 task = bar.add_task(f"job {job.id}", total=None)
 
                 def sink(step: str, done: int, total: int, message: str) -> None:
-                    bar.update(task, completed=done, total=total, description=f"{step}: {message}")
+                    bar.update(task, completed=done, total=total, description=safe(f"{step}: {message}"))
 
                 finished = run_job(engine, job.id, sink=sink, cancel=cancel)
             _show(finished, False, "")
@@ -122,19 +123,19 @@ def _show(job: Job, as_json: bool, note: str) -> None:
         emit_json(job.as_dict())
         return
     summary = (job.result or {}).get("summary", {})
-    out.print(f"job {job.id} ({job.crew}, stage {job.stage}): {job.status}" + (f" — {note}" if note else ""))
+    out.print(safe(f"job {job.id} ({job.crew}, stage {job.stage}): {job.status}" + (f" — {note}" if note else "")))
     if summary.get("outcome"):
-        out.print(f"  outcome: {summary['outcome']}")
+        out.print(f"  outcome: {safe(summary['outcome'])}")
     for failure in summary.get("failures", []):
-        out.print(f"  found: {failure}")
+        out.print(f"  found: {safe(failure)}")
     for fired in (job.result or {}).get("fired", []):
-        out.print(f"  trigger: {fired}")
+        out.print(f"  trigger: {safe(fired)}")
     if summary.get("production_url"):
-        out.print(f"  production: {summary['production_url']}")
+        out.print(f"  production: {safe(summary['production_url'])}")
     if summary.get("out_dir"):
-        out.print(f"  report: {summary['out_dir']}/report.md")
+        out.print(f"  report: {safe(summary['out_dir'])}/report.md")
     if job.error:
-        out.print(f"  error: {job.error}")
+        out.print(f"  error: {safe(job.error)}")
 
 
 @handled
@@ -156,7 +157,9 @@ def jobs(
     for j in found:
         p = j.progress
         prog = f"{p.get('step', '')} {p.get('done', '')}/{p.get('total', '')}" if p else ""
-        table.add_row(str(j.id), str(j.venture_id), str(j.stage), j.crew, j.status, prog, (j.error or "")[:60])
+        table.add_row(
+            str(j.id), str(j.venture_id), str(j.stage), safe(j.crew), j.status, safe(prog), safe((j.error or "")[:60])
+        )
     out.print(table)
 
 
@@ -187,7 +190,8 @@ def crews(
         table.add_column(col)
     for name, crew in sorted(found.items()):
         for agent in crew.agents:
-            table.add_row(name, crew.name, str(crew.stage), agent.name, ", ".join(agent.substages), agent.role)
+            cells = (name, crew.name, crew.stage, agent.name, ", ".join(agent.substages), agent.role)
+            table.add_row(*map(safe, cells))
     out.print(table)
 
 

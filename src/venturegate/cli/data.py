@@ -18,7 +18,7 @@ from rich.tree import Tree
 from venturegate.cli.context import STATE, emit_json, handled, out
 from venturegate.cli.escape import safe
 from venturegate.cli.render import exact
-from venturegate.engine import ArtifactInvalid, BadInput, SampleIn
+from venturegate.engine import ArtifactInvalid, BadInput, Conflict, SampleIn
 
 metric_app = typer.Typer(help="Record metric samples.", no_args_is_help=True)
 artifact_app = typer.Typer(help="Store and read artifacts.", no_args_is_help=True)
@@ -201,7 +201,7 @@ def _sample(path: Path, n: int, item: dict[str, Any], default_venture: str | Non
     )
 
 
-def _located(exc: BadInput, path: Path, lines: list[int]) -> BadInput:
+def _located(exc: BadInput | Conflict, path: Path, lines: list[int]) -> BadInput | Conflict:
     """The engine's `sample N.field` as the file line that held sample N; nothing of the file was stored."""
     found = re.match(r"^sample(?: (\d+))?\.(.*)$", exc.where)
     if found is None:
@@ -209,7 +209,10 @@ def _located(exc: BadInput, path: Path, lines: list[int]) -> BadInput:
     index = int(found.group(1) or 0)
     line = lines[index] if index < len(lines) else "?"
     field = found.group(2).strip(".") or "row"
-    return BadInput(f"{exc.message}; nothing from this file was stored", where=f"{path}:{line} {field}", hint=exc.hint)
+    message, where = f"{exc.message}; nothing from this file was stored", f"{path}:{line} {field}"
+    if isinstance(exc, Conflict):
+        return Conflict(message, exc.hint, where=where)
+    return type(exc)(message, where=where, hint=exc.hint)
 
 
 @metric_app.command("import")
@@ -233,7 +236,7 @@ def import_(
                 bar.advance(task, BATCH)
     try:
         got = eng.record_samples(samples, actor=actor)
-    except BadInput as exc:
+    except (BadInput, Conflict) as exc:
         raise _located(exc, file, lines) from None
     results, fired = got.samples, list(got.fired)
     duplicates = sum(r.duplicate for r in results)

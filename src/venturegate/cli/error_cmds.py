@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from venturegate.cli.context import STATE, emit_json, handled, out
+from venturegate.cli.escape import safe
 from venturegate.cli.render import fmt
 from venturegate.core.error_policy import info_from
 from venturegate.engine import BadInput
@@ -59,7 +60,7 @@ def errors(
         table.add_column(col, justify="right", no_wrap=col == "category")
     for c in report.by_category:
         table.add_row(
-            c.category,
+            safe(c.category),
             str(c.errors),
             f"{c.resolved_automatically} ({_share(c.automatic_share)})",
             str(c.resolved_by_people),
@@ -91,15 +92,15 @@ def runbook(
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise BadInput(f"cannot write the runbook: {exc.strerror}", where=str(output)) from None
-    out.print(f"runbook of stage {stage} written to {output}")
+    out.print(f"runbook of stage {stage} written to {safe(output)}")
 
 
 def _print_record(r: ErrorRecord) -> None:
     automatic = "automatically" if r.resolved_automatically else "not automatically"
-    out.print(f"error #{r.id}: {r.rule_id} ({r.category}) — {r.status}, {automatic}; {r.resolution}")
-    out.print(f"  why: {'; '.join(r.why)}")
+    out.print(safe(f"error #{r.id}: {r.rule_id} ({r.category}) — {r.status}, {automatic}; {r.resolution}"))
+    out.print(safe(f"  why: {'; '.join(r.why)}"))
     for s in r.steps:
-        out.print(f"  {s['action']}: {s['outcome']}" + (f" — {s['detail']}" if s.get("detail") else ""))
+        out.print(safe(f"  {s['action']}: {s['outcome']}" + (f" — {s['detail']}" if s.get("detail") else "")))
 
 
 @error_app.command("report")
@@ -156,8 +157,8 @@ def list_(
             str(r.id),
             str(r.venture_id),
             str(r.stage),
-            r.rule_id,
-            r.category,
+            safe(r.rule_id),
+            safe(r.category),
             r.status,
             "yes" if r.resolved_automatically else "no",
             str(r.attempts),

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from venturegate.cli.context import STATE, emit_json, handled, out
 from venturegate.cli.data import parse_time
+from venturegate.cli.escape import safe
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 outbox_app = typer.Typer(
@@ -38,14 +39,14 @@ def outbox_list(
     for r in rows:
         table.add_row(
             str(r.id),
-            r.channel,
+            safe(r.channel),
             r.kind,
             r.severity,
             "" if r.venture_id is None else str(r.venture_id),
             r.status,
             str(r.attempts),
             r.next_attempt_at.isoformat() if r.status == "pending" else "",
-            r.last_error or "",
+            safe(r.last_error or ""),
         )
     out.print(table)
 
@@ -67,7 +68,7 @@ def outbox_deliver(
         f"{report.retrying} to retry; {len(report.dead)} dead-lettered"
     )
     for line in report.errors:
-        out.print(f"  failed: {line}", markup=False)
+        out.print(f"  failed: {safe(line)}")
     if report.next_due:
         out.print(f"next notification due {report.next_due.isoformat()}")
 
@@ -83,7 +84,7 @@ def outbox_retry(
     if as_json:
         emit_json(entry.as_dict())
     else:
-        out.print(f"notification #{entry.id} to {entry.channel} is pending again")
+        out.print(f"notification #{entry.id} to {safe(entry.channel)} is pending again")
 
 
 def register(app: typer.Typer) -> None:

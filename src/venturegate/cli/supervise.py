@@ -9,6 +9,7 @@ from rich.table import Table
 
 from venturegate.cli.context import STATE, emit_json, handled, out
 from venturegate.cli.data import fired_lines, parse_time
+from venturegate.cli.escape import safe
 from venturegate.core.durations import format_duration
 
 escalation_app = typer.Typer(help="Resolve escalations.", no_args_is_help=True)
@@ -37,7 +38,7 @@ def triggers(
             r["mode"],
             r["state"],
             r["since"] or "",
-            value,
+            safe(value),
             str(r["fired"]),
             str(r["acted"]),
             str(r["max"] or "—"),
@@ -59,7 +60,9 @@ def escalations(
     for col in ("code", "venture", "stage", "trigger", "role", "status", "reason"):
         table.add_column(col, overflow="fold")
     for e in rows:
-        table.add_row(e.code, str(e.venture_id), str(e.stage), e.trigger_id or "", e.role, e.status, e.reason)
+        table.add_row(
+            e.code, str(e.venture_id), str(e.stage), e.trigger_id or "", safe(e.role), e.status, safe(e.reason)
+        )
     out.print(table)
 
 
@@ -78,7 +81,7 @@ def resolve(
     if as_json:
         emit_json(e.as_dict())
     else:
-        out.print(f"{e.code} resolved by {e.resolved_by}; venture {e.venture_id} resumes at {e.resume_at}")
+        out.print(f"{e.code} resolved by {safe(e.resolved_by)}; venture {e.venture_id} resumes at {safe(e.resume_at)}")
 
 
 @handled

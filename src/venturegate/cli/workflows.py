@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from venturegate.cli.context import STATE, emit_json, handled, out
+from venturegate.cli.escape import safe
 from venturegate.cli.render import fmt
 from venturegate.core.settings import metric_levels
 from venturegate.definitions.loader import load_workflow
@@ -50,7 +51,7 @@ def validate(
         emit_json(summary)
     else:
         out.print(
-            f"valid: {wf.workflow.id} {wf.workflow.version} — {summary['stages']} stages, "
+            f"valid: {safe(wf.workflow.id)} {safe(wf.workflow.version)} — {summary['stages']} stages, "
             f"{summary['substages']} substages, {summary['metrics']} metrics, {summary['triggers']} triggers "
             f"(digest {loaded.digest[:12]})"
         )
@@ -72,15 +73,15 @@ def check_text(chk: GateCheck) -> str:
 
 
 def _stage_text(st: Stage) -> None:
-    out.print(f"[bold]Stage {st.id} — {st.title}[/bold]" + (f"  (owner {st.owner})" if st.owner else ""))
+    out.print(f"[bold]Stage {st.id} — {safe(st.title)}[/bold]" + (f"  (owner {safe(st.owner)})" if st.owner else ""))
     if st.description:
-        out.print(st.description)
+        out.print(safe(st.description))
     if st.depends_on:
         out.print("depends on: " + ", ".join(map(str, st.depends_on)))
     for sub in st.substages:
-        out.print(f"  {sub.id} {sub.title}" + (f" [{sub.agent}]" if sub.agent else ""))
+        out.print(f"  {safe(sub.id)} {safe(sub.title)}" + (f" {safe(f'[{sub.agent}]')}" if sub.agent else ""))
         for item in sub.done_when:
-            out.print(f"      · {item}")
+            out.print(f"      · {safe(item)}")
     for gate, checks in (("entry", st.gates.entry), ("exit", st.gates.exit)):
         if checks:
             out.print(f"[bold]{gate} gate[/bold]")
@@ -97,7 +98,7 @@ def _stage_text(st: Stage) -> None:
             lv = metric_levels(name, m, None)  # the one resolution; segments through it too
             segs = "; ".join(f"{k}: {_n(metric_levels(name, m, k).threshold)}" for k in m.segments)
             cells = [name, m.unit, arrows[m.direction], _n(lv.target), _n(lv.threshold), _n(lv.alert), m.frequency]
-            table.add_row(*cells, *([segs] if with_segments else []))
+            table.add_row(*map(safe, cells), *([safe(segs)] if with_segments else []))
         out.print(table)
     if st.triggers:
         table = Table(title="triggers", title_justify="left")
@@ -114,7 +115,7 @@ def _stage_text(st: Stage) -> None:
                 if act.advance
                 else f"alert {act.severity}"
             )
-            table.add_row(t.id, t.kind, t.when, t.for_, what, t.mode, str(t.max or "—"))
+            table.add_row(*map(safe, (t.id, t.kind, t.when, t.for_, what, t.mode, t.max or "—")))
         out.print(table)
     if st.config:
         table = Table(title="configuration", title_justify="left")
@@ -122,12 +123,14 @@ def _stage_text(st: Stage) -> None:
             table.add_column(col, overflow="fold")
         for key, p in st.config.items():
             rng = f"{_n(p.min)}–{_n(p.max)}" if p.min is not None or p.max is not None else ", ".join(p.allowed or [])
-            table.add_row(key, p.type, str(p.default), rng, p.unit)
+            table.add_row(*map(safe, (key, p.type, p.default, rng, p.unit)))
         out.print(table)
     if st.crew:
         out.print(
-            f"crew: {st.crew.name} — "
-            + ", ".join(f"{a.name} ({', '.join(a.substages) or 'all'})" for a in st.crew.agents)
+            safe(
+                f"crew: {st.crew.name} — "
+                + ", ".join(f"{a.name} ({', '.join(a.substages) or 'all'})" for a in st.crew.agents)
+            )
         )
 
 
@@ -164,12 +167,17 @@ def show(
                 }
             )
             return
-        table = Table(title=f"{wf.workflow.title or wf.workflow.id} {wf.workflow.version}")
+        table = Table(title=safe(f"{wf.workflow.title or wf.workflow.id} {wf.workflow.version}"))
         for col in ("stage", "title", "substages", "metrics", "triggers", "params"):
             table.add_column(col)
         for s in wf.stages:
             table.add_row(
-                str(s.id), s.title, str(len(s.substages)), str(len(s.metrics)), str(len(s.triggers)), str(len(s.config))
+                str(s.id),
+                safe(s.title),
+                str(len(s.substages)),
+                str(len(s.metrics)),
+                str(len(s.triggers)),
+                str(len(s.config)),
             )
         out.print(table)
         return
@@ -209,7 +217,7 @@ def critique(
         table.add_column(dim[:3], justify="right")
     table.add_column("Overall", justify="right")
     for c in results:
-        table.add_row(f"{c.stage:>2} {c.title[:22]}", *(str(s.score) for s in c.scores), f"{c.overall:.1f}")
+        table.add_row(safe(f"{c.stage:>2} {c.title[:22]}"), *(str(s.score) for s in c.scores), f"{c.overall:.1f}")
     out.print(table)
     if len(results) == 1:
         for s in results[0].scores:

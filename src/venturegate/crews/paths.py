@@ -2,7 +2,8 @@
 
 The root is the server's choice: `CrewContext.output_root` when the caller sets it (the demo, tests),
 else `VENTUREGATE_CREW_ROOT`, else `.venturegate/crews` under the working directory. An `out_dir`
-option (agent-controlled) may only name a folder inside that root.
+option (agent-controlled) may only name a folder inside that root, and a file an artifact names
+(the stage-19 OpenAPI documents) is read only from inside it.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def confined(root: Path, candidate: str | Path, *, where: str) -> Path:
     """
     text = str(candidate)
     if "\x00" in text or not text.strip():
-        raise BadInput(f"{where} is not a usable path", where=where, hint="a folder name inside the crew root")
+        raise BadInput(f"{where} is not a usable path", where=where, hint="a path inside the crew root")
     root = root.resolve()
     path = Path(text).expanduser()
     resolved = (path if path.is_absolute() else root / path).resolve()
@@ -40,7 +41,7 @@ def confined(root: Path, candidate: str | Path, *, where: str) -> Path:
         raise BadInput(
             f"{where} {text!r} is outside the crew folder {root}",
             where=where,
-            hint=f"name a folder inside {root} (the operator sets it with {ROOT_ENV})",
+            hint=f"name a path inside {root} (the operator sets it with {ROOT_ENV})",
         )
     return resolved
 

@@ -69,7 +69,7 @@ class ApprovalOps(EngineBase):
                 raise Conflict(f"venture '{row.name}' is {row.status}")
             wf = self.pinned(conn, row.workflow_digest).workflow
             if role not in wf.roles:
-                raise BadInput(f"unknown role '{role}'", where="--role", hint="roles: " + ", ".join(wf.roles))
+                raise NotFound(f"unknown role '{role}'", where="--role", hint="roles: " + ", ".join(wf.roles))
             visit = self._visit(conn, row.id)
             open_ = conn.execute(
                 select(approvals).where(

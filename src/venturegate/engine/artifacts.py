@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Row, func, insert, select
 
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase
-from venturegate.engine.exceptions import ArtifactInvalid, BadInput, NotFound
+from venturegate.engine.exceptions import ArtifactInvalid, BadInput, Conflict, NotFound
 from venturegate.engine.records import Artifact
 from venturegate.engine.secrets import SecretGrant, secret_ref_errors
 from venturegate.store.schema import artifacts
@@ -71,7 +71,7 @@ class ArtifactOps(EngineBase):
         with self.tx() as conn:
             row = self._row(conn, ref, lock=True)
             if row.status == "killed":
-                raise BadInput(f"venture '{row.name}' is killed", where="venture")
+                raise Conflict(f"venture '{row.name}' is killed; it takes no more artifacts")
             wf = self.pinned(conn, row.workflow_digest).workflow
             decl = wf.artifact(name)
             if decl is None:
@@ -79,7 +79,7 @@ class ArtifactOps(EngineBase):
                 import difflib
 
                 close = difflib.get_close_matches(name, known, n=1)
-                raise BadInput(
+                raise NotFound(
                     f"unknown artifact '{name}'",
                     where="NAME",
                     hint=f"did you mean '{close[0]}'?" if close else "`venturegate workflow show STAGE` lists them",

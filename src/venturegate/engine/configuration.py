@@ -469,12 +469,14 @@ class ConfigOps(EngineBase):
         """Name the venture's current configuration version (names are unique; `pre-stage-N` is reserved)."""
         now = self.when(now)
         name = name.strip()
-        if not _NAME_RE.match(name) or _AUTO_RE.match(name) or name == "current":
+        if not _NAME_RE.match(name):
             raise BadInput(
                 f"'{name}' cannot name a snapshot",
                 where="NAME",
                 hint="start with a letter; letters, digits, . _ - only; pre-stage-N and current are reserved",
             )
+        if _AUTO_RE.match(name) or name == "current":
+            raise Conflict(f"the snapshot name '{name}' is reserved (pre-stage-N and current name the system's own)")
         with self.tx() as conn:
             row = self._row(conn, ref, lock=True)
             taken = conn.execute(

@@ -16,7 +16,8 @@ Conventions for callers (crews):
   A retry keeps going only while the new failure falls under the same rule; any other failure ends
   the step and the chain moves on to `then`.
 - Steps that need something this call does not have (no `operation`; no registered credentials
-  hook or fallback) are skipped and the chain moves on. A chain that runs out escalates to the stage
+  hook or fallback, or a credentials hook that answers `False`: it holds no credentials of this
+  venture to refresh) are skipped and the chain moves on. A chain that runs out escalates to the stage
   owner, and a recursion that cannot happen (the venture has left the stage or is paused) escalates
   instead: every error ends resolved, recursed, escalated or aborted.
 """
@@ -75,7 +76,8 @@ class ErrorContext:
     attempt: int = 1
 
 
-CredentialsHook = Callable[[ErrorContext], None]
+CredentialsHook = Callable[[ErrorContext], bool | None]
+"""Refreshes the credentials of the work that failed; `False` when it holds none of that venture's (step skipped)."""
 Fallback = Callable[[ErrorContext], Any]
 
 
@@ -317,7 +319,7 @@ class ErrorOps(TriggerOps):
     def _error_stage(self, wf: Workflow, stage_id: int) -> Stage:
         stage = wf.stage(stage_id)
         if stage is None:
-            raise BadInput(
+            raise NotFound(
                 f"stage {stage_id} is not in workflow {wf.workflow.id} {wf.workflow.version}",
                 where="stage",
                 hint="give a stage of the venture's workflow (`venturegate workflow show` lists them)",
@@ -368,17 +370,22 @@ class ErrorOps(TriggerOps):
         def call(n: int) -> Any:
             if step.action == "fallback":
                 return hook(replace(ctx, attempt=n))  # type: ignore[misc]
-            if step.action == "refresh_credentials":
-                hook(replace(ctx, attempt=n))  # type: ignore[misc]
+            if step.action == "refresh_credentials" and hook(replace(ctx, attempt=n)) is False:  # type: ignore[misc]
+                raise _NothingToRefresh
             if step.action == "raise_timeout":
                 return operation(timeout=raised_timeout(base_timeout, n))  # type: ignore[misc]
             return operation()  # type: ignore[misc]
 
         def same_rule(exc: Exception) -> bool:
             # A fallback's own failures are retried as such; the work's failures only while they fall under the rule.
+            if isinstance(exc, _NothingToRefresh):
+                return False
             return step.action == "fallback" or classify([found.rule], describe(exc), role).matched
 
         ok, calls, value, exc = _retrying(step, call, same_rule)
+        if isinstance(exc, _NothingToRefresh):
+            run.note(step, "skipped", 0, f"the credentials hook holds no credentials of venture {ctx.venture}")
+            return False
         if ok:
             run.result = value
             run.note(step, "succeeded", calls, f"{step.action} succeeded after {calls} attempt(s)")
@@ -578,6 +585,10 @@ def _figures(category: str, rows: Sequence[Any]) -> CategoryFigures:
         mean_time_to_resolve_ms=round(sum(times) / len(times), 3) if times else None,
         automatic_share=round(auto / len(rows), 4) if rows else None,
     )
+
+
+class _NothingToRefresh(Exception):
+    """A credentials hook answered `False`: nothing of this venture's to refresh."""
 
 
 def _retrying(

@@ -89,14 +89,15 @@ class EscalationOps(TimerOps):
             target: int | str = int(resume_at) if resume_at.strip().isdigit() else resume_at.strip()
             if isinstance(target, str):
                 found = wf.find_substage(target)
-                if found is None or found[0].id != row.stage:
-                    raise BadInput(
-                        f"'{resume_at}' is not a substage of stage {row.stage}",
-                        where="--resume-at",
-                        hint="give a substage of the current stage (e.g. 28.2) or a stage number",
+                if found is None:
+                    raise NotFound(f"no substage '{resume_at}'", where="--resume-at", hint="e.g. 28.2")
+                if found[0].id != row.stage:
+                    raise Conflict(
+                        f"'{resume_at}' is not a substage of stage {row.stage}, where the venture is: "
+                        "give a substage of the current stage (e.g. 28.2) or a stage number"
                     )
             elif wf.stage(target) is None:
-                raise BadInput(f"no stage {target}", where="--resume-at")
+                raise NotFound(f"no stage {target}", where="--resume-at")
             conn.execute(
                 update(escalations)
                 .where(escalations.c.id == esc.id)

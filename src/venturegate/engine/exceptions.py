@@ -33,9 +33,16 @@ class Forbidden(VenturegateError):
 
 
 class Conflict(VenturegateError):
-    """The venture changed under the request (a concurrent operation won) or is in the wrong state."""
+    """The venture changed under the request (a concurrent operation won), is in the wrong state, or a name is taken."""
 
     exit_code = 1
+
+    def __init__(self, message: str, hint: str = "", *, where: str = "") -> None:
+        self.message = message
+        self.hint = hint
+        self.where = where
+        text = f"{where}: {message}" if where else message
+        super().__init__(f"{text} (hint: {hint})" if hint else text)
 
 
 class Collision(Conflict):

@@ -12,7 +12,7 @@ from venturegate.core.settings import level_key, metric_levels
 from venturegate.definitions.model import SEGMENTS, AttestCheck
 from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.base import EngineBase, event_record
-from venturegate.engine.exceptions import BadInput, Conflict, GateNotPassed
+from venturegate.engine.exceptions import BadInput, Conflict, GateNotPassed, NotFound
 from venturegate.engine.facts import gate_facts
 from venturegate.engine.records import Event, MetricLevel, SamplePoint, StoredSample, SubstageState, Venture, Visit
 from venturegate.store.prepared import Prepared
@@ -58,14 +58,13 @@ class LifecycleOps(EngineBase):
                 where="--segment",
                 hint="one of " + ", ".join(SEGMENTS),
             )
-        if name.isdigit():
+        if name.isascii() and name.isdigit():
             raise BadInput("a venture name cannot be only digits (digits name a venture by id)", where="name")
         self._stage(self.workflow.workflow, stage)
         with self.tx() as conn:
             if self._find(conn, name) is not None:
-                raise BadInput(
+                raise Conflict(
                     f"a venture named '{name}' already exists",
-                    where="name",
                     hint="pick another name; `venturegate venture show NAME` shows the existing one",
                 )
             self._pin_current(conn, now)
@@ -307,7 +306,7 @@ class LifecycleOps(EngineBase):
             stage = self._stage(wf, row.stage)
             sub = stage.substage(substage)
             if sub is None:
-                raise BadInput(
+                raise NotFound(
                     f"substage '{substage}' is not part of stage {stage.id}",
                     where="SUBSTAGE",
                     hint="substages: " + ", ".join(s.id for s in stage.substages),
@@ -380,7 +379,7 @@ class LifecycleOps(EngineBase):
             stage = self._stage(self.pinned(conn, row.workflow_digest).workflow, row.stage)
             unknown = [s for s in substages if stage.substage(s) is None]
             if unknown:
-                raise BadInput(
+                raise NotFound(
                     f"substage {', '.join(unknown)} is not part of stage {stage.id}",
                     where="SUBSTAGE",
                     hint="substages: " + ", ".join(s.id for s in stage.substages),
@@ -424,7 +423,7 @@ class LifecycleOps(EngineBase):
             match = next((c for c in checks if c.attest == criterion), None)
             if match is None:
                 listed = "; ".join(f'"{c.attest}"' for c in checks) or "none"
-                raise BadInput(
+                raise NotFound(
                     f'stage {stage.id} has no written criterion "{criterion}"',
                     where="criterion",
                     hint=f"criteria: {listed}",

@@ -183,10 +183,8 @@ class RollbackOps(ConfigOps):
                     raise BadInput("say what to roll back to", where="--to", hint="a version, a snapshot or --cause")
                 plan = self._plan(stage, cause)
                 if not plan.restores:
-                    raise BadInput(
-                        f"the plan for cause '{plan.cause}' is {plan.action}: nothing is rolled back",
-                        where="--cause",
-                        hint=plan.why,
+                    raise Conflict(
+                        f"the plan for cause '{plan.cause}' is {plan.action}: nothing is rolled back ({plan.why})"
                     )
                 to, scope = plan.snapshot, scope or list(plan.scope) or None
                 go_to = plan.go_to if plan.action == "rollback_and_recurse" else None
@@ -486,7 +484,7 @@ class RollbackOps(ConfigOps):
         try:
             return plan_rollback(stage, cause)
         except UnknownCause as exc:
-            raise BadInput(
+            raise NotFound(
                 f"unknown cause '{cause}' for stage {stage.id}",
                 where="--cause",
                 hint="causes: " + (", ".join(exc.available) or "none (the stage has no decision tree)"),
@@ -500,7 +498,7 @@ class RollbackOps(ConfigOps):
         known |= {scope_of(k) for k in wf.config} | {scope_of(k) for s in wf.stages for k in s.config}
         unknown = [s for s in scope if s not in known]
         if unknown:
-            raise BadInput(
+            raise NotFound(
                 f"unknown rollback scope {', '.join(unknown)}",
                 where="--scope",
                 hint=f"stage {stage.id} declares: {', '.join(stage.rollback.scopes) or 'none'}; "

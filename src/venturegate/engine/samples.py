@@ -19,7 +19,7 @@ from venturegate.core.units import unit_error
 from venturegate.definitions.model import Unit
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import Batch, EngineBase, as_id
-from venturegate.engine.exceptions import BadInput, Collision, NotFound
+from venturegate.engine.exceptions import BadInput, Collision, Conflict, NotFound
 from venturegate.engine.records import Fired, SampleResult
 from venturegate.store.prepared import Prepared, Record
 from venturegate.store.schema import samples, timers, ventures
@@ -295,9 +295,8 @@ class SampleOps(EngineBase):
                     hint="`venturegate venture list` shows them",
                 )
             if row.status == "killed":
-                raise BadInput(
-                    f"venture '{row.name}' is killed; it takes no more samples",
-                    where=f"{_where(i, n)}.venture",
+                raise Conflict(
+                    f"venture '{row.name}' is killed; it takes no more samples", where=f"{_where(i, n)}.venture"
                 )
             metric = s.metric
             value = s.value
@@ -379,7 +378,7 @@ class SampleOps(EngineBase):
         if m is None:
             names = sorted({n for st in wf.stages for n in st.metrics})
             close = difflib.get_close_matches(metric, names, n=1)
-            raise BadInput(
+            raise NotFound(
                 f"unknown metric '{metric}'",
                 where=f"{where}.metric",
                 hint=f"did you mean '{close[0]}'?" if close else "`venturegate workflow show` lists metrics",

@@ -58,7 +58,7 @@ def reject(
 @router.post("/approvals/{approval_id}/bypass", response_model=s.Approval)
 def bypass(
     approval_id: ApprovalId,
-    body: s.Decision,
+    body: s.NeededDecision,
     engine: EngineDep,
     actor: Annotated[Actor, require("bypass_approvals")],
 ) -> dict[str, Any]:
@@ -67,6 +67,6 @@ def bypass(
 
 
 @router.post("/approvals/{approval_id}/review", response_model=s.Approval)
-def review(approval_id: ApprovalId, body: s.Decision, engine: EngineDep, actor: Decider) -> dict[str, Any]:
+def review(approval_id: ApprovalId, body: s.NeededDecision, engine: EngineDep, actor: Decider) -> dict[str, Any]:
     """Review a bypass (the workflow's escalation role, someone other than who bypassed), with a reason."""
     return engine.review_bypass(approval_id, actor=actor, reason=body.reason).as_dict()

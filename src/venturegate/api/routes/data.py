@@ -62,7 +62,9 @@ def list_samples(
     venture: s.VentureRef,
     engine: EngineDep,
     _: Reader,
-    metric: Annotated[str | None, Query(min_length=1, max_length=120, description="Only this metric.")] = None,
+    metric: Annotated[
+        str | None, Query(min_length=1, max_length=120, pattern=s.NO_NUL, description="Only this metric.")
+    ] = None,
     since: Annotated[s.When | None, Query(description="Only samples measured after this time.")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000, description="At most this many, newest first.")] = 100,
 ) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from venturegate.api import schemas as s
 from venturegate.api.deps import EngineDep, Reader, VentureRef, require
@@ -16,25 +16,59 @@ from venturegate.engine import Actor
 router = APIRouter(prefix="/api", tags=["experiments"])
 TestId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Experiment id.")]
 Writer = Annotated[Actor, require("write_artifacts")]
-Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$"), s.NoNul]
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
-class ExperimentIn(BaseModel):
+def _weights_per_variant() -> list[JsonValue]:
+    """`anyOf` branches: no weights, or as many weights as variants (2 to 5)."""
+    same: list[JsonValue] = [
+        {
+            "required": ["weights"],
+            "properties": {
+                "variants": {"minItems": n, "maxItems": n},
+                "weights": {"type": "array", "minItems": n, "maxItems": n},
+            },
+        }
+        for n in range(2, 6)
+    ]
+    return [{"properties": {"weights": {"type": "null"}}}, *same]
+
+
+class ExperimentIn(s._In):
     """A new A/B test and the plan it is sized for."""
 
+    model_config = ConfigDict(json_schema_extra={"anyOf": _weights_per_variant()})
+
     id: Name
-    variants: list[Name] = Field(min_length=2, max_length=5, description="Variant ids, control first.")
-    weights: list[float] | None = Field(None, description="Traffic weight per variant (default equal).")
+    variants: list[Name] = Field(
+        min_length=2, max_length=5, json_schema_extra={"uniqueItems": True}, description="Variant ids, control first."
+    )
+    weights: list[Annotated[float, Field(gt=0, allow_inf_nan=False)]] | None = Field(
+        None, min_length=2, max_length=5, description="Traffic weight per variant (default equal), one per variant."
+    )
     baseline_rate: float = Field(gt=0, lt=1)
     mde_relative: float = Field(0.2, gt=0)
     daily_traffic: float = Field(1000.0, gt=0)
     alpha: float = Field(0.05, gt=0, le=0.2)
     power: float = Field(0.8, ge=0.5, lt=1)
-    campaign: Annotated[str, Field(max_length=200), s.NoNul] = ""
-    element: Annotated[str, Field(max_length=200), s.NoNul] = ""
+    campaign: Annotated[str, Field(max_length=200, pattern=s.NO_NUL)] = ""
+    element: Annotated[str, Field(max_length=200, pattern=s.NO_NUL)] = ""
+
+    @field_validator("variants")
+    @classmethod
+    def _distinct(cls, variants: list[str]) -> list[str]:
+        if len(set(variants)) != len(variants):
+            raise ValueError("the variants must be distinct")
+        return variants
+
+    @model_validator(mode="after")
+    def _one_weight_per_variant(self) -> ExperimentIn:
+        if self.weights is not None and len(self.weights) != len(self.variants):
+            raise ValueError(f"give one weight per variant: {len(self.variants)}, not {len(self.weights)}")
+        return self
 
 
-class VariantDay(BaseModel):
+class VariantDay(s._In):
     """One variant's figures for the day."""
 
     variant: Name
@@ -44,14 +78,14 @@ class VariantDay(BaseModel):
     leads: int | None = Field(None, ge=0, le=10**9)
 
 
-class DayIn(BaseModel):
+class DayIn(s._In):
     """A day's figures for some or all variants (a variant's day recorded before is replaced)."""
 
     day: date
     variants: list[VariantDay] = Field(min_length=1, max_length=5)
 
 
-class ChannelIn(BaseModel):
+class ChannelIn(s._In):
     """Spend and results of a channel since the last report."""
 
     spend_usd: float = Field(ge=0)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from venturegate.api import schemas as s
 from venturegate.api.deps import EngineDep, Reader, VentureRef, require
 from venturegate.crews.stage14 import onboarding
 from venturegate.engine import Actor
@@ -15,12 +16,30 @@ router = APIRouter(prefix="/api", tags=["onboarding"])
 
 
 class OnboardingUpdate(BaseModel):
-    """Check off (or reopen) one item of a member's checklist, and/or record their RACI approval."""
+    """Check off (or reopen) one item of a member's checklist, and/or record their RACI approval (one at least)."""
 
-    member: str = Field(min_length=1, max_length=40, description="The team member's id.")
-    item: str | None = Field(default=None, min_length=1, max_length=80, description="A checklist item id.")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["item"], "properties": {"item": {"type": "string"}}},
+                {"required": ["approve_raci"], "properties": {"approve_raci": {"const": True}}},
+            ]
+        },
+    )
+
+    member: str = Field(min_length=1, max_length=40, pattern=s.NO_NUL, description="The team member's id.")
+    item: str | None = Field(
+        default=None, min_length=1, max_length=80, pattern=s.NO_NUL, description="A checklist item id."
+    )
     approve_raci: bool = Field(default=False, description="The member approves the RACI matrix.")
     done: bool = Field(default=True, description="False reopens the item.")
+
+    @model_validator(mode="after")
+    def _something_to_do(self) -> OnboardingUpdate:
+        if self.item is None and not self.approve_raci:
+            raise ValueError("nothing to do: give an item id or approve_raci")
+        return self
 
 
 @router.get("/ventures/{venture}/onboarding")

@@ -59,7 +59,7 @@ def _member(team: dict[str, Any], member: str) -> dict[str, Any]:
         if m.get("id") == member and m.get("role"):
             return dict(m) if not isinstance(m, dict) else m
     known = ", ".join(str(m["id"]) for m in team.get("members", []) if m.get("role")) or "none"
-    raise BadInput(f"no team member '{member}'", where="MEMBER", hint=f"members: {known}")
+    raise NotFound(f"no team member '{member}'", where="MEMBER", hint=f"members: {known}")
 
 
 def update(
@@ -84,7 +84,7 @@ def update(
         found = next((i for i in items if i.get("id") == item), None)
         if found is None:
             ids = ", ".join(str(i["id"]) for i in items)
-            raise BadInput(f"{member} has no onboarding item '{item}'", where="ITEM", hint=f"items: {ids}")
+            raise NotFound(f"{member} has no onboarding item '{item}'", where="ITEM", hint=f"items: {ids}")
         found["done"] = done
     if approve_raci:
         m["raci_approved"] = True

@@ -119,7 +119,7 @@ def record_day(
     names = [v["id"] for v in test["variants"]]
     for r in rows:
         if r.variant not in names:
-            raise BadInput(
+            raise NotFound(
                 f"variant '{r.variant}' is not in experiment '{test_id}'", where="--variant", hint=str(names)
             )
         counts = [r.exposures, r.conversions, r.clicks or 0, r.leads or 0]

@@ -11,6 +11,9 @@ run could not measure (bad input, the error policy escalated).
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from venturegate.crews.base import AgentSpec, Crew, CrewContext, CrewHooks, CrewResult
@@ -20,13 +23,15 @@ from venturegate.crews.stage19.apitester import DEFAULT_SEED
 from venturegate.crews.stage19.inputs import Credentials, Inputs, read_inputs
 from venturegate.crews.stage19.reporter import Report, write_report
 from venturegate.crews.stage19.substages import Measured, measure_load, prove_fallbacks, test_apis
+from venturegate.engine.error_recovery import ErrorContext
 from venturegate.engine.exceptions import BadInput
 from venturegate.engine.rollbacks import RollbackContext
 
 STAGE = 19
 SUBSTAGES = ("19.1", "19.2", "19.3")
-_LIVE: dict[int, Credentials] = {}
-"""The credentials of the runs in progress in this process (what E19-AUTH's refresh hook refreshes)."""
+_LIVE: dict[int, list[Credentials]] = {}
+"""Venture id → the credentials of its runs in progress in this process (what E19-AUTH's refresh hook refreshes)."""
+_LIVE_LOCK = threading.Lock()
 
 
 def rolled_back(ctx: RollbackContext) -> str:
@@ -40,10 +45,31 @@ def rolled_back(ctx: RollbackContext) -> str:
     )
 
 
-def refresh_credentials(_ctx: object) -> None:
-    """E19-AUTH's `refresh_credentials`: forget every cached secret of the runs in progress (read again next)."""
-    for creds in list(_LIVE.values()):
+@contextmanager
+def measuring(venture_id: int, credentials: Iterable[Credentials]) -> Iterator[None]:
+    """While a run measures, its credentials are what E19-AUTH's hook refreshes for its venture."""
+    held = list(credentials)
+    with _LIVE_LOCK:
+        _LIVE.setdefault(venture_id, []).extend(held)
+    try:
+        yield
+    finally:
+        with _LIVE_LOCK:
+            left = [c for c in _LIVE.get(venture_id, []) if not any(c is h for h in held)]
+            if left:
+                _LIVE[venture_id] = left
+            else:
+                _LIVE.pop(venture_id, None)
+
+
+def refresh_credentials(ctx: ErrorContext) -> bool:
+    """E19-AUTH's `refresh_credentials`: forget the cached secrets of the venture's runs in progress (read again
+    next); False when none is in progress, so the policy skips the step instead of retrying with nothing new."""
+    with _LIVE_LOCK:
+        held = list(_LIVE.get(ctx.venture_id, ()))
+    for creds in held:
         creds.refresh()
+    return bool(held)
 
 
 class IntegrationVerificationCrew(Crew):
@@ -65,9 +91,9 @@ class IntegrationVerificationCrew(Crew):
     )
 
     def hooks(self) -> CrewHooks:
-        """The stage's rollback scopes are served (E19-AUTH's refresh hook exists only while a run is in progress)."""
+        """The stage's rollback scopes are served, and E19-AUTH refreshes the credentials of a run in progress."""
         scopes = ("api_config", "api_version", "circuit_breakers", "integrations")
-        return CrewHooks(rollback=dict.fromkeys(scopes, rolled_back))
+        return CrewHooks(rollback=dict.fromkeys(scopes, rolled_back), credentials={str(STAGE): refresh_credentials})
 
     def run(self, ctx: CrewContext) -> CrewResult:
         """Re-open, measure 19.1 → 19.2 → 19.3, judge the complete figures, report."""
@@ -79,14 +105,11 @@ class IntegrationVerificationCrew(Crew):
             self._reopen(run)
             inputs = self._inputs(run)
             total = 3 * len(inputs.integrations) + 1
-            for creds in inputs.credentials.values():
-                _LIVE[id(creds)] = creds
-            # Only while this run measures: without a run there is nothing to refresh, and E19-AUTH moves on.
-            ctx.engine.register_credentials_hook(STAGE, refresh_credentials)
             try:
-                test_apis(run, inputs, measured, total)
-                measure_load(run, inputs, measured, total)
-                prove_fallbacks(run, inputs, measured, total)
+                with measuring(ctx.engine.venture(ctx.venture).id, inputs.credentials.values()):
+                    test_apis(run, inputs, measured, total)
+                    measure_load(run, inputs, measured, total)
+                    prove_fallbacks(run, inputs, measured, total)
             except Interrupted as exc:  # the error policy escalated or sent the venture back mid-measurement
                 raise run.stop("recursed" if exc.status == "recursed" else "failed", f"{exc.status}: {exc}") from exc
             run.step("IntegrationReporter", total - 1, total, "judging and writing the report")
@@ -94,8 +117,6 @@ class IntegrationVerificationCrew(Crew):
         except Stop:
             pass
         finally:
-            for creds in inputs.credentials.values() if inputs is not None else ():
-                _LIVE.pop(id(creds), None)
             self._report(run, measured)
         return run.result()
 
@@ -106,7 +127,7 @@ class IntegrationVerificationCrew(Crew):
 
     def _inputs(self, run: CrewRun) -> Inputs:
         try:
-            inputs = read_inputs(run.ctx.engine, run.ctx.venture)
+            inputs = read_inputs(run.ctx.engine, run.ctx.venture, spec_root=run.ctx.output_root)
             for creds in inputs.credentials.values():
                 for name in creds.refs:
                     creds.get(name)  # resolve every reference up front: a missing secret fails before any call

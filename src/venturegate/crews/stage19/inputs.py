@@ -4,6 +4,10 @@ Credentials are references (an environment variable, or a key of a secrets file 
 resolved only when the venture's secrets grant allows the reference and the integration's host
 (`venturegate.engine.secrets`); `Secret` holds a resolved value and never shows it in `repr`, `str`
 or JSON, so it cannot reach the database, an event or a log line by accident.
+
+An OpenAPI document named by a file path (in an artifact, so agent-controlled) is read only from inside
+the crew root (`crews.paths`: `VENTUREGATE_CREW_ROOT`), like the crews' output: `../`, absolute paths
+and symlinks that lead elsewhere are refused before anything is read.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from urllib.request import urlopen
 
 import yaml
 
+from venturegate.crews.paths import confined, crew_root
 from venturegate.engine.exceptions import BadInput, NotFound
 from venturegate.engine.secrets import HOSTS_KEY, KEYS, SecretGrant, host_port
 
@@ -173,9 +178,16 @@ class Inputs:
     artifact_refs: list[str]
 
 
-def read_inputs(engine: Engine, venture: str | int, base_dir: Path | None = None) -> Inputs:
-    """Read and check the three input artifacts; every problem says which artifact and which entry."""
+def read_inputs(
+    engine: Engine, venture: str | int, base_dir: Path | None = None, *, spec_root: Path | None = None
+) -> Inputs:
+    """Read and check the three input artifacts; every problem says which artifact and which entry.
+
+    Secrets files are relative to `base_dir` (the server's working directory by default; the grant
+    decides which may be read); OpenAPI files are read only inside the crew root (`spec_root` when given).
+    """
     base = base_dir or Path.cwd()
+    root = crew_root(spec_root)
     grant = SecretGrant.from_settings({k: engine.setting(venture, k).value for k in KEYS})
     arts = {}
     for name in ("integration_requirements", "api_documentation", "test_accounts"):
@@ -213,7 +225,7 @@ def read_inputs(engine: Engine, venture: str | int, base_dir: Path | None = None
     for i in integrations:
         location = docs[i.name]["location"] if i.name in docs else i.openapi_spec
         spec_refs[i.name] = location
-        specs[i.name] = load_spec(location, base, where=f"api_documentation: {i.name}")
+        specs[i.name] = load_spec(location, root, where=f"api_documentation: {i.name}")
     accounts = {a["integration"]: a for a in arts["test_accounts"].content["accounts"]}
     creds = {}
     for i in integrations:
@@ -230,16 +242,17 @@ def read_inputs(engine: Engine, venture: str | int, base_dir: Path | None = None
     return Inputs(integrations, specs, spec_refs, creds, parents)
 
 
-def load_spec(location: str, base_dir: Path, *, where: str) -> dict[str, Any]:
-    """An OpenAPI 3.0/3.1 document from a file (JSON or YAML) or a loopback URL."""
+def load_spec(location: str, root: Path, *, where: str) -> dict[str, Any]:
+    """An OpenAPI 3.0/3.1 document from a loopback URL, or a file (JSON or YAML) inside `root` (the crew root)."""
+    if not location.startswith(("http://", "https://")):
+        path = confined(root, location, where=where)  # refused before anything is read
     try:
         if location.startswith(("http://", "https://")):
             _require_loopback(location, where)
             with urlopen(location, timeout=10) as resp:
                 text = resp.read().decode("utf-8")
         else:
-            path = Path(location)
-            text = (path if path.is_absolute() else base_dir / path).read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8")
         doc = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise BadInput(f"OpenAPI document {location} cannot be read: {exc}", where=where) from None
