@@ -26,21 +26,18 @@ import asyncio
 import gc
 import json
 import os
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import create_engine, text
 
 from venturegate.engine import Actor, Engine, SampleIn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks._serve import scratch_database, serving
 
 LEAD = Actor("bench", "lead")
 METRICS = ("cache_hit_rate", "cpu_utilization", "memory_utilization")
@@ -48,35 +45,10 @@ METRICS = ("cache_hit_rate", "cpu_utilization", "memory_utilization")
 VALUES = {"cache_hit_rate": 92.0, "cpu_utilization": 40.0, "memory_utilization": 50.0}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _cpu_seconds(pid: int) -> float:
     """CPU time (user + system) a process has used so far, from /proc (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@contextmanager
-def _database(postgres: str | None) -> Iterator[str]:
-    if postgres is None:
-        with tempfile.TemporaryDirectory() as tmp:
-            yield f"sqlite:///{Path(tmp) / 'bench.db'}"
-        return
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(postgres, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        sep = "&" if "?" in postgres else "?"
-        yield f"{postgres}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def _batches(names: list[str], total: int, size: int, tag: str) -> list[list[dict[str, Any]]]:
@@ -137,22 +109,18 @@ def run(args: argparse.Namespace, db_url: str) -> dict[str, Any]:
     engine = Engine.open(db_url)
     names = [engine.create_venture(f"v{i}", "b2b_smb", 28, actor=LEAD).name for i in range(args.ventures)]
     token = engine.create_token("bench", "agent", actor=LEAD)[1]
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "venturegate.cli.app", "--db", db_url, "serve", "--no-worker", "--port", str(port)]
-    log = Path(tempfile.mkstemp(prefix="vg-api-bench-", suffix=".log")[1])
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.1)
+        with serving(db_url, log_prefix="vg-api-bench-") as (url, proc):
+            return _measure(args, engine, names, token, url, proc)
+    finally:
+        engine.db.dispose()
+
+
+def _measure(
+    args: argparse.Namespace, engine: Engine, names: list[str], token: str, url: str, proc: subprocess.Popen[bytes]
+) -> dict[str, Any]:
+    """The four phases against a running server."""
+    try:
         warm = _batches(names, args.batch, args.batch, "warm")
         asyncio.run(_post_batches(url, token, [warm]))
         # Each connection writes its own ventures (as each crew would): overlapping batches would only
@@ -183,16 +151,10 @@ def run(args: argparse.Namespace, db_url: str) -> dict[str, Any]:
         ]
         single = asyncio.run(_latencies(url, token, "/api/metrics", singles, args.singles))
         bare = asyncio.run(_latencies(url, token, "/api/health", None, args.singles))
-    except Exception:
-        sys.stderr.write(log.read_text(encoding="utf-8", errors="replace")[-4000:])
-        raise
     finally:
         gc.unfreeze()
-        proc.terminate()
-        proc.wait(timeout=15)
-        engine.db.dispose()
     return {
-        "backend": "postgresql" if db_url.startswith("postgresql") else "sqlite",
+        "backend": "postgresql" if engine.db.dialect.name == "postgresql" else "sqlite",
         "samples": args.samples,
         "batch": args.batch,
         "concurrency": args.concurrency,
@@ -223,7 +185,7 @@ def main() -> None:
     runs: list[dict[str, Any]] = []
     results: dict[str, Any] = {"load_average_start": [round(x, 2) for x in os.getloadavg()], "runs": runs}
     for backend in (None, args.postgres) if args.postgres else (None,):
-        with _database(backend) as url:
+        with scratch_database(backend) as url:
             runs.append(run(args, url))
     results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(results, indent=2))

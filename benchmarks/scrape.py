@@ -24,75 +24,20 @@ import argparse
 import asyncio
 import json
 import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import create_engine, text
 
 from venturegate.engine import Actor, Engine, SampleIn
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks._serve import scratch_database, serving
+
 LEAD = Actor("bench", "lead")
 VALUES = {"cache_hit_rate": 92.0, "cpu_utilization": 40.0, "memory_utilization": 50.0}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def _database(postgres: str | None) -> Iterator[str]:
-    if postgres is None:
-        with tempfile.TemporaryDirectory() as tmp:
-            yield f"sqlite:///{Path(tmp) / 'bench.db'}"
-        return
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(postgres, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        sep = "&" if "?" in postgres else "?"
-        yield f"{postgres}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-@contextmanager
-def _server(db_url: str, env: dict[str, str]) -> Iterator[str]:
-    port = _free_port()
-    cmd = [sys.executable, "-m", "venturegate.cli.app", "--db", db_url, "serve", "--no-worker", "--port", str(port)]
-    log = Path(tempfile.mkstemp(prefix="vg-scrape-bench-", suffix=".log")[1])
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, **env})
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    except Exception:
-        sys.stderr.write(log.read_text(encoding="utf-8", errors="replace")[-4000:])
-        raise
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
 
 
 async def _phase(url: str, token: str, names: list[str], seconds: float, scrape: bool, tag: str) -> dict[str, Any]:
@@ -154,10 +99,10 @@ def run(args: argparse.Namespace, db_url: str) -> dict[str, Any]:
     engine.db.dispose()
     phases: dict[str, Any] = {}
     cached = {"VENTUREGATE_METRICS_CACHE_SECONDS": str(args.cache_seconds)} if args.cache_seconds else {}
-    with _server(db_url, cached) as url:
+    with serving(db_url, cached, log_prefix="vg-scrape-bench-") as (url, _):
         phases["quiet"] = asyncio.run(_phase(url, token, names, args.seconds, False, "q"))
         phases["cached"] = asyncio.run(_phase(url, token, names, args.seconds, True, "c"))
-    with _server(db_url, {"VENTUREGATE_METRICS_CACHE_SECONDS": "0"}) as url:
+    with serving(db_url, {"VENTUREGATE_METRICS_CACHE_SECONDS": "0"}, log_prefix="vg-scrape-bench-") as (url, _):
         phases["uncached"] = asyncio.run(_phase(url, token, names, args.seconds, True, "u"))
     quiet = phases["quiet"]["ingest_ms"]["p95"]
     return {
@@ -185,7 +130,7 @@ def main() -> None:
     runs: list[dict[str, Any]] = []
     results: dict[str, Any] = {"load_average_start": [round(x, 2) for x in os.getloadavg()], "runs": runs}
     for backend in (None, args.postgres) if args.postgres else (None,):
-        with _database(backend) as url:
+        with scratch_database(backend) as url:
             runs.append(run(args, url))
     results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(results, indent=2))
