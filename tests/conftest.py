@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -15,6 +18,7 @@ from venturegate.definitions.loader import load_workflow
 from venturegate.engine import Actor, Engine
 from venturegate.store.database import connect, ensure_schema
 
+ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI = FIXTURES / "mini.yaml"
 PG_URL = os.environ.get("VENTUREGATE_TEST_POSTGRES_URL", "")
@@ -55,6 +59,59 @@ def serve_scopes(eng: Engine) -> list[str]:
                 eng.register_rollback_handler(scope, lambda ctx: "stand-in: nothing to undo", stage=stage.id)
                 added.append(f"{stage.id}:{scope}")
     return added
+
+
+SHARED_GROUPS = {"tests/crews/stage28/": "stage28"}
+"""Test folders whose tests share a resource no two workers may use at once, each run as one unit on one worker:
+the stage-28 tests share the throwaway PostgreSQL's `stage28` database (its tables, the indexes a crew builds,
+`pg_stat_statements`)."""
+SHARED_FIXTURE = re.compile(r"""@pytest\.fixture\([^)]*scope=["'](?:module|package|class)["']""")
+
+
+@cache
+def _shares_a_fixture(path: str) -> bool:
+    """Whether the test module at `path` (relative to the repository) declares a module-, class- or package-scoped
+    fixture: its tests then run as one unit, so the fixture is built once rather than on every worker."""
+    try:
+        return SHARED_FIXTURE.search((ROOT / path).read_text()) is not None
+    except OSError:
+        return False
+
+
+def work_unit(nodeid: str) -> str:
+    """What `pytest -n N` (scripts/check) sends to one worker as a whole: a SHARED_GROUPS folder, a module with a
+    shared fixture, else the test alone (so a module's slow tests spread over the workers)."""
+    path = nodeid.split("::", 1)[0]
+    for folder, group in SHARED_GROUPS.items():
+        if path.startswith(folder):
+            return group
+    return path if _shares_a_fixture(path) else nodeid
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's `loadscope` scheduling with `work_unit` as the scope (largest units first, then in test order).
+
+    Not `--dist loadgroup`: with pytest 9.2 its `xdist_group` marks are ignored (xdist 3.8 renames `item._nodeid`,
+    which pytest no longer reads), so every test would be a unit of its own.
+    """
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class Units(LoadScopeScheduling):  # type: ignore[misc]  # untyped base
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return Units(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put the modules with slow tests (marked `slow`, or in a SHARED_GROUPS folder) first, each in its own order,
+    so that the workers start on the long tests rather than end on them."""
+    heavy = {
+        item.nodeid.split("::", 1)[0]
+        for item in items
+        if item.get_closest_marker("slow") is not None or work_unit(item.nodeid) in SHARED_GROUPS.values()
+    }
+    items.sort(key=lambda item: item.nodeid.split("::", 1)[0] not in heavy)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,9 +16,7 @@ import pytest
 import stamina
 from sqlalchemy import func, select
 from stamina.instrumentation import get_on_retry_hooks
-from typer.testing import CliRunner
 
-from venturegate.cli.app import app
 from venturegate.definitions.loader import load_workflow
 from venturegate.demo import HOURS, MARKER, START, DemoSummary, run_demo
 from venturegate.engine import BadInput, Engine
@@ -32,11 +29,10 @@ END = START + timedelta(hours=HOURS)
 
 @dataclass
 class Ran:
-    """The demo's workspace, an engine on its database, how long the demo took and what it returned."""
+    """The demo's workspace, an engine on its database and what it returned."""
 
     folder: Path
     engine: Engine
-    seconds: float
     summary: DemoSummary
     environment: dict[str, str | None]
     """The notification variables after the run (the demo sets them only while it runs)."""
@@ -55,18 +51,16 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
     """Run the demo once for the whole module."""
     folder = tmp_path_factory.mktemp("demo-run") / "demo"
     before = {name: os.environ.get(name) for name in NOTIFY_VARS}
-    began = time.perf_counter()
     summary = run_demo(folder, crews=False)
-    seconds = time.perf_counter() - began
     after = {name: os.environ.get(name) for name in NOTIFY_VARS}
     assert after == before
     db = connect(f"sqlite:///{folder / 'venturegate.db'}")
-    yield Ran(folder, Engine(db, load_workflow()), seconds, summary, after)
+    yield Ran(folder, Engine(db, load_workflow()), summary, after)
     db.dispose()
 
 
-def test_finishes_well_within_a_minute(demo: Ran) -> None:
-    assert demo.seconds < 60
+def test_leaves_a_marked_workspace_with_its_database(demo: Ran) -> None:
+    # How long it takes is measured in benchmarks/demo.py (goal: well within a minute), not here.
     assert (demo.folder / MARKER).exists()
     assert demo.summary.database == demo.folder / "venturegate.db"
 
@@ -175,23 +169,6 @@ def test_refuses_to_delete_a_folder_that_is_not_a_demo_workspace(tmp_path: Path)
     with pytest.raises(BadInput, match="refusing to delete"):
         run_demo(tmp_path, crews=False)
     assert keep.read_text() == "mine"
-
-
-@pytest.mark.timeout(300)  # the whole demo with its three crew scenes (stage 28's alone is about 40 s)
-def test_cli_demo_recreates_its_workspace(tmp_path: Path) -> None:
-    folder = tmp_path / "ws"
-    folder.mkdir()
-    (folder / MARKER).write_text("")
-    (folder / "stale.txt").write_text("from an earlier run")
-    result = CliRunner().invoke(app, ["demo", "--dir", str(folder)])
-    assert result.exit_code == 0, result.output
-    assert not (folder / "stale.txt").exists()
-    assert (folder / "venturegate.db").exists()
-    assert "SD-28-ESCALATION-1" in result.output
-    # `make demo` runs the stage-19 crew too: the defective provider sends the venture back, the fixed one passes.
-    assert "Stage 19" in result.output and "advanced to stage 20" in result.output
-    # ... and the stage-28 crew on the defective shop: a kept change, and a harmful one rolled back.
-    assert "Stage 28" in result.output and "kept" in result.output and "rolled back (regression)" in result.output
 
 
 def test_a_bad_canary_change_was_rolled_back_by_deploy_002(demo: Ran) -> None:

@@ -18,6 +18,8 @@ from venturegate.crews.stage19.inputs import CredentialRef, Credentials, Integra
 from venturegate.engine import Actor, Engine
 from venturegate.engine.secrets import SecretGrant, host_port
 
+pytestmark = pytest.mark.slow  # 19.1 against live APIs
+
 AGENT = Actor("stage19", "agent", "agent")
 ENV = {"bearer": "LEDGER_TOKEN", "api_key": "CATALOG_KEY"}
 

@@ -8,9 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.crews.stage19_targets import CATALOG_KEY, catalog
 from venturegate.crews.stage19 import pytest_module
 from venturegate.crews.stage19.inputs import CredentialRef, Credentials, Integration
+
+pytestmark = pytest.mark.slow  # the kept module replays a whole run
 
 HOSTILE = 'evil"""\nimport os; os.system("touch PWNED")  # \' \\ {x} %s\n"""'
 

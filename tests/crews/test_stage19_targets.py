@@ -18,6 +18,8 @@ from venturegate.crews.runner import queue_job, run_job
 from venturegate.engine import Engine
 from venturegate.engine.secrets import host_port
 
+pytestmark = pytest.mark.slow  # full crew runs against three live APIs
+
 DECLARED = {"ledger": 30.0, "notes": 50.0, "catalog": 200.0}
 """The ledger declares 30 req/s but enforces 20: a contradiction the crew must report."""
 

@@ -22,6 +22,8 @@ from venturegate.crews import CrewContext
 from venturegate.crews.stage30 import crew, demo
 from venturegate.engine import Actor, Engine
 
+pytestmark = pytest.mark.slow  # real deployments behind HAProxy under load
+
 LEAD = Actor("lee", "lead")
 CHAIR = Actor("cho", "chairman")
 PG = os.environ.get("VENTUREGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/venturegate_test")
@@ -255,24 +257,6 @@ def test_an_expired_approval_blocks_and_a_new_one_is_asked_for(bundled: Engine, 
     assert second.status == "waiting", second.summary
     assert "30.2" not in {s.id for s in bundled.substages("acme") if s.status == "done"}
     assert [a.status for a in bundled.approvals("acme")] == ["pending", "expired"]
-
-
-def test_the_demo_rolls_back_the_bad_release_and_ships_the_fixed_one(sqlite_engine: Engine, tmp_path: Any) -> None:
-    from rich.console import Console
-
-    from venturegate.crews.stage30.demo import run_stage30_demo
-
-    console = Console(record=True, width=120)
-    summary = run_stage30_demo(sqlite_engine, console, tmp_path)
-    assert summary["stage"] == 31, summary
-    bad, good = summary["bad"], summary["good"]
-    assert bad["rollback"]["cause"] in ("error_rate", "route_error_rate"), bad["rollback"]
-    assert bad["rollback"]["engine_rollbacks"], bad["rollback"]
-    assert bad["traffic"]["failed_after_rollback"] == 0
-    assert good["traffic"]["failed_requests"] == 0
-    assert [s["green_percent"] for s in good["cutover"]["steps"]] == [10, 50, 100]
-    text = console.export_text()
-    assert "rolled back" in text and "advanced to stage 31" in text
 
 
 def test_production_outlives_the_run_and_every_new_release_is_approved_again(

@@ -25,6 +25,8 @@ from venturegate.crews.stage30.haproxy import STATE_FILE, RuntimeAPI
 from venturegate.crews.stage30.live import production_dir
 from venturegate.engine import Actor, Engine
 
+pytestmark = pytest.mark.slow  # deployments under load, interrupted
+
 LEAD = Actor("lee", "lead")
 CHAIR = Actor("cho", "chairman")
 

@@ -37,6 +37,8 @@ from venturegate.crews.stage30.validator import (
     validate,
 )
 
+pytestmark = pytest.mark.slow  # pg_dump backups restored into scratch databases
+
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/venturegate_test"
 PG_URL = os.environ.get("VENTUREGATE_TEST_POSTGRES_URL") or DEFAULT_PG
 

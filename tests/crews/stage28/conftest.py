@@ -17,6 +17,7 @@ import pytest
 import redis
 from psycopg import sql
 
+from venturegate.crews.stage28 import database
 from venturegate.crews.stage28.demo_target import ShopProcess, prepare_database
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -71,8 +72,11 @@ def redis28(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def shop_db(pg28: str) -> str:
-    """The shop's tables, filled once per session (120k orders, no customer_id index)."""
+    """The shop's tables, filled once per session (120k orders, no customer_id index), and the profiler's
+    extensions (a fresh cluster has none until a crew run creates them; a test may measure before any does)."""
     prepare_database(pg28)
+    with database.connect(pg28) as conn:
+        database.check_extensions(conn)
     return pg28
 
 
