@@ -11,6 +11,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+# pytest-xdist's workers start with COLUMNS=80 in their environment, and Rich fixes a console's width from COLUMNS
+# when the console is made (at import of `venturegate.cli.context`): tests that pass COLUMNS to a CliRunner would
+# then see 80 on a worker and their own width in a single process. Without it, the width is read at each print.
+os.environ.pop("COLUMNS", None)
+
 import pytest
 from sqlalchemy import create_engine, text
 
