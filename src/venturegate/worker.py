@@ -118,6 +118,7 @@ def register_jobs(huey: Huey, engine_factory: Any) -> Any:
         me = worker_name()
         for job in engine().sweep_jobs():
             log.warning("job %s failed: %s", job.id, job.error)
+        requeue_stale(engine(), run_job)
         for job in engine().jobs(status="running", limit=10_000):
             with _ACTIVE_LOCK:  # read after the query: a thread marks a job active before it claims it
                 orphaned = job.worker == me and job.id not in _ACTIVE
@@ -152,6 +153,27 @@ def settle_job(engine: Engine, job_id: int, me: str) -> None:
         except Exception:
             log.exception("could not settle job %s (attempt %d)", job_id, attempt + 1)
             time.sleep(min(0.2 * 2**attempt, 5.0))
+
+
+REQUEUE_AFTER = timedelta(minutes=1)
+"""How long a job may stay queued before the sweep sends its message again."""
+
+
+def requeue_stale(
+    engine: Engine, run_job: Any, *, now: datetime | None = None, after: timedelta = REQUEUE_AFTER
+) -> list[int]:
+    """Queue again the jobs still `queued` `after` their creation; returns their ids.
+
+    A job's row and its queue message are written in two steps: an API process killed between them (or a worker
+    killed after taking the message, before claiming the job) leaves a queued job that no message names. Sending
+    a second message is safe, as only one claim of a job succeeds.
+    """
+    cutoff = (now or engine.clock()) - after
+    stale = [job.id for job in engine.jobs(status="queued", limit=10_000) if job.created_at <= cutoff]
+    for job_id in stale:
+        log.warning("job %s still queued after %s: queued again", job_id, after)
+        run_job(job_id)
+    return stale
 
 
 def worker_name() -> str:

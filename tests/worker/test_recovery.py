@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from tests.conftest import LEAD
 from venturegate.engine import Engine
 from venturegate.engine.jobs import process_gone
-from venturegate.worker import make_huey, recover_jobs, register_jobs, settle_job, worker_name
+from venturegate.worker import make_huey, recover_jobs, register_jobs, requeue_stale, settle_job, worker_name
 
 
 def _dead_pid() -> int:
@@ -54,6 +55,18 @@ def test_start_up_fails_orphaned_jobs_and_queues_the_queued_again(engine: Engine
     assert engine.job(jobs["alive"]).status == "running"
     assert engine.job(jobs["remote"]).status == "running"  # failed only when its lease runs out
     assert [e.kind for e in engine.events("dead", kind="job.")] == ["job.queued", "job.started", "job.failed"]
+
+
+def test_the_sweep_queues_again_a_job_whose_message_was_lost(engine: Engine) -> None:
+    """An API process killed between writing a job and queueing its message: the minute sweep sends it again."""
+    fresh = engine.create_job(engine.create_venture("fresh", "b2b_smb", actor=LEAD).id, 1, "quick1", actor=LEAD)
+    claimed = engine.create_job(engine.create_venture("claimed", "b2b_smb", actor=LEAD).id, 1, "quick1", actor=LEAD)
+    engine.claim_job(claimed.id, worker=worker_name())
+    sent: list[int] = []
+    now = fresh.created_at
+    assert requeue_stale(engine, sent.append, now=now + timedelta(seconds=59)) == [] and sent == []
+    assert requeue_stale(engine, sent.append, now=now + timedelta(minutes=1)) == [fresh.id]
+    assert sent == [fresh.id]  # the running one is not queued again; a second message of a job is harmless
 
 
 def test_a_job_left_running_by_this_worker_is_failed(engine: Engine) -> None:
