@@ -10,6 +10,7 @@ from rich.table import Table
 from venturegate.cli.context import STATE, emit_json, handled, out
 from venturegate.cli.data import parse_time
 from venturegate.cli.escape import safe
+from venturegate.core.durations import format_time
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 outbox_app = typer.Typer(
@@ -45,7 +46,7 @@ def outbox_list(
             "" if r.venture_id is None else str(r.venture_id),
             r.status,
             str(r.attempts),
-            r.next_attempt_at.isoformat() if r.status == "pending" else "",
+            format_time(r.next_attempt_at) if r.status == "pending" else "",
             safe(r.last_error or ""),
         )
     out.print(table)
@@ -70,7 +71,7 @@ def outbox_deliver(
     for line in report.errors:
         out.print(f"  failed: {safe(line)}")
     if report.next_due:
-        out.print(f"next notification due {report.next_due.isoformat()}")
+        out.print(f"next notification due {format_time(report.next_due)}")
 
 
 @outbox_app.command("retry")

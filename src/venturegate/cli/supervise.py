@@ -10,7 +10,7 @@ from rich.table import Table
 from venturegate.cli.context import STATE, emit_json, handled, out
 from venturegate.cli.data import fired_lines, parse_time
 from venturegate.cli.escape import safe
-from venturegate.core.durations import format_duration
+from venturegate.core.durations import format_duration, format_time
 
 escalation_app = typer.Typer(help="Resolve escalations.", no_args_is_help=True)
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -98,7 +98,7 @@ def tick(
     out.print(f"ran {report.timers} timers; {len(report.expired)} approvals expired; {len(report.stale)} stale metrics")
     fired_lines(report.fired)
     if report.next_due:
-        out.print(f"next timer due {report.next_due.isoformat()}")
+        out.print(f"next timer due {format_time(report.next_due)}")
 
 
 @handled
