@@ -57,6 +57,9 @@ def test_the_one_check() -> None:
     assert sample_error(score, True) == "True is not a number"
     assert sample_error(ValueSpec("percent"), 101) == "101 is outside 0–100 for a percent metric"
     assert sample_error(ValueSpec("count", None, 10), -1) == "-1 is negative; count values are never below 0"
+    assert (
+        sample_error(ValueSpec("percent"), 2904430.5) == "2904430.5 is outside 0–100 for a percent metric"
+    )  # no 2.90443e+06
 
 
 @pytest.mark.parametrize(

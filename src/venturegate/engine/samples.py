@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from venturegate.core.cadence import cadence_seconds, stale_grace
 from venturegate.core.conditions import Sample
 from venturegate.core.durations import format_time, parse_duration
-from venturegate.core.units import unit_error
+from venturegate.core.units import plain, unit_error
 from venturegate.definitions.model import Unit
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import Batch, EngineBase, as_id
@@ -55,9 +55,9 @@ def sample_error(spec: ValueSpec, value: object) -> str:
     if err:
         return err
     if spec.min is not None and value < spec.min:
-        return f"{value:g} is below the metric's range {_range(spec)}"
+        return f"{plain(value)} is below the metric's range {_range(spec)}"
     if spec.max is not None and value > spec.max:
-        return f"{value:g} is above the metric's range {_range(spec)}"
+        return f"{plain(value)} is above the metric's range {_range(spec)}"
     return ""
 
 
@@ -71,8 +71,8 @@ def time_error(at: datetime, now: datetime, max_age: timedelta) -> str:
 
 
 def _range(spec: ValueSpec) -> str:
-    lo = "-∞" if spec.min is None else f"{spec.min:g}"
-    hi = "∞" if spec.max is None else f"{spec.max:g}"
+    lo = "-∞" if spec.min is None else plain(spec.min)
+    hi = "∞" if spec.max is None else plain(spec.max)
     return f"{lo}–{hi}"
 
 
