@@ -61,7 +61,9 @@ def main() -> None:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
         base = [vg, "--db", db]
-        subprocess.run([*base, "venture", "create", "acme", "--segment", "b2b_smb"], env=env, check=True)
+        subprocess.run(
+            [*base, "venture", "create", "acme", "--segment", "b2b_smb"], env=env, check=True, capture_output=True
+        )
         for i in range(5):
             subprocess.run(
                 [*base, "metric", "record", "acme", "idea_quality_score", str(60 + i), "--key", f"k{i}"],
