@@ -173,6 +173,7 @@ OutboxEntry = outbox.OutboxEntry
 Delivery = outbox.DeliveryReport
 Job = jobs.Job
 StoredSample = records.StoredSample
+MetricLevel = records.MetricLevel
 
 
 # -- ventures ------------------------------------------------------------------------------------
@@ -638,19 +639,3 @@ class Crew(_Out):
     name: str
     stage: int
     agents: list[CrewAgent]
-
-
-class MetricLevel(_Out):
-    """A metric of the venture's current stage: the levels the gate, triggers and charts read, and its latest value."""
-
-    metric: str
-    title: str
-    unit: str
-    direction: str
-    target: float | None
-    threshold: float | None
-    alert: float | None
-    source: Literal["default", "segment", "venture"] = Field(description="Where the threshold comes from.")
-    latest: float | None
-    at: datetime | None
-    verdict: Literal["meets threshold", "past threshold", "no threshold", "no data"]

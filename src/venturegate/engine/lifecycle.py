@@ -14,7 +14,17 @@ from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.base import EngineBase, event_record
 from venturegate.engine.exceptions import BadInput, Conflict, GateNotPassed, NotFound
 from venturegate.engine.facts import gate_facts
-from venturegate.engine.records import Event, MetricLevel, SamplePoint, StoredSample, SubstageState, Venture, Visit
+from venturegate.engine.records import (
+    Event,
+    LevelSource,
+    LevelVerdict,
+    MetricLevel,
+    SamplePoint,
+    StoredSample,
+    SubstageState,
+    Venture,
+    Visit,
+)
 from venturegate.store.prepared import Prepared
 from venturegate.store.schema import attestations, events, samples, stage_visits, substage_status, ventures
 from venturegate.store.trigger_states import VentureRow
@@ -189,7 +199,7 @@ class LifecycleOps(EngineBase):
             out = []
             for name, metric in (stage.metrics if stage else {}).items():
                 lv = metric_levels(name, metric, row.segment, overrides)
-                source = "default"
+                source: LevelSource = "default"
                 if level_key(name, "threshold") in overrides:
                     source = "venture"
                 elif metric.levels_for(row.segment).threshold != metric.threshold:
@@ -201,7 +211,7 @@ class LifecycleOps(EngineBase):
                     .limit(1)
                 ).first()
                 value = None if latest is None else float(latest.value)
-                verdict = "no data" if value is None else "no threshold"
+                verdict: LevelVerdict = "no data" if value is None else "no threshold"
                 if value is not None and lv.threshold is not None:
                     ok = value >= lv.threshold if metric.direction == "higher_is_better" else value <= lv.threshold
                     verdict = "meets threshold" if ok else "past threshold"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 
 def _jsonable(value: Any) -> Any:
@@ -191,6 +191,12 @@ class StoredSample(_Record):
     recorded_at: datetime
 
 
+LevelSource = Literal["default", "segment", "venture"]
+"""Where a metric's threshold comes from for a venture."""
+LevelVerdict = Literal["meets threshold", "past threshold", "no threshold", "no data"]
+"""A metric's latest sample against its threshold."""
+
+
 @dataclass(frozen=True)
 class MetricLevel(_Record):
     """A metric of the venture's current stage: its levels as the gate reads them, and its latest sample."""
@@ -202,9 +208,9 @@ class MetricLevel(_Record):
     target: float | None
     threshold: float | None
     alert: float | None
-    source: str
+    source: LevelSource
     """Where the threshold comes from: `default`, `segment` or `venture` (a `level.<metric>.threshold` override)."""
     latest: float | None
     at: datetime | None
-    verdict: str
+    verdict: LevelVerdict
     """`meets threshold`, `past threshold`, `no threshold` or `no data`."""
