@@ -26,9 +26,9 @@ import asyncio
 import json
 import multiprocessing
 import os
+import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -37,11 +37,14 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import create_engine, text
 
 from venturegate.definitions.loader import load_workflow
 from venturegate.engine import SYSTEM, Engine
 from venturegate.notify.delivery import CONCURRENCY
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks._serve import scratch_database
+
 from venturegate.store.database import connect, ensure_schema
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -91,25 +94,6 @@ def fake_slack() -> Iterator[str]:
         proc.terminate()
         proc.join(10)
         ports.close()
-
-
-@contextmanager
-def database(pg: str | None) -> Iterator[str]:
-    """A fresh SQLite file, or a scratch PostgreSQL schema."""
-    if pg is None:
-        with tempfile.TemporaryDirectory() as tmp:
-            yield f"sqlite:///{Path(tmp) / 'bench.db'}"
-        return
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(pg, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{pg}{'&' if '?' in pg else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def _engine(url: str, group_by: str, tmp: Path) -> Engine:
@@ -190,7 +174,7 @@ def run_backend(pg: str | None, url: str, n: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, group_by, groups in (("grouped", "stage", 20), ("ungrouped", "stage", n)):
-            with database(pg) as db_url:
+            with scratch_database(pg) as db_url:
                 eng = _engine(db_url, group_by, Path(tmp))
                 try:
                     rate = write(eng, n, groups)
