@@ -28,15 +28,15 @@ stages:
         max: 1
 notifications:
   channels:
-    slack: {{type: slack, url: "${{NOTIFY_TEST_SLACK}}", timeout: 3s}}
+    slack: {{type: slack, url: "${{NOTIFY_TEST_SLACK}}", timeout: 30s}}
     chair:
       type: email
       to: [chair@studio.test]
       sender: gate@studio.test
       smtp_host: 127.0.0.1
       smtp_port: "${{NOTIFY_TEST_SMTP_PORT}}"
-      timeout: 3s
-    hook: {{type: webhook, url: "${{NOTIFY_TEST_HOOK}}", secret: "${{NOTIFY_TEST_HOOK_SECRET}}", timeout: 3s}}
+      timeout: 30s
+    hook: {{type: webhook, url: "${{NOTIFY_TEST_HOOK}}", secret: "${{NOTIFY_TEST_HOOK_SECRET}}", timeout: 30s}}
   routes:
     - {{severity: [P0], channels: [slack, chair]}}
     - kinds: ["approval.*", escalation.opened, "rollback.*", recursion, alert]
@@ -82,7 +82,11 @@ def endpoints(monkeypatch: pytest.MonkeyPatch) -> Iterator[Endpoints]:
 
 @pytest.fixture
 def workflow_file(tmp_path: Path) -> Path:
-    """The mini workflow plus a recursion trigger and a `notifications` section pointing at the endpoints."""
+    """The mini workflow plus a recursion trigger and a `notifications` section pointing at the endpoints.
+
+    Channel timeouts are 30 s: the loopback endpoints answer at once, but on a loaded machine a 3 s budget could
+    run out after an endpoint had taken a message, leaving it pending for a retry.
+    """
     path = tmp_path / "notify.yaml"
     path.write_text(WORKFLOW.format(mini=MINI), encoding="utf-8")
     return path

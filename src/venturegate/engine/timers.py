@@ -62,14 +62,20 @@ class TimerOps(TriggerOps):
                 t = conn.execute(select(timers).where(timers.c.id == timer_id, timers.c.done_at.is_(None))).first()
                 if t is None:
                     continue  # another worker took it
-                # The claim re-checks `done_at` under the row lock: on PostgreSQL a worker that read the timer
-                # before another committed its claim would otherwise run it a second time.
+                # Lock the venture first, as every other writer of its trigger states does (venture, then
+                # timers): judging from states read without it, a timer and a sample batch of the same venture
+                # both fired one trigger episode, the later write keeping one count for two `trigger.fired`.
+                row = self._row(conn, int(t.venture_id), lock=True)
+                # The claim re-checks `done_at` and `due_at` under the row lock: on PostgreSQL a worker that read
+                # the timer before another committed its claim (or moved it later) would otherwise run it now.
                 claimed = conn.execute(
-                    update(timers).where(timers.c.id == t.id, timers.c.done_at.is_(None)).values(done_at=now)
+                    update(timers)
+                    .where(timers.c.id == t.id, timers.c.done_at.is_(None), timers.c.due_at <= now)
+                    .values(done_at=now)
                 ).rowcount
                 if claimed != 1:
                     continue
-                self._run_timer(conn, t, now, report)
+                self._run_timer(conn, t, row, now, report)
                 report.timers += 1
         with self.tx() as conn:
             report.next_due = conn.execute(
@@ -77,8 +83,8 @@ class TimerOps(TriggerOps):
             ).scalar()
         return report
 
-    def _run_timer(self, conn: Connection, t: Row[Any], now: datetime, report: TickReport) -> None:
-        row = self._row(conn, int(t.venture_id))
+    def _run_timer(self, conn: Connection, t: Row[Any], row: VentureRow, now: datetime, report: TickReport) -> None:
+        """Run a claimed timer of the venture `row` (locked on PostgreSQL)."""
         if t.kind == "trigger":
             if row.status == "active":
                 report.fired += self._evaluate_triggers(conn, row, now, None, only=t.ref)
