@@ -99,6 +99,10 @@ def render_fields() -> str:
     """Markdown tables, one per model, of every field with its YAML name, type, default and meaning."""
     lines = [BEGIN, ""]
     for model in MODELS:
+        # The models resolve their forward references on first validation (no rebuild at import, for CLI speed);
+        # the reference needs them resolved whether or not anything was validated yet in this process.
+        model.model_rebuild()
+    for model in MODELS:
         lines += [f"### {model.__name__}", "", (model.__doc__ or "").strip().split("\n")[0], ""]
         lines += ["| field | type | default | meaning |", "|---|---|---|---|"]
         for name, info in model.model_fields.items():
