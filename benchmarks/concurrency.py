@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import math
 import multiprocessing as mp
 import os
 import sys
@@ -44,7 +43,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -54,47 +53,31 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from venturegate.definitions.loader import load_workflow
-from venturegate.engine import Actor, Engine, SampleIn
+from venturegate.engine import Engine, SampleIn
 from venturegate.store.database import connect, ensure_schema
 
-HERE = Path(__file__).resolve().parent
-WORKFLOW = HERE / "detection.yaml"
-BPMN = HERE / "gate_loop.bpmn"
-METRIC = "quality"
-STAGE = 1
-HIGH, DIP = 95.0, 50.0
-PROCESS = (DIP, HIGH, DIP, HIGH, DIP, HIGH, DIP)
-"""As in detection.py: four dips with recoveries between → three recursions, then an escalation."""
-SPIFF_PROCESS = (DIP, DIP, DIP, DIP)
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-AGENT = Actor("bench", "agent", "agent")
-SEGMENTS = ("b2b_enterprise", "b2b_smb", "b2c_mass", "b2c_premium")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# The workload is detection.py's gate-and-loop process, run by N clients at once.
+from benchmarks.detection import (
+    AGENT,
+    BPMN,
+    DIP,
+    HIGH,
+    METRIC,
+    PROCESS,
+    SEGMENTS,
+    SPIFF_PROCESS,
+    STAGE,
+    T0,
+    WORKFLOW,
+    Clock,
+    percentile,
+)
+
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 GOAL_P99_MS, GOAL_RATIO, GOAL_PROCESSES_AT_8 = 10.0, 5.0, 1000.0
 SPIFF_TABLE = "spiff_workflow"
 DBID = "(SELECT oid FROM pg_database WHERE datname = current_database())"
-
-
-class Clock:
-    """A client's engine clock: synthetic and strictly increasing, so "latest sample" is never a tie."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self) -> datetime:
-        self.now += timedelta(milliseconds=1)
-        return self.now
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (0 for no values)."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 def _ms(values: list[float], p: float) -> float:

@@ -76,8 +76,8 @@ GOAL_INGEST, GOAL_P99_MS, GOAL_RATIO = 20_000, 50.0, 5.0
 class Clock:
     """The engine's clock: synthetic, strictly increasing, so that "latest sample" is never a tie."""
 
-    def __init__(self) -> None:
-        self.now = T0
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
 
     def __call__(self) -> datetime:
         return self.now
@@ -88,7 +88,9 @@ class Clock:
 
 
 def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile."""
+    """Nearest-rank percentile (0 for no values)."""
+    if not values:
+        return 0.0
     ordered = sorted(values)
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
