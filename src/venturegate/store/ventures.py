@@ -52,3 +52,12 @@ def venture_counts(conn: Connection) -> dict[tuple[int, str], int]:
     for stage, status, n in conn.execute(query):
         out[(stage, status)] = n
     return out
+
+
+def ids_by_name(conn: Connection, names: Collection[str]) -> dict[str, int]:
+    """The ids of the ventures with these names (unknown names are left out)."""
+    query = select(ventures.c.name, ventures.c.id).where(ventures.c.name.in_(set(names)))
+    out: dict[str, int] = {}
+    for name, vid in conn.execute(query):
+        out[name] = vid
+    return out
