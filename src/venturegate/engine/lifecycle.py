@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert
-
 from venturegate.core.gates import GateName, GateResult, evaluate_checks
 from venturegate.core.settings import level_key, metric_levels
 from venturegate.definitions.model import SEGMENTS, AttestCheck
@@ -28,26 +26,7 @@ from venturegate.engine.records import (
 from venturegate.store import samples as sample_store
 from venturegate.store import visits as visit_store
 from venturegate.store.events import events_after
-from venturegate.store.prepared import Prepared
-from venturegate.store.schema import ventures
-from venturegate.store.trigger_states import VentureRow
-from venturegate.store.ventures import venture_counts, venture_rows
-
-_INSERT_VENTURE = Prepared(
-    insert(ventures)
-    .values(
-        name=bindparam("name"),
-        segment=bindparam("segment"),
-        workflow_digest=bindparam("digest"),
-        stage=bindparam("stage"),
-        status="active",
-        revision=1,  # what entering the start stage would set (see `_enter(created=True)`)
-        created_at=bindparam("now"),
-        updated_at=bindparam("now"),
-    )
-    .returning(*ventures.c),
-    VentureRow,
-)
+from venturegate.store.ventures import insert_venture, venture_counts, venture_rows
 
 
 class LifecycleOps(EngineBase):
@@ -83,18 +62,13 @@ class LifecycleOps(EngineBase):
                     hint="pick another name; `venturegate venture show NAME` shows the existing one",
                 )
             self._pin_current(conn, now)
-            row = _INSERT_VENTURE.one(
-                conn,
-                {"name": name, "segment": segment, "digest": self.workflow.digest, "stage": stage, "now": now},
-            )
-            vid = row.id
+            row = insert_venture(conn, name, segment, self.workflow.digest, stage, now)
             self._event(
                 conn,
-                vid,
+                row,
                 "venture.created",
                 actor,
                 now,
-                stage=stage,
                 data={
                     "segment": segment,
                     "workflow": self.workflow.version,

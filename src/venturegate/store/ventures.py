@@ -3,11 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 
+from venturegate.store.prepared import Prepared
 from venturegate.store.schema import ventures
 from venturegate.store.trigger_states import VentureRow
+
+_INSERT = Prepared(
+    insert(ventures)
+    .values(
+        name=bindparam("name"),
+        segment=bindparam("segment"),
+        workflow_digest=bindparam("digest"),
+        stage=bindparam("stage"),
+        status="active",
+        revision=1,  # what entering the start stage sets (see `EngineBase._enter(created=True)`)
+        created_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+    .returning(*ventures.c),
+    VentureRow,
+)
+
+
+def insert_venture(conn: Connection, name: str, segment: str, digest: str, stage: int, now: datetime) -> VentureRow:
+    """Insert an active venture at `stage`, pinned to the workflow version `digest`; returns its row."""
+    row: VentureRow = _INSERT.one(
+        conn, {"name": name, "segment": segment, "digest": digest, "stage": stage, "now": now}
+    )
+    return row
 
 
 def venture_rows(
