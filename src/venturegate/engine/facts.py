@@ -17,6 +17,7 @@ from venturegate.core.settings import effective_config, metric_levels, retention
 from venturegate.definitions.model import ConditionCheck, LevelKind, ParamValue, Stage, Workflow
 from venturegate.store import facts as store
 from venturegate.store.windows import (
+    PointRow,
     SamplePoint,
     WindowReads,
     aggregate_of,
@@ -49,7 +50,7 @@ class StoreData:
 
     def latest(self, metric: str) -> Sample | None:
         """Newest sample at or before now."""
-        row: Sample | SamplePoint | None = self.known_latest.get(metric)
+        row: Sample | SamplePoint | PointRow | None = self.known_latest.get(metric)
         if row is None:
             vid, shared = self.venture_id, self.shared
             row = (
