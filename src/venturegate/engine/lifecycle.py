@@ -138,8 +138,9 @@ class LifecycleOps(EngineBase):
         if limit < 1:
             raise BadInput("limit must be at least 1", where="limit")
         with self.tx() as conn:
+            vid = self._row(conn, ref).id
             after = None if since is None else self.when(since)
-            rows = sample_store.sample_rows(conn, self._row(conn, ref).id, metric, after, key, limit)
+            rows = sample_store.sample_rows(conn, vid, metric, after, key, limit)
         return [StoredSample(r.id, r.metric, r.value, r.at, r.sample_key, r.actor, r.recorded_at) for r in rows]
 
     def levels(self, ref: str | int) -> list[MetricLevel]:
