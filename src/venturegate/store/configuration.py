@@ -75,9 +75,16 @@ def insert_auto_snapshot(
     """Take a system snapshot (`pre-stage-N`)."""
     _INSERT_AUTO_SNAPSHOT.run(
         conn,
-        {"vid": venture_id, "name": name, "version": version, "stage": stage, "actor": actor, "reason": reason,
-         "now": now},
-    )  # fmt: skip
+        {
+            "vid": venture_id,
+            "name": name,
+            "version": version,
+            "stage": stage,
+            "actor": actor,
+            "reason": reason,
+            "now": now,
+        },
+    )
 
 
 def changes_up_to(conn: Connection, venture_id: int, version: int) -> Iterator[KeyChange]:
