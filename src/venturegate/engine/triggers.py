@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from venturegate.core.conditions import Explanation, Sample, evaluate, references
@@ -22,6 +22,7 @@ from venturegate.engine.base import Batch, as_id
 from venturegate.engine.exceptions import BadInput, Conflict, NotFound
 from venturegate.engine.progression import ProgressionOps
 from venturegate.engine.records import Fired, RaisedTrigger
+from venturegate.store.approvals import ApprovalRow
 from venturegate.store.prepared import Prepared, RawJSON
 from venturegate.store.schema import (
     approvals,
@@ -563,7 +564,7 @@ class TriggerOps(ProgressionOps):
                     return
 
     def _after_decision(
-        self, conn: Connection, approval: Row[Any], approved: bool, actor: Actor, now: datetime
+        self, conn: Connection, approval: ApprovalRow, approved: bool, actor: Actor, now: datetime
     ) -> None:
         payload = approval.payload or {}
         trig_id = payload.get("trigger")
