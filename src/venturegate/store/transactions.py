@@ -22,13 +22,16 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, StatementError
 
 from venturegate.store.collisions import TRANSIENT, collision, describe
 from venturegate.store.database import begin_immediate
+
+if TYPE_CHECKING:
+    from venturegate.engine.exceptions import StoreUnavailable
 
 log = logging.getLogger("venturegate.store")
 R = TypeVar("R")
@@ -64,17 +67,37 @@ def sqlite_end(driver: sqlite3.Connection, commit: bool) -> None:
 
 
 class Attempt:
-    """One run of an operation under `retry_lost`: how many transactions committed during it."""
+    """One run of an operation (a command, a request): how many transactions committed during it, and whether it
+    is already the run again after a lost connection (see `retryable`)."""
 
-    __slots__ = ("commits",)
+    __slots__ = ("again", "commits")
 
-    def __init__(self) -> None:
+    def __init__(self, again: bool = False) -> None:
         self.commits = 0
+        self.again = again
 
 
 _ATTEMPT: ContextVar[Attempt | None] = ContextVar("venturegate_attempt", default=None)
 """The attempt the current context runs in (a context variable: an API request's sync route runs in a worker
 thread with a copy of the request's context, which still points at the same `Attempt`)."""
+
+
+@contextmanager
+def attempt(again: bool = False) -> Iterator[Attempt]:
+    """Count the transactions that commit in this block (this context and the threads it hands work to)."""
+    current = Attempt(again)
+    token = _ATTEMPT.set(current)
+    try:
+        yield current
+    finally:
+        _ATTEMPT.reset(token)
+
+
+def retryable(exc: StoreUnavailable) -> bool:
+    """Whether the operation that raised `exc` may run once more: its connection was lost before the commit, no
+    transaction of it had committed (so it is as if it never ran), and it is not already the second run."""
+    current = _ATTEMPT.get()
+    return exc.committed is False and current is not None and not current.commits and not current.again
 
 
 class _Held(threading.local):
@@ -222,21 +245,16 @@ def _translated(
 
 
 def retry_lost(call: Callable[[], R]) -> R:
-    """`call()`, run once more when it raised `StoreUnavailable` for a transaction that never committed and none
-    of its transactions had committed before (it is then as if it never ran). A commit whose outcome is unknown
-    is never retried."""
+    """`call()`, run once more when it raised `StoreUnavailable` and `retryable` says that is safe. A commit whose
+    outcome is unknown is never retried."""
     from venturegate.engine.exceptions import StoreUnavailable
 
-    attempt = Attempt()
-    token = _ATTEMPT.set(attempt)
-    try:
+    with attempt():
         try:
             return call()
         except StoreUnavailable as exc:
-            if exc.committed is not False or attempt.commits:
+            if not retryable(exc):
                 raise
             log.warning("%s: running the operation again", exc)
-        attempt.commits = 0
+    with attempt(again=True):
         return call()
-    finally:
-        _ATTEMPT.reset(token)
