@@ -211,11 +211,21 @@ def _head_from_files() -> str | None:
 
 
 def _stored_revision(engine: Engine) -> str | None:
-    """The revision in `alembic_version`, read with one query (None when the table is missing or empty)."""
+    """The revision in `alembic_version`, read with one query (None when the table is missing or empty).
+
+    On SQLite the query runs on the driver outside a transaction: SQLAlchemy's begin takes the write lock
+    (`BEGIN IMMEDIATE`), and opening the store must not wait for (or fail on) a writer that holds it.
+    """
+    query = "SELECT version_num FROM alembic_version"
     try:
         with engine.connect() as conn:
-            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except DBAPIError:
+            if engine.dialect.name == "sqlite":
+                driver = conn.connection.dbapi_connection
+                assert driver is not None
+                row = driver.execute(query).fetchone()
+                return None if row is None else str(row[0])
+            return conn.execute(text(query)).scalar()
+    except (DBAPIError, sqlite3.Error):
         return None
 
 
