@@ -185,9 +185,9 @@ class Transactions:
 
 
 def _count_commit() -> None:
-    attempt = _ATTEMPT.get()
-    if attempt is not None:
-        attempt.commits += 1
+    current = _ATTEMPT.get()
+    if current is not None:
+        current.commits += 1
 
 
 def _rollback(conn: Connection) -> None:
