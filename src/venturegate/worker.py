@@ -2,6 +2,9 @@
 
 The queue holds no truth: timers live in the database and `Engine.tick` runs whatever is due. The
 worker wakes at the next due timer, and a once-a-minute sweep catches any wake-up that was lost.
+A collision with another writer (`Collision`) or a lost database connection (`StoreUnavailable`) is logged as
+one line and the wake-up runs again after `RETRY_AFTER`: each timer and notification is claimed in its own
+transaction, so running the loop again does only what is still due.
 """
 
 from __future__ import annotations
@@ -16,12 +19,21 @@ from typing import Any
 
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 
-from venturegate.engine import Engine
+from venturegate.engine import Collision, Engine, StoreUnavailable
 from venturegate.engine.jobs import worker_id
 from venturegate.store.database import DEFAULT_DIR
 
 log = logging.getLogger("venturegate.worker")
 MAX_SLEEP = timedelta(seconds=60)
+RETRY_AFTER = timedelta(seconds=1)
+"""How soon a wake-up held back by a collision or a lost connection runs again."""
+HELD_BACK = (Collision, StoreUnavailable)
+"""The errors that hold a pass of the loop back without being a bug: logged as one line, then retried."""
+
+
+def held_back(what: str, exc: Exception, again: str) -> None:
+    """Log, as one line without a traceback, that `what` was held back by `exc` and when it runs `again`."""
+    log.warning("%s held back: %s; %s", what, exc, again)
 
 
 def queue_url() -> str:
@@ -57,6 +69,13 @@ def register(huey: Huey, engine_factory: Any) -> Any:
 
     @huey.task(name="venturegate.wake")  # type: ignore[untyped-decorator]
     def wake() -> None:
+        try:
+            run()
+        except HELD_BACK as exc:
+            held_back("wake-up", exc, f"again in {RETRY_AFTER.total_seconds():g} s")
+            wake.schedule(delay=RETRY_AFTER.total_seconds())
+
+    def run() -> None:
         report = engine().tick()
         if report.timers:
             log.info("ran %d timers, %d triggers fired", report.timers, len(report.fired))
@@ -74,12 +93,19 @@ def register(huey: Huey, engine_factory: Any) -> Any:
 
     @huey.periodic_task(crontab(minute="*"), name="venturegate.sweep")  # type: ignore[untyped-decorator]
     def sweep() -> None:
-        engine().tick()
-        deliver()
+        try:
+            engine().tick()
+            deliver()
+        except HELD_BACK as exc:
+            held_back("sweep", exc, "again in a minute")
 
     @huey.periodic_task(crontab(minute="17"), name="venturegate.retention")  # type: ignore[untyped-decorator]
     def retention() -> None:
-        removed = engine().apply_retention()
+        try:
+            removed = engine().apply_retention()
+        except HELD_BACK as exc:
+            held_back("retention", exc, "again in an hour")
+            return
         if removed.total:
             log.info("retention: removed %d samples of %d ventures", removed.total, len(removed.removed))
 
@@ -115,6 +141,12 @@ def register_jobs(huey: Huey, engine_factory: Any) -> Any:
 
     @huey.periodic_task(crontab(minute="*"), name="venturegate.sweep_jobs")  # type: ignore[untyped-decorator]
     def sweep_jobs() -> None:
+        try:
+            sweep_jobs_once()
+        except HELD_BACK as exc:
+            held_back("job sweep", exc, "again in a minute")
+
+    def sweep_jobs_once() -> None:
         me = worker_name()
         for job in engine().sweep_jobs():
             log.warning("job %s failed: %s", job.id, job.error)
@@ -201,6 +233,7 @@ def run_worker(db_url: str | None, workers: int = 1, workflow: str | None = None
     """Run the consumer until interrupted (`venturegate worker`); `workflow` as `--workflow` names it."""
     from huey.consumer import Consumer
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     huey = make_huey()
     engines: list[Engine] = []
 
@@ -211,7 +244,9 @@ def run_worker(db_url: str | None, workers: int = 1, workflow: str | None = None
 
     wake = register(huey, engine)
     run_job = register_jobs(huey, engine)
-    recover_jobs(engine(), run_job)
+    try:
+        recover_jobs(engine(), run_job)
+    except HELD_BACK as exc:
+        held_back("job recovery at start", exc, "the minute job sweep catches up")
     wake()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     Consumer(huey, workers=workers, periodic=True, check_worker_health=True).run()

@@ -40,7 +40,7 @@ def _stored(eng: Engine, v: int) -> list[float]:
     return [s.value for s in eng.samples(v, "quality", since=T0 - timedelta(days=1), until=T0 + timedelta(days=1))]
 
 
-def _impatient(db_url: str) -> str:
+def impatient(db_url: str) -> str:
     """The URL with a short wait for locks (PostgreSQL: `lock_timeout`; SQLite's comes from the environment)."""
     if db_url.startswith("postgresql"):
         return f"{db_url}%20-clock_timeout%3D200" if "options=" in db_url else f"{db_url}?options=-clock_timeout%3D200"
@@ -48,7 +48,7 @@ def _impatient(db_url: str) -> str:
 
 
 @contextmanager
-def _held(db_url: str, venture_id: int) -> Iterator[None]:
+def held(db_url: str, venture_id: int) -> Iterator[None]:
     """Another connection holds the venture until the block ends."""
     if db_url.startswith("sqlite"):
         other = sqlite3.connect(db_url.split("///", 1)[1], isolation_level=None)
@@ -73,7 +73,7 @@ def setup(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     monkeypatch.setenv(BUSY_TIMEOUT_ENV, "0.2")
     path = tmp_path / "collide.yaml"
     path.write_text(WORKFLOW, encoding="utf-8")
-    url = _impatient(db_url)
+    url = impatient(db_url)
     db = connect(url)
     ensure_schema(db)
     eng = Engine(db, load_workflow(path), clock=lambda: T0)
@@ -84,7 +84,7 @@ def setup(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
 
 def test_the_engine_raises_a_collision_and_changes_nothing(setup: tuple[Engine, str, int], db_url: str) -> None:
     eng, _, v = setup
-    with _held(db_url, v), pytest.raises(Collision) as caught:
+    with held(db_url, v), pytest.raises(Collision) as caught:
         eng.record_sample(v, "quality", 40, actor=AGENT, now=T0)
     assert isinstance(caught.value, Conflict) and "nothing was changed" in str(caught.value)
     assert caught.value.kind == ("lock_timeout" if db_url.startswith("postgresql") else "busy")
@@ -100,7 +100,7 @@ def test_the_api_answers_409(setup: tuple[Engine, str, int], db_url: str) -> Non
     secret = eng.create_token("writer", "agent", actor=CHAIR)[1]
     with TestClient(create_app(eng)) as client:
         client.headers["Authorization"] = f"Bearer {secret}"
-        with _held(db_url, v):
+        with held(db_url, v):
             r = client.post("/api/metrics", json={"venture": str(v), "metric": "quality", "value": 40})
         assert r.status_code == 409, r.text
         assert "nothing was changed" in r.json()["detail"]
@@ -114,7 +114,7 @@ def test_the_cli_says_the_same_and_exits_1(
     eng, url, v = setup
     monkeypatch.chdir(tmp_path)
     args = ["--db", url, "--workflow", str(tmp_path / "collide.yaml"), "metric", "record", str(v), "quality", "40"]
-    with _held(db_url, v):
+    with held(db_url, v):
         got = CliRunner().invoke(cli, args)
     assert got.exit_code == Conflict.exit_code, got.output
     assert "nothing was changed" in got.output

@@ -21,6 +21,7 @@ from venturegate import __version__
 from venturegate.api import problems
 from venturegate.api.deps import route_permission
 from venturegate.api.limits import Limits, LimitsMiddleware
+from venturegate.api.retries import RetryLostMiddleware
 from venturegate.api.routes import ROUTERS, jobs
 from venturegate.api.schemas import JSON_MARK, JSON_SCHEMA
 from venturegate.core.permissions import roles_with
@@ -28,7 +29,7 @@ from venturegate.engine import Engine
 
 OPTIONAL_MODULES = ("venturegate.web", "venturegate.observability")
 """Packages other parts of venturegate add to the server when present."""
-_ERRORS = (401, 403, 404, 409, 422)
+_ERRORS = (401, 403, 404, 409, 422, 503)
 _BODY_ERRORS = (413,)
 """Answered by `LimitsMiddleware` to any operation with a request body."""
 
@@ -77,6 +78,7 @@ def create_app(
     app.state.queue_url = queue_url  # where started crew jobs are queued (None: as `venturegate worker`)
     if consumer is not None:
         app.add_middleware(NudgeMiddleware, worker=consumer)
+    app.add_middleware(RetryLostMiddleware)  # inside the limits: it replays a body they have bounded
     app.add_middleware(LimitsMiddleware, limits=limits)
     problems.install(app)
     include_routers(app)

@@ -7,8 +7,10 @@
 | `NotFound` | 404 |
 | `Conflict` (wrong state, a concurrent change won), a database deadlock or serialization failure | 409 |
 | `GateNotPassed` (a gate blocks the operation; `gate` explains it) | 409 |
+| `StoreUnavailable`: the database connection was lost (or the database could not be reached) | 503 with `Retry-After` |
 | no or an unknown token | 401 with `WWW-Authenticate: Bearer` |
 
+A request whose connection was lost before anything of it committed is first run once more (`api.retries`).
 Anything else is a bug: it is logged with its traceback and answered with a 500 problem.
 """
 
@@ -24,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from venturegate.api.retries import RETRY
 from venturegate.api.schemas import UNION_TAGS
 from venturegate.engine.exceptions import (
     ArtifactInvalid,
@@ -33,7 +36,9 @@ from venturegate.engine.exceptions import (
     Forbidden,
     GateNotPassed,
     NotFound,
+    StoreUnavailable,
 )
+from venturegate.store.transactions import RETRY_AFTER_SECONDS, retryable
 
 log = logging.getLogger("venturegate.api")
 MEDIA_TYPE = "application/problem+json"
@@ -77,6 +82,7 @@ TITLES = {
     413: "Request too large",
     422: "Invalid input",
     500: "Internal server error",
+    503: "Service unavailable",
 }
 SLUGS = {
     400: "bad-request",
@@ -88,6 +94,7 @@ SLUGS = {
     413: "too-large",
     422: "invalid-input",
     500: "server-error",
+    503: "unavailable",
 }
 
 
@@ -161,6 +168,15 @@ async def _conflict(request: Request, exc: Exception) -> ProblemResponse:
     return problem(409, str(exc))
 
 
+async def _unavailable(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, StoreUnavailable)
+    if retryable(exc):
+        request.scope[RETRY] = True  # `RetryLostMiddleware` drops this answer and runs the request again
+    log.warning("%s %s: %s", request.method, request.url.path, exc)
+    slug = "unavailable" if exc.committed is False else "outcome-unknown"
+    return problem(503, str(exc), slug=slug, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 async def _gate(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, GateNotPassed)
     r = exc.result
@@ -203,6 +219,14 @@ engine's `Collision`): the transaction was rolled back; a retry succeeds."""
 
 async def _database(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, OperationalError)
+    if exc.connection_invalidated:  # outside an engine transaction (inside one it is `StoreUnavailable`)
+        log.warning("%s %s: the database connection was lost", request.method, request.url.path)
+        return problem(
+            503,
+            "the database connection was lost; retry",
+            slug="unavailable",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     code = getattr(exc.orig, "sqlstate", None)
     if code in _TRANSIENT or "database is locked" in str(exc.orig):
         log.warning("concurrent requests collided on %s %s: %s", request.method, request.url.path, code or exc.orig)
@@ -231,6 +255,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(BadInput, _bad_input)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(Conflict, _conflict)
+    app.add_exception_handler(StoreUnavailable, _unavailable)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(OperationalError, _database)

@@ -142,14 +142,17 @@ def _first_line(exc: BaseException) -> str:
 def handled(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn errors into one line on stderr (JSON with `--json`) and the documented exit code (never a traceback).
 
-    Exit codes: 0 done, 1 refused or failed, 2 usage (Click), 3 a gate did not pass.
+    Exit codes: 0 done, 1 refused or failed, 2 usage (Click), 3 a gate did not pass. A command whose database
+    connection was lost before anything of it committed runs once more (`store.transactions.retry_lost`).
     """
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from venturegate.store.transactions import retry_lost
+
         STATE.as_json = bool(kwargs.get("as_json"))
         try:
-            return fn(*args, **kwargs)
+            return retry_lost(lambda: fn(*args, **kwargs))
         except GateNotPassed as exc:
             from venturegate.cli.render import gate_result
 

@@ -15,6 +15,7 @@ from venturegate.engine.exceptions import (
     Forbidden,
     GateNotPassed,
     NotFound,
+    StoreUnavailable,
     VenturegateError,
 )
 from venturegate.engine.jobs import Job, JobOps
@@ -63,6 +64,7 @@ __all__ = [
     "NotFound",
     "SampleIn",
     "StageStats",
+    "StoreUnavailable",
     "TickReport",
     "VenturegateError",
 ]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import EllipsisType
@@ -21,12 +20,11 @@ from venturegate.core.settings import Setting, effective_config
 from venturegate.definitions.loader import LoadedWorkflow, load_workflow, workflow_from_document
 from venturegate.definitions.model import ParamValue, Stage, Trigger, Workflow
 from venturegate.engine.actors import SYSTEM, Actor
-from venturegate.engine.exceptions import BadInput, Collision, Conflict, NotFound
+from venturegate.engine.exceptions import BadInput, Conflict, NotFound
 from venturegate.engine.facts import StoreData, gate_facts
 from venturegate.engine.records import Event, Fired, Venture
 from venturegate.store.approvals import ApprovalRow
-from venturegate.store.collisions import TRANSIENT, collision, describe
-from venturegate.store.database import connect, ensure_schema, sqlite_begin, sqlite_end
+from venturegate.store.database import connect, ensure_schema
 from venturegate.store.events import EventRow, insert_event, latest_events
 from venturegate.store.prepared import Prepared, RawJSON, Record
 from venturegate.store.schema import (
@@ -36,6 +34,7 @@ from venturegate.store.schema import (
     ventures,
     workflow_versions,
 )
+from venturegate.store.transactions import Transactions
 from venturegate.store.trigger_states import StateWrites, TriggerStates, VentureRow
 from venturegate.store.windows import WindowReads
 
@@ -136,13 +135,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class _Held(threading.local):
-    """Per thread on SQLite: the held connection and whether `tx` has a transaction open on it."""
-
-    conn: Connection | None = None
-    open = False
-
-
 class EngineBase:
     """Connection, workflow pinning, locking and event helpers shared by every operation."""
 
@@ -152,7 +144,7 @@ class EngineBase:
         self.clock = clock
         self._pinned: dict[str, LoadedWorkflow] = {workflow.digest: workflow}
         self._stored: set[str] = set()  # digests known to be in workflow_versions
-        self._local = _Held()  # SQLite: each thread's held connection (see `tx`)
+        self._transactions = Transactions(db, self._transaction_ended)
         # Per pinned version (immutable by digest): (digest, metric, stage) → unit, (digest, metric) → stale limit.
         self._units: dict[tuple[str, str, int], Any] = {}
         self._stale_limits: dict[tuple[str, str], timedelta | None] = {}
@@ -184,70 +176,13 @@ class EngineBase:
         return self
 
     # -- plumbing ----------------------------------------------------------------------------
-    @contextmanager
-    def tx(self) -> Iterator[Connection]:
-        """One transaction; everything in it commits together or not at all.
+    def tx(self) -> AbstractContextManager[Connection]:
+        """One transaction; everything in it commits together or not at all (`store.transactions`).
 
-        A collision with another transaction (see `store.collisions`) is raised as `Collision`, with nothing
-        changed, whichever process (CLI, API, worker) runs it.
+        A collision with another transaction is raised as `Collision`, a lost connection as `StoreUnavailable`,
+        whichever process (CLI, API, worker) runs it.
         """
-        try:
-            with self._transaction() as conn:
-                yield conn
-        except Exception as exc:
-            kind = collision(exc)
-            if kind is None:
-                raise
-            raise Collision(describe(kind, exc), kind, kind in TRANSIENT) from exc
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        """`tx` without the translation of collisions.
-
-        On SQLite each thread keeps its connection between transactions (a pool checkout and return cost three
-        times as much as the transaction itself) and runs `BEGIN IMMEDIATE` and `COMMIT` on the driver: most
-        transactions execute only `Prepared` statements, and SQLAlchemy's transaction object cost twice the
-        driver's own begin and commit. A Core statement in the body makes SQLAlchemy join the open transaction
-        (see `store.database`); it then commits or rolls back through SQLAlchemy, with its events. See
-        docs/decisions.md.
-        """
-        if self.db.dialect.name != "sqlite":
-            with self.db.begin() as conn:
-                try:
-                    yield conn
-                finally:
-                    self._transaction_ended(conn)
-            return
-        local = self._local
-        held: Connection | None = getattr(local, "conn", None)
-        if held is not None and (local.open or held.in_transaction()):  # a nested call gets its own connection
-            with self.db.begin() as conn:
-                try:
-                    yield conn
-                finally:
-                    self._transaction_ended(conn)
-            return
-        if held is None or held.closed or held.invalidated:
-            held = local.conn = self.db.connect()
-        driver = held.connection.dbapi_connection
-        sqlite_begin(driver)  # type: ignore[arg-type]
-        local.open = True
-        try:
-            yield held
-        except BaseException:
-            local.open = False
-            self._transaction_ended(held)
-            if held.in_transaction():
-                held.rollback()
-            else:
-                sqlite_end(driver, commit=False)  # type: ignore[arg-type]
-            raise
-        local.open = False
-        self._transaction_ended(held)
-        if held.in_transaction():
-            held.commit()
-        else:
-            sqlite_end(driver, commit=True)  # type: ignore[arg-type]
+        return self._transactions.begin()
 
     def _transaction_ended(self, conn: Connection) -> None:
         """Hook: the transaction `tx` opened on `conn` is about to commit or roll back (on every backend and path:

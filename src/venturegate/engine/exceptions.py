@@ -55,6 +55,19 @@ class Collision(Conflict):
         super().__init__(message)
 
 
+class StoreUnavailable(VenturegateError):
+    """The connection to the database was lost (the server ended it, a network cut, a failover) or the database
+    could not be reached. `committed`: False when nothing was changed (a retry is safe), None when the commit was
+    in flight and its outcome is unknown (check before retrying)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, committed: bool | None) -> None:
+        self.message = message
+        self.committed = committed
+        super().__init__(message)
+
+
 class GateNotPassed(VenturegateError):
     """A gate did not pass; `result` explains each check."""
 

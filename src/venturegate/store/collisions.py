@@ -1,10 +1,10 @@
 """Which driver errors are collisions with another transaction, for the engine to report as its own error.
 
 A collision leaves nothing changed: the database rolled the transaction back (PostgreSQL: a lock wait that ran
-out, a deadlock, a serialization failure; SQLite: the write lock stayed taken for the whole busy timeout). The
-engine turns each into its `Collision` error (a `Conflict`), so the CLI, the API and the worker report the same
-thing; a deadlock or a serialization failure is transient (a retry right away usually succeeds), a lock wait
-that ran out already waited its budget.
+out, a deadlock, a serialization failure; SQLite: the write lock stayed taken for the whole busy timeout).
+`store.transactions` turns each into the engine's `Collision` error (a `Conflict`), so the CLI, the API and the
+worker report the same thing; a deadlock or a serialization failure is transient (a retry right away usually
+succeeds), a lock wait that ran out already waited its budget.
 """
 
 from __future__ import annotations

@@ -17,13 +17,11 @@ import random
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -138,7 +136,7 @@ def _sqlite_setup(engine: Engine, busy_timeout: float) -> None:
         # Writers queue on the database lock up front instead of failing on upgrade from a read lock.
         # The dialect's own begin hook on this engine's dialect instance rather than a "begin" event listener:
         # it runs once per transaction and the event dispatch cost about as much as the statement.
-        # A driver transaction already open is one `sqlite_begin` started: SQLAlchemy's joins it.
+        # A driver transaction already open is one `store.transactions` began: SQLAlchemy's joins it.
         driver = connection.driver_connection
         if not driver.in_transaction:
             begin_immediate(driver)
@@ -160,32 +158,6 @@ def connect(url: str | None = None) -> Engine:
         _sqlite_setup(engine, busy_timeout_from_env())
         return engine
     return create_engine(url, pool_pre_ping=True)
-
-
-def _driver_error(statement: str, exc: sqlite3.Error) -> StatementError:
-    """The driver's error as SQLAlchemy would raise it (callers catch `sqlalchemy.exc.OperationalError`)."""
-    return DBAPIError.instance(statement, None, exc, sqlite3.Error)
-
-
-def sqlite_begin(driver: sqlite3.Connection) -> None:
-    """`BEGIN IMMEDIATE` on SQLite's driver connection (`begin_immediate`), errors raised as SQLAlchemy's."""
-    try:
-        begin_immediate(driver)
-    except sqlite3.Error as exc:
-        raise _driver_error("BEGIN IMMEDIATE", exc) from exc
-
-
-def sqlite_end(driver: sqlite3.Connection, commit: bool) -> None:
-    """Commit (or roll back) what `sqlite_begin` started; a failed commit rolls back before it raises."""
-    try:
-        if commit:
-            driver.commit()
-            return
-        driver.rollback()
-    except sqlite3.Error as exc:
-        if commit and driver.in_transaction:
-            driver.rollback()
-        raise _driver_error("COMMIT" if commit else "ROLLBACK", exc) from exc
 
 
 def _alembic_config() -> Config:
@@ -239,11 +211,21 @@ def _head_from_files() -> str | None:
 
 
 def _stored_revision(engine: Engine) -> str | None:
-    """The revision in `alembic_version`, read with one query (None when the table is missing or empty)."""
+    """The revision in `alembic_version`, read with one query (None when the table is missing or empty).
+
+    On SQLite the query runs on the driver outside a transaction: SQLAlchemy's begin takes the write lock
+    (`BEGIN IMMEDIATE`), and opening the store must not wait for (or fail on) a writer that holds it.
+    """
+    query = "SELECT version_num FROM alembic_version"
     try:
         with engine.connect() as conn:
-            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except DBAPIError:
+            if engine.dialect.name == "sqlite":
+                driver = conn.connection.dbapi_connection
+                assert driver is not None
+                row = driver.execute(query).fetchone()
+                return None if row is None else str(row[0])
+            return conn.execute(text(query)).scalar()
+    except (DBAPIError, sqlite3.Error):
         return None
 
 
@@ -254,10 +236,3 @@ def ensure_schema(engine: Engine) -> None:
         return  # the common case, without importing Alembic
     if current_revision(engine) != head_revision():
         upgrade(engine)
-
-
-@contextmanager
-def transaction(engine: Engine) -> Iterator[Connection]:
-    """One unit of work: everything commits together or nothing does."""
-    with engine.begin() as conn:
-        yield conn
