@@ -34,7 +34,7 @@ def crew_run() -> dict[str, Any]:
     """The demo story through the crew; seconds per run and in total."""
     from venturegate.crews import CrewContext
     from venturegate.crews.stage14 import crew, demo, onboarding
-    from venturegate.crews.stage14.provision import EnvironmentRequest, LocalDriver
+    from venturegate.crews.stage14.provision import EnvironmentRequest, LocalDriver, workspace_tag
     from venturegate.engine import Actor, Engine
 
     folder = Path(tempfile.mkdtemp(prefix="vg-bench14-"))
@@ -69,7 +69,9 @@ def crew_run() -> dict[str, Any]:
     finally:
         vid = engine.venture("acme").id
         for env in ("dev", "staging"):
-            LocalDriver().teardown(EnvironmentRequest(vid, env, 0, prefix="vgbench"))
+            LocalDriver().teardown(
+                EnvironmentRequest(vid, env, 0, prefix="vgbench", workspace=workspace_tag(engine.db.url))
+            )
         engine.db.dispose()
         shutil.rmtree(folder, ignore_errors=True)
     total = sum(r["seconds"] for r in runs)

@@ -14,28 +14,21 @@ PORT=${VENTUREGATE_PERF_PG_PORT:-55428}
 DIR=${VENTUREGATE_PERF_PG_DIR:-/tmp/venturegate-pg28-$PORT}
 DB=stage28
 URL="postgresql://postgres@127.0.0.1:${PORT}/${DB}"
+LABEL=stage-28
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
-if [ "$(id -u)" -eq 0 ]; then SUDO=(); else SUDO=(sudo); fi
-
-pg_bin() {
-  local v
-  v=$({ find /usr/lib/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null || true; } | sort -V | tail -n 1)
-  [ -n "$v" ] || die "no PostgreSQL server under /usr/lib/postgresql (run scripts/services.sh first)"
-  printf '%s' "$v"
+cluster_conf() {
+  cat <<CONF
+shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.track = top
+max_connections = 60
+shared_buffers = 64MB
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+CONF
 }
 
-VER=$(pg_bin)
-BIN=/usr/lib/postgresql/$VER/bin
-
-# Runs a PostgreSQL binary as the postgres user (initdb and postgres refuse to run as root).
-as_postgres() {
-  if [ "$(id -un)" = postgres ]; then "$@"; else "${SUDO[@]}" runuser -u postgres -- "$@"; fi
-}
-
-ensure_hypopg() {
+before_start() {  # hypopg, which the crew's profiler needs
   if [ ! -f "/usr/share/postgresql/$VER/extension/hypopg.control" ]; then
     log "apt-get install postgresql-$VER-hypopg"
     "${SUDO[@]}" flock /tmp/apt.lock env DEBIAN_FRONTEND=noninteractive \
@@ -47,53 +40,12 @@ ensure_hypopg() {
   fi
 }
 
-ready() { "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PORT" -t 1; }
-
-start() {
-  ensure_hypopg
-  if ! ready; then
-    if [ ! -f "$DIR/PG_VERSION" ]; then
-      log "initdb $DIR (PostgreSQL $VER, port $PORT)"
-      "${SUDO[@]}" mkdir -p "$DIR"
-      "${SUDO[@]}" chown postgres:postgres "$DIR"
-      "${SUDO[@]}" chmod 700 "$DIR"
-      as_postgres "$BIN/initdb" -D "$DIR" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-      as_postgres tee -a "$DIR/postgresql.conf" >/dev/null <<CONF
-# venturegate stage-28 test cluster
-listen_addresses = '127.0.0.1'
-port = $PORT
-unix_socket_directories = '$DIR'
-shared_preload_libraries = 'pg_stat_statements'
-pg_stat_statements.track = top
-max_connections = 60
-shared_buffers = 64MB
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-CONF
-    fi
-    log "starting the stage-28 PostgreSQL on 127.0.0.1:$PORT"
-    as_postgres "$BIN/pg_ctl" -D "$DIR" -l "$DIR/server.log" -w -t 60 start >/dev/null ||
-      die "the stage-28 PostgreSQL did not start (see $DIR/server.log)"
-  fi
+after_start() {  # the database the tests and the demo use
   if [ "$(psql_q postgres "select 1 from pg_database where datname = '$DB'")" != 1 ]; then
     psql_q postgres "create database $DB" >/dev/null
   fi
-  echo "$URL"
 }
 
-psql_q() { PGCONNECT_TIMEOUT=5 psql -X -w -q -tA -h 127.0.0.1 -p "$PORT" -U postgres -d "$1" -c "$2"; }
-
-stop() {
-  if [ -f "$DIR/postmaster.pid" ]; then
-    as_postgres "$BIN/pg_ctl" -D "$DIR" -m fast -w stop >/dev/null
-    log "stopped the stage-28 PostgreSQL on port $PORT"
-  fi
-}
-
-case "${1:-start}" in
-  start) start ;;
-  stop) stop ;;
-  url) echo "$URL" ;;
-  *) die "usage: $0 [start|stop|url]" ;;
-esac
+# shellcheck source=scripts/_pg-cluster.sh
+. "$(dirname "$0")/_pg-cluster.sh"
+pg_cluster_main "$@"

@@ -183,9 +183,13 @@ def test_what_cannot_start(client: Client, engine: Engine, acme: int, queue_url:
     assert no_crew["errors"][0]["where"] == "stage" and "no crew serves stage 3" in no_crew["detail"]
     assert "1 (quick1), 2 (quick2)" in no_crew["errors"][0]["hint"]
 
-    other = _problem(agent.post("/api/ventures/acme/jobs", json={"crew": "quick2"}), 422)
-    assert other["errors"][0]["where"] == "crew" and "serves stage 2, not 1" in other["detail"]
+    other = _problem(agent.post("/api/ventures/acme/jobs", json={"crew": "quick2"}), 409)  # well formed
+    assert other["errors"][0]["where"] == "crew"
+    assert "crew 'quick2' serves stage 2; venture 'acme' is at stage 1" in other["detail"]
     assert other["errors"][0]["hint"] == "crews of stage 1: quick1"
+    assert _problem(agent.post("/api/ventures/acme/jobs", json={"stage": 1, "crew": "quick2"}), 409) == other
+    mixed = _problem(agent.post("/api/ventures/acme/jobs", json={"stage": 2, "crew": "quick1"}), 422)
+    assert mixed["errors"][0]["where"] == "crew" and "serves stage 1, not 2" in mixed["detail"]  # self-contradictory
     missing = _problem(agent.post("/api/ventures/acme/jobs", json={"crew": "nope"}), 404)
     assert missing["errors"][0]["where"] == "crew"
     elsewhere = _problem(agent.post("/api/ventures/acme/jobs", json={"stage": 2}), 409)

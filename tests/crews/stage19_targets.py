@@ -103,6 +103,16 @@ ERRORS = {
 }
 
 
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    """A required JSON request body of `schema`."""
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _planted(defects: dict[Key, bool]) -> set[Key]:
+    """The findings of the defects that are switched on."""
+    return {key for key, on in defects.items() if on}
+
+
 def _problem(status: int, text: str, headers: dict[str, str] | None = None) -> web.Response:
     return web.json_response({"error": text}, status=status, headers=headers)
 
@@ -255,7 +265,7 @@ def ledger(
             "/accounts": {
                 "get": {"responses": {"200": _answer("Accounts", {"type": "array", "items": account}), **err}},
                 "post": {
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": new_account}}},
+                    "requestBody": _body(new_account),
                     "responses": {"201": _answer("Created", account), **err},
                 },
             },
@@ -267,7 +277,7 @@ def ledger(
             "/accounts/{account_id}/entries": {
                 "parameters": [acc_id],
                 "post": {
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": new_entry}}},
+                    "requestBody": _body(new_entry),
                     "responses": {"201": _answer("Created", entry), **err},
                 },
             },
@@ -348,32 +358,33 @@ def ledger(
         await asyncio.sleep(slow_report_s or 0.002)
         return web.json_response({"total": len(accounts.items)})
 
-    planted: set[Key] = set()
-    if read_string_balance:
-        planted.add(("schema", "GET", "/accounts/{account_id}"))
-    if entry_extra_field:
-        planted.add(("undocumented_field", "GET", "/accounts/{account_id}/entries/{entry_id}"))
-    if slow_report_s:
-        planted.add(("slow_endpoint", "GET", "/reports/daily"))
+    routes: list[tuple[str, str, Handler]] = [
+        ("GET", "/health", health),
+        ("GET", "/accounts", list_accounts),
+        ("POST", "/accounts", create_account),
+        ("GET", "/accounts/{account_id}", get_account),
+        ("DELETE", "/accounts/{account_id}", delete_account),
+        ("POST", "/accounts/{account_id}/entries", create_entry),
+        ("GET", "/accounts/{account_id}/entries/{entry_id}", get_entry),
+        ("GET", "/reports/daily", report),
+    ]
+    planted = _planted(
+        {
+            ("schema", "GET", "/accounts/{account_id}"): read_string_balance,
+            ("undocumented_field", "GET", "/accounts/{account_id}/entries/{entry_id}"): entry_extra_field,
+            ("slow_endpoint", "GET", "/reports/daily"): bool(slow_report_s),
+        }
+    )
     return Target(
         "ledger",
         spec,
-        [
-            ("GET", "/health", health),
-            ("GET", "/accounts", list_accounts),
-            ("POST", "/accounts", create_account),
-            ("GET", "/accounts/{account_id}", get_account),
-            ("DELETE", "/accounts/{account_id}", delete_account),
-            ("POST", "/accounts/{account_id}/entries", create_entry),
-            ("GET", "/accounts/{account_id}/entries/{entry_id}", get_entry),
-            ("GET", "/reports/daily", report),
-        ],
-        "bearer",
-        LEDGER_TOKEN,
-        FixedWindow(limit) if limit else None,
-        planted,
-        float(limit) if limit else None,
-        {"/reports/daily": slow_report_s} if slow_report_s else {},
+        routes,
+        auth="bearer",
+        secret=LEDGER_TOKEN,
+        limiter=FixedWindow(limit) if limit else None,
+        planted=planted,
+        true_limit=float(limit) if limit else None,
+        slow={"/reports/daily": slow_report_s} if slow_report_s else {},
     )
 
 
@@ -405,7 +416,7 @@ def notes(*, create_200: bool = False, update_lost: bool = False, rate: float | 
                     "responses": {"200": _answer("Notes", {"type": "array", "items": note}), **err},
                 },
                 "post": {
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": new_note}}},
+                    "requestBody": _body(new_note),
                     "responses": {"201": _answer("Created", note), **err},
                 },
             },
@@ -413,7 +424,7 @@ def notes(*, create_200: bool = False, update_lost: bool = False, rate: float | 
                 "parameters": [nid],
                 "get": {"operationId": "getNote", "responses": {"200": _answer("Note", note), **err}},
                 "put": {
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": new_note}}},
+                    "requestBody": _body(new_note),
                     "responses": {"200": _answer("Updated", note), **err},
                 },
                 "delete": {"responses": {"204": _answer("Deleted"), **err}},
@@ -459,26 +470,24 @@ def notes(*, create_200: bool = False, update_lost: bool = False, rate: float | 
             return _problem(404, "no such note")
         return web.Response(status=204)
 
-    planted: set[Key] = set()
-    if create_200:
-        planted.add(("status_code", "POST", "/notes"))
-    if update_lost:
-        planted.add(("data_flow", "GET", "/notes/{noteId}"))
+    routes: list[tuple[str, str, Handler]] = [
+        ("GET", "/notes", list_notes),
+        ("POST", "/notes", create),
+        ("GET", "/notes/{noteId}", get),
+        ("PUT", "/notes/{noteId}", put),
+        ("DELETE", "/notes/{noteId}", delete),
+    ]
+    planted = _planted(
+        {("status_code", "POST", "/notes"): create_200, ("data_flow", "GET", "/notes/{noteId}"): update_lost}
+    )
     return Target(
         "notes",
         spec,
-        [
-            ("GET", "/notes", list_notes),
-            ("POST", "/notes", create),
-            ("GET", "/notes/{noteId}", get),
-            ("PUT", "/notes/{noteId}", put),
-            ("DELETE", "/notes/{noteId}", delete),
-        ],
-        "none",
-        "",
-        TokenBucket(rate, burst) if rate else None,
-        planted,
-        rate,
+        routes,
+        auth="none",
+        limiter=TokenBucket(rate, burst) if rate else None,
+        planted=planted,
+        true_limit=rate,
     )
 
 
@@ -592,28 +601,21 @@ def catalog(*, delete_noop: bool = False, stock_text: bool = False, missing_requ
             return web.Response(text=f"{key}: 7", content_type="text/plain")
         return web.json_response({"sku": key, "available": 7})
 
-    planted: set[Key] = set()
-    if delete_noop:
-        planted.add(("data_flow", "DELETE", "/products/{sku}"))
-    if stock_text:
-        planted.add(("content_type", "GET", "/products/{sku}/stock"))
-    if missing_request_id:
-        planted.add(("headers", "GET", "/products"))
-    return Target(
-        "catalog",
-        spec,
-        [
-            ("GET", "/products", list_products),
-            ("POST", "/products", create),
-            ("GET", "/products/{sku}", get),
-            ("DELETE", "/products/{sku}", delete),
-            ("GET", "/products/{sku}/stock", get_stock),
-        ],
-        "api_key",
-        CATALOG_KEY,
-        None,
-        planted,
+    routes: list[tuple[str, str, Handler]] = [
+        ("GET", "/products", list_products),
+        ("POST", "/products", create),
+        ("GET", "/products/{sku}", get),
+        ("DELETE", "/products/{sku}", delete),
+        ("GET", "/products/{sku}/stock", get_stock),
+    ]
+    planted = _planted(
+        {
+            ("data_flow", "DELETE", "/products/{sku}"): delete_noop,
+            ("content_type", "GET", "/products/{sku}/stock"): stock_text,
+            ("headers", "GET", "/products"): missing_request_id,
+        }
     )
+    return Target("catalog", spec, routes, auth="api_key", secret=CATALOG_KEY, planted=planted)
 
 
 def defective(*, limits: bool = True) -> list[Target]:

@@ -124,8 +124,11 @@ def test_job_lifecycle_with_progress_events(bundled: Engine, monkeypatch: pytest
     assert job.status == "queued" and job.options == {"depth": "2"}
     with pytest.raises(Conflict, match="already runs"):
         queue_job(bundled, v, 19, actor=LEAD, crew="counting")
-    with pytest.raises(BadInput, match="serves stage 19, not 30"):
+    with pytest.raises(BadInput, match="serves stage 19, not 30"):  # the request contradicts itself
         queue_job(bundled, v, 30, actor=LEAD, crew="counting")
+    with pytest.raises(Conflict, match=r"crew 'stage14' serves stage 14; venture '.+' is at stage 19") as other:
+        queue_job(bundled, v, 19, actor=LEAD, crew="stage14")  # well formed; the venture is elsewhere
+    assert other.value.hint == "crews of stage 19: counting, stage19"
     seen: list[tuple[str, int, int]] = []
     done = run_job(bundled, job.id, sink=lambda step, d, t, m: seen.append((step, d, t)))
     assert done.status == "succeeded", done.error
@@ -214,6 +217,9 @@ def test_cli_crews_run_jobs_and_cancel(tmp_path: Path, monkeypatch: pytest.Monke
     assert json.loads(ran.output)["status"] == "succeeded"
     bad = runner.invoke(app, ["--db", db, "run", v, "--stage", "19", "--crew", "counting", "-o", "novalue"])
     assert bad.exit_code == 1 and "KEY=VALUE" in bad.output
+    elsewhere = runner.invoke(app, ["--db", db, "run", v, "--stage", "19", "--crew", "stage14"])
+    assert elsewhere.exit_code == 1 and elsewhere.output.count("\n") == 1, elsewhere.output
+    assert "crew 'stage14' serves stage 14; venture" in elsewhere.output and "is at stage 19" in elsewhere.output
     queued = runner.invoke(
         app, ["--db", db, "run", v, "--stage", "19", "--crew", "counting", "--queue", "--json"],
         env={"VENTUREGATE_QUEUE_URL": f"sqlite:///{tmp_path / 'q.db'}"},

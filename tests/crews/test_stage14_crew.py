@@ -26,7 +26,13 @@ from typer.testing import CliRunner
 
 from venturegate.crews import CrewContext
 from venturegate.crews.stage14 import crew, demo, onboarding
-from venturegate.crews.stage14.provision import OWNER_KEY, EnvironmentRequest, LocalDriver
+from venturegate.crews.stage14.provision import (
+    OWNER_KEY,
+    EnvironmentRequest,
+    LocalDriver,
+    teardown_owned,
+    workspace_tag,
+)
 from venturegate.engine import Actor, Engine
 
 with warnings.catch_warnings():
@@ -40,11 +46,20 @@ ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 @pytest.fixture
 def prefix() -> Iterator[str]:
-    """A namespace of this test's databases; everything under it is removed afterwards."""
+    """A namespace of this test's databases; everything under it (in any workspace) is removed afterwards."""
     name = "t" + uuid.uuid4().hex[:8]
     yield name
+    with psycopg.connect(ADMIN) as conn:
+        marks = [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname LIKE %s", (name + "%",)
+            ).fetchall()
+            if str(r[0]).startswith(f"venturegate:{name}:")
+        ]
+    teardown_owned(sorted(set(marks)))
     driver = LocalDriver()
-    for vid in (1, 3):
+    for vid in (1, 3):  # what a run left half-made (roles, Redis) without a database to find it by
         for env in ("dev", "staging"):
             driver.teardown(EnvironmentRequest(vid, env, 0, prefix=name))
 
@@ -81,6 +96,7 @@ def _errors(engine: Engine) -> list[tuple[str, str]]:
 )  # four crew runs with real provisioning and checkov: about 60 s, 2-3x that on a loaded machine
 def test_full_stage14_run(sqlite_engine: Engine, tmp_path: Path, prefix: str) -> None:
     engine = sqlite_engine
+    ws = workspace_tag(engine.db.url)
     demo.enter(engine, "acme", base_image="python:latest")
     assert engine.venture("acme").status == "active"
     # 1. hadolint rejects the Dockerfile: cicd-config-invalid sends the venture back to 14.1, nothing provisioned.
@@ -95,7 +111,7 @@ def test_full_stage14_run(sqlite_engine: Engine, tmp_path: Path, prefix: str) ->
     second = _run(engine, tmp_path, prefix)
     assert second.summary["environment"]["verification"]["checks"]["failed"] == 0  # checkov: every policy passes
     assert second.status == "waiting" and "14.2 waits for: CI/CD pipeline reviewed" in second.summary["outcome"]
-    assert _databases(prefix) == [f"{prefix}_v1_dev", f"{prefix}_v1_staging"]
+    assert _databases(prefix) == [f"{prefix}_{ws}_v1_dev", f"{prefix}_{ws}_v1_staging"]
     assert len(_owned_redis(prefix)) == 2
     env = second.summary["environment"]
     assert all(e["logins_verified"] == 5 for e in env["environments"]) and env["stability"] == 100.0
@@ -121,7 +137,7 @@ def test_full_stage14_run(sqlite_engine: Engine, tmp_path: Path, prefix: str) ->
     engine.attest("acme", "CI/CD pipeline reviewed and operational", actor=EXEC)
     third = _run(engine, tmp_path, prefix)
     assert third.status == "waiting" and "14.3 waits for: RACI approved" in third.summary["outcome"]
-    assert _databases(prefix) == [f"{prefix}_v1_dev", f"{prefix}_v1_staging"]  # 14.1 is not redone
+    assert _databases(prefix) == [f"{prefix}_{ws}_v1_dev", f"{prefix}_{ws}_v1_staging"]  # 14.1 is not redone
     # 4. The members approve through the API; EXEC attests; the run completes 14.3.
     from venturegate.api.app import create_app
 
@@ -153,18 +169,19 @@ def test_full_stage14_run(sqlite_engine: Engine, tmp_path: Path, prefix: str) ->
     assert checks["Roles filled"] == "pass" and checks["RACI approved"] == "pass"
     assert checks["Onboarding complete"] == "fail"  # 0 of 5 finished their checklist
     # 6. A rollback of the `environments` scope tears down what this workspace's runs provisioned, and only
-    # that: another workspace's venture 1 (its own prefix) keeps its environment.
+    # that: another workspace's venture 1, under the same prefix, keeps its environment.
     marks = engine.setting("acme", "environments.provisioned").value
-    assert marks == [f"venturegate:{prefix}:v1:dev", f"venturegate:{prefix}:v1:staging"]
-    other = EnvironmentRequest(1, "dev", 1, prefix=f"{prefix}o")
+    assert marks == [f"venturegate:{prefix}:{ws}:v1:dev", f"venturegate:{prefix}:{ws}:v1:staging"]
+    other_ws = workspace_tag(f"sqlite:///{tmp_path / 'other' / 'vg.db'}")
+    other = EnvironmentRequest(1, "dev", 1, prefix=prefix, workspace=other_ws)
+    assert other_ws != ws and other.database not in _databases(prefix)
     driver = LocalDriver()
     driver.provision(other)
     try:
         record = engine.rollback("acme", "pre-stage-14", actor=demo.LEAD, scope=["environments"], reason="test")
         (handler,) = [h for h in record.handlers if h.scope == "environments"]
-        assert handler.ok and f"database {prefix}_v1_dev" in handler.detail, handler.detail
-        assert _databases(prefix) == [f"{prefix}o_v1_dev"] and _owned_redis(prefix) == []
-        assert len(_owned_redis(f"{prefix}o")) == 1
+        assert handler.ok and f"database {prefix}_{ws}_v1_dev" in handler.detail, handler.detail
+        assert _databases(prefix) == [other.database] and len(_owned_redis(prefix)) == 1
         assert engine.setting("acme", "environments.provisioned").value == []
     finally:
         driver.teardown(other)

@@ -28,6 +28,11 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
+def _reaped(pid: int) -> bool:
+    """Gone altogether: not running and not a zombie left for this process to reap."""
+    return not Path(f"/proc/{pid}").exists()
+
+
 def _get(url: str) -> int:
     with urllib.request.urlopen(url, timeout=5) as r:
         r.read()
@@ -65,7 +70,26 @@ def test_a_detached_production_keeps_serving_and_another_process_attaches_to_it(
     every = again.pids()
     again.close()
     assert not any(_alive(p) for p in [*pids, *every])
+    assert all(_reaped(p) for p in [*pids, *every])  # children detached earlier were taken back and reaped
     assert not (folder / STATE_FILE).exists()
+
+
+def test_detached_children_stopped_by_another_process_are_reaped_at_exit(tmp_path: Path) -> None:
+    folder = tmp_path / "prod"
+    stop = (
+        "import sys; from pathlib import Path; from venturegate.crews.stage30.haproxy import LocalDriver; "
+        "LocalDriver.attach(Path(sys.argv[1])).close()"
+    )
+    script = (
+        "import subprocess, sys; from pathlib import Path; from venturegate.crews.stage30.demo_service import command; "
+        "from venturegate.crews.stage30.haproxy import LocalDriver; "
+        "d = LocalDriver(command(), state_dir=Path(sys.argv[1])).open(); d.start_version('v1'); d.detach(); "
+        "subprocess.run([sys.executable, '-c', sys.argv[2], sys.argv[1]], check=True, timeout=30)"
+    )
+    argv = [sys.executable, "-X", "dev", "-W", "error::ResourceWarning", "-c", script, str(folder), stop]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "ResourceWarning" not in done.stderr, done.stderr
 
 
 def test_a_production_whose_haproxy_died_is_cleaned_up_not_attached(tmp_path: Path) -> None:

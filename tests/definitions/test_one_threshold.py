@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import AGENT, LEAD, T0
-from tests.definitions.helpers import one_problem, write
+from tests.definitions.helpers import Src, one_problem, write
 from venturegate.crews.stage19.demo import put_inputs
 from venturegate.engine import Engine, Forbidden, NotFound
 from venturegate.store.database import connect, ensure_schema
@@ -40,25 +40,18 @@ def test_the_three_line_override_keeps_the_rest_of_the_metric(engine: Engine) ->
     assert metric.levels_for("b2b_smb").threshold == 80  # the other segments are untouched
 
 
-@pytest.mark.parametrize(("value", "passes"), [(87.0, True), (84.0, False)])
-def test_gate_trigger_and_chart_agree_on_a_moved_segment_threshold(engine: Engine, value: float, passes: bool) -> None:
-    v = engine.create_venture("shop", "b2c_mass", stage=19, actor=AGENT, now=T0)
-    put_inputs(engine, v.id, "http://127.0.0.1:9")  # the entry gate's documents: the venture becomes active
+def _active(engine: Engine, name: str) -> int:
+    """A b2c_mass venture at stage 19 with the entry gate's documents in: it is active."""
+    v = engine.create_venture(name, "b2c_mass", stage=19, actor=AGENT, now=T0)
+    put_inputs(engine, v.id, "http://127.0.0.1:9")
     assert engine.venture(v.id).status == "active"
-    engine.record_sample(v.id, "integration_success_rate", value, actor=AGENT, key="run-1", now=T0 + timedelta(hours=1))
-    gate = engine.check_gate(v.id, "exit")
-    check = next(c for c in gate.checks if c.name == "All integrations verified (success rate)")
-    assert check.expected == ">= 85"
-    assert (check.verdict == "pass") is passes
-    state = next(t for t in engine.trigger_status(v.id) if t["trigger"] == "INTEGRATION-001")
-    assert (state["fired"] == 0) is passes
-    stage = engine.workflow.workflow.stage(19)
-    chart = next(
-        c
-        for c in charts(engine, engine.venture(v.id), engine.workflow.workflow, stage, T0)
-        if c.metric == "integration_success_rate"
+    return v.id
+
+
+def _sample(engine: Engine, venture: int, value: float) -> None:
+    engine.record_sample(
+        venture, "integration_success_rate", value, actor=AGENT, key="run-1", now=T0 + timedelta(hours=1)
     )
-    assert chart.threshold == 85
 
 
 def _agree(engine: Engine, venture: int) -> tuple[object, str, object, float | None, str]:
@@ -76,20 +69,23 @@ def _agree(engine: Engine, venture: int) -> tuple[object, str, object, float | N
     return check.expected, check.verdict, state["fired"], chart.threshold, f"{level.threshold:g} {level.source}"
 
 
+@pytest.mark.parametrize(("value", "passes"), [(87.0, True), (84.0, False)])
+def test_gate_trigger_and_chart_agree_on_a_moved_segment_threshold(engine: Engine, value: float, passes: bool) -> None:
+    shop = _active(engine, "shop")
+    _sample(engine, shop, value)
+    expected, verdict, fired, chart, level = _agree(engine, shop)
+    assert (expected, chart, level) == (">= 85", 85, "85 segment")
+    assert (verdict == "pass") is passes
+    assert (fired == 0) is passes
+
+
 def test_a_segment_threshold_and_a_venture_override_move_gate_trigger_and_chart_together(engine: Engine) -> None:
     """The segment's 85 (from the extends file) for one venture, a person's 92 override for another."""
-    ids = []
-    for name in ("shop", "strict"):
-        v = engine.create_venture(name, "b2c_mass", stage=19, actor=AGENT, now=T0)
-        put_inputs(engine, v.id, "http://127.0.0.1:9")
-        ids.append(v.id)
-    shop, strict = ids
+    shop, strict = _active(engine, "shop"), _active(engine, "strict")
     change = engine.set_config(strict, "level.integration_success_rate.threshold", "92", actor=LEAD, reason="pilot")
     assert (change.value, change.previous) == (92, 85)
-    for vid in ids:
-        engine.record_sample(
-            vid, "integration_success_rate", 88.0, actor=AGENT, key="run-1", now=T0 + timedelta(hours=1)
-        )
+    for vid in (shop, strict):
+        _sample(engine, vid, 88.0)
     assert _agree(engine, shop) == (">= 85", "pass", 0, 85, "85 segment")
     assert _agree(engine, strict) == (">= 92", "fail", 1, 92, "92 venture")
     history = engine.config_history(strict, "level.integration_success_rate.threshold")
@@ -111,68 +107,56 @@ def test_only_a_person_moves_a_level_and_a_wrong_key_is_named(engine: Engine) ->
     assert engine.config_history(v.id) == []
 
 
-def test_a_gate_number_that_disagrees_with_a_segment_level_is_reported(tmp_path: Path) -> None:
-    src = write(
-        tmp_path,
-        "flow.yaml",
-        """
-        workflow: {id: t, version: "1"}
+def _uptime_flow(tmp_path: Path, metric: str, check: str, config: str = "") -> Src:
+    """A one-stage workflow: the metric `uptime: <metric>`, config entries `config`, the exit check `check`."""
+    text = f"""
+        workflow: {{id: t, version: "1"}}
         stages:
           - id: 1
             title: One
-            metrics:
-              uptime:
-                {unit: percent, direction: higher_is_better, threshold: 99, segments: {b2c_mass: {threshold: 99.9}}}
-            gates:
-              exit:
-                - check: "uptime >= 99"
-        """,
-    )
-    problem = one_problem(src)
-    assert (problem.line, problem.column) == src.at(">= 99")
-    assert "compares uptime with 99 (99 for b2c_mass)" in problem.message
-    assert "threshold for b2c_mass is 99.9" in problem.message
-    assert "threshold.uptime" in problem.hint
-
-
-def test_a_gate_config_value_that_disagrees_with_a_level_is_reported(tmp_path: Path) -> None:
-    src = write(
-        tmp_path,
-        "flow.yaml",
+            metrics: {{uptime: {metric}}}
+            config: {{{config}}}
+            gates: {{exit: [{{check: "{check}"}}]}}
         """
-        workflow: {id: t, version: "1"}
-        stages:
-          - id: 1
-            title: One
-            metrics:
-              uptime: {unit: percent, direction: higher_is_better, threshold: 99}
-            config:
-              uptime_min: {type: number, default: 99, segments: {b2b_smb: 95}}
-            gates:
-              exit:
-                - check: "avg(uptime, 1h) >= config.uptime_min"
-        """,
-    )
+    return write(tmp_path, "flow.yaml", text)
+
+
+@pytest.mark.parametrize(
+    ("metric", "config", "check", "needle", "fragments", "hint"),
+    [
+        (
+            "{unit: percent, direction: higher_is_better, threshold: 99, segments: {b2c_mass: {threshold: 99.9}}}",
+            "",
+            "uptime >= 99",
+            ">= 99",
+            ["compares uptime with 99 (99 for b2c_mass)", "threshold for b2c_mass is 99.9"],
+            "threshold.uptime",
+        ),
+        (
+            "{unit: percent, direction: higher_is_better, threshold: 99}",
+            "uptime_min: {type: number, default: 99, segments: {b2b_smb: 95}}",
+            "avg(uptime, 1h) >= config.uptime_min",
+            ">= config.uptime_min",
+            ["compares uptime with config.uptime_min (95 for b2b_smb)"],
+            "threshold.uptime",
+        ),
+    ],
+    ids=["a gate number", "a gate config value"],
+)
+def test_a_gate_level_that_disagrees_with_a_segment_level_is_reported(
+    tmp_path: Path, metric: str, config: str, check: str, needle: str, fragments: list[str], hint: str
+) -> None:
+    src = _uptime_flow(tmp_path, metric, check, config)
     problem = one_problem(src)
-    assert "compares uptime with config.uptime_min (95 for b2b_smb)" in problem.message
+    assert (problem.line, problem.column) == src.at(needle)
+    for fragment in fragments:
+        assert fragment in problem.message
+    assert hint in problem.hint
 
 
 def test_a_gate_that_agrees_with_a_level_everywhere_is_valid(tmp_path: Path) -> None:
-    src = write(
-        tmp_path,
-        "flow.yaml",
-        """
-        workflow: {id: t, version: "1"}
-        stages:
-          - id: 1
-            title: One
-            metrics:
-              uptime: {unit: percent, direction: higher_is_better, target: 99.5, threshold: 99}
-            gates:
-              exit:
-                - check: "uptime >= 99.5 and uptime >= threshold.uptime"
-        """,
-    )
+    metric = "{unit: percent, direction: higher_is_better, target: 99.5, threshold: 99}"
+    src = _uptime_flow(tmp_path, metric, "uptime >= 99.5 and uptime >= threshold.uptime")
     assert src.load().workflow.stage(1) is not None
 
 

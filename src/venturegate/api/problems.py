@@ -165,7 +165,9 @@ async def _conflict(request: Request, exc: Exception) -> ProblemResponse:
         log.warning("concurrent requests collided on %s %s: %s", request.method, request.url.path, exc.kind)
         if exc.kind == "busy":  # SQLite: the busy timeout ran out (store.database)
             return problem(409, str(exc), slug="busy")
-    return problem(409, str(exc))
+    assert isinstance(exc, Conflict)
+    where = [ProblemDetail(where=_where(exc.where), message=exc.message, hint=exc.hint)] if exc.where else []
+    return problem(409, str(exc), where)
 
 
 async def _unavailable(request: Request, exc: Exception) -> ProblemResponse:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from venturegate.crews.base import Cancelled, CancelToken, CrewContext, CrewResult, ProgressSink
 from venturegate.crews.registry import crew_for_stage, crews_serving
 from venturegate.engine.actors import Actor
-from venturegate.engine.exceptions import BadInput
+from venturegate.engine.exceptions import BadInput, Conflict
 from venturegate.engine.jobs import Job, worker_id
 
 if TYPE_CHECKING:
@@ -29,9 +29,20 @@ def queue_job(
     actor: Actor,
     crew: str | None = None,
 ) -> Job:
-    """Queue a run of the crew serving `stage` (checked to exist and serve that stage now, not in the worker)."""
+    """Queue a run of the crew serving `stage` (checked to exist and serve that stage now, not in the worker).
+
+    A crew of another stage than the venture's is a `Conflict` (the request is well formed; the venture's
+    state makes it inapplicable); a crew of the venture's stage asked to run another stage is `BadInput`.
+    """
     name, found = crew_for_stage(stage, crew)
     if found.stage != stage:
+        current = engine.venture(venture)
+        if found.stage != current.stage:
+            raise Conflict(
+                f"crew '{name}' serves stage {found.stage}; venture '{current.name}' is at stage {current.stage}",
+                hint=f"crews of stage {current.stage}: {', '.join(crews_serving(current.stage)) or 'none'}",
+                where="--crew",
+            )
         raise BadInput(
             f"crew '{name}' serves stage {found.stage}, not {stage}",
             where="--crew",

@@ -3,8 +3,9 @@ and sent back by the error policy, the fixed plan's environments are provisioned
 PostgreSQL and Redis and verified, EXEC attests, the team approves its RACI, and the sprint plan comes
 with a Monte Carlo forecast chart.
 
-The scene's environments live under the `vgdemo` prefix and are removed at the end of the scene (a real
-venture keeps them).
+The scene's environments live under the `vgdemo` prefix and the demo workspace's tag (its database is in
+the demo folder, so two demos in two folders name different databases), and are removed at the end of the
+scene (a real venture keeps them).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from rich.markup import escape
 from venturegate.crews.paths import ROOT_ENV
 from venturegate.crews.runner import queue_job, run_job
 from venturegate.crews.stage14 import demo, onboarding
-from venturegate.crews.stage14.provision import EnvironmentRequest, LocalDriver
+from venturegate.crews.stage14.provision import EnvironmentRequest, LocalDriver, workspace_tag
 from venturegate.engine.actors import Actor
 
 if TYPE_CHECKING:
@@ -94,6 +95,6 @@ def run_stage14_scene(engine: Engine, console: Console, workdir: Path) -> dict[s
             os.environ[ROOT_ENV] = before
         driver = LocalDriver()
         for env in ("dev", "staging"):
-            driver.teardown(EnvironmentRequest(vid, env, 0, prefix=PREFIX))
+            driver.teardown(EnvironmentRequest(vid, env, 0, prefix=PREFIX, workspace=workspace_tag(engine.db.url)))
     summary["seconds"] = round(time.perf_counter() - started, 1)
     return summary

@@ -19,7 +19,7 @@ from venturegate.crews.runtime import CrewRun, Stop
 from venturegate.crews.stage14 import provision as prov
 from venturegate.crews.stage14 import report, scoring
 from venturegate.crews.stage14._steps import fail
-from venturegate.crews.stage14.environment import EnvironmentOutcome, setup
+from venturegate.crews.stage14.environment import EnvironmentOutcome, environment_requests, setup
 from venturegate.crews.stage14.formation import form
 from venturegate.crews.stage14.inputs import Inputs, read
 from venturegate.crews.stage14.planning import SprintOutcome, plan
@@ -142,10 +142,13 @@ class DevelopmentPrepCrew(Crew):
         )
 
     def _teardown(self, driver: prov.LocalDriver, inputs: Inputs, env_out: EnvironmentOutcome, run: CrewRun) -> None:
-        prefix = str(run.ctx.options.get("resource_prefix", "vg"))
-        for env in inputs.environments:
+        try:
+            wanted = environment_requests(run, inputs)
+        except Stop:
+            return  # a prefix or name that cannot be used: nothing was provisioned under it
+        for request in wanted:
             with contextlib.suppress(Exception):  # teardown must not hide why the step failed
-                env_out.torn_down += driver.teardown(prov.EnvironmentRequest(inputs.venture_id, env, 0, prefix=prefix))
+                env_out.torn_down += driver.teardown(request)
 
     def _complete(self, run: CrewRun, substage: str) -> str:
         """Complete `substage` when its entry checks pass; else what it waits for (empty when done)."""

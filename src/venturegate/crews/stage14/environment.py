@@ -56,8 +56,8 @@ def generate(run: CrewRun, inputs: Inputs, outcome: EnvironmentOutcome) -> Gener
         fail(run, f"technical_plan.tech_stack: {exc}")
     coverage = int(run.setting("ci_cd_pipeline_coverage_min"))
     envs = [
-        EnvironmentPlan(e, f"{_prefix(run)}_v{inputs.venture_id}_{e}", "redis://127.0.0.1:6379/(allocated)")
-        for e in inputs.environments
+        EnvironmentPlan(r.name, r.database, "redis://127.0.0.1:6379/(allocated)")
+        for r in environment_requests(run, inputs)
     ]
     templates = run.ctx.options.get("templates_dir")
     try:
@@ -82,6 +82,23 @@ def _prefix(run: CrewRun) -> str:
     if not PREFIX.match(prefix):
         raise run.stop("failed", f"option resource_prefix={prefix!r} must match {PREFIX.pattern}")
     return prefix
+
+
+def environment_requests(run: CrewRun, inputs: Inputs) -> list[prov.EnvironmentRequest]:
+    """What 14.1 provisions for the venture: one request per environment, named in this workspace."""
+    developers = max(1, len(inputs.people))
+    try:
+        health = inputs.service(inputs.stack()).health_path
+    except UnsupportedStack:
+        health = "/health"  # generate() reports the stack; a teardown needs only the names
+    workspace = prov.workspace_tag(run.engine.db.url)
+    try:
+        return [
+            prov.EnvironmentRequest(inputs.venture_id, e, developers, health, _prefix(run), workspace)
+            for e in inputs.environments
+        ]
+    except ValueError as exc:
+        raise run.stop("failed", str(exc)) from None
 
 
 def enforced_coverage(workflow: Path) -> float:
@@ -187,23 +204,17 @@ def _provision(
 ) -> list[prov.Provisioned]:
     attempts = int(run.setting("infrastructure_failure_max_attempts"))
     backoff = float(run.ctx.option("retry_backoff", 1.0))
-    developers = max(1, len(inputs.people))
-    requests = [
-        prov.EnvironmentRequest(
-            inputs.venture_id, e, developers, inputs.service(inputs.stack()).health_path, _prefix(run)
-        )
-        for e in inputs.environments
-    ]
+    wanted = environment_requests(run, inputs)
     last = ""
     for attempt in range(1, attempts + 1):
         run.ctx.checkpoint()
         made: list[prov.Provisioned] = []
         try:
-            for req in requests:
+            for req in wanted:
                 made.append(driver.provision(req))
         except prov.ProvisionError as exc:
             last = str(exc)
-            for req in requests:
+            for req in wanted:
                 outcome.torn_down += driver.teardown(req)
             outcome.attempts.append(f"attempt {attempt}: {last}")
             if attempt < attempts:
@@ -216,7 +227,7 @@ def _provision(
         outcome.environments = [e.as_dict() for e in made]
         # What a rollback of the `environments` scope tears down: exactly these, recorded as a config version.
         known = [str(o) for o in run.setting("environments.provisioned") or []]
-        marks = known + [r.owner for r in requests if r.owner not in known]
+        marks = known + [r.owner for r in wanted if r.owner not in known]
         if marks != known:
             run.engine.set_config(
                 run.venture, "environments.provisioned", marks, actor=run.ctx.actor,

@@ -6,6 +6,10 @@ per developer that can reach the database. It answers health probes, and it tear
 completely — the crew calls `teardown` for everything a failed run created, so nothing stays
 half-provisioned.
 
+Names come from ids: `<prefix>_<workspace>_v<venture id>_<environment>`, where `<workspace>` is
+`workspace_tag` of the venturegate database the venture lives in (venture 1 of one workspace and venture 1
+of another share a machine's PostgreSQL and Redis, so the venture id alone does not name an environment).
+
 The `local` driver does this on the machine itself: a PostgreSQL database (`CREATE DATABASE`, marked
 with a comment naming its owner so that a database it did not create is never reused or dropped), a
 Redis logical database (claimed with a `venturegate:owner` key; `FLUSHDB` on teardown), developer
@@ -18,6 +22,7 @@ a pretence. Drivers are chosen by name with the crew option `provisioner` (see `
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import socket
@@ -27,24 +32,50 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import psycopg
 import redis
 from psycopg import sql
+from sqlalchemy.engine import URL, make_url
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379"
 OWNER_KEY = "venturegate:owner"
+NAME_MAX = 63
+"""PostgreSQL's identifier limit in bytes: a longer name is cut silently, so two long names could meet."""
 
 
 class ProvisionError(RuntimeError):
     """Provisioning an environment failed (the driver has already removed what it created)."""
 
 
+def workspace_tag(url: str | URL) -> str:
+    """8 hex characters naming the workspace whose database is at `url`, the same from any folder or driver.
+
+    SQLite: the file's resolved path (a relative URL names the same file as its absolute form); a server:
+    backend, user, host, port, database and query (a PostgreSQL workspace may be a schema, set in the query),
+    never the password (a rotated password is the same workspace).
+    """
+    u = make_url(url) if isinstance(url, str) else url
+    backend = u.get_backend_name()
+    if backend == "sqlite":
+        file = u.database or ""
+        key = f"sqlite:{Path(file).resolve()}" if file and file != ":memory:" else f"sqlite-memory:{os.getpid()}"
+    else:
+        query = "&".join(f"{k}={v}" for k, v in sorted(u.query.items()))
+        key = f"{backend}://{u.username or ''}@{u.host or ''}:{u.port or ''}/{u.database or ''}?{query}"
+    return hashlib.sha256(key.encode()).hexdigest()[:8]
+
+
 @dataclass(frozen=True)
 class EnvironmentRequest:
-    """What to provision: names come from ids only (`<prefix>_v<venture id>_<environment>`)."""
+    """What to provision: names come from ids only (`<prefix>_<workspace>_v<venture id>_<environment>`).
+
+    An empty `workspace` gives the names made before workspaces were part of them (`<prefix>_v<id>_<env>`),
+    so that environments recorded then can still be torn down.
+    """
 
     venture_id: int
     name: str
@@ -52,16 +83,38 @@ class EnvironmentRequest:
     health_path: str = "/health"
     prefix: str = "vg"
     """Namespace of the names (`resource_prefix` option; tests use their own)."""
+    workspace: str = ""
+    """`workspace_tag` of the venturegate database the venture is in."""
+
+    def __post_init__(self) -> None:
+        longest = self.login(max(self.developers, 1))
+        if len(longest.encode()) > NAME_MAX:
+            raise ValueError(
+                f"the name {longest!r} is longer than PostgreSQL's {NAME_MAX} bytes: use a shorter resource_prefix"
+            )
 
     @property
     def database(self) -> str:
         """The database's name."""
-        return f"{self.prefix}_v{self.venture_id}_{self.name}"
+        ws = f"_{self.workspace}" if self.workspace else ""
+        return f"{self.prefix}{ws}_v{self.venture_id}_{self.name}"
 
     @property
     def owner(self) -> str:
-        """The marker written on what this environment owns."""
-        return f"venturegate:{self.prefix}:v{self.venture_id}:{self.name}"
+        """The marker written on what this environment owns (`venturegate:<prefix>:<workspace>:v<id>:<env>`)."""
+        ws = f"{self.workspace}:" if self.workspace else ""
+        return f"venturegate:{self.prefix}:{ws}v{self.venture_id}:{self.name}"
+
+    @classmethod
+    def from_owner(cls, owner: str) -> EnvironmentRequest:
+        """The request an owner mark names (with or without a workspace); `ValueError` if it names none."""
+        parts = owner.split(":")
+        if len(parts) == 4:
+            parts.insert(2, "")
+        if len(parts) != 5 or parts[0] != "venturegate" or not parts[3].startswith("v") or not parts[3][1:].isdigit():
+            raise ValueError(f"{owner!r} is not an environment owner mark (venturegate:PREFIX:WORKSPACE:vID:ENV)")
+        _, prefix, workspace, vid, env = parts
+        return cls(int(vid[1:]), env, 0, prefix=prefix, workspace=workspace)
 
     def login(self, n: int) -> str:
         """Developer login role number `n` (from 1)."""
@@ -140,7 +193,7 @@ class LocalDriver:
         self.redis_url = (redis_url or os.environ.get("VENTUREGATE_PROVISION_REDIS_URL", REDIS_URL)).rstrip("/")
         self.command = command
         self.start_timeout = start_timeout
-        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}  # by database name: one per workspace, venture, env
         host = psycopg.conninfo.conninfo_to_dict(self.admin_url)
         self._host, self._port = str(host.get("host", "127.0.0.1")), int(host.get("port", 5432) or 5432)
 
@@ -165,14 +218,14 @@ class LocalDriver:
         )  # fmt: skip
 
     def probe(self, env: Provisioned) -> bool:
-        proc = self._procs.get(env.name)
+        proc = self._procs.get(env.database)
         if proc is not None and proc.poll() is not None:
             return False
         return 200 <= get(env.url, timeout=2.0) < 300
 
     def teardown(self, request: EnvironmentRequest) -> list[str]:
         removed: list[str] = []
-        proc = self._procs.pop(request.name, None)
+        proc = self._procs.pop(request.database, None)
         if proc is not None:
             self._stop(proc)
             removed.append(f"service pid {proc.pid}")
@@ -275,7 +328,7 @@ class LocalDriver:
         proc = subprocess.Popen(
             cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
-        self._procs[request.name] = proc
+        self._procs[request.database] = proc
         url = f"http://127.0.0.1:{port}{request.health_path}"
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
@@ -329,15 +382,12 @@ def probe_window(
 
 
 def teardown_owned(owners: list[str], *, admin_url: str | None = None, redis_url: str | None = None) -> list[str]:
-    """Remove the environments named by their owner marks (`venturegate:<prefix>:v<id>:<env>`), and only them:
-    the rollback handler of the `environments` scope passes the marks the restored configuration drops.
+    """Remove the environments named by their owner marks (`venturegate:<prefix>:<workspace>:v<id>:<env>`), and
+    only them: the rollback handler of the `environments` scope passes the marks the restored configuration drops.
     Services belong to the run that started them and end with it."""
     driver = LocalDriver(admin_url=admin_url, redis_url=redis_url)
+    requests = [EnvironmentRequest.from_owner(owner) for owner in owners]  # every mark checked before any removal
     removed: list[str] = []
-    for owner in owners:
-        parts = owner.split(":")
-        if len(parts) != 4 or parts[0] != "venturegate" or not parts[2].startswith("v") or not parts[2][1:].isdigit():
-            raise ValueError(f"{owner!r} is not an environment owner mark (venturegate:PREFIX:vID:ENV)")
-        _, prefix, vid, env = parts
-        removed += driver.teardown(EnvironmentRequest(int(vid[1:]), env, 0, prefix=prefix))
+    for request in requests:
+        removed += driver.teardown(request)
     return removed

@@ -3,11 +3,14 @@ Redis, a venture at stage 28, and one crew run — baseline, cache, index, a rej
 
 `services()` starts what the scene needs: the stage-28 PostgreSQL through `scripts/pg-stage28.sh` (it
 installs hypopg when missing and never touches the machine's 5432 server) and a redis-server of
-its own on a free port (so Redis `INFO` counts the shop's cache alone).
+its own on a free port (so Redis `INFO` counts the shop's cache alone). The shop's database is named after the
+demo folder (`demo_database`) and dropped at the end of the scene, so two demos at once (`make demo` while the
+tests run the scenes) never rebuild each other's tables.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import socket
@@ -51,6 +54,18 @@ def postgres_url(database: str = "stage28") -> str:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone() is None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     return f"{base}/{database}"
+
+
+def demo_database(workdir: Path) -> str:
+    """The scene's shop database: one per demo folder (`stage28_demo_` and 8 hex characters of its path)."""
+    return "stage28_demo_" + hashlib.sha256(str(workdir.resolve()).encode()).hexdigest()[:8]
+
+
+def drop_database(url: str) -> None:
+    """Drop the database `url` names (its sessions ended first), if it exists."""
+    base, _, database = url.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
 
 
 def _script_url() -> str:
@@ -126,11 +141,20 @@ def run_crew(
 
 def run_stage28_demo(engine: Engine, console: Console, workdir: Path) -> dict[str, Any]:
     """One crew run on the defective shop for a new stage-28 venture; prints and returns what happened."""
-    from rich.progress import Progress
-
     started = time.perf_counter()
     console.rule("[bold]Stage 28 — Performance Optimization")
-    db = postgres_url("stage28_demo")
+    db = postgres_url(demo_database(workdir))
+    try:
+        got = _scene(engine, console, workdir, db)
+    finally:
+        drop_database(db)
+    got["wall_seconds"] = round(time.perf_counter() - started, 1)
+    return got
+
+
+def _scene(engine: Engine, console: Console, workdir: Path, db: str) -> dict[str, Any]:
+    from rich.progress import Progress
+
     prepare_database(db)
     name = f"perf-demo-{int(time.time())}"
     engine.create_venture(name, "b2c_mass", 28, actor=LEAD)
@@ -170,7 +194,6 @@ def run_stage28_demo(engine: Engine, console: Console, workdir: Path) -> dict[st
         console.print(f"  [yellow]↩[/yellow] {line}")
     console.print(f"  outcome: {got.get('outcome')}  (report: {got.get('report')})")
     got["venture"] = name
-    got["wall_seconds"] = round(time.perf_counter() - started, 1)
     return got
 
 

@@ -17,6 +17,7 @@ Slots are fixed HAProxy servers; roles move: `blue` is the serving version, `gre
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import csv
 import hashlib
@@ -248,6 +249,19 @@ class _Proc:
             )
         return cls(popen.pid, _start_time(popen.pid), popen)
 
+    @classmethod
+    def found(cls, pid: int, start: str | None) -> _Proc:
+        """A process named by the state file; a child this process detached earlier is taken back as a child.
+
+        Taken back, it is reaped when it is stopped or ends (its pid cannot have been reused while unreaped);
+        otherwise it would stay a zombie with a `Popen` that warns "still running" at exit.
+        """
+        for i, popen in enumerate(_DETACHED):
+            if popen.pid == pid and popen.returncode is None:
+                del _DETACHED[i]
+                return cls(pid, start, popen)
+        return cls(pid, start)
+
     def alive(self) -> bool:
         if self.popen is not None:
             return self.popen.poll() is None
@@ -321,6 +335,13 @@ def _tail(path: Path, lines: int = 15) -> str:
 
 STATE_FILE = "state.json"
 _DETACHED: list[subprocess.Popen[bytes]] = []
+
+
+@atexit.register
+def _reap_detached() -> None:
+    """Reap detached children that another process stopped, so none is left a zombie with a live `Popen`."""
+    for popen in _DETACHED:
+        popen.poll()
 
 
 class LocalDriver:
@@ -446,12 +467,12 @@ class LocalDriver:
         """Take over the processes in `state` when HAProxy still runs; else stop what is left of them."""
         hap = state["haproxy"]
         assert isinstance(hap, dict)
-        haproxy = _Proc(int(hap["pid"]), hap["start"])
+        haproxy = _Proc.found(int(hap["pid"]), hap["start"])
         slots_raw = state["slots"]
         assert isinstance(slots_raw, dict)
         slots = {}
         for name, raw in slots_raw.items():
-            proc = _Proc(int(raw["pid"]), raw["start"]) if raw.get("pid") else None
+            proc = _Proc.found(int(raw["pid"]), raw["start"]) if raw.get("pid") else None
             slots[name] = _Slot(name, int(raw["port"]), raw.get("version"), proc, tuple(raw.get("argv", ())))
         if not haproxy.alive():
             for slot in slots.values():
