@@ -167,6 +167,8 @@ def test_the_server_answers_as_in_process_with_the_same_exit_codes(ws: Workspace
         ), name
         assert expected[name].returncode == code
     assert ws.status() == (pid, len(COMMANDS)), "every command ran on the server"
+    opened = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+    assert not [path for path in opened if ".db" in path], "the server itself never opens a database"
     assert ws.run("--db", "vg.db", "metric", "record", "acme", "idea_quality_score", "-3.5").returncode == 0
     shown = json.loads(ws.run("--db", "vg.db", "metric", "list", "acme", "--json", server=False).stdout)
     assert [s["value"] for s in shown] == [-3.5], "recorded once"
@@ -243,21 +245,48 @@ def test_off_never_starts_a_server(ws: Workspace) -> None:
 
 def test_ctrl_c_reaches_the_command(ws: Workspace) -> None:
     pid = ws.start()
-    client = subprocess.Popen(
-        [sys.executable, "-m", "venturegate.cli.client", "--db", "vg.db", "worker"],
+    client = subprocess.Popen(  # waits on stdin, which stays open: a command at work until Ctrl-C
+        [
+            sys.executable,
+            "-m",
+            "venturegate.cli.client",
+            "--db",
+            "vg.db",
+            "artifact",
+            "put",
+            "acme",
+            "idea_text_input",
+            "-",
+        ],
         cwd=ws.folder,
         env=ws.env,
+        stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        (child,) = _until(lambda: _children(pid), "the worker to start on the server")
-        time.sleep(0.5)  # let it install its signal handling
+        (child,) = _until(lambda: _children(pid), "the command to start on the server")
+        time.sleep(0.5)  # let it reach its read of stdin
         client.send_signal(signal.SIGINT)
-        client.wait(timeout=WAIT)
-        _until(lambda: not _alive(child), "the worker to stop")
+        assert client.wait(timeout=WAIT) == 130, "the child's exit code: interrupted"
+        _until(lambda: not _alive(child), "the command to stop")
     finally:
         if client.poll() is None:
             client.kill()
             client.wait()
+        assert client.stdin is not None
+        client.stdin.close()
     assert _alive(pid), "the server itself was not interrupted"
+    shown = ws.run("--db", "vg.db", "artifact", "show", "acme", "idea_text_input", server=False)
+    assert shown.returncode == 1, "nothing was stored"
+
+
+def test_services_and_the_server_commands_run_in_the_clients_process(ws: Workspace) -> None:
+    from venturegate.cli.client import command_name
+
+    assert command_name(["vg", "--db", "x.db", "--as", "a:lead", "worker", "--workers", "2"]) == "worker"
+    assert command_name(["vg", "--db", "serve", "venture", "list"]) == "venture"
+    assert command_name(["vg", "--help"]) is None
+    pid = ws.start()
+    assert ws.run("--db", "vg.db", "serve", "--port", "0", "--help").returncode == 0
+    assert ws.status() == (pid, 0)

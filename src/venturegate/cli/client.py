@@ -220,9 +220,27 @@ def in_process(*, start: dict[str, str] | None = None) -> None:
     app_main()
 
 
+IN_PROCESS = frozenset({"serve", "worker", "cli-server"})
+"""Commands that always run in the client's own process: the services (a supervisor such as systemd must see,
+signal and account for the process that does the work) and the server's own management."""
+GLOBAL_OPTIONS = frozenset({"--db", "--workflow", "--as"})
+"""The root's options that take a value."""
+
+
+def command_name(argv: list[str]) -> str | None:
+    """The top-level command `argv` names (after the global options), if any."""
+    args = iter(argv[1:])
+    for arg in args:
+        if arg in GLOBAL_OPTIONS:
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
 def main() -> None:
     """Console-script entry point."""
-    if os.environ.get("VENTUREGATE_CLI_SERVER", "1") == "0" or "cli-server" in sys.argv[1:]:
+    if os.environ.get("VENTUREGATE_CLI_SERVER", "1") == "0" or command_name(sys.argv) in IN_PROCESS:
         in_process()
         return
     where = paths()

@@ -23,6 +23,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 import time
 from typing import Any
 
@@ -228,13 +229,13 @@ class Server:
                 os.close(fd)
             raise ValueError("not a run request")
         fields = body.split(b"\0")
+        if threading.active_count() > 1:  # no thread may cross a fork; something started one: stop serving
+            log(f"{threading.active_count()} threads: exiting (the client runs the command itself)")
+            self.stale(conn, fds)
+            return
         if fields[0] != identity() or fingerprint() != self.fingerprint:
-            for fd in fds:
-                os.close(fd)
             log("the code changed: exiting (the client runs the command itself)")
-            self.release()
-            conn.sendall(b"S\n")
-            conn.close()
+            self.stale(conn, fds)
             return
         self.served += 1
         sys.stdout.flush()  # nothing of the log may reach the client's terminal through a buffer the child inherits
@@ -245,6 +246,14 @@ class Server:
         for fd in fds:
             os.close(fd)
         self.children[pid] = conn
+
+    def stale(self, conn: socket.socket, fds: list[int]) -> None:
+        """Stop serving, and tell the client to run its command itself (`S`)."""
+        for fd in fds:
+            os.close(fd)
+        self.release()
+        conn.sendall(b"S\n")
+        conn.close()
 
     def control(self, conn: socket.socket, command: str) -> None:
         """`status` or `stop`."""
