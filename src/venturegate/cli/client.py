@@ -15,14 +15,11 @@ the command runs in this process instead; once the client has said `G`, it never
 from __future__ import annotations
 
 import os
+import socket
 import stat
 import struct
 import sys
 import zlib
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import socket
 
 MAGIC_RUN = b"VGR1"
 MAGIC_CONTROL = b"VGC1"
@@ -35,6 +32,14 @@ PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 class Unusable(Exception):
     """The server cannot be used for this command (the command then runs in-process)."""
+
+
+class Interrupted(Unusable):
+    """SIGINT/SIGTERM/SIGHUP came before the command started: it runs nowhere, and the client exits `code`."""
+
+    def __init__(self, why: str, code: int) -> None:
+        super().__init__(why)
+        self.code = code
 
 
 def identity() -> bytes:
@@ -83,8 +88,6 @@ def connect(where: dict[str, str], timeout: float = PID_TIMEOUT) -> socket.socke
         problem = private_problem(path, kind=kind)
         if problem is not None:
             raise Unusable(problem)
-    import socket
-
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
@@ -122,7 +125,6 @@ def request(argv: list[str]) -> bytes:
 def run_on_server(sock: socket.socket, argv: list[str]) -> int:
     """Have the server run `argv`; its exit code. Raises `Unusable` when the command did not start there."""
     import signal
-    import socket
 
     for fd in (0, 1, 2):
         try:
@@ -140,9 +142,16 @@ def run_on_server(sock: socket.socket, argv: list[str]) -> int:
 
     def forward(signum: int, frame: object) -> None:
         if child:
-            os.kill(child, signum)
+            try:  # noqa: SIM105 - contextlib would cost every call an import
+                os.kill(child, signum)
+            except ProcessLookupError:  # it has just ended
+                pass
         else:
             pending.append(signum)
+
+    def not_started(why: str) -> Unusable:
+        # interrupted before the command started: it must not start at all, here or there
+        return Interrupted(why, 128 + pending[0]) if pending else Unusable(why)
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
@@ -152,12 +161,12 @@ def run_on_server(sock: socket.socket, argv: list[str]) -> int:
                 data = sock.recv(4096)
             except OSError as exc:
                 if not child:
-                    raise Unusable(f"no answer from the server ({exc})") from None
+                    raise not_started(f"no answer from the server ({exc})") from None
                 sys.stderr.write(f"venturegate: lost the CLI server before the command ended ({exc})\n")
                 return 1
             if not data:
                 if not child:
-                    raise Unusable("the server closed the connection before the command started")
+                    raise not_started("the server closed the connection before the command started")
                 sys.stderr.write("venturegate: the CLI server went away before the command ended\n")
                 return 1
             buffer += data
@@ -165,12 +174,14 @@ def run_on_server(sock: socket.socket, argv: list[str]) -> int:
                 line, buffer = buffer.split(b"\n", 1)
                 kind, value = line[:1], line[1:]
                 if kind == b"S":
-                    raise Unusable("stale")
+                    raise not_started("stale")
                 if kind == b"P" and not child:
+                    if pending:  # without `G` the child ends without running the command
+                        raise not_started("interrupted")
                     try:
                         sock.sendall(b"G")
                     except OSError as exc:  # the child never heard `G`, so it never ran the command
-                        raise Unusable(f"the server's child went away ({exc})") from None
+                        raise not_started(f"the server's child went away ({exc})") from None
                     child = int(value)
                     sock.settimeout(None)  # the command has started: wait for it, however long it takes
                     for signum in pending:
@@ -256,6 +267,8 @@ def main() -> None:
     try:
         with sock:
             code = run_on_server(sock, sys.argv)
+    except Interrupted as exc:
+        sys.exit(exc.code)
     except Unusable as exc:
         in_process(start=where if str(exc) == "stale" else None)
         return
