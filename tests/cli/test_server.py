@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import re
 import shutil
 import signal
@@ -189,6 +190,36 @@ def test_stdin_env_cwd_and_umask_are_the_clients(ws: Workspace) -> None:
     assert (sub / "new.db").stat().st_mode & 0o777 == 0o600, "the database was made with the client's umask"
     status = ws.status()
     assert status is not None and status[1] == 4, "all four ran on the server"
+
+
+def test_a_terminal_gets_the_same_colours(ws: Workspace) -> None:
+    pid = ws.start()
+    seen = []
+    for server in (False, True):
+        leader, follower = pty.openpty()
+        proc = subprocess.run(
+            [sys.executable, "-m", "venturegate.cli.client", "--db", "vg.db", "venture", "list"],
+            cwd=ws.folder,
+            env=ws.env | {"VENTUREGATE_CLI_SERVER": "1" if server else "0"},
+            stdout=follower,
+            timeout=WAIT,
+        )
+        os.close(follower)
+        data = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the terminal's other end is closed and drained
+                break
+            if not chunk:
+                break
+            data += chunk
+        os.close(leader)
+        assert proc.returncode == 0
+        seen.append(data)
+    assert b"\x1b[32mactive" in seen[0], "Rich saw a terminal"
+    assert seen[1] == seen[0]
+    assert ws.status() == (pid, 1)
 
 
 def test_a_stale_server_is_replaced_and_the_command_runs_once(ws: Workspace, package: Path) -> None:
