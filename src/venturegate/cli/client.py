@@ -143,7 +143,7 @@ def run_on_server(sock: socket.socket, argv: list[str]) -> int:
     def forward(signum: int, frame: object) -> None:
         if child:
             try:  # noqa: SIM105 - contextlib would cost every call an import
-                os.kill(child, signum)
+                os.killpg(child, signum)  # the child leads its own process group, as a shell's job would
             except ProcessLookupError:  # it has just ended
                 pass
         else:
@@ -178,14 +178,15 @@ def run_on_server(sock: socket.socket, argv: list[str]) -> int:
                 if kind == b"P" and not child:
                     if pending:  # without `G` the child ends without running the command
                         raise not_started("interrupted")
+                    child = int(value)  # from here on, a signal goes to the child
                     try:
                         sock.sendall(b"G")
                     except OSError as exc:  # the child never heard `G`, so it never ran the command
+                        child = 0
                         raise not_started(f"the server's child went away ({exc})") from None
-                    child = int(value)
                     sock.settimeout(None)  # the command has started: wait for it, however long it takes
-                    for signum in pending:
-                        os.kill(child, signum)
+                    for signum in pending:  # came between the check above and `child` being set
+                        forward(signum, None)
                 if kind == b"X":
                     return int(value)
     finally:

@@ -284,6 +284,7 @@ class Server:
             os.close(self.wake_w)
             for other in self.children.values():
                 other.close()
+            os.setpgid(0, 0)  # its own process group: the client's signals reach whatever the command starts too
             conn.sendall(f"P{os.getpid()}\n".encode())
             if conn.recv(1) != b"G":  # the client gave up (and runs the command itself)
                 os._exit(0)
@@ -312,6 +313,8 @@ class Server:
                 code = _exit_code(exc)
             except KeyboardInterrupt:
                 code = 130
+        except KeyboardInterrupt:  # forwarded before the command started (it then never does)
+            code = 130
         except BaseException:
             import traceback
 
