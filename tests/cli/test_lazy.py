@@ -67,3 +67,19 @@ def test_simple_reads_import_no_crews_web_or_api(tmp_path: Path) -> None:
             or m in {f"venturegate.cli.{module}" for module in set(LAZY.values()) - {"ventures", "data"}}
         }
         assert not heavy, (args, sorted(heavy))
+
+
+def test_shell_completion_reaches_the_groups() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VENTUREGATE_")}
+    env |= {"VENTUREGATE_CLI_SERVER": "0", "_VENTUREGATE_COMPLETE": "complete_bash", "COMP_CWORD": "2"}
+    env["PYTHONPATH"] = str(Path(venturegate.__file__).parents[1])
+    cmd = [sys.executable, "-m", "venturegate.cli.client"]
+    words = {
+        "venturegate ven": ("1", "venture"),
+        "venturegate venture l": ("2", "list"),
+        "venturegate cli-": ("1", "cli-server"),
+    }
+    for line, (cword, expected) in words.items():
+        proc = subprocess.run(cmd, env=env | {"COMP_WORDS": line, "COMP_CWORD": cword}, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        assert expected in proc.stdout.split(), (line, proc.stdout)
