@@ -20,6 +20,7 @@ import io
 import os
 import select
 import signal
+import site
 import socket
 import struct
 import sys
@@ -35,9 +36,17 @@ REQUEST_TIMEOUT = 5.0
 
 
 def fingerprint() -> str:
-    """Sizes and modification times of every file of the package, with the Python executable and version."""
+    """Sizes and modification times of every file of the package, with the Python executable and version.
+
+    The modification time of each site-packages folder is part of it too: installing, removing or upgrading a
+    distribution (SQLAlchemy, a crew plugin) adds or removes entries there. (Not every `sys.path` folder: the
+    first is the working directory the server started in, where databases come and go.)
+    """
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parts = [sys.executable, sys.version]
+    for entry in [*site.getsitepackages(), site.getusersitepackages()]:
+        if os.path.isdir(entry):
+            parts.append(f"{entry}:{os.stat(entry).st_mtime_ns}")
     for folder, dirs, files in os.walk(package):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for name in sorted(files):
