@@ -267,6 +267,14 @@ def test_a_folder_or_socket_open_to_others_is_refused(ws: Workspace) -> None:
     assert ws.status() == (pid, 0), "neither command went to the server"
 
 
+def test_a_cache_folder_too_deep_for_a_socket_means_in_process(ws: Workspace) -> None:
+    deep = ws.folder / ("d" * 60) / ("e" * 60)
+    got = ws.run("--db", "vg.db", "venture", "list", env={"VENTUREGATE_CACHE_DIR": str(deep)})
+    assert got.returncode == 0 and "acme" in got.stdout
+    assert "too long for a Unix socket" in got.stderr
+    assert not (deep / "cli-server").exists(), "no server was started"
+
+
 def test_off_never_starts_a_server(ws: Workspace) -> None:
     for _ in range(2):
         assert ws.run("--db", "vg.db", "venture", "list", server=False).returncode == 0

@@ -27,6 +27,8 @@ HEADER = struct.Struct("!4sI")
 """Every request starts with a magic and the length of what follows."""
 PID_TIMEOUT = 10.0
 """Seconds the client waits for the server's child to say its pid before running the command itself."""
+MAX_SOCKET_PATH = 107
+"""Bytes in a Unix socket's path (Linux `sun_path` holds 108 with the terminating NUL)."""
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -84,6 +86,8 @@ def connect(where: dict[str, str], timeout: float = PID_TIMEOUT) -> socket.socke
 
     Raises `Unusable` when the folder or the socket is not this user's own (the command must not go there).
     """
+    if len(os.fsencode(where["socket"])) > MAX_SOCKET_PATH:
+        raise Unusable(f"{where['socket']} is too long for a Unix socket (set VENTUREGATE_CACHE_DIR shorter)")
     for path, kind in ((where["dir"], "dir"), (where["socket"], "socket")):
         problem = private_problem(path, kind=kind)
         if problem is not None:

@@ -185,23 +185,26 @@ class Server:
                 continue
             if self.wake_r in ready:
                 os.read(self.wake_r, 512)
-            self.reap()
+            if self.reap():
+                last = time.monotonic()  # the idle time counts from the end of the last command
             if self.listener is not None and self.listener in ready:
                 conn, _ = self.listener.accept()
                 last = time.monotonic()
                 try:
                     self.handle(conn)
-                except (OSError, ValueError) as exc:
-                    log(f"request dropped: {exc}")
+                except Exception as exc:  # a bad request must not take the server (and its children's reports) down
+                    log(f"request dropped: {exc!r}")
                     conn.close()
         log("exited")
 
-    def reap(self) -> None:
-        """Collect finished children; report a child killed by a signal (a child that exits reports itself)."""
+    def reap(self) -> int:
+        """Collect finished children (how many); report one killed by a signal (one that exits reports itself)."""
+        reaped = 0
         while self.children:
             pid, status, usage = os.wait4(-1, os.WNOHANG)
             if pid == 0:
-                return
+                break
+            reaped += 1
             self.child_cpu += usage.ru_utime + usage.ru_stime
             conn = self.children.pop(pid, None)
             if conn is None:
@@ -210,6 +213,7 @@ class Server:
                 with contextlib.suppress(OSError):  # the client is gone
                     conn.sendall(f"X{128 + os.WTERMSIG(status)}\n".encode())
             conn.close()
+        return reaped
 
     # -- requests -----------------------------------------------------------------------------------
     def handle(self, conn: socket.socket) -> None:
