@@ -15,6 +15,9 @@ from typing import Any
 # when the console is made (at import of `venturegate.cli.context`): tests that pass COLUMNS to a CliRunner would
 # then see 80 on a worker and their own width in a single process. Without it, the width is read at each print.
 os.environ.pop("COLUMNS", None)
+# Test subprocesses run `venturegate` in-process: a warm CLI server would outlive the test that started it. The
+# server's own tests (tests/cli/test_server.py) turn it on for the processes they start, and stop them.
+os.environ["VENTUREGATE_CLI_SERVER"] = "0"
 
 import pytest
 from sqlalchemy import create_engine, text

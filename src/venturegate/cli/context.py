@@ -204,3 +204,13 @@ def handled(fn: Callable[P, R]) -> Callable[P, R]:
             raise
 
     return wrapper
+
+
+def attach_terminal() -> None:
+    """Make the consoles anew for the current stdout/stderr and environment (the CLI server's child calls it).
+
+    A console decides its colours, and its width when `COLUMNS` is set, when it is made: the server made these
+    before any client's terminal and environment were known.
+    """
+    Console.__init__(out, highlight=False, soft_wrap=True)
+    Console.__init__(err, stderr=True, highlight=False, soft_wrap=True)

@@ -11,9 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from rich.tree import Tree
 
 from venturegate.cli.context import STATE, emit_json, handled, out
 from venturegate.cli.escape import safe
@@ -223,6 +221,8 @@ def import_(
     as_json: JSON = False,
 ) -> None:
     """Import a file's samples in one transaction: all of them, or (a bad row names its file line) none."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     eng, actor = STATE.engine(), STATE.who("write_samples")
     with Progress(
         TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), disable=as_json, console=out
@@ -410,6 +410,8 @@ def lineage(
             ]
         )
         return
+    from rich.tree import Tree
+
     root = Tree(f"{chain[0][1].name}@{chain[0][1].version}")
     nodes = {0: root}
     for depth, art in chain[1:]:

@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-import typer.main
-
-from venturegate.cli.app import app
+from venturegate.cli.app import root as root_group
 from venturegate.engine import records
 from venturegate.engine.approvals import ReviewedApproval
 from venturegate.engine.configuration import ConfigChange, ConfigDiff, ConfigSetting, DiffEntry, Snapshot
@@ -43,7 +41,8 @@ README_END = "<!-- commands:end -->"
 
 def render_summary() -> str:
     """The README's command table: every command with the first line of its help."""
-    root = typer.main.get_command(app)
+    root = root_group()
+    root.load_all()
     lines = [README_BEGIN, "", "| command | what it does |", "|---|---|"]
     for path, cmd in _walk(root, ["venturegate"]):
         if cmd.hidden or hasattr(cmd, "commands"):
@@ -63,7 +62,8 @@ def update_readme(text: str) -> str:
 
 def render() -> str:
     """The Markdown reference of every command, option and argument."""
-    root = typer.main.get_command(app)
+    root = root_group()
+    root.load_all()
     lines = [
         "# CLI reference",
         "",
