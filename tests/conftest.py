@@ -69,10 +69,11 @@ def serve_scopes(eng: Engine) -> list[str]:
     return added
 
 
-SHARED_GROUPS = {"tests/crews/stage28/": "stage28"}
-"""Test folders whose tests share a resource no two workers may use at once, each run as one unit on one worker:
-the stage-28 tests share the throwaway PostgreSQL's `stage28` database (its tables, the indexes a crew builds,
-`pg_stat_statements`)."""
+SHARED_GROUPS = {"tests/crews/stage28/": "stage28", "tests/test_demo_crews.py": "stage28"}
+"""Test folders (or modules) whose tests share a resource no two workers may use at once, each group run as one
+unit on one worker: the stage-28 tests share the throwaway PostgreSQL's `stage28` database (its tables, the indexes
+a crew builds, `pg_stat_statements`), and the demo's stage-28 scene times its service on the same server: run
+beside the stage-28 crew tests, each slowed the other's measurements enough to flip their verdicts."""
 SHARED_FIXTURE = re.compile(r"""@pytest\.fixture\([^)]*scope=["'](?:module|package|class)["']""")
 
 
