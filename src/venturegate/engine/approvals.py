@@ -169,9 +169,9 @@ class ApprovalOps(EngineBase):
                     reason=reason,
                     data={"approval": int(r.id), "role": r.role},
                 )
-                self._after_decision(conn, self._approval_row(conn, int(r.id)), approve, actor, now)
+                self.triggers.after_decision(conn, self._approval_row(conn, int(r.id)), approve, actor, now)
                 self._recheck_entry(conn, self._row(conn, row.id), actor, now)
-                self._facts_changed(conn, self._row(conn, row.id), now)
+                self.triggers.facts_changed(conn, self._row(conn, row.id), now)
             result = _approval(conn.execute(select(approvals).where(approvals.c.id == approval_id)).one())
         if raise_after is not None:
             raise raise_after
@@ -235,9 +235,9 @@ class ApprovalOps(EngineBase):
                 reason=reason,
                 data={"approval": int(r.id), "role": r.role, "review_role": wf.defaults.escalation_role},
             )
-            self._after_decision(conn, self._approval_row(conn, int(r.id)), True, actor, now)
+            self.triggers.after_decision(conn, self._approval_row(conn, int(r.id)), True, actor, now)
             self._recheck_entry(conn, self._row(conn, row.id), actor, now)
-            self._facts_changed(conn, self._row(conn, row.id), now)
+            self.triggers.facts_changed(conn, self._row(conn, row.id), now)
             return _approval(self._approval_row(conn, int(r.id)))
 
     def _approval_or_404(self, conn: Connection, approval_id: int) -> Row[Any]:

@@ -124,7 +124,7 @@ class ArtifactOps(EngineBase):
                 data={"name": name, "version": version, "hash": digest, "derived_from": parents},
             )
             self._recheck_entry(conn, self._row(conn, row.id), actor, now)
-            self._facts_changed(conn, self._row(conn, row.id), now)
+            self.triggers.facts_changed(conn, self._row(conn, row.id), now)
             got = conn.execute(select(artifacts).where(artifacts.c.id == aid)).one()
             return _artifact(got)
 
