@@ -95,7 +95,7 @@ def read_states(conn: Connection, vid: int) -> TriggerStates:
 def _grouped(rows: Any) -> dict[int, tuple[VentureRow, TriggerStates]]:
     out: dict[int, tuple[VentureRow, TriggerStates]] = {}
     for r in rows:
-        vid = int(r[0])
+        vid: int = r[0]
         found = out.get(vid)
         if found is None:
             found = out[vid] = (VentureRow._make(r[:_N]), {})
@@ -109,9 +109,9 @@ def _locked(
 ) -> dict[int, tuple[VentureRow, TriggerStates]]:
     """PostgreSQL: lock the ventures (`lock` with `params`), then read the states of `ids`, in one round trip."""
     locked, states = run_together(conn, (lock, params), (_MANY_STATES, {"ids": ids}))
-    out: dict[int, tuple[VentureRow, TriggerStates]] = {int(r.id): (VentureRow._make(r), {}) for r in locked}
+    out: dict[int, tuple[VentureRow, TriggerStates]] = {r.id: (VentureRow._make(r), {}) for r in locked}
     for r in states:
-        found = out.get(int(r.venture_id))
+        found = out.get(r.venture_id)
         if found is not None:
             found[1][r.trigger_id] = (_state(r), True)
     return out
