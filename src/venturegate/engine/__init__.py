@@ -104,7 +104,7 @@ class Engine(
         now: datetime | None = None,
     ) -> None:
         """Set a stage's mode (stage-wide, or for one venture); `None` removes a venture's override."""
-        self.modes.set(stage, mode, actor=actor, venture=venture, now=now)
+        self.modes.set_mode(stage, mode, actor=actor, venture=venture, now=now)
 
     def escalations(self, status: str | None = None, ref: str | int | None = None) -> list[Escalation]:
         """Escalations, newest first."""

@@ -91,7 +91,7 @@ class ProgressionModes:
             wide[s]["failures"] += fail
         return sorted(found, key=lambda r: (r["stage"], r["venture_id"] or 0))
 
-    def set(
+    def set_mode(
         self,
         stage: int,
         mode: str | None,
