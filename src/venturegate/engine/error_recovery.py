@@ -172,6 +172,7 @@ class _Run:
 
 
 def _record(r: ErrorRow) -> ErrorRecord:
+    """The record of a row (the same fields, in the same order; the JSON lists lists of their own)."""
     return ErrorRecord(*r._replace(matched=bool(r.matched), why=list(r.why), steps=list(r.steps)))
 
 

@@ -39,7 +39,8 @@ class Escalation(_Record):
 
 
 def _escalation(r: EscalationRow) -> Escalation:
-    return Escalation(*r[:8], list(r.history), *r[9:])
+    """The record of a row (the same fields, in the same order; the history a list of its own)."""
+    return Escalation(*r._replace(history=list(r.history)))
 
 
 class Escalations:
