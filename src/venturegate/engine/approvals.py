@@ -6,14 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection
 
 from venturegate.core.durations import format_time, parse_duration
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase
 from venturegate.engine.exceptions import BadInput, Conflict, Forbidden, NotFound
 from venturegate.engine.records import Approval
-from venturegate.store.schema import approvals
+from venturegate.store import approvals as store
+from venturegate.store.approvals import ApprovalRow
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,11 @@ class ReviewedApproval(Approval):
     awaiting_review: bool = False
 
 
-def _approval(r: Row[Any]) -> ReviewedApproval:
+def _approval(r: ApprovalRow) -> ReviewedApproval:
     return ReviewedApproval(
-        int(r.id),
-        int(r.venture_id),
-        int(r.stage),
+        r.id,
+        r.venture_id,
+        r.stage,
         r.role,
         r.status,
         r.reason,
@@ -71,13 +72,7 @@ class ApprovalOps(EngineBase):
             if role not in wf.roles:
                 raise NotFound(f"unknown role '{role}'", where="--role", hint="roles: " + ", ".join(wf.roles))
             visit = self._visit(conn, row.id)
-            open_ = conn.execute(
-                select(approvals).where(
-                    approvals.c.visit_id == visit.id,
-                    approvals.c.role == role,
-                    approvals.c.status == "pending",
-                )
-            ).first()
+            open_ = store.pending(conn, visit.id, role)
             if open_ is not None and (open_.expires_at is None or open_.expires_at > now):
                 return _approval(open_)
             policy = wf.approval_policy(row.stage, role)
@@ -85,35 +80,30 @@ class ApprovalOps(EngineBase):
             if timeout.startswith("config."):
                 timeout = str(self._effective(conn, wf, row)[timeout.removeprefix("config.")].value)
             expires = now + timedelta(seconds=parse_duration(timeout))
-            aid = conn.execute(
-                insert(approvals)
-                .values(
-                    venture_id=row.id,
-                    visit_id=visit.id,
-                    stage=row.stage,
-                    role=role,
-                    status="pending",
-                    reason=reason,
-                    payload=payload,
-                    requested_by=actor.name,
-                    requested_at=now,
-                    expires_at=expires,
-                )
-                .returning(approvals.c.id)
-            ).scalar_one()
+            aid = store.insert_request(
+                conn,
+                venture_id=row.id,
+                visit_id=visit.id,
+                stage=row.stage,
+                role=role,
+                reason=reason,
+                payload=payload,
+                requested_by=actor.name,
+                requested_at=now,
+                expires_at=expires,
+            )
             self._set(conn, row, now)
             self._schedule(conn, row.id, "approval", str(aid), expires)
             self._event(
                 conn,
-                row.id,
+                row,
                 "approval.requested",
                 actor,
                 now,
-                stage=row.stage,
                 reason=reason,
                 data={"approval": aid, "role": role, "expires_at": expires.isoformat()},
             )
-            return _approval(conn.execute(select(approvals).where(approvals.c.id == aid)).one())
+            return _approval(self._approval_row(conn, aid))
 
     def decide_approval(
         self,
@@ -127,22 +117,20 @@ class ApprovalOps(EngineBase):
         """Approve or reject a pending request; only its role may decide."""
         now = self.when(now)
         with self.tx() as conn:
-            r = conn.execute(select(approvals).where(approvals.c.id == approval_id)).first()
-            if r is None:
-                raise NotFound(f"no approval #{approval_id}", where="ID", hint="`venturegate approval list` shows them")
+            r = self._approval_or_404(conn, approval_id)
             if actor.role != r.role:
                 raise Forbidden(f"approval #{approval_id} is for {r.role}; {actor.name} acts as {actor.role}")
-            row = self._row(conn, int(r.venture_id), lock=True)
+            row = self._row(conn, r.venture_id, lock=True)
             if r.status == "pending" and r.expires_at is not None and now >= r.expires_at:
-                conn.execute(update(approvals).where(approvals.c.id == r.id).values(status="expired"))
+                store.update_approval(conn, r.id, status="expired")
                 self._event(
                     conn,
-                    row.id,
+                    row,
                     "approval.expired",
                     actor,
                     now,
-                    stage=int(r.stage),
-                    data={"approval": int(r.id), "role": r.role},
+                    stage=r.stage,
+                    data={"approval": r.id, "role": r.role},
                 )
                 raise_after = Conflict(
                     f"approval #{approval_id} expired at {format_time(r.expires_at)}; request a new one"
@@ -153,26 +141,24 @@ class ApprovalOps(EngineBase):
                 raise_after = None
             if raise_after is None:
                 status = "approved" if approve else "rejected"
-                conn.execute(
-                    update(approvals)
-                    .where(approvals.c.id == r.id)
-                    .values(status=status, decided_by=actor.name, decided_at=now, decision_reason=reason)
+                store.update_approval(
+                    conn, r.id, status=status, decided_by=actor.name, decided_at=now, decision_reason=reason
                 )
                 self._set(conn, row, now)
                 self._event(
                     conn,
-                    row.id,
+                    row,
                     f"approval.{status}",
                     actor,
                     now,
-                    stage=int(r.stage),
+                    stage=r.stage,
                     reason=reason,
-                    data={"approval": int(r.id), "role": r.role},
+                    data={"approval": r.id, "role": r.role},
                 )
-                self.triggers.after_decision(conn, self._approval_row(conn, int(r.id)), approve, actor, now)
+                self.triggers.after_decision(conn, self._approval_row(conn, r.id), approve, actor, now)
                 self._recheck_entry(conn, self._row(conn, row.id), actor, now)
                 self.triggers.facts_changed(conn, self._row(conn, row.id), now)
-            result = _approval(conn.execute(select(approvals).where(approvals.c.id == approval_id)).one())
+            result = _approval(self._approval_row(conn, approval_id))
         if raise_after is not None:
             raise raise_after
         return result
@@ -194,9 +180,9 @@ class ApprovalOps(EngineBase):
         reason = reason.strip()
         with self.tx() as conn:
             r = self._approval_or_404(conn, approval_id)
-            row = self._row(conn, int(r.venture_id), lock=True)
+            row = self._row(conn, r.venture_id, lock=True)
             wf = self.pinned(conn, row.workflow_digest).workflow
-            policy = wf.approval_policy(int(r.stage), r.role).bypass
+            policy = wf.approval_policy(r.stage, r.role).bypass
             if policy is None:
                 raise Forbidden(
                     f"approval #{approval_id} ({r.role}, stage {r.stage}) may not be bypassed: "
@@ -219,29 +205,27 @@ class ApprovalOps(EngineBase):
                 raise Conflict(f"approval #{approval_id} expired at {format_time(r.expires_at)}; request a new one")
             if row.status in ("killed", "completed"):
                 raise Conflict(f"venture '{row.name}' is {row.status}")
-            conn.execute(
-                update(approvals)
-                .where(approvals.c.id == r.id)
-                .values(status="bypassed", decided_by=actor.name, decided_at=now, decision_reason=reason)
+            store.update_approval(
+                conn, r.id, status="bypassed", decided_by=actor.name, decided_at=now, decision_reason=reason
             )
             self._set(conn, row, now)
             self._event(
                 conn,
-                row.id,
+                row,
                 "approval.bypassed",
                 actor,
                 now,
-                stage=int(r.stage),
+                stage=r.stage,
                 reason=reason,
-                data={"approval": int(r.id), "role": r.role, "review_role": wf.defaults.escalation_role},
+                data={"approval": r.id, "role": r.role, "review_role": wf.defaults.escalation_role},
             )
-            self.triggers.after_decision(conn, self._approval_row(conn, int(r.id)), True, actor, now)
+            self.triggers.after_decision(conn, self._approval_row(conn, r.id), True, actor, now)
             self._recheck_entry(conn, self._row(conn, row.id), actor, now)
             self.triggers.facts_changed(conn, self._row(conn, row.id), now)
-            return _approval(self._approval_row(conn, int(r.id)))
+            return _approval(self._approval_row(conn, r.id))
 
-    def _approval_or_404(self, conn: Connection, approval_id: int) -> Row[Any]:
-        r = conn.execute(select(approvals).where(approvals.c.id == approval_id)).first()
+    def _approval_or_404(self, conn: Connection, approval_id: int) -> ApprovalRow:
+        r = store.approval(conn, approval_id)
         if r is None:
             raise NotFound(f"no approval #{approval_id}", where="ID", hint="`venturegate approval list` shows them")
         return r
@@ -263,7 +247,7 @@ class ApprovalOps(EngineBase):
         reason = reason.strip()
         with self.tx() as conn:
             r = self._approval_or_404(conn, approval_id)
-            row = self._row(conn, int(r.venture_id), lock=True)
+            row = self._row(conn, r.venture_id, lock=True)
             reviewer = self.pinned(conn, row.workflow_digest).workflow.defaults.escalation_role
             if actor.role != reviewer:
                 raise Forbidden(f"bypass reviews are for {reviewer}; {actor.name} acts as {actor.role}")
@@ -282,52 +266,33 @@ class ApprovalOps(EngineBase):
                 )
             if actor.name == r.decided_by:
                 raise Forbidden(f"{actor.name} bypassed approval #{approval_id}; another {reviewer} must review it")
-            conn.execute(
-                update(approvals)
-                .where(approvals.c.id == r.id)
-                .values(reviewed_by=actor.name, reviewed_at=now, review_reason=reason)
-            )
+            store.update_approval(conn, r.id, reviewed_by=actor.name, reviewed_at=now, review_reason=reason)
             self._set(conn, row, now)
-            still = self._unreviewed_ids(conn, row.id)
+            still = store.unreviewed_ids(conn, row.id)
             self._event(
                 conn,
-                row.id,
+                row,
                 "approval.reviewed",
                 actor,
                 now,
-                stage=int(r.stage),
+                stage=r.stage,
                 reason=reason,
-                data={"approval": int(r.id), "role": r.role, "bypassed_by": r.decided_by, "still_flagged": still},
+                data={"approval": r.id, "role": r.role, "bypassed_by": r.decided_by, "still_flagged": still},
             )
-            return _approval(self._approval_row(conn, int(r.id)))
+            return _approval(self._approval_row(conn, r.id))
 
-    @staticmethod
-    def _unreviewed_ids(conn: Connection, venture_id: int) -> list[int]:
-        rows = conn.execute(
-            select(approvals.c.id).where(
-                approvals.c.venture_id == venture_id,
-                approvals.c.status == "bypassed",
-                approvals.c.reviewed_at.is_(None),
-            )
-        )
-        return [int(i) for i in rows.scalars()]
-
-    def _approval_row(self, conn: Connection, approval_id: int) -> Row[Any]:
-        return conn.execute(select(approvals).where(approvals.c.id == approval_id)).one()
+    def _approval_row(self, conn: Connection, approval_id: int) -> ApprovalRow:
+        found = store.approval(conn, approval_id)
+        assert found is not None, "the approval was read in this transaction"
+        return found
 
     def approvals(
         self, ref: str | int | None = None, status: str | None = None, *, unreviewed: bool = False
     ) -> list[ReviewedApproval]:
         """Approval requests, newest first; `unreviewed` keeps the bypasses that await review."""
-        query = select(approvals).order_by(approvals.c.id.desc())
         with self.tx() as conn:
-            if ref is not None:
-                query = query.where(approvals.c.venture_id == self._row(conn, ref).id)
-            if status is not None:
-                query = query.where(approvals.c.status == status)
-            if unreviewed:
-                query = query.where(approvals.c.status == "bypassed", approvals.c.reviewed_at.is_(None))
-            return [_approval(r) for r in conn.execute(query)]
+            vid = None if ref is None else self._row(conn, ref).id
+            return [_approval(r) for r in store.approval_rows(conn, vid, status, unreviewed)]
 
     def unreviewed_bypasses(self, ref: str | int | None = None) -> list[ReviewedApproval]:
         """Bypassed approvals awaiting review (what flags a venture), newest first."""

@@ -8,14 +8,15 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select
+from sqlalchemy import Connection
 
 from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase
 from venturegate.engine.exceptions import ArtifactInvalid, BadInput, Conflict, NotFound
 from venturegate.engine.records import Artifact
 from venturegate.engine.secrets import SecretGrant, secret_ref_errors
-from venturegate.store.schema import artifacts
+from venturegate.store import artifacts as store
+from venturegate.store.artifacts import ArtifactRow
 
 _REF = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)@(?P<version>\d+)$")
 
@@ -39,11 +40,11 @@ def schema_errors(schema: dict[str, Any] | None, content: Any) -> list[tuple[str
     return out
 
 
-def _artifact(row: Row[Any]) -> Artifact:
+def _artifact(row: ArtifactRow) -> Artifact:
     return Artifact(
         row.id,
         row.name,
-        int(row.version),
+        row.version,
         row.content,
         row.content_hash,
         list(row.derived_from),
@@ -96,37 +97,31 @@ class ArtifactOps(EngineBase):
             if newest is not None and newest.content_hash == digest and list(newest.derived_from) == parents:
                 return _artifact(newest)
             version = 1 + (newest.version if newest is not None else 0)
-            aid = conn.execute(
-                insert(artifacts)
-                .values(
-                    venture_id=row.id,
-                    name=name,
-                    version=version,
-                    content=content,
-                    content_hash=digest,
-                    derived_from=parents,
-                    valid=True,
-                    stage=row.stage,
-                    actor=actor.name,
-                    created_at=now,
-                )
-                .returning(artifacts.c.id)
-            ).scalar_one()
+            aid = store.insert_artifact(
+                conn,
+                venture_id=row.id,
+                name=name,
+                version=version,
+                content=content,
+                content_hash=digest,
+                derived_from=parents,
+                stage=row.stage,
+                actor=actor.name,
+                created_at=now,
+            )
             self._set(conn, row, now)
             self._event(
                 conn,
-                row.id,
+                row,
                 "artifact.stored",
                 actor,
                 now,
-                stage=row.stage,
                 reason=f"{name}@{version}",
                 data={"name": name, "version": version, "hash": digest, "derived_from": parents},
             )
             self._recheck_entry(conn, self._row(conn, row.id), actor, now)
             self.triggers.facts_changed(conn, self._row(conn, row.id), now)
-            got = conn.execute(select(artifacts).where(artifacts.c.id == aid)).one()
-            return _artifact(got)
+            return _artifact(store.by_id(conn, aid))
 
     def _parent(self, conn: Connection, venture_id: int, text: str) -> str:
         m = _REF.match(text.strip())
@@ -136,45 +131,18 @@ class ArtifactOps(EngineBase):
                 where="--derived-from",
                 hint="e.g. api_documentation@2",
             )
-        found = conn.execute(
-            select(artifacts.c.id).where(
-                artifacts.c.venture_id == venture_id,
-                artifacts.c.name == m["name"],
-                artifacts.c.version == int(m["version"]),
-            )
-        ).first()
-        if found is None:
+        if not store.artifact_exists(conn, venture_id, m["name"], int(m["version"])):
             raise NotFound(f"artifact {text} does not exist for this venture", where="--derived-from")
         return f"{m['name']}@{int(m['version'])}"
 
-    def _newest(self, conn: Connection, venture_id: int, name: str) -> Row[Any] | None:
-        top = (
-            select(func.max(artifacts.c.version))
-            .where(artifacts.c.venture_id == venture_id, artifacts.c.name == name)
-            .scalar_subquery()
-        )
-        return conn.execute(
-            select(artifacts).where(
-                artifacts.c.venture_id == venture_id,
-                artifacts.c.name == name,
-                artifacts.c.version == top,
-            )
-        ).first()
+    def _newest(self, conn: Connection, venture_id: int, name: str) -> ArtifactRow | None:
+        return store.newest(conn, venture_id, name)
 
     def artifact(self, ref: str | int, name: str, version: int | None = None) -> Artifact:
         """One version of an artifact (the newest by default)."""
         with self.tx() as conn:
             row = self._row(conn, ref)
-            if version is None:
-                found = self._newest(conn, row.id, name)
-            else:
-                found = conn.execute(
-                    select(artifacts).where(
-                        artifacts.c.venture_id == row.id,
-                        artifacts.c.name == name,
-                        artifacts.c.version == version,
-                    )
-                ).first()
+            found = store.newest(conn, row.id, name) if version is None else store.version(conn, row.id, name, version)
             if found is None:
                 at = f" version {version}" if version is not None else ""
                 raise NotFound(f"venture '{row.name}' has no artifact '{name}'{at}", where="NAME")
@@ -184,12 +152,7 @@ class ArtifactOps(EngineBase):
         """Every stored artifact version of a venture."""
         with self.tx() as conn:
             row = self._row(conn, ref)
-            rows = conn.execute(
-                select(artifacts)
-                .where(artifacts.c.venture_id == row.id)
-                .order_by(artifacts.c.name, artifacts.c.version)
-            )
-            return [_artifact(r) for r in rows]
+            return [_artifact(r) for r in store.all_versions(conn, row.id)]
 
     def lineage(self, ref: str | int, name: str, version: int | None = None) -> list[tuple[int, Artifact]]:
         """The artifact and everything it was derived from, depth first, as (depth, artifact)."""

@@ -7,9 +7,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import EllipsisType
 from typing import TYPE_CHECKING, Any, Self
 
-from sqlalchemy import Connection, Text, bindparam, cast, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy import Engine as SAEngine
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -24,9 +25,9 @@ from venturegate.engine.facts import StoreData, gate_facts
 from venturegate.engine.records import Event, Venture
 from venturegate.store.collisions import TRANSIENT, collision, describe
 from venturegate.store.database import connect, ensure_schema, sqlite_begin, sqlite_end
+from venturegate.store.events import EventRow, insert_event, latest_events
 from venturegate.store.prepared import Prepared, RawJSON, Record
 from venturegate.store.schema import (
-    events,
     stage_visits,
     substage_status,
     timers,
@@ -52,19 +53,6 @@ class Batch:
     writes: StateWrites
 
 
-_EVENT_COLUMNS = (
-    "venture_id",
-    "kind",
-    "actor",
-    "actor_role",
-    "actor_kind",
-    "at",
-    "stage",
-    "substage",
-    "reason",
-    "data",
-)
-_INSERT_EVENT = Prepared(insert(events).values({c: bindparam(c) for c in _EVENT_COLUMNS}).returning(events.c.id))
 _VENTURE_BY_ID = Prepared(select(ventures).where(ventures.c.id == bindparam("ref")), VentureRow)
 _VENTURE_BY_ID_LOCKED = Prepared(
     select(ventures).where(ventures.c.id == bindparam("ref")).with_for_update(), VentureRow
@@ -113,13 +101,6 @@ _INSERT_VISIT = Prepared(
 _INSERT_SUBSTAGE = Prepared(
     insert(substage_status).values(visit_id=bindparam("visit"), substage=bindparam("sub"), status="open", items=[])
 )
-_HISTORY = Prepared(
-    select(*(cast(c, Text).label(c.key) if c.key == "data" else c for c in events.c))
-    .where(events.c.venture_id == bindparam("vid"))
-    .order_by(events.c.id.desc())
-    .limit(bindparam("n"))
-)
-"""A venture's last events, `data` as its stored JSON text."""
 
 
 def _set_statement(keys: tuple[str, ...]) -> Prepared:
@@ -136,21 +117,9 @@ def _set_statement(keys: tuple[str, ...]) -> Prepared:
     return found
 
 
-def event_record(r: Any) -> Event:
+def event_record(r: EventRow) -> Event:
     """An `events` row as a record."""
-    return Event(
-        int(r.id),
-        r.venture_id,
-        r.kind,
-        r.actor,
-        r.actor_role,
-        r.actor_kind,
-        r.at,
-        r.stage,
-        r.substage,
-        r.reason,
-        r.data,
-    )
+    return Event(*r)
 
 
 def cast_row(row: object) -> VentureRow:
@@ -378,43 +347,34 @@ class EngineBase:
     def _event(
         self,
         conn: Connection,
-        venture_id: int | None,
+        venture: VentureRow | int | None,
         kind: str,
         actor: Actor,
         now: datetime,
         *,
-        stage: int | None = None,
+        stage: int | EllipsisType | None = ...,
         substage: str | None = None,
         reason: str = "",
         data: dict[str, Any] | None = None,
         encoded: RawJSON | None = None,
     ) -> int:
-        """Append an event; the notification layer may queue notifications for it in the same transaction.
+        """Append an event about `venture` (its row, its id, or None for none); the notification layer may queue
+        notifications for it in the same transaction.
 
-        `encoded`: `data` already as its JSON text (stored as is; `data` still goes to the notification layer).
+        `stage`: by default the row's stage when `venture` is a row, else none. `encoded`: `data` already as its
+        JSON text (stored as is; `data` still goes to the notification layer).
         """
-        event_id = _INSERT_EVENT.scalar(
-            conn,
-            {
-                "venture_id": venture_id,
-                "kind": kind,
-                "actor": actor.name,
-                "actor_role": actor.role,
-                "actor_kind": actor.kind,
-                "at": now,
-                "stage": stage,
-                "substage": substage,
-                "reason": reason,
-                "data": data if encoded is None else encoded,
-            },
-        )
-        self._notify(
-            conn,
-            Event(
-                int(event_id), venture_id, kind, actor.name, actor.role, actor.kind, now, stage, substage, reason, data
-            ),
-        )
-        return int(event_id)
+        venture_id: int | None
+        if isinstance(venture, VentureRow):
+            venture_id, row_stage = venture.id, venture.stage
+        else:
+            venture_id, row_stage = venture, None
+        at_stage = row_stage if isinstance(stage, EllipsisType) else stage
+        who = (actor.name, actor.role, actor.kind)
+        stored = data if encoded is None else encoded
+        event_id = insert_event(conn, venture_id, kind, who, now, at_stage, substage, reason, stored)
+        self._notify(conn, Event(event_id, venture_id, kind, *who, now, at_stage, substage, reason, data))
+        return event_id
 
     def _visit(self, conn: Connection, venture_id: int) -> Record:
         row = _CURRENT_VISIT.first(conn, {"vid": venture_id})
@@ -538,7 +498,7 @@ class EngineBase:
                 },
                 {"data": "null" if r.data is None else r.data},
             )
-            for r in reversed(_HISTORY.all(conn, {"vid": venture_id, "n": limit}))
+            for r in reversed(latest_events(conn, venture_id, limit))
         ]
         return RawJSON(f"[{', '.join(parts)}]")
 

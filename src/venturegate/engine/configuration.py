@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, select
+from sqlalchemy import Connection
 from sqlalchemy import Engine as SAEngine
 from sqlalchemy.exc import PendingRollbackError
 
@@ -29,25 +29,13 @@ from venturegate.engine.actors import Actor
 from venturegate.engine.base import Clock, EngineBase, as_id, utc_now
 from venturegate.engine.exceptions import BadInput, Conflict, Forbidden, NotFound
 from venturegate.engine.records import _Record
-from venturegate.store.prepared import Prepared
-from venturegate.store.schema import config_versions, snapshots
+from venturegate.store import configuration as store
+from venturegate.store.configuration import ConfigVersionRow, SnapshotRow
 from venturegate.store.trigger_states import VentureRow
 
 _WRITTEN = "venturegate.config_written"
 """`Connection.info` key: (venture, version) pairs written by the open transaction (not cacheable yet)."""
 _CACHE_LIMIT = 4096
-_INSERT_AUTO_SNAPSHOT = Prepared(  # on every stage entry: prepared (see store/prepared.py)
-    insert(snapshots).values(
-        venture_id=bindparam("vid"),
-        name=bindparam("name"),
-        version=bindparam("version"),
-        stage=bindparam("stage"),
-        auto=True,
-        actor=bindparam("actor"),
-        reason=bindparam("reason"),
-        created_at=bindparam("now"),
-    )
-)
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,119}$")
 _AUTO_RE = re.compile(r"^pre-stage-\d+$")
 _TRUE = {"true", "yes", "on", "1"}
@@ -285,16 +273,16 @@ def _forget_written(conn: Connection) -> None:
         conn.info.pop(_WRITTEN, None)
 
 
-def _change(r: Row[Any]) -> ConfigChange:
+def _change(r: ConfigVersionRow) -> ConfigChange:
     return ConfigChange(
-        int(r.version),
+        r.version,
         r.key,
         r.scope,
         None if r.unset else r.value,
-        bool(r.unset),
+        r.unset,
         r.previous,
         r.change,
-        int(r.stage),
+        r.stage,
         r.actor,
         r.actor_role,
         r.reason,
@@ -302,18 +290,8 @@ def _change(r: Row[Any]) -> ConfigChange:
     )
 
 
-def _snapshot(r: Row[Any]) -> Snapshot:
-    return Snapshot(
-        int(r.id),
-        int(r.venture_id),
-        r.name,
-        int(r.version),
-        int(r.stage),
-        bool(r.auto),
-        r.actor,
-        r.reason,
-        r.created_at,
-    )
+def _snapshot(r: SnapshotRow) -> Snapshot:
+    return Snapshot(*r)
 
 
 class ConfigOps(EngineBase):
@@ -329,7 +307,7 @@ class ConfigOps(EngineBase):
 
     def _config_overrides(self, conn: Connection, row: VentureRow) -> dict[str, ParamValue]:
         """The venture's overrides at its latest version: no query unless its configuration changed."""
-        version = int(row.config_version)
+        version = row.config_version
         if version == 0:
             return {}
         key = (row.id, version)
@@ -348,18 +326,8 @@ class ConfigOps(EngineBase):
         stage = self.pinned(conn, row.workflow_digest).workflow.stage(stage_id)
         if stage is None or not stage.rollback.snapshot_on_entry:
             return
-        _INSERT_AUTO_SNAPSHOT.run(
-            conn,
-            {
-                "vid": row.id,
-                "name": f"pre-stage-{stage_id}",
-                "version": int(row.config_version),
-                "stage": stage_id,
-                "actor": actor.name,
-                "reason": f"entered stage {stage_id}",
-                "now": now,
-            },
-        )
+        name, reason = f"pre-stage-{stage_id}", f"entered stage {stage_id}"
+        store.insert_auto_snapshot(conn, row.id, name, row.config_version, stage_id, actor.name, reason, now)
 
     # -- reading -------------------------------------------------------------------------------
     def config(self, ref: str | int, key: str | None = None) -> list[ConfigSetting]:
@@ -367,7 +335,7 @@ class ConfigOps(EngineBase):
         with self.tx() as conn:
             row = self._row(conn, ref)
             wf = self.pinned(conn, row.workflow_digest).workflow
-            state = self._state_at(conn, row.id, int(row.config_version))
+            state = self._state_at(conn, row.id, row.config_version)
             if key is not None:
                 return [self._setting(wf, row, key, state)]
             stage = wf.stage(row.stage)
@@ -383,11 +351,7 @@ class ConfigOps(EngineBase):
         """Every configuration change of a venture, newest first (optionally of one key)."""
         with self.tx() as conn:
             row = self._row(conn, ref)
-            query = select(config_versions).where(config_versions.c.venture_id == row.id)
-            if key is not None:
-                query = query.where(config_versions.c.key == key)
-            query = query.order_by(config_versions.c.version.desc(), config_versions.c.key)
-            return [_change(r) for r in conn.execute(query)]
+            return [_change(r) for r in store.history(conn, row.id, key)]
 
     def config_diff(self, ref: str | int, a: str, b: str = "current") -> ConfigDiff:
         """What differs between two configurations, each a version number, a snapshot name or `current`."""
@@ -401,8 +365,7 @@ class ConfigOps(EngineBase):
         """The venture's snapshots, newest first."""
         with self.tx() as conn:
             row = self._row(conn, ref)
-            query = select(snapshots).where(snapshots.c.venture_id == row.id).order_by(snapshots.c.id.desc())
-            return [_snapshot(r) for r in conn.execute(query)]
+            return [_snapshot(r) for r in store.snapshot_rows(conn, row.id)]
 
     # -- writing -------------------------------------------------------------------------------
     def set_config(
@@ -440,28 +403,20 @@ class ConfigOps(EngineBase):
                 raise Forbidden(
                     f"{key} moves a gate level; only a person may change it ({actor.name} is an {actor.kind})"
                 )
-            state = self._state_at(conn, row.id, int(row.config_version))
+            state = self._state_at(conn, row.id, row.config_version)
             previous = self._setting(wf, row, key, state).value
-            version = int(row.config_version) + 1
+            version = row.config_version + 1
             self._write_version(conn, row, version, {key: parsed}, state, "set", actor, reason, now)
             self._event(
                 conn,
-                row.id,
+                row,
                 "config.changed",
                 actor,
                 now,
-                stage=row.stage,
                 reason=reason,
                 data={"key": key, "value": parsed, "previous": previous, "version": version},
             )
-            got = conn.execute(
-                select(config_versions).where(
-                    config_versions.c.venture_id == row.id,
-                    config_versions.c.version == version,
-                    config_versions.c.key == key,
-                )
-            ).one()
-            return _change(got)
+            return _change(store.change(conn, row.id, version, key))
 
     def snapshot(
         self, ref: str | int, name: str, *, actor: Actor, reason: str = "", now: datetime | None = None
@@ -479,56 +434,42 @@ class ConfigOps(EngineBase):
             raise Conflict(f"the snapshot name '{name}' is reserved (pre-stage-N and current name the system's own)")
         with self.tx() as conn:
             row = self._row(conn, ref, lock=True)
-            taken = conn.execute(
-                select(snapshots.c.created_at).where(snapshots.c.venture_id == row.id, snapshots.c.name == name)
-            ).first()
+            taken = store.snapshot_taken_at(conn, row.id, name)
             if taken is not None:
-                raise Conflict(
-                    f"snapshot '{name}' already exists (taken {format_time(taken.created_at)}); pick a new name"
-                )
-            sid = conn.execute(
-                insert(snapshots)
-                .values(
-                    venture_id=row.id,
-                    name=name,
-                    version=int(row.config_version),
-                    stage=row.stage,
-                    auto=False,
-                    actor=actor.name,
-                    reason=reason,
-                    created_at=now,
-                )
-                .returning(snapshots.c.id)
-            ).scalar_one()
+                raise Conflict(f"snapshot '{name}' already exists (taken {format_time(taken)}); pick a new name")
+            sid = store.insert_snapshot(
+                conn,
+                venture_id=row.id,
+                name=name,
+                version=row.config_version,
+                stage=row.stage,
+                actor=actor.name,
+                reason=reason,
+                now=now,
+            )
             self._set(conn, row, now)
             self._event(
                 conn,
-                row.id,
+                row,
                 "snapshot.taken",
                 actor,
                 now,
-                stage=row.stage,
                 reason=reason,
-                data={"name": name, "version": int(row.config_version)},
+                data={"name": name, "version": row.config_version},
             )
-            return _snapshot(conn.execute(select(snapshots).where(snapshots.c.id == sid)).one())
+            return _snapshot(store.snapshot(conn, sid))
 
     # -- helpers shared with rollbacks ---------------------------------------------------------
     def _state_at(self, conn: Connection, vid: int, version: int) -> Overrides:
         """The venture's overrides as of a version: each key's latest row up to it, unset rows removing it."""
         if version <= 0:
             return {}
-        rows = conn.execute(
-            select(config_versions.c.key, config_versions.c.value, config_versions.c.unset, config_versions.c.version)
-            .where(config_versions.c.venture_id == vid, config_versions.c.version <= version)
-            .order_by(config_versions.c.version)
-        )
         state: Overrides = {}
-        for r in rows:
+        for r in store.changes_up_to(conn, vid, version):
             if r.unset:
                 state.pop(r.key, None)
-            else:
-                state[r.key] = (r.value, int(r.version))
+            elif r.value is not None:
+                state[r.key] = (r.value, r.version)
         return state
 
     def _write_version(
@@ -545,8 +486,8 @@ class ConfigOps(EngineBase):
     ) -> None:
         """Write one version (a None value removes the override) and move the venture to it."""
         wf = self.pinned(conn, row.workflow_digest).workflow
-        conn.execute(
-            insert(config_versions),
+        store.insert_version(
+            conn,
             [
                 {
                     "venture_id": row.id,
@@ -572,7 +513,7 @@ class ConfigOps(EngineBase):
     def _resolve(self, conn: Connection, row: VentureRow, text: str, where: str) -> int:
         """A version number, `current`, or the newest snapshot of that name, as a version."""
         text = str(text).strip()
-        latest = int(row.config_version)
+        latest = row.config_version
         if text == "current":
             return latest
         if text.isascii() and text.isdigit():
@@ -580,22 +521,15 @@ class ConfigOps(EngineBase):
             if number is None or number > latest:
                 raise NotFound(f"version {text} does not exist (latest is {latest})", where=where)
             return number
-        found = conn.execute(
-            select(snapshots.c.version)
-            .where(snapshots.c.venture_id == row.id, snapshots.c.name == text)
-            .order_by(snapshots.c.id.desc())
-            .limit(1)
-        ).first()
+        found = store.snapshot_version(conn, row.id, text)
         if found is None:
-            names = conn.execute(
-                select(snapshots.c.name).where(snapshots.c.venture_id == row.id).distinct().order_by(snapshots.c.name)
-            ).scalars()
+            names = store.snapshot_names(conn, row.id)
             raise NotFound(
                 f"no version or snapshot '{text}'",
                 where=where,
                 hint="versions 0–" + str(latest) + "; snapshots: " + (", ".join(names) or "none"),
             )
-        return int(found.version)
+        return found
 
     def _diff(
         self, conn: Connection, row: VentureRow, a: int, b: int, scope: list[str] | None = None

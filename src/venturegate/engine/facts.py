@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Connection, and_, bindparam, func, select
+from sqlalchemy import Connection
 
 from venturegate.core.cadence import cadence_seconds, stale_grace
 from venturegate.core.conditions.data import ConfigValue, Sample, WindowEnds, WindowStats
@@ -15,15 +15,9 @@ from venturegate.core.durations import format_time, parse_duration
 from venturegate.core.gates import ApprovalFact, GateFacts, GateName, JSONValue, metrics_read
 from venturegate.core.settings import effective_config, metric_levels, retention_days
 from venturegate.definitions.model import ConditionCheck, LevelKind, ParamValue, Stage, Workflow
-from venturegate.store.prepared import Prepared
-from venturegate.store.schema import (
-    approvals,
-    artifacts,
-    attestations,
-    events,
-    substage_status,
-)
+from venturegate.store import facts as store
 from venturegate.store.windows import (
+    PointRow,
     SamplePoint,
     WindowReads,
     aggregate_of,
@@ -32,39 +26,6 @@ from venturegate.store.windows import (
     newest_of,
     read_window,
 )
-
-_SUBSTAGES = Prepared(
-    select(substage_status.c.substage, substage_status.c.status).where(substage_status.c.visit_id == bindparam("visit"))
-)
-_ARTIFACTS = Prepared(
-    select(artifacts.c.name, func.max(artifacts.c.version).label("version"))
-    .where(artifacts.c.venture_id == bindparam("vid"), artifacts.c.valid.is_(True))
-    .group_by(artifacts.c.name)
-)
-_CONTENT = Prepared(
-    select(artifacts.c.content).where(
-        artifacts.c.venture_id == bindparam("vid"),
-        artifacts.c.name == bindparam("name"),
-        artifacts.c.version == bindparam("version"),
-    )
-)
-_NEWEST_APPROVALS = (
-    select(approvals.c.role, func.max(approvals.c.id).label("id"))
-    .where(approvals.c.visit_id == bindparam("visit"))
-    .group_by(approvals.c.role)
-    .subquery()
-)
-_APPROVALS = Prepared(
-    select(
-        approvals.c.id,
-        approvals.c.role,
-        approvals.c.status,
-        approvals.c.expires_at,
-        approvals.c.decided_by,
-        approvals.c.decision_reason,
-    ).join(_NEWEST_APPROVALS, and_(approvals.c.id == _NEWEST_APPROVALS.c.id))
-)
-_ATTESTED = Prepared(select(attestations.c.criterion).where(attestations.c.visit_id == bindparam("visit")))
 
 
 @dataclass
@@ -89,7 +50,7 @@ class StoreData:
 
     def latest(self, metric: str) -> Sample | None:
         """Newest sample at or before now."""
-        row: Sample | SamplePoint | None = self.known_latest.get(metric)
+        row: Sample | SamplePoint | PointRow | None = self.known_latest.get(metric)
         if row is None:
             vid, shared = self.venture_id, self.shared
             row = (
@@ -181,29 +142,20 @@ class StoreData:
 
     def recursions(self, trigger_id: str) -> int:
         """How many times the trigger sent this venture back."""
-        n = self.conn.execute(
-            select(func.count())
-            .select_from(events)
-            .where(
-                events.c.venture_id == self.venture_id,
-                events.c.kind == "recursion",
-                events.c.reason.like(f"{trigger_id}:%"),
-            )
-        ).scalar_one()
-        return int(n)
+        return store.recursions(self.conn, self.venture_id, trigger_id)
 
 
 def gate_facts(conn: Connection, data: StoreData, visit_id: int, gate: GateName | None = None) -> GateFacts:
     """Substages, artifacts, approvals and attestations of a venture's current visit; with `gate`, the
     recorded breakdowns (`Metric.explained_by`) of the metrics its checks read."""
-    subs = {r.substage: r.status == "done" for r in _SUBSTAGES.all(conn, {"visit": visit_id})}
+    subs = {r.substage: r.status == "done" for r in store.substages(conn, visit_id)}
     stage = data.workflow.stage(data.stage_id)
     order = [s.id for s in stage.substages] if stage else []
     subs = {sid: subs.get(sid, False) for sid in order} | {k: v for k, v in subs.items() if k not in order}
-    arts = {r.name: int(r.version) for r in _ARTIFACTS.all(conn, {"vid": data.venture_id})}
-    rows = _APPROVALS.all(conn, {"visit": visit_id})
-    apprs = {r.role: ApprovalFact(int(r.id), r.status, r.expires_at, r.decided_by, r.decision_reason) for r in rows}
-    attested = frozenset(r.criterion for r in _ATTESTED.all(conn, {"visit": visit_id}))
+    arts = dict(store.artifact_versions(conn, data.venture_id))
+    rows = store.newest_approvals(conn, visit_id)
+    apprs = {r.role: ApprovalFact(r.id, r.status, r.expires_at, r.decided_by, r.decision_reason) for r in rows}
+    attested = store.attested(conn, visit_id)
     evidence = _evidence(conn, data, stage, gate, arts) if stage is not None and gate is not None else {}
     return GateFacts(data=data, substages=subs, artifacts=arts, approvals=apprs, attested=attested, evidence=evidence)
 
@@ -222,10 +174,6 @@ def _evidence(
             if name is None or metric in out:
                 continue
             version = versions.get(name)
-            content = (
-                _CONTENT.scalar(conn, {"vid": data.venture_id, "name": name, "version": version})
-                if version is not None
-                else None
-            )
+            content = store.artifact_content(conn, data.venture_id, name, version) if version is not None else None
             out[metric] = {"artifact": name, "version": version, "content": content}
     return out

@@ -12,19 +12,19 @@ import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection
 
 from venturegate.core.durations import format_duration, format_time
 from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.base import EngineBase
 from venturegate.engine.exceptions import BadInput, Conflict, NotFound
 from venturegate.engine.records import _Record
-from venturegate.store.schema import jobs
+from venturegate.store import jobs as store
+from venturegate.store.jobs import JobRow
+from venturegate.store.jobs import JobStatus as JobStatus  # where a job stands; the last three are final
 
-JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
-"""Where a job stands; the last three are final."""
 JOB_STATUSES: tuple[JobStatus, ...] = get_args(JobStatus)
 FINAL = ("succeeded", "failed", "cancelled")
 DEFAULT_LEASE = timedelta(minutes=10)
@@ -78,17 +78,17 @@ class Job(_Record):
         return self.status in FINAL
 
 
-def _job(r: Row[Any]) -> Job:
+def _job(r: JobRow) -> Job:
     return Job(
-        int(r.id),
-        int(r.venture_id),
-        int(r.stage),
+        r.id,
+        r.venture_id,
+        r.stage,
         r.crew,
         r.status,
         dict(r.options or {}),
         dict(r.progress or {}),
         None if r.result is None else dict(r.result),
-        bool(r.cancel_requested),
+        r.cancel_requested,
         r.actor,
         r.worker,
         r.created_at,
@@ -124,35 +124,17 @@ class JobOps(EngineBase):
                 raise Conflict(f"venture '{row.name}' is at stage {row.stage}, not {stage}; run the crew of its stage")
             if row.status != "active":
                 raise Conflict(f"venture '{row.name}' is {row.status}; a crew runs only for an active venture")
-            busy = conn.execute(
-                select(jobs.c.id).where(
-                    jobs.c.venture_id == row.id, jobs.c.stage == stage, jobs.c.status.in_(("queued", "running"))
-                )
-            ).first()
+            busy = store.busy_job(conn, row.id, stage)
             if busy is not None:
                 raise Conflict(
-                    f"job {busy.id} already runs for venture '{row.name}' stage {stage}; "
-                    f"wait for it, or `venturegate job cancel {busy.id}`"
+                    f"job {busy} already runs for venture '{row.name}' stage {stage}; "
+                    f"wait for it, or `venturegate job cancel {busy}`"
                 )
-            job_id = int(
-                conn.execute(
-                    insert(jobs)
-                    .values(
-                        venture_id=row.id,
-                        stage=stage,
-                        crew=crew,
-                        status="queued",
-                        options=opts,
-                        progress={},
-                        cancel_requested=False,
-                        actor=actor.name,
-                        created_at=now,
-                    )
-                    .returning(jobs.c.id)
-                ).scalar_one()
+            job_id = store.insert_job(
+                conn, venture_id=row.id, stage=stage, crew=crew, options=opts, actor=actor.name, now=now
             )
             self._event(
-                conn, row.id, "job.queued", actor, now, stage=stage, reason=f"job {job_id}: crew {crew}",
+                conn, row, "job.queued", actor, now, reason=f"job {job_id}: crew {crew}",
                 data={"job": job_id, "crew": crew, "options": opts},
             )  # fmt: skip
             return self._job_row(conn, job_id)
@@ -167,12 +149,7 @@ class JobOps(EngineBase):
             if job.cancel_requested:
                 self._end(conn, job, "cancelled", now, error="cancelled before it started")
                 return None
-            done = conn.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.status == "queued")
-                .values(status="running", started_at=now, heartbeat_at=now, worker=worker[:200])
-            ).rowcount
-            if done != 1:
+            if not store.start(conn, job_id, worker[:200], now):
                 return None
             self._event(
                 conn, job.venture_id, "job.started", SYSTEM, now, stage=job.stage,
@@ -185,15 +162,11 @@ class JobOps(EngineBase):
     ) -> bool:
         """Mark a running job alive (and store its progress); returns whether cancellation was requested."""
         now = self.when(now)
-        values: dict[str, Any] = {"heartbeat_at": now}
-        if progress is not None:
-            values["progress"] = progress
         with self.tx() as conn:
-            conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status == "running").values(**values))
-            found = conn.execute(select(jobs.c.cancel_requested).where(jobs.c.id == job_id)).first()
-            if found is None:
+            cancel = store.beat(conn, job_id, now, progress)
+            if cancel is None:
                 raise NotFound(f"no job {job_id}", where="JOB")
-            return bool(found.cancel_requested)
+            return cancel
 
     def crew_progress(
         self,
@@ -214,7 +187,7 @@ class JobOps(EngineBase):
         with self.tx() as conn:
             job = self._job_row(conn, job_id)
             if job.status == "running":
-                conn.execute(update(jobs).where(jobs.c.id == job_id).values(heartbeat_at=now, progress=progress))
+                store.update_job(conn, job_id, heartbeat_at=now, progress=progress)
             self._event(
                 conn, job.venture_id, "crew.progress", actor, now, stage=job.stage, reason=f"{step}: {message}"[:500],
                 data={"job": job_id, "crew": job.crew, **progress},
@@ -248,7 +221,7 @@ class JobOps(EngineBase):
             job = self._job_row(conn, job_id)
             if job.final:
                 raise Conflict(f"job {job_id} has already {job.status}")
-            conn.execute(update(jobs).where(jobs.c.id == job_id).values(cancel_requested=True))
+            store.update_job(conn, job_id, cancel_requested=True)
             self._event(
                 conn, job.venture_id, "job.cancel_requested", actor, now, stage=job.stage, reason=f"job {job_id}",
                 data={"job": job_id},
@@ -266,20 +239,16 @@ class JobOps(EngineBase):
         """Jobs, newest first."""
         if status is not None and status not in JOB_STATUSES:
             raise BadInput(f"no job status '{status}'", where="--status", hint=f"one of {', '.join(JOB_STATUSES)}")
-        query = select(jobs).order_by(jobs.c.id.desc()).limit(max(1, limit))
         with self.tx() as conn:
-            if venture is not None:
-                query = query.where(jobs.c.venture_id == self._row(conn, venture).id)
-            if status is not None:
-                query = query.where(jobs.c.status == status)
-            return [_job(r) for r in conn.execute(query)]
+            vid = None if venture is None else self._row(conn, venture).id
+            return [_job(r) for r in store.job_rows(conn, vid, status, max(1, limit))]
 
     def sweep_jobs(self, *, lease: timedelta = DEFAULT_LEASE, now: datetime | None = None) -> list[Job]:
         """End, visibly, every running job whose worker died: its process on this machine is gone (at once),
         or its heartbeat is older than `lease`. A dead job that was asked to stop ends `cancelled`, else `failed`."""
         now = self.when(now)
         with self.tx() as conn:
-            running = conn.execute(select(jobs).where(jobs.c.status == "running")).all()
+            running = store.running(conn)
             ended = []
             for r in running:
                 gone = process_gone(r.worker or "")
@@ -291,7 +260,7 @@ class JobOps(EngineBase):
                        else f"worker lost: no heartbeat since {beat} (lease {span})")  # fmt: skip
                 status = "cancelled" if r.cancel_requested else "failed"
                 self._end(conn, _job(r), status, now, error=f"{why}; re-run the crew")
-                ended.append(int(r.id))
+                ended.append(r.id)
             return [self._job_row(conn, i) for i in ended]
 
     def crew_alert(
@@ -316,13 +285,13 @@ class JobOps(EngineBase):
         with self.tx() as conn:
             row = self._row(conn, ref)
             return self._event(
-                conn, row.id, "alert", actor, now, stage=row.stage, reason=message[:500],
+                conn, row, "alert", actor, now, reason=message[:500],
                 data={**(data or {}), "severity": severity, "source": actor.name},
             )  # fmt: skip
 
     # -- helpers -------------------------------------------------------------------------------
     def _job_row(self, conn: Connection, job_id: int) -> Job:
-        found = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
+        found = store.job(conn, job_id)
         if found is None:
             raise NotFound(f"no job {job_id}", where="JOB", hint="`venturegate jobs` lists them")
         return _job(found)
@@ -337,10 +306,8 @@ class JobOps(EngineBase):
         error: str | None = None,
         result: dict[str, Any] | None = None,
     ) -> None:
-        conn.execute(
-            update(jobs)
-            .where(jobs.c.id == job.id)
-            .values(status=status, finished_at=now, error=None if error is None else error[:2000], result=result)
+        store.update_job(
+            conn, job.id, status=status, finished_at=now, error=None if error is None else error[:2000], result=result
         )
         self._event(
             conn, job.venture_id, f"job.{status}", SYSTEM, now, stage=job.stage,

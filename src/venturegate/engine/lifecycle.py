@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select, update
-
 from venturegate.core.gates import GateName, GateResult, evaluate_checks
 from venturegate.core.settings import level_key, metric_levels
 from venturegate.definitions.model import SEGMENTS, AttestCheck
@@ -25,24 +23,10 @@ from venturegate.engine.records import (
     Venture,
     Visit,
 )
-from venturegate.store.prepared import Prepared
-from venturegate.store.schema import attestations, events, samples, stage_visits, substage_status, ventures
-from venturegate.store.trigger_states import VentureRow
-
-_INSERT_VENTURE = Prepared(
-    insert(ventures)
-    .values(
-        name=bindparam("name"),
-        segment=bindparam("segment"),
-        workflow_digest=bindparam("digest"),
-        stage=bindparam("stage"),
-        status="active",
-        revision=1,  # what entering the start stage would set (see `_enter(created=True)`)
-        created_at=bindparam("now"),
-        updated_at=bindparam("now"),
-    )
-    .returning(*ventures.c)
-)
+from venturegate.store import samples as sample_store
+from venturegate.store import visits as visit_store
+from venturegate.store.events import events_after
+from venturegate.store.ventures import insert_venture, venture_counts, venture_rows
 
 
 class LifecycleOps(EngineBase):
@@ -78,18 +62,13 @@ class LifecycleOps(EngineBase):
                     hint="pick another name; `venturegate venture show NAME` shows the existing one",
                 )
             self._pin_current(conn, now)
-            row = _INSERT_VENTURE.one(
-                conn,
-                {"name": name, "segment": segment, "digest": self.workflow.digest, "stage": stage, "now": now},
-            )
-            vid = row.id
+            row = insert_venture(conn, name, segment, self.workflow.digest, stage, now)
             self._event(
                 conn,
-                vid,
+                row,
                 "venture.created",
                 actor,
                 now,
-                stage=stage,
                 data={
                     "segment": segment,
                     "workflow": self.workflow.version,
@@ -117,29 +96,23 @@ class LifecycleOps(EngineBase):
         """Ventures by id, optionally filtered (by stage, status, ids or ids to leave out) and paged."""
         if (limit is not None and limit < 0) or offset < 0:
             raise BadInput("limit and offset must not be negative", where="limit")
-        query = select(ventures).order_by(ventures.c.id)
-        if stage is not None:
-            query = query.where(ventures.c.stage == stage)
-        if status is not None:
-            query = query.where(ventures.c.status == status)
-        if ids is not None:
-            query = query.where(ventures.c.id.in_(sorted(set(ids))))
-        if statuses is not None:
-            query = query.where(ventures.c.status.in_(sorted(set(statuses))))
-        if exclude:
-            query = query.where(ventures.c.id.not_in(sorted(set(exclude))))
-        if limit is not None:
-            query = query.limit(limit)
-        if offset:
-            query = query.offset(offset)
         with self.tx() as conn:
-            return [self._venture(VentureRow._make(r)) for r in conn.execute(query)]
+            rows = venture_rows(
+                conn,
+                stage=stage,
+                status=status,
+                ids=ids,
+                statuses=statuses,
+                exclude=exclude,
+                limit=limit,
+                offset=offset,
+            )
+            return [self._venture(r) for r in rows]
 
     def venture_counts(self) -> dict[tuple[int, str], int]:
         """How many ventures are at each (stage, status), counted in the database."""
-        query = select(ventures.c.stage, ventures.c.status, func.count()).group_by(ventures.c.stage, ventures.c.status)
         with self.tx() as conn:
-            return {(int(stage), str(status)): int(n) for stage, status, n in conn.execute(query)}
+            return venture_counts(conn)
 
     def samples(
         self, ref: str | int, metric: str, *, since: datetime, until: datetime, limit: int = 500
@@ -149,19 +122,8 @@ class LifecycleOps(EngineBase):
             raise BadInput("limit must be at least 1", where="limit")
         since, until = self.when(since), self.when(until)
         with self.tx() as conn:
-            vid = int(self._row(conn, ref).id)
-            rows = conn.execute(
-                select(samples.c.at, samples.c.value)
-                .where(
-                    samples.c.venture_id == vid,
-                    samples.c.metric == metric,
-                    samples.c.at > since,
-                    samples.c.at <= until,
-                )
-                .order_by(samples.c.at.desc(), samples.c.id.desc())
-                .limit(limit)
-            ).all()
-        return [SamplePoint(r.at, float(r.value)) for r in reversed(rows)]
+            rows = sample_store.sample_values(conn, self._row(conn, ref).id, metric, since, until, limit)
+        return [SamplePoint(r.at, r.value) for r in reversed(rows)]
 
     def stored_samples(
         self,
@@ -176,25 +138,17 @@ class LifecycleOps(EngineBase):
         if limit < 1:
             raise BadInput("limit must be at least 1", where="limit")
         with self.tx() as conn:
-            vid = int(self._row(conn, ref).id)
-            query = select(samples).where(samples.c.venture_id == vid)
-            if metric is not None:
-                query = query.where(samples.c.metric == metric)
-            if since is not None:
-                query = query.where(samples.c.at > self.when(since))
-            if key is not None:
-                query = query.where(samples.c.sample_key == key)
-            rows = conn.execute(query.order_by(samples.c.at.desc(), samples.c.id.desc()).limit(limit)).all()
-        return [
-            StoredSample(int(r.id), r.metric, float(r.value), r.at, r.sample_key, r.actor, r.recorded_at) for r in rows
-        ]
+            vid = self._row(conn, ref).id
+            after = None if since is None else self.when(since)
+            rows = sample_store.sample_rows(conn, vid, metric, after, key, limit)
+        return [StoredSample(r.id, r.metric, r.value, r.at, r.sample_key, r.actor, r.recorded_at) for r in rows]
 
     def levels(self, ref: str | int) -> list[MetricLevel]:
         """Each metric of the venture's current stage: its levels (definition → segment → venture override),
         the latest sample and its verdict against the threshold — what gates, triggers and charts read."""
         with self.tx() as conn:
             row = self._row(conn, ref)
-            stage = self.pinned(conn, row.workflow_digest).workflow.stage(int(row.stage))
+            stage = self.pinned(conn, row.workflow_digest).workflow.stage(row.stage)
             overrides = self._config_overrides(conn, row)
             out = []
             for name, metric in (stage.metrics if stage else {}).items():
@@ -204,13 +158,8 @@ class LifecycleOps(EngineBase):
                     source = "venture"
                 elif metric.levels_for(row.segment).threshold != metric.threshold:
                     source = "segment"
-                latest = conn.execute(
-                    select(samples.c.value, samples.c.at)
-                    .where(samples.c.venture_id == row.id, samples.c.metric == name)
-                    .order_by(samples.c.at.desc(), samples.c.id.desc())
-                    .limit(1)
-                ).first()
-                value = None if latest is None else float(latest.value)
+                latest = sample_store.latest_value(conn, row.id, name)
+                value = None if latest is None else latest.value
                 verdict: LevelVerdict = "no data" if value is None else "no threshold"
                 if value is not None and lv.threshold is not None:
                     ok = value >= lv.threshold if metric.direction == "higher_is_better" else value <= lv.threshold
@@ -236,10 +185,8 @@ class LifecycleOps(EngineBase):
         """Every stage visit of a venture, oldest first."""
         with self.tx() as conn:
             row = self._row(conn, ref)
-            rows = conn.execute(
-                select(stage_visits).where(stage_visits.c.venture_id == row.id).order_by(stage_visits.c.id)
-            )
-            return [Visit(int(r.id), r.stage, r.attempt, r.entered_at, r.exited_at, r.reason, r.outcome) for r in rows]
+            rows = visit_store.visit_rows(conn, row.id)
+            return [Visit(r.id, r.stage, r.attempt, r.entered_at, r.exited_at, r.reason, r.outcome) for r in rows]
 
     def substages(self, ref: str | int) -> list[SubstageState]:
         """The substages of the venture's current visit."""
@@ -247,10 +194,7 @@ class LifecycleOps(EngineBase):
             row = self._row(conn, ref)
             wf = self.pinned(conn, row.workflow_digest).workflow
             visit = self._visit(conn, row.id)
-            state = {
-                r.substage: r
-                for r in conn.execute(select(substage_status).where(substage_status.c.visit_id == visit.id))
-            }
+            state = {r.substage: r for r in visit_store.substage_rows(conn, visit.id)}
             out = []
             for sub in self._stage(wf, row.stage).substages:
                 r = state.get(sub.id)
@@ -333,27 +277,19 @@ class LifecycleOps(EngineBase):
                     hint="items: " + "; ".join(sub.done_when),
                 )
             visit = self._visit(conn, row.id)
-            state = conn.execute(
-                select(substage_status).where(
-                    substage_status.c.visit_id == visit.id, substage_status.c.substage == substage
-                )
-            ).one()
+            state = visit_store.substage(conn, visit.id, substage)
             if state.status == "done":
                 raise Conflict(f"substage {substage} is already complete (by {state.completed_by})")
             if sub.entry:
-                facts = gate_facts(conn, self._data(conn, row, visit, now), int(visit.id))
+                facts = gate_facts(conn, self._data(conn, row, visit, now), visit.id)
                 checks = evaluate_checks(sub.entry, facts, now)
                 if any(c.verdict != "pass" for c in checks):
                     raise GateNotPassed(GateResult(stage.id, f"substage {substage} entry", checks))
-            conn.execute(
-                update(substage_status)
-                .where(substage_status.c.visit_id == visit.id, substage_status.c.substage == substage)
-                .values(status="done", items=given, completed_by=actor.name, completed_at=now)
-            )
+            visit_store.set_substage(conn, visit.id, substage, "done", given, actor.name, now)
             self._set(conn, row, now)
             self._event(
                 conn,
-                row.id,
+                row,
                 "substage.completed",
                 actor,
                 now,
@@ -395,24 +331,11 @@ class LifecycleOps(EngineBase):
                     hint="substages: " + ", ".join(s.id for s in stage.substages),
                 )
             visit = self._visit(conn, row.id)
-            done = {
-                r.substage
-                for r in conn.execute(
-                    select(substage_status.c.substage).where(
-                        substage_status.c.visit_id == visit.id, substage_status.c.status == "done"
-                    )
-                )
-            }
+            done = visit_store.done_substages(conn, visit.id)
             reopened = [s for s in dict.fromkeys(substages) if s in done]
             for sub_id in reopened:
-                conn.execute(
-                    update(substage_status)
-                    .where(substage_status.c.visit_id == visit.id, substage_status.c.substage == sub_id)
-                    .values(status="open", items=[], completed_by=None, completed_at=None)
-                )
-                self._event(
-                    conn, row.id, "substage.reopened", actor, now, stage=stage.id, substage=sub_id, reason=reason
-                )
+                visit_store.set_substage(conn, visit.id, sub_id, "open", [], None, None)
+                self._event(conn, row, "substage.reopened", actor, now, stage=stage.id, substage=sub_id, reason=reason)
             if reopened:
                 self._set(conn, row, now)
                 self.triggers.facts_changed(conn, self._row(conn, row.id), now)
@@ -443,19 +366,11 @@ class LifecycleOps(EngineBase):
             if actor.kind != "human":
                 raise BadInput("attestations are made by people, not agents", where="--as")
             visit = self._visit(conn, row.id)
-            seen = conn.execute(
-                select(attestations.c.id).where(
-                    attestations.c.visit_id == visit.id, attestations.c.criterion == criterion
-                )
-            ).first()
-            if seen is None:
-                conn.execute(
-                    insert(attestations).values(visit_id=visit.id, criterion=criterion, actor=actor.name, at=now)
-                )
+            if visit_store.attest(conn, visit.id, criterion, actor.name, now):
                 self._set(conn, row, now)
                 self._event(
                     conn,
-                    row.id,
+                    row,
                     "criterion.attested",
                     actor,
                     now,
@@ -484,7 +399,7 @@ class LifecycleOps(EngineBase):
                 self._set(conn, row, now, status=new, status_detail={"reason": reason} if reason else None)
             else:
                 self._set(conn, row, now, status="active", status_detail=None)
-            self._event(conn, row.id, kind, actor, now, stage=row.stage, reason=reason)
+            self._event(conn, row, kind, actor, now, reason=reason)
             if new is None:
                 self._recheck_entry(conn, self._row(conn, row.id), actor, now, entering=True)
             return self._venture(self._row(conn, row.id))
@@ -510,10 +425,6 @@ class LifecycleOps(EngineBase):
         limit: int = 100,
     ) -> list[Event]:
         """Events, oldest first, optionally for one venture and of one kind (prefix match)."""
-        query = select(events).where(events.c.id > after_id).order_by(events.c.id).limit(max(1, min(limit, 10_000)))
         with self.tx() as conn:
-            if ref is not None:
-                query = query.where(events.c.venture_id == self._row(conn, ref).id)
-            if kind:
-                query = query.where(events.c.kind.like(f"{kind}%"))
-            return [event_record(r) for r in conn.execute(query)]
+            vid = None if ref is None else self._row(conn, ref).id
+            return [event_record(r) for r in events_after(conn, after_id, max(1, min(limit, 10_000)), vid, kind)]

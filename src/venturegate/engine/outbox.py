@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 
 from venturegate.core.durations import parse_duration
@@ -29,7 +29,8 @@ from venturegate.engine.exceptions import BadInput, Conflict, NotFound
 from venturegate.engine.records import Event
 from venturegate.notify.messages import Batch, Item
 from venturegate.notify.routing import RoutingPlan
-from venturegate.store.schema import events, outbox, ventures
+from venturegate.store import outbox as store
+from venturegate.store.outbox import OutboxRow
 
 log = logging.getLogger("venturegate.outbox")
 
@@ -104,18 +105,18 @@ class _Claimed:
     claim: str
 
 
-def _entry(r: Row[Any]) -> OutboxEntry:
+def _entry(r: OutboxRow) -> OutboxEntry:
     return OutboxEntry(
-        int(r.id),
-        int(r.event_id),
-        None if r.venture_id is None else int(r.venture_id),
+        r.id,
+        r.event_id,
+        r.venture_id,
         r.channel,
         r.kind,
         r.severity,
         r.stage,
         r.group_key,
         r.status,
-        int(r.attempts),
+        r.attempts,
         r.created_at,
         r.next_attempt_at,
         r.sent_at,
@@ -156,8 +157,8 @@ class OutboxOps(EngineBase):
         if not routed:
             return
         due = event.at + wait
-        conn.execute(
-            insert(outbox),
+        store.queue(
+            conn,
             [
                 {
                     "event_id": event.id,
@@ -179,28 +180,21 @@ class OutboxOps(EngineBase):
     # -- reading and retrying ----------------------------------------------------------------
     def outbox_entries(self, status: str | None = None, *, limit: int = 200) -> list[OutboxEntry]:
         """Notifications, newest first; `status` is pending, sent or dead."""
-        query = select(outbox).order_by(outbox.c.id.desc()).limit(limit)
-        if status is not None:
-            if status not in STATUSES:
-                raise BadInput(f"unknown status '{status}'", where="--status", hint="pending, sent or dead")
-            query = query.where(outbox.c.status == status)
+        if status is not None and status not in STATUSES:
+            raise BadInput(f"unknown status '{status}'", where="--status", hint="pending, sent or dead")
         with self.tx() as conn:
-            return [_entry(r) for r in conn.execute(query).all()]
+            return [_entry(r) for r in store.entries(conn, status, limit)]
 
     def retry_outbox(self, outbox_id: int, *, actor: Actor, now: datetime | None = None) -> OutboxEntry:
         """Put a dead-lettered notification back to pending, due now, with its attempts reset."""
         now = self.when(now)
         with self.tx() as conn:
-            r = conn.execute(select(outbox).where(outbox.c.id == outbox_id)).first()
+            r = store.entry(conn, outbox_id)
             if r is None:
                 raise NotFound(f"no notification #{outbox_id}", where="ID", hint="`venturegate outbox` lists them")
             if r.status != "dead":
                 raise Conflict(f"notification #{outbox_id} is {r.status}; only a dead one can be retried")
-            conn.execute(
-                update(outbox)
-                .where(outbox.c.id == outbox_id)
-                .values(status="pending", attempts=0, next_attempt_at=now, claim=None)
-            )
+            store.retry(conn, outbox_id, now)
             self._event(
                 conn,
                 r.venture_id,
@@ -211,7 +205,9 @@ class OutboxOps(EngineBase):
                 reason=f"notification #{outbox_id} to {r.channel}",
                 data={"outbox": outbox_id, "channel": r.channel, "last_error": r.last_error},
             )
-            return _entry(conn.execute(select(outbox).where(outbox.c.id == outbox_id)).one())
+            found = store.entry(conn, outbox_id)
+            assert found is not None, "the notification was read in this transaction"
+            return _entry(found)
 
     # -- delivery ----------------------------------------------------------------------------
     def deliver_outbox(self, now: datetime | None = None, *, limit: int = CLAIM_GROUPS) -> DeliveryReport:
@@ -238,55 +234,23 @@ class OutboxOps(EngineBase):
         """Claim due groups (a group is due when its oldest pending notification is) in one transaction."""
         found: list[_Claimed] = []
         with self.tx() as conn:
-            first = func.min(outbox.c.id)
-            keys = conn.execute(
-                select(outbox.c.group_key)
-                .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
-                .group_by(outbox.c.group_key)
-                .order_by(first)
-                .limit(limit)
-            ).scalars()
+            keys = store.due_groups(conn, now, limit)
             lease = self._outbox_settings()[3]
-            for key in list(keys):
+            for key in keys:
                 claimed = self._claim_group(conn, key, now, lease)
                 if claimed is not None:
                     found.append(claimed)
         return found
 
     def _claim_group(self, conn: Connection, key: str, now: datetime, lease: timedelta = LEASE) -> _Claimed | None:
-        query = (
-            select(
-                outbox.c.id,
-                outbox.c.event_id,
-                outbox.c.channel,
-                outbox.c.severity,
-                outbox.c.next_attempt_at,
-                events.c.kind,
-                events.c.stage,
-                events.c.reason,
-                events.c.at,
-                events.c.actor,
-                events.c.data,
-                ventures.c.name,
-            )
-            .join(events, events.c.id == outbox.c.event_id)
-            .outerjoin(ventures, ventures.c.id == outbox.c.venture_id)
-            .where(outbox.c.status == "pending", outbox.c.group_key == key, outbox.c.created_at <= now)
-            .order_by(outbox.c.id)
-            .limit(MAX_GROUP)
-        )
-        if self.db.dialect.name == "postgresql":
-            # A concurrent deliverer skips what this one holds instead of waiting for it.
-            query = query.with_for_update(skip_locked=True, of=outbox)
-        rows = conn.execute(query).all()
+        rows = store.group_rows(conn, key, now, MAX_GROUP)
         if not rows or rows[0].next_attempt_at > now:
             return None
-        ids = [int(r.id) for r in rows]
+        ids = [r.id for r in rows]
         claim = uuid.uuid4().hex
-        conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(claim=claim, next_attempt_at=now + lease))
+        store.claim(conn, ids, claim, now + lease)
         items = tuple(
-            Item(int(r.id), int(r.event_id), r.kind, r.severity, r.name, r.stage, r.reason, r.at, r.actor, r.data)
-            for r in rows
+            Item(r.id, r.event_id, r.kind, r.severity, r.name, r.stage, r.reason, r.at, r.actor, r.data) for r in rows
         )
         return _Claimed(Batch(_delivery_id(ids), rows[0].channel, key, items), claim)
 
@@ -311,24 +275,11 @@ class OutboxOps(EngineBase):
     @staticmethod
     def _next_due(conn: Connection) -> datetime | None:
         """When the next group falls due: the earliest next attempt of each group's oldest pending row."""
-        oldest = select(func.min(outbox.c.id)).where(outbox.c.status == "pending").group_by(outbox.c.group_key)
-        return conn.execute(select(func.min(outbox.c.next_attempt_at)).where(outbox.c.id.in_(oldest))).scalar()
+        return store.next_due(conn)
 
     @staticmethod
     def _mark_sent(conn: Connection, c: _Claimed, now: datetime) -> int:
-        done = conn.execute(
-            update(outbox)
-            .where(outbox.c.id.in_([i.outbox_id for i in c.batch.items]), outbox.c.claim == c.claim)
-            .values(
-                status="sent",
-                attempts=outbox.c.attempts + 1,
-                sent_at=now,
-                delivery=c.batch.delivery,
-                claim=None,
-                last_error=None,
-            )
-        )
-        return int(done.rowcount)
+        return store.mark_sent(conn, [i.outbox_id for i in c.batch.items], c.claim, c.batch.delivery, now)
 
     @staticmethod
     def _mark_failed(
@@ -341,28 +292,15 @@ class OutboxOps(EngineBase):
         max_backoff: str,
         report: DeliveryReport,
     ) -> None:
-        held = conn.execute(
-            select(outbox.c.id, outbox.c.attempts).where(
-                outbox.c.id.in_([i.outbox_id for i in c.batch.items]), outbox.c.claim == c.claim
-            )
-        ).all()
+        held = store.held_attempts(conn, [i.outbox_id for i in c.batch.items], c.claim)
         by_attempts: dict[int, list[int]] = defaultdict(list)
         for r in held:
-            by_attempts[int(r.attempts) + 1].append(int(r.id))
+            by_attempts[r.attempts + 1].append(r.id)
         for attempts, ids in by_attempts.items():
             dead = attempts >= max_attempts
             wait = backoff_seconds(attempts, backoff, max_backoff)
-            conn.execute(
-                update(outbox)
-                .where(outbox.c.id.in_(ids))
-                .values(
-                    status="dead" if dead else "pending",
-                    attempts=attempts,
-                    next_attempt_at=now if dead else now + timedelta(seconds=wait),
-                    claim=None,
-                    last_error=error[:2000],
-                )
-            )
+            due = now if dead else now + timedelta(seconds=wait)
+            store.mark_failed(conn, ids, dead=dead, attempts=attempts, next_attempt_at=due, error=error[:2000])
             if dead:
                 report.dead += ids
                 log.warning("dead-lettered notifications %s to %s: %s", ids, c.batch.channel, error)

@@ -13,14 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
-
 from venturegate.core.durations import format_time
 from venturegate.core.settings import retention_days
 from venturegate.engine.actors import SYSTEM
 from venturegate.engine.base import EngineBase
-from venturegate.store.schema import samples, ventures
-from venturegate.store.trigger_states import VentureRow
+from venturegate.store.retention import delete_oldest
+from venturegate.store.ventures import all_ventures
 
 RETENTION_BATCH = 5000
 """Most samples one retention transaction removes."""
@@ -47,7 +45,7 @@ class RetentionOps(EngineBase):
         batch = max(1, batch)
         cutoffs: list[tuple[int, int, datetime]] = []
         with self.tx() as conn:
-            for row in map(VentureRow._make, conn.execute(select(ventures))):
+            for row in all_ventures(conn):
                 wf = self.pinned(conn, row.workflow_digest).workflow
                 days = retention_days(wf, row.segment, self._config_overrides(conn, row))
                 if days is not None:
@@ -57,13 +55,7 @@ class RetentionOps(EngineBase):
             removed = 0
             while True:
                 with self.tx() as conn:
-                    oldest = (
-                        select(samples.c.id)
-                        .where(samples.c.venture_id == vid, samples.c.at < cutoff)
-                        .order_by(samples.c.at)
-                        .limit(batch)
-                    )
-                    done = int(conn.execute(delete(samples).where(samples.c.id.in_(oldest.scalar_subquery()))).rowcount)
+                    done = delete_oldest(conn, vid, cutoff, batch)
                     removed += done
                     if done < batch and removed:
                         self._event(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select
+from sqlalchemy import Connection
 from sqlalchemy import Engine as SAEngine
 
 from venturegate.core.rollback_plan import RollbackPlan, UnknownCause, causes, plan_rollback
@@ -25,7 +25,7 @@ from venturegate.engine.base import Clock, utc_now
 from venturegate.engine.configuration import ConfigOps, DiffEntry, scope_of
 from venturegate.engine.exceptions import BadInput, Conflict, NotFound
 from venturegate.engine.records import _Record
-from venturegate.store.schema import rollbacks
+from venturegate.store.rollbacks import RollbackRow, insert_rollback, rollback_rows
 from venturegate.store.trigger_states import VentureRow
 
 
@@ -106,15 +106,15 @@ class RollbackPlanReport(_Record):
     causes: list[str]
 
 
-def _record(r: Row[Any], name: str) -> RollbackRecord:
+def _record(r: RollbackRow, name: str) -> RollbackRecord:
     return RollbackRecord(
-        int(r.id),
-        int(r.venture_id),
+        r.id,
+        r.venture_id,
         name,
-        int(r.stage),
+        r.stage,
         r.target,
-        int(r.target_version),
-        int(r.from_version),
+        r.target_version,
+        r.from_version,
         r.to_version,
         list(r.scope),
         r.cause,
@@ -122,7 +122,7 @@ def _record(r: Row[Any], name: str) -> RollbackRecord:
         r.trigger_id,
         r.actor,
         r.started_at,
-        float(r.duration_ms),
+        r.duration_ms,
         r.outcome,
         [DiffEntry(**d) for d in r.diff],
         [HandlerResult(**h) for h in r.handlers],
@@ -223,7 +223,7 @@ class RollbackOps(ConfigOps):
                 except NotFound:
                     version = None
                 else:
-                    diff = self._diff(conn, row, int(row.config_version), version, list(plan.scope) or None)
+                    diff = self._diff(conn, row, row.config_version, version, list(plan.scope) or None)
             return RollbackPlanReport(
                 row.name,
                 stage.id,
@@ -244,17 +244,16 @@ class RollbackOps(ConfigOps):
     def rollbacks(self, ref: str | int | None = None) -> list[RollbackRecord]:
         """The rollback log, newest first (one venture's, or every venture's)."""
         with self.tx() as conn:
-            query = select(rollbacks).order_by(rollbacks.c.id.desc())
             names: dict[int, str] = {}
+            vid = None
             if ref is not None:
                 row = self._row(conn, ref)
-                names[row.id] = row.name
-                query = query.where(rollbacks.c.venture_id == row.id)
+                names[vid := row.id] = row.name
             out = []
-            for r in conn.execute(query):
-                if int(r.venture_id) not in names:
-                    names[int(r.venture_id)] = self._row(conn, int(r.venture_id)).name
-                out.append(_record(r, names[int(r.venture_id)]))
+            for r in rollback_rows(conn, vid):
+                if r.venture_id not in names:
+                    names[r.venture_id] = self._row(conn, r.venture_id).name
+                out.append(_record(r, names[r.venture_id]))
             return out
 
     # -- the trigger hook ----------------------------------------------------------------------
@@ -266,11 +265,10 @@ class RollbackOps(ConfigOps):
         reason = f"{trig.id}: {trig.description or trig.when}"
         self._event(
             conn,
-            row.id,
+            row,
             "rollback.decided",
             actor,
             now,
-            stage=row.stage,
             reason=reason,
             data={"trigger": trig.id, "to": trig.action.rollback_to, "scope": trig.action.scope},
         )
@@ -318,7 +316,7 @@ class RollbackOps(ConfigOps):
         keys: list[str] | None = None,
     ) -> RollbackRecord:
         start = time.perf_counter()
-        vid, current = row.id, int(row.config_version)
+        vid, current = row.id, row.config_version
         target_version = self._resolve(conn, row, target, "--to")
         diff = self._diff(conn, row, current, target_version, scope)
         scopes = list(scope) if scope else sorted({e.scope for e in diff})
@@ -374,29 +372,26 @@ class RollbackOps(ConfigOps):
             handlers=results,
             escalation=escalation,
         )
-        rid = conn.execute(
-            insert(rollbacks)
-            .values(
-                venture_id=vid,
-                stage=done.stage,
-                target=target,
-                target_version=target_version,
-                from_version=current,
-                to_version=to_version,
-                scope=scopes,
-                cause=cause,
-                reason=reason,
-                trigger_id=trigger,
-                actor=actor.name,
-                started_at=now,
-                duration_ms=done.duration_ms,
-                outcome=done.outcome,
-                diff=[e.as_dict() for e in diff],
-                handlers=[h.as_dict() for h in results],
-                escalation=escalation,
-            )
-            .returning(rollbacks.c.id)
-        ).scalar_one()
+        rid = insert_rollback(
+            conn,
+            venture_id=vid,
+            stage=done.stage,
+            target=target,
+            target_version=target_version,
+            from_version=current,
+            to_version=to_version,
+            scope=scopes,
+            cause=cause,
+            reason=reason,
+            trigger_id=trigger,
+            actor=actor.name,
+            started_at=now,
+            duration_ms=done.duration_ms,
+            outcome=done.outcome,
+            diff=[e.as_dict() for e in diff],
+            handlers=[h.as_dict() for h in results],
+            escalation=escalation,
+        )
         self._event(
             conn,
             vid,
@@ -406,7 +401,7 @@ class RollbackOps(ConfigOps):
             stage=done.stage,
             reason=reason or cause,
             data={
-                "rollback": int(rid),
+                "rollback": rid,
                 "target": target,
                 "target_version": target_version,
                 "from_version": current,
@@ -419,7 +414,7 @@ class RollbackOps(ConfigOps):
                 "escalation": escalation,
             },
         )
-        return RollbackRecord(**{**done.__dict__, "id": int(rid)})
+        return RollbackRecord(**{**done.__dict__, "id": rid})
 
     def _run_handlers(
         self,

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection
 
 from venturegate.core.cadence import cadence_seconds, stale_grace
 from venturegate.core.conditions import Sample
@@ -21,9 +20,10 @@ from venturegate.engine.actors import Actor
 from venturegate.engine.base import Batch, EngineBase, as_id
 from venturegate.engine.exceptions import BadInput, Collision, Conflict, NotFound
 from venturegate.engine.records import Fired, SampleResult
-from venturegate.store.prepared import Prepared, Record
-from venturegate.store.schema import samples, timers, ventures
+from venturegate.store import timers as timer_store
+from venturegate.store.samples import insert_samples
 from venturegate.store.trigger_states import StateWrites, TriggerStates, VentureRow, ventures_with_states
+from venturegate.store.ventures import ids_by_name
 from venturegate.store.windows import WindowReads
 
 FUTURE_SLACK = timedelta(minutes=5)
@@ -85,34 +85,6 @@ def max_sample_age(env: Mapping[str, str] | None = None) -> timedelta:
         return timedelta(seconds=parse_duration(raw.strip()))
     except ValueError:
         raise BadInput(f"{MAX_AGE_ENV}={raw!r} is not a duration", where=MAX_AGE_ENV, hint="e.g. 3650d") from None
-
-
-_SAMPLE_COLUMNS = ("venture_id", "metric", "value", "at", "sample_key", "actor", "recorded_at")
-_INSERT_SAMPLE = {
-    # A concurrent batch carrying the same key loses quietly instead of failing the whole batch.
-    d.__name__.rsplit(".", 1)[-1]: Prepared(
-        d.insert(samples)
-        .values({c: bindparam(c) for c in _SAMPLE_COLUMNS})
-        .on_conflict_do_nothing(
-            index_elements=["venture_id", "sample_key"], index_where=samples.c.sample_key.is_not(None)
-        )
-    )
-    for d in (sqlite, postgresql)
-}
-_INSERT_SAMPLE_RETURNING = Prepared(
-    postgresql.insert(samples)
-    .values({c: bindparam(c) for c in _SAMPLE_COLUMNS})
-    .on_conflict_do_nothing(index_elements=["venture_id", "sample_key"], index_where=samples.c.sample_key.is_not(None))
-    .returning(samples.c.id)
-)
-"""PostgreSQL: each row says whether it went in (a duplicate key returns nothing), in one pipelined executemany."""
-_MOVE_TIMER = Prepared(update(timers).where(timers.c.id == bindparam("tid")).values(due_at=bindparam("due")))
-_LAST_SAMPLE_ID = Prepared(select(func.max(samples.c.id)))
-_KEYS_SINCE = Prepared(
-    select(samples.c.venture_id, samples.c.sample_key).where(
-        samples.c.id > bindparam("after"), samples.c.sample_key.is_not(None)
-    )
-)
 
 
 _PAST = "a sample records a past measurement: check the time and its zone (Z is UTC)"
@@ -241,30 +213,11 @@ class SampleOps(EngineBase):
                 due[k] = at
         if not due:
             return
-        existing = {
-            (int(t.venture_id), t.ref): t
-            for t in conn.execute(
-                select(timers.c.id, timers.c.venture_id, timers.c.ref, timers.c.due_at).where(
-                    timers.c.kind == "stale",
-                    timers.c.done_at.is_(None),
-                    timers.c.venture_id.in_({vid for vid, _ in due}),
-                )
-            )
-        }
-        fresh = [
-            {"venture_id": v, "kind": "stale", "ref": m, "due_at": at}
-            for (v, m), at in due.items()
-            if (v, m) not in existing
-        ]
-        if fresh:
-            conn.execute(insert(timers), fresh)
-        _MOVE_TIMER.many(
+        existing = timer_store.pending_stale(conn, {vid for vid, _ in due})
+        timer_store.insert_stale(conn, [(v, m, at) for (v, m), at in due.items() if (v, m) not in existing])
+        timer_store.move(
             conn,
-            [
-                {"tid": old.id, "due": at}
-                for k, at in sorted(due.items())
-                if (old := existing.get(k)) is not None and at > old.due_at
-            ],
+            [(old.id, at) for k, at in sorted(due.items()) if (old := existing.get(k)) is not None and at > old.due_at],
         )
 
     def _validate(
@@ -274,7 +227,7 @@ class SampleOps(EngineBase):
         now: datetime,
         actor: Actor,
         states: dict[int, TriggerStates],
-    ) -> tuple[list[dict[str, Any]], list[SampleResult], dict[int, Record]]:
+    ) -> tuple[list[dict[str, Any]], list[SampleResult], dict[int, VentureRow]]:
         """The rows to insert, each sample's result and the ventures by id; fills `states` where read with a venture."""
         vrows = self._batch_ventures(conn, batch, states)
         rows: list[dict[str, Any]] = []
@@ -330,7 +283,7 @@ class SampleOps(EngineBase):
                         "recorded_at": now,
                     }
                 )
-        return rows, results, {int(r.id): r for r in vrows.values()}
+        return rows, results, {r.id: r for r in vrows.values()}
 
     @staticmethod
     def _batch_ventures(
@@ -348,8 +301,7 @@ class SampleOps(EngineBase):
             else:
                 ids[ref] = ident
         if names:
-            query = select(ventures.c.name, ventures.c.id).where(ventures.c.name.in_(set(names.values())))
-            found = {str(r.name): int(r.id) for r in conn.execute(query)}
+            found = ids_by_name(conn, names.values())
             ids |= {ref: found[name] for ref, name in names.items() if name in found}
         read = ventures_with_states(conn, set(ids.values()), lock=True)
         out: dict[str, VentureRow] = {}
@@ -367,7 +319,7 @@ class SampleOps(EngineBase):
         self._stale_limits[(digest, metric)] = limit
         return limit
 
-    def _unit(self, conn: Connection, row: Record, metric: str, where: str) -> ValueSpec:
+    def _unit(self, conn: Connection, row: VentureRow, metric: str, where: str) -> ValueSpec:
         """The unit and range of a metric as the venture's pinned workflow declares it at its stage (cached)."""
         ck = (row.workflow_digest, metric, row.stage)
         found: ValueSpec | None = self._units.get(ck)
@@ -390,27 +342,7 @@ class SampleOps(EngineBase):
         self, conn: Connection, rows: list[dict[str, Any]], results: list[SampleResult]
     ) -> list[dict[str, Any]]:
         """Insert the rows whose key is new; mark the others' results duplicate. Returns the rows inserted."""
-        keyed = [(r["venture_id"], r["sample_key"]) for r in rows if r["sample_key"] is not None]
-        if conn.dialect.name == "postgresql":
-            # No pre-check: the insert itself says which rows went in, whatever plan PostgreSQL would have
-            # picked for a lookup (a generic plan made while the table was small scanned it whole).
-            if keyed:
-                went_in = _INSERT_SAMPLE_RETURNING.many_returned(conn, rows)
-                existing = {(r["venture_id"], r["sample_key"]) for r, ok in zip(rows, went_in, strict=True) if not ok}
-                rows = [r for r, ok in zip(rows, went_in, strict=True) if ok]
-            else:
-                existing = set()
-                _INSERT_SAMPLE["postgresql"].many(conn, rows)
-        else:
-            # SQLite writers are serialized (BEGIN IMMEDIATE): every row after the current last id is ours,
-            # so the keyed rows that did not appear there were duplicates. No pre-check in the common case.
-            before = (_LAST_SAMPLE_ID.scalar(conn) or 0) if keyed else 0
-            _INSERT_SAMPLE["sqlite"].many(conn, rows)
-            existing = set()
-            if keyed:
-                mine = {(int(r.venture_id), r.sample_key) for r in _KEYS_SINCE.all(conn, {"after": before})}
-                existing = set(keyed) - mine
-                rows = [r for r in rows if (r["venture_id"], r["sample_key"]) not in existing]
+        rows, existing = insert_samples(conn, rows)
         if existing:
             for res in results:
                 if res.key is not None and (res.venture_id, res.key) in existing:

@@ -14,6 +14,7 @@ from venturegate.engine.escalations import Escalations
 from venturegate.engine.plumbing import Plumbing
 from venturegate.engine.records import Fired
 from venturegate.engine.triggers import Triggers
+from venturegate.store import approvals as approval_requests
 from venturegate.store import timers as stored
 from venturegate.store.timers import TimerRow
 from venturegate.store.trigger_states import VentureRow
@@ -87,9 +88,10 @@ class Timers:
             self._check_stale(conn, row, t.ref, now, report)
 
     def _expire(self, conn: Connection, row: VentureRow, approval_id: int, now: datetime, report: TickReport) -> None:
-        a = stored.expire_approval(conn, approval_id, now)
-        if a is None:
+        a = approval_requests.approval(conn, approval_id)
+        if a is None or a.status != "pending" or a.expires_at is None or a.expires_at > now:
             return
+        approval_requests.update_approval(conn, a.id, status="expired")
         report.expired.append(a.id)
         p = self.plumbing
         p._event(

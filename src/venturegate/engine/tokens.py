@@ -8,9 +8,6 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import Row, insert, select, update
 
 from venturegate.core.durations import format_time
 from venturegate.core.permissions import ROLES, is_role
@@ -18,7 +15,8 @@ from venturegate.engine.actors import Actor
 from venturegate.engine.base import EngineBase, as_id
 from venturegate.engine.exceptions import BadInput, Conflict, NotFound
 from venturegate.engine.records import _Record
-from venturegate.store.schema import api_tokens
+from venturegate.store import tokens as store
+from venturegate.store.tokens import TokenRow
 
 PREFIX = "vg_"
 """Every secret starts with this, so that a leaked one is recognisable (secret scanners, logs)."""
@@ -50,8 +48,8 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def _token(r: Row[Any]) -> ApiToken:
-    return ApiToken(int(r.id), r.name, r.role, r.created_by, r.created_at, r.revoked_at, r.revoked_by)
+def _token(r: TokenRow) -> ApiToken:
+    return ApiToken(r.id, r.name, r.role, r.created_by, r.created_at, r.revoked_at, r.revoked_by)
 
 
 class TokenOps(EngineBase):
@@ -71,44 +69,33 @@ class TokenOps(EngineBase):
             raise BadInput(f"unknown role '{role}'", where="role", hint="one of " + ", ".join(ROLES))
         secret = PREFIX + secrets.token_urlsafe(32)
         with self.tx() as conn:
-            if conn.execute(select(api_tokens.c.id).where(api_tokens.c.name == name)).first() is not None:
+            if store.name_taken(conn, name):
                 raise Conflict(f"a token named '{name}' already exists; names are never reused, pick another")
-            tid = conn.execute(
-                insert(api_tokens)
-                .values(name=name, role=role, token_hash=hash_secret(secret), created_by=actor.name, created_at=now)
-                .returning(api_tokens.c.id)
-            ).scalar_one()
-            self._event(conn, None, "token.created", actor, now, data={"token": int(tid), "name": name, "role": role})
-            return _token(conn.execute(select(api_tokens).where(api_tokens.c.id == tid)).one()), secret
+            tid = store.insert_token(
+                conn, name=name, role=role, token_hash=hash_secret(secret), created_by=actor.name, created_at=now
+            )
+            self._event(conn, None, "token.created", actor, now, data={"token": tid, "name": name, "role": role})
+            return _token(store.token(conn, tid)), secret
 
     def tokens(self, *, include_revoked: bool = True) -> list[ApiToken]:
         """Every token, oldest first."""
-        query = select(api_tokens).order_by(api_tokens.c.id)
-        if not include_revoked:
-            query = query.where(api_tokens.c.revoked_at.is_(None))
         with self.tx() as conn:
-            return [_token(r) for r in conn.execute(query)]
+            return [_token(r) for r in store.token_rows(conn, include_revoked)]
 
     def revoke_token(self, ref: str | int, *, actor: Actor, now: datetime | None = None) -> ApiToken:
         """Revoke a token by name or id; it stops working at once in this process, within seconds elsewhere."""
         now = self.when(now)
         text = str(ref).strip()
-        cond = api_tokens.c.name == text
-        ident = as_id(text)
-        if ident is not None:
-            cond = cond | (api_tokens.c.id == ident)
         with self.tx() as conn:
-            r = conn.execute(select(api_tokens).where(cond).order_by(api_tokens.c.id).limit(1)).first()
+            r = store.find_token(conn, text, as_id(text))
             if r is None:
                 raise NotFound(f"no token '{ref}'", where="token", hint="`venturegate token list` shows them")
             if r.revoked_at is not None:
                 raise Conflict(f"token '{r.name}' was already revoked at {format_time(r.revoked_at)}")
-            conn.execute(
-                update(api_tokens).where(api_tokens.c.id == r.id).values(revoked_at=now, revoked_by=actor.name)
-            )
-            self._event(conn, None, "token.revoked", actor, now, data={"token": int(r.id), "name": r.name})
+            store.revoke(conn, r.id, now, actor.name)
+            self._event(conn, None, "token.revoked", actor, now, data={"token": r.id, "name": r.name})
             self._token_cache().clear()
-            return _token(conn.execute(select(api_tokens).where(api_tokens.c.id == r.id)).one())
+            return _token(store.token(conn, r.id))
 
     def authenticate(self, secret: str) -> ApiToken | None:
         """The live token with this secret, or None (unknown or revoked)."""
@@ -120,9 +107,7 @@ class TokenOps(EngineBase):
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
         with self.tx() as conn:
-            r = conn.execute(
-                select(api_tokens).where(api_tokens.c.token_hash == digest, api_tokens.c.revoked_at.is_(None))
-            ).first()
+            r = store.live_token(conn, digest)
         if r is None:
             cache.pop(digest, None)
             return None

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert
+from sqlalchemy import Connection
 
 from venturegate.core.conditions import Explanation, Sample, evaluate, references
 from venturegate.core.durations import parse_duration
@@ -23,9 +23,10 @@ from venturegate.engine.exceptions import BadInput, Conflict, NotFound
 from venturegate.engine.plumbing import Plumbing, RollbackAction
 from venturegate.engine.progression import ProgressionModes
 from venturegate.engine.records import Fired, RaisedTrigger
+from venturegate.store import approvals as approval_requests
 from venturegate.store import trigger_states, visits
+from venturegate.store.approvals import ApprovalRow
 from venturegate.store.prepared import RawJSON
-from venturegate.store.schema import approvals
 from venturegate.store.trigger_states import (
     COUNT_ACT,
     TriggerStates,
@@ -256,22 +257,18 @@ class Triggers:
         policy = wf.approval_policy(row.stage, trig.role)
         expires = now + timedelta(seconds=self._duration(conn, wf, row, policy.timeout))
         payload = {"trigger": trig.id, "stage": row.stage, "action": trig.action.model_dump(exclude_defaults=True)}
-        aid: int = conn.execute(
-            insert(approvals)
-            .values(
-                venture_id=row.id,
-                visit_id=visit.id,
-                stage=row.stage,
-                role=trig.role,
-                status="pending",
-                reason=f"{trig.id} proposes: {describe(trig)}",
-                payload=payload,
-                requested_by=SYSTEM.name,
-                requested_at=now,
-                expires_at=expires,
-            )
-            .returning(approvals.c.id)
-        ).scalar_one()
+        aid = approval_requests.insert_request(
+            conn,
+            venture_id=row.id,
+            visit_id=visit.id,
+            stage=row.stage,
+            role=trig.role,
+            reason=f"{trig.id} proposes: {describe(trig)}",
+            payload=payload,
+            requested_by=SYSTEM.name,
+            requested_at=now,
+            expires_at=expires,
+        )
         p._schedule(conn, row.id, "approval", str(aid), expires)
         p._event(
             conn,
@@ -468,7 +465,9 @@ class Triggers:
                 if row.status != "active" or row.stage != stage.id:
                     return
 
-    def after_decision(self, conn: Connection, approval: Row[Any], approved: bool, actor: Actor, now: datetime) -> None:
+    def after_decision(
+        self, conn: Connection, approval: ApprovalRow, approved: bool, actor: Actor, now: datetime
+    ) -> None:
         """React to an approval decision: an assisted trigger's proposal acts when approved."""
         payload = approval.payload or {}
         trig_id = payload.get("trigger")

@@ -1,4 +1,5 @@
-"""Durable timers in the store: the due ones, claimed one at a time, and what a timer reads and changes.
+"""Durable timers in the store: the due ones, claimed one at a time, and what a timer reads and changes; stale-metric
+timers found, inserted and moved in bulk for a batch of samples.
 
 The rows are the truth (`kind`: trigger, approval or stale; `ref`: the trigger id, approval id or metric); a queue
 only shortens the wait. A claim sets `done_at` under the venture's row lock and re-checks it.
@@ -6,12 +7,14 @@ only shortens the wait. A claim sets `done_at` under the venture's row lock and 
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
-from venturegate.store.schema import approvals, samples, timers
+from venturegate.store.prepared import Prepared
+from venturegate.store.schema import samples, timers
 
 
 class TimerRow(NamedTuple):
@@ -23,16 +26,6 @@ class TimerRow(NamedTuple):
     ref: str
     due_at: datetime
     done_at: datetime | None
-
-
-class ExpiredApproval(NamedTuple):
-    """An approval request a timer expired."""
-
-    id: int
-    stage: int
-    role: str
-    reason: str
-    payload: Any
 
 
 def due(conn: Connection, now: datetime, limit: int) -> list[int]:
@@ -73,15 +66,6 @@ def next_due(conn: Connection) -> datetime | None:
     return found
 
 
-def expire_approval(conn: Connection, approval_id: int, now: datetime) -> ExpiredApproval | None:
-    """Expire an approval request still pending past its deadline; None if it was decided or is not due."""
-    a = conn.execute(select(approvals).where(approvals.c.id == approval_id)).one()
-    if a.status != "pending" or a.expires_at is None or a.expires_at > now:
-        return None
-    conn.execute(update(approvals).where(approvals.c.id == a.id).values(status="expired"))
-    return ExpiredApproval(a.id, a.stage, a.role, a.reason, a.payload)
-
-
 def last_sample_at(conn: Connection, venture_id: int, metric: str) -> datetime | None:
     """When the venture's newest sample of `metric` was taken, if it has one."""
     found: datetime | None = conn.execute(
@@ -91,3 +75,38 @@ def last_sample_at(conn: Connection, venture_id: int, metric: str) -> datetime |
         .limit(1)
     ).scalar()
     return found
+
+
+class PendingTimer(NamedTuple):
+    """A pending timer: its id, venture, ref and when it is due."""
+
+    id: int
+    venture_id: int
+    ref: str
+    due_at: datetime
+
+
+_MOVE = Prepared(update(timers).where(timers.c.id == bindparam("tid")).values(due_at=bindparam("due")))
+
+
+def pending_stale(conn: Connection, venture_ids: Collection[int]) -> dict[tuple[int, str], PendingTimer]:
+    """The pending stale-metric timers of these ventures, by (venture, metric)."""
+    rows = conn.execute(
+        select(timers.c.id, timers.c.venture_id, timers.c.ref, timers.c.due_at).where(
+            timers.c.kind == "stale",
+            timers.c.done_at.is_(None),
+            timers.c.venture_id.in_(venture_ids),
+        )
+    )
+    return {(t.venture_id, t.ref): t for t in map(PendingTimer._make, rows)}
+
+
+def insert_stale(conn: Connection, due: Sequence[tuple[int, str, datetime]]) -> None:
+    """New stale-metric timers, each (venture, metric, due)."""
+    if due:
+        conn.execute(insert(timers), [{"venture_id": v, "kind": "stale", "ref": m, "due_at": at} for v, m, at in due])
+
+
+def move(conn: Connection, moves: Sequence[tuple[int, datetime]]) -> None:
+    """Move timers, each (timer id, new due time), in one `executemany`."""
+    _MOVE.many(conn, [{"tid": tid, "due": due} for tid, due in moves])

@@ -59,9 +59,11 @@ _STATES = Prepared(select(*_STATE_READ).where(trigger_state.c.venture_id == bind
 _ONE_WITH_STATES = Prepared(
     select(ventures, *_STATE_READ).select_from(_JOINED).where(ventures.c.id == bindparam("vid"))
 )
-_ONE_LOCKED = Prepared(select(ventures).where(ventures.c.id == bindparam("vid")).with_for_update())
+_ONE_LOCKED = Prepared(select(ventures).where(ventures.c.id == bindparam("vid")).with_for_update(), VentureRow)
 _IDS = bindparam("ids", type_=postgresql.ARRAY(Id))
-_MANY_LOCKED = Prepared(select(ventures).where(ventures.c.id == any_(_IDS)).order_by(ventures.c.id).with_for_update())
+_MANY_LOCKED = Prepared(
+    select(ventures).where(ventures.c.id == any_(_IDS)).order_by(ventures.c.id).with_for_update(), VentureRow
+)
 """PostgreSQL: lock the ventures in id order (an array parameter: one compiled statement for any count)."""
 _MANY_STATES = Prepared(
     select(trigger_state.c.venture_id, *_STATE_READ).where(trigger_state.c.venture_id == any_(_IDS))
@@ -109,7 +111,7 @@ def _locked(
 ) -> dict[int, tuple[VentureRow, TriggerStates]]:
     """PostgreSQL: lock the ventures (`lock` with `params`), then read the states of `ids`, in one round trip."""
     locked, states = run_together(conn, (lock, params), (_MANY_STATES, {"ids": ids}))
-    out: dict[int, tuple[VentureRow, TriggerStates]] = {r.id: (VentureRow._make(r), {}) for r in locked}
+    out: dict[int, tuple[VentureRow, TriggerStates]] = {r.id: (r, {}) for r in locked}
     for r in states:
         found = out.get(r.venture_id)
         if found is not None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Select, bindparam, func, literal, select, true
 from sqlalchemy.sql.elements import ColumnElement
@@ -57,6 +57,21 @@ class Aggregate:
     high: float | None
 
 
+class PointRow(NamedTuple):
+    """A sample's id, time and value as read (no object built: the one-venture reads on the hot path)."""
+
+    id: int
+    at: datetime
+    value: float
+
+
+class _StatsRow(NamedTuple):
+    n: int
+    total: float | None  # SUM, MIN and MAX are NULL only over no rows
+    low: float | None
+    high: float | None
+
+
 EMPTY_ENDS = Ends(None, None)
 EMPTY_AGGREGATE = Aggregate(0, 0.0, None, None)
 
@@ -65,29 +80,32 @@ _RANGE = (*_VENTURE_METRIC, samples.c.at > bindparam("start"), samples.c.at <= b
 _POINT = (samples.c.id, samples.c.at, samples.c.value)
 _NEWEST_FIRST = (samples.c.at.desc(), samples.c.id.desc())
 _LATEST_ONE = Prepared(
-    select(*_POINT).where(*_VENTURE_METRIC, samples.c.at <= bindparam("end")).order_by(*_NEWEST_FIRST).limit(1)
+    select(*_POINT).where(*_VENTURE_METRIC, samples.c.at <= bindparam("end")).order_by(*_NEWEST_FIRST).limit(1),
+    PointRow,
 )
-_FIRST_ONE = Prepared(select(*_POINT).where(*_RANGE).order_by(samples.c.at, samples.c.id).limit(1))
-_LAST_ONE = Prepared(select(*_POINT).where(*_RANGE).order_by(*_NEWEST_FIRST).limit(1))
+_FIRST_ONE = Prepared(select(*_POINT).where(*_RANGE).order_by(samples.c.at, samples.c.id).limit(1), PointRow)
+_LAST_ONE = Prepared(select(*_POINT).where(*_RANGE).order_by(*_NEWEST_FIRST).limit(1), PointRow)
 _STATS_ONE = Prepared(
     select(
         func.count().label("n"),
         func.sum(samples.c.value).label("total"),
         func.min(samples.c.value).label("low"),
         func.max(samples.c.value).label("high"),
-    ).where(*_RANGE)
+    ).where(*_RANGE),
+    _StatsRow,
 )
-_NEWEST_ONE = Prepared(select(*_POINT).where(*_RANGE).order_by(*_NEWEST_FIRST).limit(bindparam("limit")))
-_WINDOW_ONE = Prepared(select(*_POINT).where(*_RANGE).order_by(samples.c.at, samples.c.id))
+_NEWEST_ONE = Prepared(select(*_POINT).where(*_RANGE).order_by(*_NEWEST_FIRST).limit(bindparam("limit")), PointRow)
+_WINDOW_ONE = Prepared(select(*_POINT).where(*_RANGE).order_by(samples.c.at, samples.c.id), PointRow)
 
 
-def _point(r: Any) -> SamplePoint:
-    return SamplePoint(int(r.id), r.at, float(r.value))
+def _point(r: PointRow) -> SamplePoint:
+    return SamplePoint(r.id, r.at, r.value)
 
 
-def latest_of(conn: Connection, vid: int, metric: str, end: datetime) -> Any:
-    """One venture's newest sample of `metric` at or before `end` (a row with `id`, `at`, `value`), or None."""
-    return _LATEST_ONE.first(conn, {"vid": vid, "metric": metric, "end": end})
+def latest_of(conn: Connection, vid: int, metric: str, end: datetime) -> PointRow | None:
+    """One venture's newest sample of `metric` at or before `end`, or None."""
+    found: PointRow | None = _LATEST_ONE.first(conn, {"vid": vid, "metric": metric, "end": end})
+    return found
 
 
 def ends_of(conn: Connection, vid: int, metric: str, start: datetime, end: datetime, first: bool = True) -> Ends:
@@ -103,10 +121,10 @@ def ends_of(conn: Connection, vid: int, metric: str, start: datetime, end: datet
 
 def aggregate_of(conn: Connection, vid: int, metric: str, start: datetime, end: datetime) -> Aggregate:
     """One venture's count, sum, min and max of `metric` with start < at <= end: one range scan."""
-    r = _STATS_ONE.first(conn, {"vid": vid, "metric": metric, "start": start, "end": end})
-    if r is None or not r.n:
+    r: _StatsRow | None = _STATS_ONE.first(conn, {"vid": vid, "metric": metric, "start": start, "end": end})
+    if r is None or not r.n or r.total is None:
         return EMPTY_AGGREGATE
-    return Aggregate(int(r.n), float(r.total), float(r.low), float(r.high))
+    return Aggregate(r.n, r.total, r.low, r.high)
 
 
 def newest_of(conn: Connection, vid: int, metric: str, start: datetime, end: datetime, limit: int) -> list[SamplePoint]:
@@ -193,9 +211,9 @@ def read_ends(
                 out[vid] = ends
         return out
     for vid, fid, fat, fval, lid, lat, lval in conn.execute(_ends_statement(vids, metric, start, end, first)):
-        last = SamplePoint(int(lid), lat, float(lval))
+        last = SamplePoint(lid, lat, lval)
         # A first sample deleted between the probes and the join (retention): the window holds `last`.
-        out[int(vid)] = Ends(SamplePoint(int(fid), fat, float(fval)) if fid is not None else last, last)
+        out[vid] = Ends(SamplePoint(fid, fat, fval) if fid is not None else last, last)
     return out
 
 
@@ -208,7 +226,7 @@ def read_aggregates(
     if _one_at_a_time(conn, vids):
         return {vid: a for vid in vids if (a := aggregate_of(conn, vid, metric, start, end)).count}
     return {
-        int(vid): Aggregate(int(n), float(total), float(low), float(high))
+        vid: Aggregate(n, total, low, high)
         for vid, n, total, low, high in conn.execute(_stats_statement(vids, metric, start, end))
         if n
     }
@@ -239,7 +257,7 @@ def read_newest(
     if not _one_at_a_time(conn, vids):
         stmt = _newest_statement(metric, start, end, limit).params(vids=sorted(vids))
         for vid, sid, at, value in conn.execute(stmt):
-            out.setdefault(int(vid), []).append(SamplePoint(int(sid), at, float(value)))
+            out.setdefault(vid, []).append(SamplePoint(sid, at, value))
         for got in out.values():
             got.sort(key=lambda p: (p.at, p.id), reverse=True)
         return out
