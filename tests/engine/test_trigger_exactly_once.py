@@ -51,7 +51,7 @@ def test_a_due_timer_and_a_sample_batch_fire_one_episode_once(engine: Engine, db
     batch = threading.Thread(
         target=lambda: ingested.append(api.record_sample(v.id, "latency_ms", 1600, actor=LEAD, now=due))
     )
-    read = engine._states
+    read = engine.triggers.states
 
     def read_then_let_the_batch_run(conn: Connection, vid: int) -> TriggerStates:
         found = read(conn, vid)
@@ -60,7 +60,7 @@ def test_a_due_timer_and_a_sample_batch_fire_one_episode_once(engine: Engine, db
             _blocked_or_done(batch, watcher, conn)
         return found
 
-    engine._states = read_then_let_the_batch_run  # type: ignore[method-assign]
+    engine.triggers.states = read_then_let_the_batch_run  # type: ignore[method-assign]
     try:
         report = engine.tick(now=due)
         batch.join(30)

@@ -11,11 +11,15 @@ from venturegate.store import schema
 from venturegate.store.approvals import ApprovalRow
 from venturegate.store.artifacts import ArtifactRow
 from venturegate.store.configuration import ConfigVersionRow, SnapshotRow
+from venturegate.store.error_log import ErrorRow
+from venturegate.store.escalations import EscalationRow
 from venturegate.store.events import EventRow, StoredEventRow
 from venturegate.store.jobs import JobRow
 from venturegate.store.outbox import OutboxRow
 from venturegate.store.rollbacks import RollbackRow
 from venturegate.store.samples import SampleRow
+from venturegate.store.stage_modes import ModeRow
+from venturegate.store.timers import TimerRow
 from venturegate.store.tokens import TokenRow
 from venturegate.store.trigger_states import VentureRow
 from venturegate.store.visits import SubstageRow, VisitRow
@@ -25,12 +29,16 @@ ROWS: list[tuple[Any, Table]] = [
     (ArtifactRow, schema.artifacts),
     (ConfigVersionRow, schema.config_versions),
     (SnapshotRow, schema.snapshots),
+    (ErrorRow, schema.error_log),
+    (EscalationRow, schema.escalations),
     (EventRow, schema.events),
     (StoredEventRow, schema.events),
     (JobRow, schema.jobs),
     (OutboxRow, schema.outbox),
     (RollbackRow, schema.rollbacks),
     (SampleRow, schema.samples),
+    (ModeRow, schema.stage_modes),
+    (TimerRow, schema.timers),
     (TokenRow, schema.api_tokens),
     (VentureRow, schema.ventures),
     (VisitRow, schema.stage_visits),

@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 from tests.conftest import AGENT, T0
 from tests.triggers.helpers import fired
 from venturegate.definitions.loader import LoadedWorkflow
-from venturegate.engine import Engine, progression
+from venturegate.engine import Engine
+from venturegate.store import stage_modes
 from venturegate.store.database import connect, ensure_schema
 from venturegate.store.schema import stage_runs, workflow_versions
 
@@ -54,12 +55,12 @@ def _at_once(jobs: list[Callable[[], R]]) -> list[R]:
         return [f.result(timeout=60) for f in [pool.submit(go, job) for job in jobs]]
 
 
-@pytest.mark.parametrize("fold_every", [progression.FOLD_EVERY, 2])
+@pytest.mark.parametrize("fold_every", [stage_modes.FOLD_EVERY, 2])
 def test_concurrent_runs_lose_no_count(
     tiny: Engine, engines: Callable[[int], list[Engine]], monkeypatch: pytest.MonkeyPatch, fold_every: int
 ) -> None:
     """Three recursions (failed runs) and three exits (successful runs) of stage 1 at once: all six counted."""
-    monkeypatch.setattr(progression, "FOLD_EVERY", fold_every)  # 2: most runs also fold, under contention
+    monkeypatch.setattr(stage_modes, "FOLD_EVERY", fold_every)  # 2: most runs also fold, under contention
     ids = [tiny.create_venture(f"v{i}", "b2b_smb", 1, actor=AGENT, now=T0).id for i in range(6)]
     pool = engines(6)
 
@@ -85,7 +86,7 @@ def test_concurrent_runs_lose_no_count(
 
 def test_folding_keeps_the_mode_ladder(tiny: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     """Folding every third run changes no count and no promotion."""
-    monkeypatch.setattr(progression, "FOLD_EVERY", 3)
+    monkeypatch.setattr(stage_modes, "FOLD_EVERY", 3)
     for i in range(4):
         v = tiny.create_venture(f"f{i}", "b2b_smb", 1, actor=AGENT, now=T0).id
         assert fired(tiny.record_sample(v, "slips", 1, actor=AGENT, now=T0 + M)) == {"REDRAFT": "acted"}

@@ -1,12 +1,35 @@
-"""The engine: the only code that changes state; each operation is one transaction with its events."""
+"""The engine: the only code that changes state; each operation is one transaction with its events.
+
+`Engine` is the plumbing (`EngineBase`) plus the operation mixins that have not become components yet, and it holds
+the components (`Triggers`, `ProgressionModes`, `Escalations`, `Timers`, `Stats`, `ErrorRecovery`): plain classes
+that receive the plumbing and the components they use in their constructors (see `engine/plumbing.py`). Its public
+methods are the API the CLI, the REST API, the web pages and crews use; those of the components are thin
+delegations.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine as SAEngine
+
+from venturegate.core.error_policy import ErrorInfo
+from venturegate.definitions.loader import LoadedWorkflow
 from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.approvals import ApprovalOps
 from venturegate.engine.artifacts import ArtifactOps
-from venturegate.engine.error_recovery import ErrorOps
-from venturegate.engine.escalations import Escalation
+from venturegate.engine.base import Clock, utc_now
+from venturegate.engine.error_recovery import (
+    CredentialsHook,
+    ErrorRecord,
+    ErrorRecovery,
+    ErrorReport,
+    Fallback,
+    Handled,
+)
+from venturegate.engine.escalations import Escalation, Escalations
 from venturegate.engine.exceptions import (
     ArtifactInvalid,
     BadInput,
@@ -21,13 +44,15 @@ from venturegate.engine.exceptions import (
 from venturegate.engine.jobs import Job, JobOps
 from venturegate.engine.lifecycle import LifecycleOps
 from venturegate.engine.outbox import OutboxOps
-from venturegate.engine.records import Fired
+from venturegate.engine.progression import ProgressionModes
+from venturegate.engine.records import Fired, RaisedTrigger
 from venturegate.engine.retention import RetentionOps
 from venturegate.engine.rollbacks import RollbackOps
 from venturegate.engine.samples import Ingested, SampleIn, SampleOps
-from venturegate.engine.stats import StageStats, StatsOps
-from venturegate.engine.timers import TickReport
+from venturegate.engine.stats import StageStats, Stats
+from venturegate.engine.timers import TickReport, Timers
 from venturegate.engine.tokens import ApiToken, TokenOps
+from venturegate.engine.triggers import Triggers
 
 
 class Engine(
@@ -36,14 +61,110 @@ class Engine(
     ArtifactOps,
     ApprovalOps,
     RollbackOps,
-    ErrorOps,
     OutboxOps,
-    StatsOps,
     TokenOps,
     JobOps,
     RetentionOps,
 ):
     """The public engine API that the CLI, the REST API and crews use."""
+
+    def __init__(self, db: SAEngine, workflow: LoadedWorkflow, clock: Clock = utc_now) -> None:
+        super().__init__(db, workflow, clock)
+        self.modes = ProgressionModes(self)
+        self.escalator = Escalations(self)
+        self.triggers = Triggers(self, self.modes, self.escalator, self._rollback_action)
+        self.timers = Timers(self, self.triggers, self.escalator)
+        self.figures = Stats(self)
+        self.recovery = ErrorRecovery(self, self.triggers, self.escalator)
+
+    # -- triggers and timers ------------------------------------------------------------------
+    def tick(self, *, now: datetime | None = None, limit: int = 1000) -> TickReport:
+        """Run every timer due at `now` (each in its own transaction, so one failure loses nothing else)."""
+        return self.timers.tick(now=now, limit=limit)
+
+    def raised_triggers(self) -> list[RaisedTrigger]:
+        """Every pending or firing trigger state with its venture's stage, in one query (the portfolio reads it)."""
+        return self.triggers.raised()
+
+    def trigger_status(self, ref: str | int, *, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Each trigger of the venture's current stage: state, since, last value and explanation, times fired."""
+        return self.triggers.status(ref, now=now)
+
+    # -- progression, escalations, figures ----------------------------------------------------
+    def progression(self, stage: int | None = None) -> list[dict[str, Any]]:
+        """Stage-wide and per-venture modes with their run counts."""
+        return self.modes.listing(stage)
+
+    def set_progression(
+        self,
+        stage: int,
+        mode: str | None,
+        *,
+        actor: Actor,
+        venture: str | int | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Set a stage's mode (stage-wide, or for one venture); `None` removes a venture's override."""
+        self.modes.set_mode(stage, mode, actor=actor, venture=venture, now=now)
+
+    def escalations(self, status: str | None = None, ref: str | int | None = None) -> list[Escalation]:
+        """Escalations, newest first."""
+        return self.escalator.listing(status, ref)
+
+    def resolve_escalation(
+        self, ident: str | int, resume_at: str, *, actor: Actor, reason: str = "", now: datetime | None = None
+    ) -> Escalation:
+        """Close an escalation and resume its venture at a stage (`14`) or a substage of its stage (`28.2`)."""
+        return self.escalator.resolve(ident, resume_at, actor=actor, reason=reason, now=now)
+
+    def stats(self, stage: int | None = None) -> list[StageStats]:
+        """Per-stage automation level, execution time, recursions and escalations."""
+        return self.figures.stats(stage)
+
+    # -- error recovery -----------------------------------------------------------------------
+    def register_credentials_hook(self, scope: int | str, fn: CredentialsHook) -> None:
+        """Register what refreshes credentials for a stage (`19`), one rule (`E19-AUTH`) or every stage (`*`)."""
+        self.recovery.register_credentials_hook(scope, fn)
+
+    def register_fallback(self, scope: int | str, fn: Fallback) -> None:
+        """Register the fallback for a stage (`28`), one rule (`E28-CACHE-UNREACHABLE`) or every stage (`*`)."""
+        self.recovery.register_fallback(scope, fn)
+
+    def handle_error(
+        self,
+        venture: str | int,
+        stage: int | None,
+        error: BaseException | ErrorInfo,
+        operation: Callable[..., Any] | None = None,
+        *,
+        actor: Actor = SYSTEM,
+        now: datetime | None = None,
+        occurred_at: datetime | None = None,
+        timeout: float | None = None,
+    ) -> Handled:
+        """Classify an error with the stage's taxonomy (the venture's current stage when None) and recover
+        (see `ErrorRecovery.handle`)."""
+        return self.recovery.handle(
+            venture, stage, error, operation, actor=actor, now=now, occurred_at=occurred_at, timeout=timeout
+        )
+
+    def error_records(
+        self,
+        venture: str | int | None = None,
+        stage: int | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[ErrorRecord]:
+        """Errors of the log, newest first."""
+        return self.recovery.records(venture, stage, status, limit)
+
+    def error_report(self, venture: str | int | None = None, stage: int | None = None) -> ErrorReport:
+        """Counts by category, mean time to resolve and the share resolved automatically."""
+        return self.recovery.report(venture, stage)
+
+    def error_runbook(self, stage_id: int) -> str:
+        """The Markdown runbook of a stage's error taxonomy (the current workflow)."""
+        return self.recovery.stage_runbook(stage_id)
 
 
 __all__ = [

@@ -155,9 +155,9 @@ class ApprovalOps(EngineBase):
                     reason=reason,
                     data={"approval": r.id, "role": r.role},
                 )
-                self._after_decision(conn, self._approval_row(conn, r.id), approve, actor, now)
+                self.triggers.after_decision(conn, self._approval_row(conn, r.id), approve, actor, now)
                 self._recheck_entry(conn, self._row(conn, row.id), actor, now)
-                self._facts_changed(conn, self._row(conn, row.id), now)
+                self.triggers.facts_changed(conn, self._row(conn, row.id), now)
             result = _approval(self._approval_row(conn, approval_id))
         if raise_after is not None:
             raise raise_after
@@ -219,9 +219,9 @@ class ApprovalOps(EngineBase):
                 reason=reason,
                 data={"approval": r.id, "role": r.role, "review_role": wf.defaults.escalation_role},
             )
-            self._after_decision(conn, self._approval_row(conn, r.id), True, actor, now)
+            self.triggers.after_decision(conn, self._approval_row(conn, r.id), True, actor, now)
             self._recheck_entry(conn, self._row(conn, row.id), actor, now)
-            self._facts_changed(conn, self._row(conn, row.id), now)
+            self.triggers.facts_changed(conn, self._row(conn, row.id), now)
             return _approval(self._approval_row(conn, r.id))
 
     def _approval_or_404(self, conn: Connection, approval_id: int) -> ApprovalRow:

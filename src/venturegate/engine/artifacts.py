@@ -120,7 +120,7 @@ class ArtifactOps(EngineBase):
                 data={"name": name, "version": version, "hash": digest, "derived_from": parents},
             )
             self._recheck_entry(conn, self._row(conn, row.id), actor, now)
-            self._facts_changed(conn, self._row(conn, row.id), now)
+            self.triggers.facts_changed(conn, self._row(conn, row.id), now)
             return _artifact(store.by_id(conn, aid))
 
     def _parent(self, conn: Connection, venture_id: int, text: str) -> str:

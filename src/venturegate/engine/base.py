@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import EllipsisType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy import Engine as SAEngine
 from sqlalchemy.dialects import postgresql, sqlite
 
-from venturegate.core.conditions import Sample
 from venturegate.core.gates import GateName, GateResult, evaluate_gate
 from venturegate.core.jsontext import splice
 from venturegate.core.settings import Setting, effective_config
@@ -22,8 +21,7 @@ from venturegate.definitions.model import ParamValue, Stage, Trigger, Workflow
 from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.exceptions import BadInput, Conflict, NotFound
 from venturegate.engine.facts import StoreData, gate_facts
-from venturegate.engine.records import Event, Fired, Venture
-from venturegate.store.approvals import ApprovalRow
+from venturegate.engine.records import Event, Venture
 from venturegate.store.database import connect, ensure_schema
 from venturegate.store.events import EventRow, insert_event, latest_events
 from venturegate.store.prepared import Prepared, RawJSON, Record
@@ -35,8 +33,13 @@ from venturegate.store.schema import (
     workflow_versions,
 )
 from venturegate.store.transactions import Transactions
-from venturegate.store.trigger_states import StateWrites, TriggerStates, VentureRow
+from venturegate.store.trigger_states import StateWrites, VentureRow
 from venturegate.store.windows import WindowReads
+
+if TYPE_CHECKING:
+    from venturegate.engine.escalations import Escalations
+    from venturegate.engine.progression import ProgressionModes
+    from venturegate.engine.triggers import Triggers
 
 Clock = Callable[[], datetime]
 
@@ -136,7 +139,16 @@ def utc_now() -> datetime:
 
 
 class EngineBase:
-    """Connection, workflow pinning, locking and event helpers shared by every operation."""
+    """Connection, workflow pinning, locking and event helpers shared by every operation.
+
+    It is the `Plumbing` the engine's components receive (`engine/plumbing.py`); the components it and the remaining
+    operation mixins call are attributes that `Engine.__init__` sets.
+    """
+
+    # The components (built by `Engine.__init__`) that the plumbing and the operation mixins call.
+    modes: ProgressionModes
+    triggers: Triggers
+    escalator: Escalations
 
     def __init__(self, db: SAEngine, workflow: LoadedWorkflow, clock: Clock = utc_now) -> None:
         self.db = db
@@ -440,7 +452,7 @@ class EngineBase:
             reason="exit gate passed",
             data=self._gate_json(result),
         )
-        self._record_success(conn, wf, row.stage)
+        self.modes.record_success(conn, wf, row.stage)
         nxt = wf.next_stage(row.stage)
         if nxt is None:
             self._set(conn, row, now, status="completed", status_detail=None)
@@ -487,37 +499,6 @@ class EngineBase:
             data={"trigger": trig.id, "to": trig.action.rollback_to, "scope": trig.action.scope},
         )
         return "acted", f"rollback to {trig.action.rollback_to or 'previous configuration'} recorded"
-
-    def _record_success(self, conn: Connection, wf: Workflow, stage_id: int) -> None:
-        """Count a successful run of a stage (progression)."""
-
-    def _after_decision(
-        self, conn: Connection, approval: ApprovalRow, approved: bool, actor: Actor, now: datetime
-    ) -> None:
-        """React to an approval decision (an assisted trigger acts when approved)."""
-
-    def _facts_changed(self, conn: Connection, row: VentureRow, now: datetime) -> None:
-        """Gate facts changed (substage, artifact, attestation, approval); the trigger layer may advance."""
-
-    def _evaluate_triggers(
-        self,
-        conn: Connection,
-        row: VentureRow,
-        now: datetime,
-        metrics: set[str] | None = None,
-        only: str | None = None,
-        latest: Mapping[str, Sample] | None = None,
-        states: TriggerStates | None = None,
-        batch: Batch | None = None,
-    ) -> list[Fired]:
-        """Judge triggers reading `metrics`; the trigger layer overrides this."""
-        return []
-
-    def _row_with_states(
-        self, conn: Connection, ref: str | int, lock: bool = False
-    ) -> tuple[VentureRow, TriggerStates | None]:
-        """A venture row and, where the trigger layer can read them in the same query, its trigger states."""
-        return self._row(conn, ref, lock), None
 
     def _recheck_entry(
         self, conn: Connection, row: VentureRow, actor: Actor, now: datetime, entering: bool = False

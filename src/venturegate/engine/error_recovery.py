@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection
 
 from venturegate.core.durations import parse_duration
 from venturegate.core.error_policy import (
@@ -49,10 +49,13 @@ from venturegate.core.error_policy import (
 )
 from venturegate.definitions.model import Recovery, Stage, Workflow
 from venturegate.engine.actors import SYSTEM, Actor
+from venturegate.engine.escalations import Escalations
 from venturegate.engine.exceptions import BadInput, Conflict, NotFound
+from venturegate.engine.plumbing import Plumbing
 from venturegate.engine.records import _Record
-from venturegate.engine.triggers import TriggerOps
-from venturegate.store.schema import error_log, escalations
+from venturegate.engine.triggers import Triggers
+from venturegate.store import error_log
+from venturegate.store.error_log import ErrorRow, OutcomeRow
 from venturegate.store.trigger_states import VentureRow
 
 DEFAULT_TIMEOUT = 30.0
@@ -168,31 +171,9 @@ class _Run:
         self.steps.append({"action": step.action, "outcome": outcome, "attempts": calls, "detail": detail})
 
 
-def _record(r: Row[Any]) -> ErrorRecord:
-    return ErrorRecord(
-        int(r.id),
-        int(r.venture_id),
-        int(r.stage),
-        r.rule_id,
-        r.category,
-        bool(r.matched),
-        list(r.why),
-        r.error_type,
-        r.http_status,
-        r.message,
-        r.operation,
-        r.status,
-        r.resolution,
-        bool(r.resolved_automatically),
-        int(r.attempts),
-        list(r.steps),
-        r.escalation_code,
-        r.actor,
-        r.occurred_at,
-        r.recorded_at,
-        r.closed_at,
-        r.time_to_resolve_ms,
-    )
+def _record(r: ErrorRow) -> ErrorRecord:
+    """The record of a row (the same fields, in the same order; the JSON lists lists of their own)."""
+    return ErrorRecord(*r._replace(matched=bool(r.matched), why=list(r.why), steps=list(r.steps)))
 
 
 def _scope_key(scope: int | str) -> str:
@@ -204,13 +185,22 @@ def _scope_key(scope: int | str) -> str:
     return text
 
 
-class ErrorOps(TriggerOps):
-    """`handle_error`, its hooks, the error log, its figures and the runbook."""
+class ErrorRecovery:
+    """`handle_error`, its hooks, the error log, its figures and the runbook.
+
+    Depends on the plumbing, the triggers (a recovery that goes back takes the trigger path's recursion) and the
+    escalations.
+    """
+
+    def __init__(self, plumbing: Plumbing, triggers: Triggers, escalations: Escalations) -> None:
+        self.plumbing = plumbing
+        self.triggers = triggers
+        self.escalations = escalations
+        self._registered: dict[str, dict[str, Callable[[ErrorContext], Any]]] = {"credentials": {}, "fallback": {}}
 
     # -- hooks ---------------------------------------------------------------------------------
     def _hooks(self, kind: str) -> dict[str, Callable[[ErrorContext], Any]]:
-        store: dict[str, dict[str, Callable[[ErrorContext], Any]]] = self.__dict__.setdefault("_error_hooks", {})
-        return store.setdefault(kind, {})
+        return self._registered[kind]
 
     def register_credentials_hook(self, scope: int | str, fn: CredentialsHook) -> None:
         """Register what refreshes credentials for a stage (`19`), one rule (`E19-AUTH`) or every stage (`*`)."""
@@ -221,12 +211,12 @@ class ErrorOps(TriggerOps):
         self._hooks("fallback")[_scope_key(scope)] = fn
 
     def _hook(self, kind: str, ctx: ErrorContext) -> Callable[[ErrorContext], Any] | None:
-        self.plugin_hooks()
+        self.plumbing.plugin_hooks()
         hooks = self._hooks(kind)
         return hooks.get(ctx.rule_id) or hooks.get(str(ctx.stage)) or hooks.get("*")
 
     # -- handling ------------------------------------------------------------------------------
-    def handle_error(
+    def handle(
         self,
         venture: str | int,
         stage: int | None,
@@ -243,8 +233,8 @@ class ErrorOps(TriggerOps):
         Returns the stored record and, when a call went through, its value. Time to resolve runs
         from `occurred_at` (default `now`) to the end of the handling.
         """
-        now = self.when(now)
-        since = now if occurred_at is None else self.when(occurred_at)
+        now = self.plumbing.when(now)
+        since = now if occurred_at is None else self.plumbing.when(occurred_at)
         if since > now:
             raise BadInput("the error cannot have occurred after it was reported", where="occurred_at")
         info = describe(error) if isinstance(error, BaseException) else error
@@ -269,41 +259,32 @@ class ErrorOps(TriggerOps):
         since: datetime,
     ) -> tuple[ErrorContext, Classification, str, int]:
         """Classify and store the error as open, with an `error.reported` event."""
-        with self.tx() as conn:
-            row = self._row(conn, ref, lock=True)
+        p = self.plumbing
+        with p.tx() as conn:
+            row = p._row(conn, ref, lock=True)
             if row.status in ("killed", "completed"):
                 raise Conflict(f"venture '{row.name}' is {row.status}; its errors are no longer handled")
-            wf = self.pinned(conn, row.workflow_digest).workflow
+            wf = p.pinned(conn, row.workflow_digest).workflow
             stage = self._error_stage(wf, row.stage if stage_id is None else stage_id)
             role = owner_role(stage, wf.defaults.escalation_role)
             found = classify(stage.errors, info, role)
-            error_id = int(
-                conn.execute(
-                    insert(error_log)
-                    .values(
-                        venture_id=row.id,
-                        stage=stage.id,
-                        rule_id=found.rule.id,
-                        category=found.category,
-                        matched=found.matched,
-                        why=list(found.reasons),
-                        error_type=info.type_name[:200],
-                        http_status=info.status,
-                        message=info.message,
-                        operation=_name(operation),
-                        status="open",
-                        resolution="",
-                        resolved_automatically=False,
-                        attempts=0,
-                        steps=[],
-                        actor=actor.name,
-                        occurred_at=since,
-                        recorded_at=now,
-                    )
-                    .returning(error_log.c.id)
-                ).scalar_one()
+            error_id = error_log.insert_open(
+                conn,
+                venture_id=row.id,
+                stage=stage.id,
+                rule_id=found.rule.id,
+                category=found.category,
+                matched=found.matched,
+                why=list(found.reasons),
+                error_type=info.type_name[:200],
+                http_status=info.status,
+                message=info.message,
+                operation=_name(operation),
+                actor=actor.name,
+                occurred_at=since,
+                recorded_at=now,
             )
-            self._event(
+            p._event(
                 conn,
                 row.id,
                 "error.reported",
@@ -408,8 +389,9 @@ class ErrorOps(TriggerOps):
         elapsed_ms: float,
     ) -> ErrorRecord:
         """Apply the terminal step (recurse, escalate, abort) and store the outcome, in one transaction."""
-        with self.tx() as conn:
-            row = self._row(conn, ctx.venture_id, lock=True)
+        p = self.plumbing
+        with p.tx() as conn:
+            row = p._row(conn, ctx.venture_id, lock=True)
             head = f"error #{error_id} {found.rule.id} ({found.category})"
             code: str | None = None
             if terminal is None:
@@ -421,27 +403,25 @@ class ErrorOps(TriggerOps):
                 status, resolution, code = self._error_recurse(conn, row, ctx, terminal, head, role, actor, now, run)
             else:
                 target = terminal.role or role
-                code = self._escalate(conn, row, target, f"{head}: {ctx.error.message}"[:500], now, None)
+                code = self.escalations.open(conn, row, target, f"{head}: {ctx.error.message}"[:500], now, None)
                 status, resolution = "escalated", f"escalated to {target} as {code}"
                 run.steps.append({"action": "escalate", "outcome": "escalated", "attempts": 0, "detail": code})
             automatic = status in ("resolved", "recursed")
             closed = now + timedelta(milliseconds=elapsed_ms)
-            ttr = (closed - self._occurred(conn, error_id)).total_seconds() * 1000 if automatic else None
-            conn.execute(
-                update(error_log)
-                .where(error_log.c.id == error_id)
-                .values(
-                    status=status,
-                    resolution=resolution,
-                    resolved_automatically=automatic,
-                    attempts=run.attempts,
-                    steps=run.steps,
-                    escalation_code=code,
-                    closed_at=closed,
-                    time_to_resolve_ms=None if ttr is None else round(ttr, 3),
-                )
+            ttr = (closed - error_log.occurred_at(conn, error_id)).total_seconds() * 1000 if automatic else None
+            stored = error_log.close(
+                conn,
+                error_id,
+                status=status,
+                resolution=resolution,
+                resolved_automatically=automatic,
+                attempts=run.attempts,
+                steps=run.steps,
+                escalation_code=code,
+                closed_at=closed,
+                time_to_resolve_ms=None if ttr is None else round(ttr, 3),
             )
-            self._event(
+            p._event(
                 conn,
                 ctx.venture_id,
                 f"error.{status}",
@@ -451,12 +431,7 @@ class ErrorOps(TriggerOps):
                 reason=f"{head}: {resolution}"[:500],
                 data={"error": error_id, "rule": found.rule.id, "category": found.category, "attempts": run.attempts},
             )
-            return _record(conn.execute(select(error_log).where(error_log.c.id == error_id)).one())
-
-    @staticmethod
-    def _occurred(conn: Connection, error_id: int) -> datetime:
-        found: datetime = conn.execute(select(error_log.c.occurred_at).where(error_log.c.id == error_id)).scalar_one()
-        return found
+            return _record(stored)
 
     def _error_recurse(
         self,
@@ -471,30 +446,32 @@ class ErrorOps(TriggerOps):
         run: _Run,
     ) -> tuple[str, str, str | None]:
         """Send the venture back (the trigger path's recursion, loop prevention included), else escalate."""
-        wf = self.pinned(conn, row.workflow_digest).workflow
+        wf = self.plumbing.pinned(conn, row.workflow_digest).workflow
         target = step.go_to
         why_not = ""
         if row.stage != ctx.stage:
             why_not = f"the venture is at stage {row.stage} now, not {ctx.stage}"
         elif row.status not in ("active", "blocked"):
             why_not = f"the venture is {row.status}"
-        elif isinstance(target, str) and self._stage(wf, ctx.stage).substage(target) is None:
+        elif isinstance(target, str) and self.plumbing._stage(wf, ctx.stage).substage(target) is None:
             why_not = f"{target} is not a substage of stage {ctx.stage}"
         elif target is None or (isinstance(target, int) and wf.stage(target) is None):
             why_not = f"no stage {target}"
         if why_not:
-            code = self._escalate(conn, row, role, f"{head}: cannot go back to {target}: {why_not}", now, None)
+            code = self.escalations.open(conn, row, role, f"{head}: cannot go back to {target}: {why_not}", now, None)
             run.steps.append({"action": "recurse", "outcome": "escalated", "attempts": 0, "detail": why_not})
             return "escalated", f"could not go back to {target} ({why_not}); escalated to {role} as {code}", code
         assert target is not None
-        outcome, detail = self._recurse(conn, row, wf, target, f"{head}: {ctx.error.message}"[:500], actor, now, None)
+        outcome, detail = self.triggers.recurse(
+            conn, row, wf, target, f"{head}: {ctx.error.message}"[:500], actor, now, None
+        )
         run.steps.append({"action": "recurse", "outcome": outcome, "attempts": 0, "detail": detail})
         if outcome == "escalated":
             return "escalated", f"loop limit reached going back to {target}; escalated as {detail}", detail
         return "recursed", detail, None
 
     # -- reading -------------------------------------------------------------------------------
-    def error_records(
+    def records(
         self,
         venture: str | int | None = None,
         stage: int | None = None,
@@ -506,36 +483,21 @@ class ErrorOps(TriggerOps):
             raise BadInput(f"no error status '{status}'", where="status", hint=f"one of {', '.join(STATUSES)}")
         if limit < 1:
             raise BadInput(f"limit must be at least 1, not {limit}", where="limit")
-        with self.tx() as conn:
-            query = select(error_log).order_by(error_log.c.id.desc()).limit(limit)
-            if venture is not None:
-                query = query.where(error_log.c.venture_id == self._row(conn, venture).id)
-            if stage is not None:
-                query = query.where(error_log.c.stage == stage)
-            if status is not None:
-                query = query.where(error_log.c.status == status)
-            return [_record(r) for r in conn.execute(query)]
+        p = self.plumbing
+        with p.tx() as conn:
+            vid = None if venture is None else p._row(conn, venture).id
+            return [_record(r) for r in error_log.listing(conn, vid, stage, status, limit)]
 
-    def error_report(self, venture: str | int | None = None, stage: int | None = None) -> ErrorReport:
+    def report(self, venture: str | int | None = None, stage: int | None = None) -> ErrorReport:
         """Counts by category, mean time to resolve and the share resolved automatically.
 
         An escalated error counts as resolved by people once its escalation is resolved (time to
         resolve runs to that moment); open, aborted and still-escalated errors are unresolved.
         """
-        query = select(
-            error_log.c.category,
-            error_log.c.status,
-            error_log.c.resolved_automatically,
-            error_log.c.time_to_resolve_ms,
-            error_log.c.occurred_at,
-            escalations.c.resolved_at,
-        ).select_from(error_log.outerjoin(escalations, escalations.c.code == error_log.c.escalation_code))
-        with self.tx() as conn:
-            if venture is not None:
-                query = query.where(error_log.c.venture_id == self._row(conn, venture).id)
-            if stage is not None:
-                query = query.where(error_log.c.stage == stage)
-            rows = conn.execute(query).all()
+        p = self.plumbing
+        with p.tx() as conn:
+            vid = None if venture is None else p._row(conn, venture).id
+            rows = error_log.outcomes(conn, vid, stage)
         by_cat = {c: _figures(c, [r for r in rows if r.category == c]) for c in CATEGORIES}
         total = _figures("all", rows)
         share = total.automatic_share
@@ -551,9 +513,9 @@ class ErrorOps(TriggerOps):
             by_category=[f for f in by_cat.values() if f.errors],
         )
 
-    def error_runbook(self, stage_id: int) -> str:
+    def stage_runbook(self, stage_id: int) -> str:
         """The Markdown runbook of a stage's error taxonomy (the current workflow)."""
-        wf = self.workflow.workflow
+        wf = self.plumbing.workflow.workflow
         stage = wf.stage(stage_id)
         if stage is None:
             raise NotFound(f"no stage {stage_id} in workflow {wf.workflow.id}", where="STAGE")
@@ -561,7 +523,7 @@ class ErrorOps(TriggerOps):
         return runbook(stage, wf.defaults.escalation_role, label)
 
 
-def _figures(category: str, rows: Sequence[Any]) -> CategoryFigures:
+def _figures(category: str, rows: Sequence[OutcomeRow]) -> CategoryFigures:
     """Figures over error-log rows joined with their escalations."""
     times: list[float] = []
     people = 0

@@ -6,14 +6,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Connection
 
-from venturegate.engine.actors import Actor
+from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.base import as_id
 from venturegate.engine.exceptions import BadInput, Conflict, NotFound
+from venturegate.engine.plumbing import Plumbing
 from venturegate.engine.records import _Record
-from venturegate.engine.timers import TimerOps
-from venturegate.store.schema import escalations, stage_visits, trigger_state
+from venturegate.store import escalations as stored
+from venturegate.store import trigger_states, visits
+from venturegate.store.escalations import EscalationRow
+from venturegate.store.trigger_states import VentureRow
 
 
 @dataclass(frozen=True)
@@ -35,47 +38,53 @@ class Escalation(_Record):
     resume_at: str | None
 
 
-def _escalation(r: Row[Any]) -> Escalation:
-    return Escalation(
-        int(r.id),
-        r.code,
-        int(r.venture_id),
-        int(r.stage),
-        r.trigger_id,
-        r.role,
-        r.status,
-        r.reason,
-        list(r.history),
-        r.created_at,
-        r.resolved_by,
-        r.resolved_at,
-        r.resume_at,
-    )
+def _escalation(r: EscalationRow) -> Escalation:
+    """The record of a row (the same fields, in the same order; the history a list of its own)."""
+    return Escalation(*r._replace(history=list(r.history)))
 
 
-class EscalationOps(TimerOps):
-    """Listing and resolving escalations."""
+class Escalations:
+    """Opening, listing and resolving escalations."""
 
-    def escalations(self, status: str | None = None, ref: str | int | None = None) -> list[Escalation]:
-        """Escalations, newest first."""
-        query = select(escalations).order_by(escalations.c.id.desc())
-        with self.tx() as conn:
-            if status is not None:
-                query = query.where(escalations.c.status == status)
-            if ref is not None:
-                query = query.where(escalations.c.venture_id == self._row(conn, ref).id)
-            return [_escalation(r) for r in conn.execute(query)]
+    def __init__(self, plumbing: Plumbing) -> None:
+        self.plumbing = plumbing
 
-    def resolve_escalation(
+    def open(
+        self, conn: Connection, row: VentureRow, role: str, reason: str, now: datetime, trigger_id: str | None
+    ) -> str:
+        """Pause the venture with a new escalation for `role`, in the caller's transaction; returns its code."""
+        p = self.plumbing
+        stage_id = row.stage
+        code = stored.next_code(conn, stage_id)
+        stored.insert_open(conn, code, row.id, stage_id, trigger_id, role, reason, p._history(conn, row.id), now)
+        p._set(conn, row, now, status="paused", status_detail={"escalation": code, "reason": reason})
+        p._event(
+            conn,
+            row.id,
+            "escalation.opened",
+            SYSTEM,
+            now,
+            stage=stage_id,
+            reason=reason,
+            data={"code": code, "role": role, "trigger": trigger_id},
+        )
+        return code
+
+    def listing(self, status: str | None = None, ref: str | int | None = None) -> list[Escalation]:
+        """Escalations, newest first (`Engine.escalations`)."""
+        with self.plumbing.tx() as conn:
+            vid = None if ref is None else self.plumbing._row(conn, ref).id
+            return [_escalation(r) for r in stored.listing(conn, status, vid)]
+
+    def resolve(
         self, ident: str | int, resume_at: str, *, actor: Actor, reason: str = "", now: datetime | None = None
     ) -> Escalation:
         """Close an escalation and resume its venture at a stage (`14`) or a substage of its stage (`28.2`)."""
-        now = self.when(now)
-        with self.tx() as conn:
+        p = self.plumbing
+        now = p.when(now)
+        with p.tx() as conn:
             text = str(ident)
-            number = as_id(text)
-            cond = escalations.c.id == number if number is not None else escalations.c.code == text
-            esc = conn.execute(select(escalations).where(cond)).first()
+            esc = stored.find(conn, as_id(text), text)
             if esc is None:
                 raise NotFound(f"no escalation '{ident}'", where="ID", hint="`venturegate escalations` lists them")
             if esc.status != "open":
@@ -84,8 +93,8 @@ class EscalationOps(TimerOps):
                 raise BadInput(
                     f"escalation {esc.code} is for {esc.role}; {actor.name} acts as {actor.role}", where="--as"
                 )
-            row = self._row(conn, int(esc.venture_id), lock=True)
-            wf = self.pinned(conn, row.workflow_digest).workflow
+            row = p._row(conn, esc.venture_id, lock=True)
+            wf = p.pinned(conn, row.workflow_digest).workflow
             target: int | str = int(resume_at) if resume_at.strip().isdigit() else resume_at.strip()
             if isinstance(target, str):
                 found = wf.find_substage(target)
@@ -98,20 +107,12 @@ class EscalationOps(TimerOps):
                     )
             elif wf.stage(target) is None:
                 raise NotFound(f"no stage {target}", where="--resume-at")
-            conn.execute(
-                update(escalations)
-                .where(escalations.c.id == esc.id)
-                .values(status="resolved", resolved_by=actor.name, resolved_at=now, resume_at=str(target))
-            )
+            resolved = stored.resolve(conn, esc.id, actor.name, now, str(target))
             if esc.trigger_id:
-                conn.execute(
-                    update(trigger_state)
-                    .where(trigger_state.c.venture_id == row.id, trigger_state.c.trigger_id == esc.trigger_id)
-                    .values(acted_count=0, state="inactive", since=None)
-                )
-            self._set(conn, row, now, status="active", status_detail=None)
-            row = self._row(conn, row.id)
-            self._event(
+                trigger_states.reset(conn, row.id, esc.trigger_id)
+            p._set(conn, row, now, status="active", status_detail=None)
+            row = p._row(conn, row.id)
+            p._event(
                 conn,
                 row.id,
                 "escalation.resolved",
@@ -122,14 +123,10 @@ class EscalationOps(TimerOps):
                 data={"code": esc.code, "resume_at": str(target)},
             )
             if isinstance(target, str):
-                self._reopen(conn, row.id, self._stage(wf, row.stage), target)
-                self._recheck_entry(conn, row, actor, now)
+                ids = [s.id for s in p._stage(wf, row.stage).substages]
+                visits.reopen(conn, row.id, ids[ids.index(target) :])
+                p._recheck_entry(conn, row, actor, now)
             else:
-                visit = self._visit(conn, row.id)
-                conn.execute(
-                    update(stage_visits)
-                    .where(stage_visits.c.id == visit.id)
-                    .values(exited_at=now, outcome="escalation-resolved")
-                )
-                self._enter(conn, row, target, actor, now, f"{esc.code} resolved: resume at stage {target}")
-            return _escalation(conn.execute(select(escalations).where(escalations.c.id == esc.id)).one())
+                visits.close(conn, p._visit(conn, row.id).id, now, "escalation-resolved")
+                p._enter(conn, row, target, actor, now, f"{esc.code} resolved: resume at stage {target}")
+            return _escalation(resolved)

@@ -297,7 +297,7 @@ class LifecycleOps(EngineBase):
                 substage=substage,
                 data={"items": given},
             )
-            self._facts_changed(conn, self._row(conn, row.id), now)
+            self.triggers.facts_changed(conn, self._row(conn, row.id), now)
             return SubstageState(sub.id, sub.title, "done", given, actor.name, now)
 
     def reopen_substages(
@@ -338,7 +338,7 @@ class LifecycleOps(EngineBase):
                 self._event(conn, row, "substage.reopened", actor, now, stage=stage.id, substage=sub_id, reason=reason)
             if reopened:
                 self._set(conn, row, now)
-                self._facts_changed(conn, self._row(conn, row.id), now)
+                self.triggers.facts_changed(conn, self._row(conn, row.id), now)
             subs = {s.id: s for s in stage.substages}
             return [SubstageState(s, subs[s].title, "open", [], None, None) for s in reopened]
 
@@ -378,7 +378,7 @@ class LifecycleOps(EngineBase):
                     reason=criterion,
                 )
                 self._recheck_entry(conn, self._row(conn, row.id), actor, now)
-                self._facts_changed(conn, self._row(conn, row.id), now)
+                self.triggers.facts_changed(conn, self._row(conn, row.id), now)
 
     def _status(
         self,

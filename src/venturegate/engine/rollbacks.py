@@ -25,7 +25,6 @@ from venturegate.engine.base import Clock, utc_now
 from venturegate.engine.configuration import ConfigOps, DiffEntry, scope_of
 from venturegate.engine.exceptions import BadInput, Conflict, NotFound
 from venturegate.engine.records import _Record
-from venturegate.engine.triggers import TriggerOps
 from venturegate.store.rollbacks import RollbackRow, insert_rollback, rollback_rows
 from venturegate.store.trigger_states import VentureRow
 
@@ -205,7 +204,7 @@ class RollbackOps(ConfigOps):
             )
             if go_to is not None and record.outcome == "completed":
                 why = f"rollback #{record.id} ({record.cause}): back to {go_to}"
-                _, detail = self._triggers()._recurse(conn, self._row(conn, row.id), wf, go_to, why, actor, now, None)
+                _, detail = self.triggers.recurse(conn, self._row(conn, row.id), wf, go_to, why, actor, now, None)
                 record = RollbackRecord(**{**record.__dict__, "recursion": detail})
             return record
 
@@ -288,7 +287,7 @@ class RollbackOps(ConfigOps):
                 dry_run=False,
             )
         except BadInput as exc:  # e.g. no snapshot was taken on entry: a person has to decide
-            code = self._triggers()._escalate(
+            code = self.escalator.open(
                 conn, self._row(conn, row.id), trig.role, f"{trig.id}: rollback impossible: {exc}", now, trig.id
             )
             return "escalated", code
@@ -366,7 +365,7 @@ class RollbackOps(ConfigOps):
         escalation = None
         if failed:
             what = "; ".join(f"{h.scope}/{h.handler}: {h.detail}" for h in failed)
-            escalation = self._triggers()._escalate(conn, row, role, f"rollback handler failed: {what}", now, trigger)
+            escalation = self.escalator.open(conn, row, role, f"rollback handler failed: {what}", now, trigger)
         done = record(
             to_version=to_version,
             outcome="escalated" if failed else "completed",
@@ -499,9 +498,3 @@ class RollbackOps(ConfigOps):
                 hint=f"stage {stage.id} declares: {', '.join(stage.rollback.scopes) or 'none'}; "
                 "a config key's first dotted part is also a scope",
             )
-
-    def _triggers(self) -> TriggerOps:
-        """This engine as the trigger layer (for escalation and recursion, which live there)."""
-        if not isinstance(self, TriggerOps):
-            raise TypeError("rollbacks run inside venturegate.engine.Engine, which includes the trigger layer")
-        return self

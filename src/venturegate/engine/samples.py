@@ -190,7 +190,7 @@ class SampleOps(EngineBase):
                 if row.status == "blocked":
                     self._recheck_entry(conn, row, actor, now)
                     row = self._row(conn, vid)
-                fired += self._evaluate_triggers(
+                fired += self.triggers.evaluate(
                     conn, row, now, metrics, latest=newest.get(vid), states=states.get(vid), batch=shared
                 )
             if shared is not None:

@@ -6,11 +6,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
-from venturegate.engine.escalations import EscalationOps
+from venturegate.engine.plumbing import Plumbing
 from venturegate.engine.records import _Record
-from venturegate.store.schema import escalations, events, stage_modes, stage_visits
+from venturegate.store import escalations, stage_modes
+from venturegate.store.stats import VisitSpan, visit_spans, work_events
 
 AUTOMATABLE = ("substage.completed", "stage.exited", "venture.advanced")
 """Event kinds that count as work: done by an agent or the system, they count as automated."""
@@ -31,42 +30,37 @@ class StageStats(_Record):
     escalations: int
 
 
-class StatsOps(EscalationOps):
+class Stats:
     """Reading the figures."""
+
+    def __init__(self, plumbing: Plumbing) -> None:
+        self.plumbing = plumbing
 
     def stats(self, stage: int | None = None) -> list[StageStats]:
         """Per-stage automation level, execution time, recursions and escalations."""
-        with self.tx() as conn:
+        with self.plumbing.tx() as conn:
             work: dict[int, list[bool]] = defaultdict(list)
             recursions: dict[int, int] = defaultdict(int)
-            for e in conn.execute(
-                select(events.c.kind, events.c.stage, events.c.actor_kind, events.c.data).where(
-                    events.c.kind.in_([*AUTOMATABLE, "recursion"])
-                )
-            ):
+            for e in work_events(conn, [*AUTOMATABLE, "recursion"]):
                 if e.kind == "recursion":
-                    origin = (e.data or {}).get("from", e.stage)
+                    origin: Any = (e.data or {}).get("from", e.stage)
                     recursions[int(origin)] += 1
                 elif e.stage is not None:
-                    key = int((e.data or {}).get("from", e.stage)) if e.kind == "venture.advanced" else int(e.stage)
+                    key = int((e.data or {}).get("from", e.stage)) if e.kind == "venture.advanced" else e.stage
                     work[key].append(e.actor_kind in ("agent", "system"))
-            visits: dict[int, list[Any]] = defaultdict(list)
-            for v in conn.execute(select(stage_visits)):
-                visits[int(v.stage)].append(v)
-            escal: dict[int, int] = defaultdict(int)
-            for r in conn.execute(select(escalations.c.stage)):
-                escal[int(r.stage)] += 1
-            modes = {
-                int(r.stage): r.mode for r in conn.execute(select(stage_modes).where(stage_modes.c.venture_id == 0))
-            }
-        wf = self.workflow.workflow
+            visits: dict[int, list[VisitSpan]] = defaultdict(list)
+            for v in visit_spans(conn):
+                visits[v.stage].append(v)
+            escal = escalations.counts_by_stage(conn)
+            modes = stage_modes.stage_wide_modes(conn)
+        wf = self.plumbing.workflow.workflow
         stages = sorted(set(work) | set(visits) | set(recursions) | set(escal))
         if stage is not None:
             stages = [stage]
         out = []
         for sid in stages:
             done = [v for v in visits.get(sid, []) if v.exited_at is not None]
-            hours = [(v.exited_at - v.entered_at).total_seconds() / 3600 for v in done]
+            hours = [(v.exited_at - v.entered_at).total_seconds() / 3600 for v in done if v.exited_at is not None]
             auto = work.get(sid, [])
             n_visits = len(visits.get(sid, []))
             out.append(

@@ -6,13 +6,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection
 
 from venturegate.core.cadence import cadence_seconds, stale_grace
 from venturegate.engine.actors import SYSTEM
+from venturegate.engine.escalations import Escalations
+from venturegate.engine.plumbing import Plumbing
 from venturegate.engine.records import Fired
-from venturegate.engine.triggers import TriggerOps
-from venturegate.store.schema import approvals, samples, timers
+from venturegate.engine.triggers import Triggers
+from venturegate.store import approvals as approval_requests
+from venturegate.store import timers as stored
+from venturegate.store.timers import TimerRow
 from venturegate.store.trigger_states import VentureRow
 
 
@@ -39,95 +43,82 @@ class TickReport:
         }
 
 
-class TimerOps(TriggerOps):
+class Timers:
     """Running due timers: trigger `for` and cooldown ends, approval timeouts, measurement cadence."""
+
+    def __init__(self, plumbing: Plumbing, triggers: Triggers, escalations: Escalations) -> None:
+        self.plumbing = plumbing
+        self.triggers = triggers
+        self.escalations = escalations
 
     def tick(self, *, now: datetime | None = None, limit: int = 1000) -> TickReport:
         """Run every timer due at `now` (each in its own transaction, so one failure loses nothing else)."""
-        now = self.when(now)
+        p = self.plumbing
+        now = p.when(now)
         report = TickReport(now)
-        with self.tx() as conn:
-            due = (
-                conn.execute(
-                    select(timers.c.id)
-                    .where(timers.c.done_at.is_(None), timers.c.due_at <= now)
-                    .order_by(timers.c.due_at, timers.c.id)
-                    .limit(limit)
-                )
-                .scalars()
-                .all()
-            )
+        with p.tx() as conn:
+            due = stored.due(conn, now, limit)
         for timer_id in due:
-            with self.tx() as conn:
-                t = conn.execute(select(timers).where(timers.c.id == timer_id, timers.c.done_at.is_(None))).first()
+            with p.tx() as conn:
+                t = stored.pending(conn, timer_id)
                 if t is None:
                     continue  # another worker took it
                 # Lock the venture first, as every other writer of its trigger states does (venture, then
                 # timers): judging from states read without it, a timer and a sample batch of the same venture
                 # both fired one trigger episode, the later write keeping one count for two `trigger.fired`.
-                row = self._row(conn, int(t.venture_id), lock=True)
+                row = p._row(conn, t.venture_id, lock=True)
                 # The claim re-checks `done_at` and `due_at` under the row lock: on PostgreSQL a worker that read
                 # the timer before another committed its claim (or moved it later) would otherwise run it now.
-                claimed = conn.execute(
-                    update(timers)
-                    .where(timers.c.id == t.id, timers.c.done_at.is_(None), timers.c.due_at <= now)
-                    .values(done_at=now)
-                ).rowcount
-                if claimed != 1:
+                if not stored.claim(conn, t.id, now):
                     continue
-                self._run_timer(conn, t, row, now, report)
+                self._run(conn, t, row, now, report)
                 report.timers += 1
-        with self.tx() as conn:
-            report.next_due = conn.execute(
-                select(timers.c.due_at).where(timers.c.done_at.is_(None)).order_by(timers.c.due_at).limit(1)
-            ).scalar()
+        with p.tx() as conn:
+            report.next_due = stored.next_due(conn)
         return report
 
-    def _run_timer(self, conn: Connection, t: Row[Any], row: VentureRow, now: datetime, report: TickReport) -> None:
+    def _run(self, conn: Connection, t: TimerRow, row: VentureRow, now: datetime, report: TickReport) -> None:
         """Run a claimed timer of the venture `row` (locked on PostgreSQL)."""
         if t.kind == "trigger":
             if row.status == "active":
-                report.fired += self._evaluate_triggers(conn, row, now, None, only=t.ref)
+                report.fired += self.triggers.evaluate(conn, row, now, None, only=t.ref)
         elif t.kind == "approval":
             self._expire(conn, row, int(t.ref), now, report)
         elif t.kind == "stale":
             self._check_stale(conn, row, t.ref, now, report)
 
     def _expire(self, conn: Connection, row: VentureRow, approval_id: int, now: datetime, report: TickReport) -> None:
-        a = conn.execute(select(approvals).where(approvals.c.id == approval_id)).one()
-        if a.status != "pending" or a.expires_at is None or a.expires_at > now:
+        a = approval_requests.approval(conn, approval_id)
+        if a is None or a.status != "pending" or a.expires_at is None or a.expires_at > now:
             return
-        conn.execute(update(approvals).where(approvals.c.id == a.id).values(status="expired"))
-        report.expired.append(int(a.id))
-        self._event(
+        approval_requests.update_approval(conn, a.id, status="expired")
+        report.expired.append(a.id)
+        p = self.plumbing
+        p._event(
             conn,
             row.id,
             "approval.expired",
             SYSTEM,
             now,
-            stage=int(a.stage),
+            stage=a.stage,
             reason=a.reason,
-            data={"approval": int(a.id), "role": a.role, "trigger": (a.payload or {}).get("trigger")},
+            data={"approval": a.id, "role": a.role, "trigger": (a.payload or {}).get("trigger")},
         )
-        wf = self.pinned(conn, row.workflow_digest).workflow
-        if wf.approval_policy(int(a.stage), a.role).on_timeout == "escalate" and row.status in ("active", "blocked"):
-            self._escalate(conn, row, a.role, f"approval #{a.id} for {a.role} expired", now, None)
+        wf = p.pinned(conn, row.workflow_digest).workflow
+        if wf.approval_policy(a.stage, a.role).on_timeout == "escalate" and row.status in ("active", "blocked"):
+            self.escalations.open(conn, row, a.role, f"approval #{a.id} for {a.role} expired", now, None)
 
     def _check_stale(self, conn: Connection, row: VentureRow, metric: str, now: datetime, report: TickReport) -> None:
-        m = self.pinned(conn, row.workflow_digest).workflow.metric(metric)
+        p = self.plumbing
+        m = p.pinned(conn, row.workflow_digest).workflow.metric(metric)
         cadence = cadence_seconds(m.frequency) if m else None
         if cadence is None:
             return
-        last = conn.execute(
-            select(samples.c.at)
-            .where(samples.c.venture_id == row.id, samples.c.metric == metric)
-            .order_by(samples.c.at.desc())
-            .limit(1)
-        ).scalar()
+        last = stored.last_sample_at(conn, row.id, metric)
         limit = timedelta(seconds=cadence + stale_grace(cadence))
         if last is None or last + limit <= now:
             report.stale.append((row.id, metric))
-            self._event(
+            p._event(
                 conn,
                 row.id,
                 "metric.stale",

@@ -8,32 +8,25 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection
 
 from venturegate.core.conditions import Explanation, Sample, evaluate, references
 from venturegate.core.durations import parse_duration
 from venturegate.core.gates import parsed
 from venturegate.core.jsontext import dumps, splice
 from venturegate.core.triggers import FirePlan, Mode, TriggerState, counts_act, effective_mode, fire_plan, step
-from venturegate.definitions.model import Stage, Trigger, Workflow
+from venturegate.definitions.model import Trigger, Workflow
 from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.base import Batch, as_id
+from venturegate.engine.escalations import Escalations
 from venturegate.engine.exceptions import BadInput, Conflict, NotFound
-from venturegate.engine.progression import ProgressionOps
+from venturegate.engine.plumbing import Plumbing, RollbackAction
+from venturegate.engine.progression import ProgressionModes
 from venturegate.engine.records import Fired, RaisedTrigger
+from venturegate.store import approvals as approval_requests
+from venturegate.store import trigger_states, visits
 from venturegate.store.approvals import ApprovalRow
-from venturegate.store.prepared import Prepared, RawJSON
-from venturegate.store.schema import (
-    approvals,
-    escalation_numbers,
-    escalations,
-    events,
-    stage_visits,
-    substage_status,
-    trigger_state,
-    ventures,
-)
+from venturegate.store.prepared import RawJSON
 from venturegate.store.trigger_states import (
     COUNT_ACT,
     TriggerStates,
@@ -44,45 +37,33 @@ from venturegate.store.trigger_states import (
 )
 from venturegate.store.windows import WindowReads
 
-_NEXT_ESCALATION = {
-    # One atomic upsert per code: concurrent escalations at a stage get distinct numbers, without a retry.
-    d.__name__.rsplit(".", 1)[-1]: Prepared(
-        d.insert(escalation_numbers)
-        .values(stage=bindparam("stage"), last=1)
-        .on_conflict_do_update(index_elements=["stage"], set_={"last": escalation_numbers.c.last + 1})
-        .returning(escalation_numbers.c.last)
-    )
-    for d in (sqlite, postgresql)
-}
-_ESCALATION_COLUMNS = ("code", "venture_id", "stage", "trigger_id", "role", "status", "reason", "history", "created_at")
-_INSERT_ESCALATION = Prepared(insert(escalations).values({c: bindparam(c) for c in _ESCALATION_COLUMNS}))
-_CURRENT_SUBSTAGES = Prepared(
-    select(substage_status).where(
-        substage_status.c.visit_id
-        == select(stage_visits.c.id)
-        .where(stage_visits.c.venture_id == bindparam("vid"))
-        .order_by(stage_visits.c.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-)
-_REOPEN = Prepared(
-    update(substage_status)
-    .where(substage_status.c.visit_id == bindparam("visit"), substage_status.c.substage == bindparam("sub"))
-    .values(status="open", items=[], completed_by=None, completed_at=None)
-)
 
+class Triggers:
+    """Trigger evaluation and actions: what the sample, approval, fact and timer paths call.
 
-class TriggerOps(ProgressionOps):
-    """Trigger evaluation and actions (the hooks the sample, approval and timer paths call)."""
+    Depends on the plumbing, the progression modes (an advance's mode, a recursion's failed run), the escalations
+    (retry and loop limits) and the rollback action (the configuration layer restores a rollback trigger's scopes).
+    """
+
+    def __init__(
+        self,
+        plumbing: Plumbing,
+        modes: ProgressionModes,
+        escalations: Escalations,
+        rollback: RollbackAction,
+    ) -> None:
+        self.plumbing = plumbing
+        self.modes = modes
+        self.escalations = escalations
+        self.rollback = rollback
 
     # -- evaluation ---------------------------------------------------------------------------
     def _duration(self, conn: Connection, wf: Workflow, row: VentureRow, value: str) -> float:
         if value.startswith("config."):
-            value = str(self._effective(conn, wf, row)[value.removeprefix("config.")].value)
+            value = str(self.plumbing._effective(conn, wf, row)[value.removeprefix("config.")].value)
         return parse_duration(value)
 
-    def _evaluate_triggers(
+    def evaluate(
         self,
         conn: Connection,
         row: VentureRow,
@@ -99,8 +80,9 @@ class TriggerOps(ProgressionOps):
         `states`, the venture's trigger states as this transaction stored them (read with `row`), else None;
         `batch`, what the ventures of a batch share (window reads, held-back state writes).
         """
-        wf = self.pinned(conn, row.workflow_digest).workflow
-        stage = self._stage(wf, row.stage)
+        p = self.plumbing
+        wf = p.pinned(conn, row.workflow_digest).workflow
+        stage = p._stage(wf, row.stage)
         fired: list[Fired] = []
         moved = False
         for trig in stage.triggers:
@@ -110,11 +92,11 @@ class TriggerOps(ProgressionOps):
                 continue
             if moved:
                 # The last action may have moved the venture: read it, its visit and trigger states again.
-                row, states, moved = self._row(conn, row.id), None, False
+                row, states, moved = p._row(conn, row.id), None, False
             if row.status != "active" or row.stage != stage.id:
                 break
             if states is None:
-                states = self._states(conn, row.id)
+                states = self.states(conn, row.id)
             known = states.get(trig.id, (TriggerState(), False))
             result = self._judge(conn, row, wf, trig, now, known, latest, batch)
             if result is not None:
@@ -124,24 +106,25 @@ class TriggerOps(ProgressionOps):
                 states[trig.id] = (states.get(trig.id, (TriggerState(), False))[0], True)
         return fired
 
-    def _states(self, conn: Connection, vid: int) -> TriggerStates:
+    def states(self, conn: Connection, vid: int) -> TriggerStates:
+        """A venture's trigger states as stored (the rows that exist)."""
         return read_states(conn, vid)
 
-    def _row_with_states(
+    def row_with_states(
         self, conn: Connection, ref: str | int, lock: bool = False
     ) -> tuple[VentureRow, TriggerStates | None]:
         """A venture's row and trigger states in one query (`lock`: PostgreSQL locks the row); a name is resolved
         to its id first."""
         ident = as_id(str(ref))
         if ident is None:
-            ident = int(self._row(conn, ref).id)
+            ident = self.plumbing._row(conn, ref).id
         found = venture_with_states(conn, ident, lock)
         if found is None:
             raise NotFound(f"no venture '{ref}'", where="venture", hint="`venturegate venture list` shows them")
         return found
 
     def _state(self, conn: Connection, vid: int, trig_id: str) -> tuple[TriggerState, bool]:
-        return self._states(conn, vid).get(trig_id, (TriggerState(), False))
+        return self.states(conn, vid).get(trig_id, (TriggerState(), False))
 
     def _judge(
         self,
@@ -154,8 +137,9 @@ class TriggerOps(ProgressionOps):
         latest: Mapping[str, Sample] | None = None,
         batch: Batch | None = None,
     ) -> Fired | None:
+        p = self.plumbing
         vid = row.id
-        expl = parsed_eval(self, conn, row, None, trig, now, latest, None if batch is None else batch.windows)
+        expl = parsed_eval(p, conn, row, None, trig, now, latest, None if batch is None else batch.windows)
         explanation = expl.to_dict()
         # Encoded once for the trigger state and, when the trigger fires, its event (the serializer's own text).
         encoded = dumps(explanation)
@@ -195,12 +179,12 @@ class TriggerOps(ProgressionOps):
                 batch.writes.flush(conn)  # in order: what follows may change trigger states
             save_state(conn, values, exists)
         if result.wake_at is not None and (moved or result.suppressed):
-            self._schedule(conn, vid, "trigger", trig.id, result.wake_at)
+            p._schedule(conn, vid, "trigger", trig.id, result.wake_at)
         if result.suppressed:
-            self._event(conn, vid, "trigger.suppressed", SYSTEM, now, stage=row.stage, reason=f"{trig.id}: cooldown")
+            p._event(conn, vid, "trigger.suppressed", SYSTEM, now, stage=row.stage, reason=f"{trig.id}: cooldown")
             return Fired(trig.id, trig.kind, _action(trig), trig.mode, "suppressed-cooldown", vid)
         if plan is not None:
-            self._event(
+            p._event(
                 conn,
                 vid,
                 "trigger.fired",
@@ -214,7 +198,7 @@ class TriggerOps(ProgressionOps):
             outcome, detail = self._fire(conn, row, wf, trig, now, acted, plan)
             return Fired(trig.id, trig.kind, _action(trig), mode, outcome, vid, detail)
         if result.state.state == "pending" and prev.state != "pending":
-            self._event(
+            p._event(
                 conn,
                 vid,
                 "trigger.pending",
@@ -232,7 +216,7 @@ class TriggerOps(ProgressionOps):
         """The trigger's mode; an advance's is limited by the stage's progression mode."""
         if trig.kind != "advance":
             return trig.mode
-        return effective_mode(trig.mode, self._progression_mode(conn, wf, row.id, row.stage))
+        return effective_mode(trig.mode, self.modes.mode(conn, wf, row.id, row.stage))
 
     def _fire(
         self, conn: Connection, row: VentureRow, wf: Workflow, trig: Trigger, now: datetime, acted: int, plan: FirePlan
@@ -241,7 +225,7 @@ class TriggerOps(ProgressionOps):
         already acted for the venture. An act the plan counts was stored with the trigger's state (`counts_act`)."""
         vid, stage_id = row.id, row.stage
         if plan == "escalate":
-            code = self._escalate(
+            code = self.escalations.open(
                 conn,
                 row,
                 trig.role,
@@ -251,7 +235,7 @@ class TriggerOps(ProgressionOps):
             )
             return "escalated", code
         if plan == "notify":
-            self._event(
+            self.plumbing._event(
                 conn,
                 vid,
                 "trigger.notified",
@@ -268,30 +252,25 @@ class TriggerOps(ProgressionOps):
         return self._act(conn, row, wf, trig, now, SYSTEM, counted=counts_act(trig.kind, plan))
 
     def _propose(self, conn: Connection, row: VentureRow, wf: Workflow, trig: Trigger, now: datetime) -> int:
-        visit = self._visit(conn, row.id)
+        p = self.plumbing
+        visit = p._visit(conn, row.id)
         policy = wf.approval_policy(row.stage, trig.role)
         expires = now + timedelta(seconds=self._duration(conn, wf, row, policy.timeout))
         payload = {"trigger": trig.id, "stage": row.stage, "action": trig.action.model_dump(exclude_defaults=True)}
-        aid = int(
-            conn.execute(
-                insert(approvals)
-                .values(
-                    venture_id=row.id,
-                    visit_id=visit.id,
-                    stage=row.stage,
-                    role=trig.role,
-                    status="pending",
-                    reason=f"{trig.id} proposes: {describe(trig)}",
-                    payload=payload,
-                    requested_by=SYSTEM.name,
-                    requested_at=now,
-                    expires_at=expires,
-                )
-                .returning(approvals.c.id)
-            ).scalar_one()
+        aid = approval_requests.insert_request(
+            conn,
+            venture_id=row.id,
+            visit_id=visit.id,
+            stage=row.stage,
+            role=trig.role,
+            reason=f"{trig.id} proposes: {describe(trig)}",
+            payload=payload,
+            requested_by=SYSTEM.name,
+            requested_at=now,
+            expires_at=expires,
         )
-        self._schedule(conn, row.id, "approval", str(aid), expires)
-        self._event(
+        p._schedule(conn, row.id, "approval", str(aid), expires)
+        p._event(
             conn,
             row.id,
             "approval.requested",
@@ -315,10 +294,11 @@ class TriggerOps(ProgressionOps):
         counted: bool = False,
     ) -> tuple[str, str]:
         """Carry out a trigger's action; returns (outcome, detail). `counted`: the act is already counted."""
+        p = self.plumbing
         vid, stage_id = row.id, row.stage
         reason = f"{trig.id}: {trig.description or trig.when}"
         if trig.kind == "alert":
-            self._event(
+            p._event(
                 conn,
                 vid,
                 "alert",
@@ -330,9 +310,9 @@ class TriggerOps(ProgressionOps):
             )
             return "notified", f"{trig.action.severity} alert"
         if trig.kind == "advance":
-            result = self._gate(conn, row, "exit", now)
+            result = p._gate(conn, row, "exit", now)
             if not result.passed:
-                self._event(
+                p._event(
                     conn,
                     vid,
                     "trigger.waiting",
@@ -340,20 +320,21 @@ class TriggerOps(ProgressionOps):
                     now,
                     stage=stage_id,
                     reason=f"{trig.id}: exit gate not passed",
-                    data=self._gate_json(result),
+                    data=p._gate_json(result),
                 )
                 return "pending", "exit gate not passed yet"
-            self._advance_row(conn, row, actor, now, result)
-            return "acted", f"advanced to {self._row(conn, vid).stage}"
+            p._advance_row(conn, row, actor, now, result)
+            return "acted", f"advanced to {p._row(conn, vid).stage}"
         if not counted:
             self._count_act(conn, vid, trig.id)
         if trig.kind == "rollback":
-            return self._rollback_action(conn, row, wf, trig, actor, now)
+            return self.rollback(conn, row, wf, trig, actor, now)
         target = trig.action.go_to
         assert target is not None
-        return self._recurse(conn, row, wf, target, reason, actor, now, trig.id)
+        return self.recurse(conn, row, wf, target, reason, actor, now, trig.id)
 
-    def _count_act(self, conn: Connection, vid: int, trig_id: str) -> None:
+    @staticmethod
+    def _count_act(conn: Connection, vid: int, trig_id: str) -> None:
         if COUNT_ACT.run(conn, {"vid": vid, "tid": trig_id}) == 0:
             save_state(
                 conn,
@@ -362,7 +343,7 @@ class TriggerOps(ProgressionOps):
                 exists=False,
             )
 
-    def _recurse(
+    def recurse(
         self,
         conn: Connection,
         row: VentureRow,
@@ -373,13 +354,16 @@ class TriggerOps(ProgressionOps):
         now: datetime,
         trig_id: str | None,
     ) -> tuple[str, str]:
+        """Send the venture back to a stage or a substage of its stage, in the caller's transaction (loop prevention
+        escalates instead); returns (outcome, detail)."""
+        p = self.plumbing
         vid, stage_id = row.id, row.stage
-        self._record_failure(conn, wf, vid, stage_id)
+        self.modes.record_failure(conn, wf, vid, stage_id)
         if isinstance(target, str):
-            stage = self._stage(wf, stage_id)
-            self._reopen(conn, vid, stage, target)
-            self._set(conn, row, now)
-            self._event(
+            ids = [s.id for s in p._stage(wf, stage_id).substages]
+            visits.reopen(conn, vid, ids[ids.index(target) :])
+            p._set(conn, row, now)
+            p._event(
                 conn,
                 vid,
                 "recursion",
@@ -395,19 +379,9 @@ class TriggerOps(ProgressionOps):
         since = now - timedelta(seconds=parse_duration(loop.window))
         # Bounces are the recursions into the target stage (not its re-entries: a venture that started
         # after it never had a first visit, and its first bounce must count too).
-        bounces = conn.execute(
-            select(func.count())
-            .select_from(events)
-            .where(
-                events.c.venture_id == vid,
-                events.c.kind == "recursion",
-                events.c.stage == target,
-                events.c.substage.is_(None),
-                events.c.at > since,
-            )
-        ).scalar_one()
+        bounces = visits.bounces(conn, vid, target, since)
         if bounces >= loop.max_bounces:
-            code = self._escalate(
+            code = self.escalations.open(
                 conn,
                 row,
                 loop.role,
@@ -416,11 +390,8 @@ class TriggerOps(ProgressionOps):
                 trig_id,
             )
             return "escalated", code
-        visit = self._visit(conn, vid)
-        conn.execute(
-            update(stage_visits).where(stage_visits.c.id == visit.id).values(exited_at=now, outcome="recursed")
-        )
-        self._event(
+        visits.close(conn, p._visit(conn, vid).id, now, "recursed")
+        p._event(
             conn,
             vid,
             "recursion",
@@ -432,102 +403,31 @@ class TriggerOps(ProgressionOps):
         )
         # The venture leaves this stage: its triggers' episodes end with the visit (counts and cooldowns stay),
         # so bad data after it comes back fires them again and loop prevention can see the next bounce.
-        left = [t.id for t in self._stage(wf, stage_id).triggers]
-        conn.execute(
-            update(trigger_state)
-            .where(trigger_state.c.venture_id == vid, trigger_state.c.trigger_id.in_(left))
-            .values(state="inactive", since=None)
-        )
-        self._enter(conn, row, target, actor, now, reason)
+        trigger_states.end_episodes(conn, vid, [t.id for t in p._stage(wf, stage_id).triggers])
+        p._enter(conn, row, target, actor, now, reason)
         return "acted", f"back to stage {target}"
 
-    def _reopen(self, conn: Connection, vid: int, stage: Stage, substage: str) -> None:
-        """Reopen `substage` and the ones after it in the current visit (rows already open and empty stay unwritten)."""
-        ids = [s.id for s in stage.substages]
-        targets = set(ids[ids.index(substage) :])
-        _REOPEN.many(
-            conn,
-            [
-                {"visit": r.visit_id, "sub": r.substage}
-                for r in _CURRENT_SUBSTAGES.all(conn, {"vid": vid})
-                if r.substage in targets
-                and (r.status != "open" or r.items or r.completed_by is not None or r.completed_at is not None)
-            ],
-        )
-
-    def _escalate(
-        self, conn: Connection, row: VentureRow, role: str, reason: str, now: datetime, trig_id: str | None
-    ) -> str:
-        stage_id = row.stage
-        n = _NEXT_ESCALATION[conn.dialect.name].scalar(conn, {"stage": stage_id})
-        code = f"SD-{stage_id}-ESCALATION-{n}"
-        history = self._history(conn, row.id)
-        _INSERT_ESCALATION.run(
-            conn,
-            {
-                "code": code,
-                "venture_id": row.id,
-                "stage": stage_id,
-                "trigger_id": trig_id,
-                "role": role,
-                "status": "open",
-                "reason": reason,
-                "history": history,
-                "created_at": now,
-            },
-        )
-        self._set(conn, row, now, status="paused", status_detail={"escalation": code, "reason": reason})
-        self._event(
-            conn,
-            row.id,
-            "escalation.opened",
-            SYSTEM,
-            now,
-            stage=stage_id,
-            reason=reason,
-            data={"code": code, "role": role, "trigger": trig_id},
-        )
-        return code
-
-    def raised_triggers(self) -> list[RaisedTrigger]:
+    # -- reading ------------------------------------------------------------------------------
+    def raised(self) -> list[RaisedTrigger]:
         """Every pending or firing trigger state with its venture's stage, in one query (the portfolio reads it).
 
         A state whose trigger is not a trigger of the venture's current stage is left for the caller to drop
         (it knows the pinned workflows).
         """
-        query = (
-            select(
-                trigger_state.c.venture_id,
-                ventures.c.stage,
-                ventures.c.workflow_digest,
-                trigger_state.c.trigger_id,
-                trigger_state.c.state,
-                trigger_state.c.since,
-                trigger_state.c.last_fired_at,
-            )
-            .join(ventures, ventures.c.id == trigger_state.c.venture_id)
-            .where(trigger_state.c.state.in_(("pending", "firing")), ventures.c.status.in_(("active", "blocked")))
-            .order_by(trigger_state.c.venture_id, trigger_state.c.trigger_id)
-        )
-        with self.tx() as conn:
-            return [
-                RaisedTrigger(int(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[4]), r[5], r[6])
-                for r in conn.execute(query)
-            ]
+        with self.plumbing.tx() as conn:
+            return [RaisedTrigger(*r) for r in trigger_states.raised(conn)]
 
-    def trigger_status(self, ref: str | int, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    def status(self, ref: str | int, *, now: datetime | None = None) -> list[dict[str, Any]]:
         """Each trigger of the venture's current stage: state, since, last value and explanation, times fired."""
-        now = self.when(now)
-        with self.tx() as conn:
-            row = self._row(conn, ref)
-            wf = self.pinned(conn, row.workflow_digest).workflow
+        p = self.plumbing
+        now = p.when(now)
+        with p.tx() as conn:
+            row = p._row(conn, ref)
+            wf = p.pinned(conn, row.workflow_digest).workflow
+            stored = trigger_states.shown_states(conn, row.id)
             out = []
-            for trig in self._stage(wf, row.stage).triggers:
-                r = conn.execute(
-                    select(trigger_state).where(
-                        trigger_state.c.venture_id == row.id, trigger_state.c.trigger_id == trig.id
-                    )
-                ).first()
+            for trig in p._stage(wf, row.stage).triggers:
+                r = stored.get(trig.id)
                 out.append(
                     {
                         "trigger": trig.id,
@@ -546,39 +446,43 @@ class TriggerOps(ProgressionOps):
                 )
             return out
 
-    # -- hooks called by other operations ---------------------------------------------------
-    def _facts_changed(self, conn: Connection, row: VentureRow, now: datetime) -> None:
-        """An advance trigger that already fired but found the exit gate closed tries again now."""
+    # -- called by other operations -----------------------------------------------------------
+    def facts_changed(self, conn: Connection, row: VentureRow, now: datetime) -> None:
+        """Gate facts changed (substage, artifact, attestation, approval): an advance trigger that already fired but
+        found the exit gate closed tries again now."""
         if row.status != "active":
             return
-        wf = self.pinned(conn, row.workflow_digest).workflow
-        stage = self._stage(wf, row.stage)
+        p = self.plumbing
+        wf = p.pinned(conn, row.workflow_digest).workflow
+        stage = p._stage(wf, row.stage)
         for trig in stage.triggers:
             if trig.kind != "advance":
                 continue
             state, _ = self._state(conn, row.id, trig.id)
             if state.state == "firing" and self._mode(conn, wf, row, trig) == "auto":
                 self._act(conn, row, wf, trig, now, SYSTEM)
-                row = self._row(conn, row.id)
+                row = p._row(conn, row.id)
                 if row.status != "active" or row.stage != stage.id:
                     return
 
-    def _after_decision(
+    def after_decision(
         self, conn: Connection, approval: ApprovalRow, approved: bool, actor: Actor, now: datetime
     ) -> None:
+        """React to an approval decision: an assisted trigger's proposal acts when approved."""
         payload = approval.payload or {}
         trig_id = payload.get("trigger")
         if not trig_id:
             return
-        row = self._row(conn, int(approval.venture_id))
-        wf = self.pinned(conn, row.workflow_digest).workflow
+        p = self.plumbing
+        row = p._row(conn, approval.venture_id)
+        wf = p.pinned(conn, row.workflow_digest).workflow
         stage = wf.stage(int(payload.get("stage", row.stage)))
         trig = next((t for t in stage.triggers if t.id == trig_id), None) if stage else None
         if not approved or trig is None:
-            self._event(conn, row.id, "trigger.rejected", actor, now, stage=row.stage, reason=str(trig_id))
+            p._event(conn, row.id, "trigger.rejected", actor, now, stage=row.stage, reason=str(trig_id))
             return
         if row.stage != stage.id or row.status != "active":  # type: ignore[union-attr]
-            self._event(
+            p._event(
                 conn,
                 row.id,
                 "trigger.stale",
@@ -590,13 +494,13 @@ class TriggerOps(ProgressionOps):
             return
         state, _ = self._state(conn, row.id, trig.id)
         if trig.kind in ("recursion", "rollback") and trig.max is not None and state.acted_count >= trig.max:
-            self._escalate(conn, row, trig.role, f"{trig.id} approved past its limit {trig.max}", now, trig.id)
+            self.escalations.open(conn, row, trig.role, f"{trig.id} approved past its limit {trig.max}", now, trig.id)
             return
         self._act(conn, row, wf, trig, now, actor)
 
 
 def parsed_eval(
-    ops: TriggerOps,
+    plumbing: Plumbing,
     conn: Connection,
     row: VentureRow,
     visit: Any | None,
@@ -607,7 +511,7 @@ def parsed_eval(
 ) -> Explanation:
     """Evaluate a trigger's condition for a venture at `now` (`latest`: newest samples already known;
     `windows`: a batch's shared window reads)."""
-    data = ops._data(conn, row, visit, now, windows)
+    data = plumbing._data(conn, row, visit, now, windows)
     if latest:
         data.known_latest = latest
     return evaluate(parsed(trig.when), data, now)
@@ -636,4 +540,4 @@ def describe(trig: Trigger) -> str:
     return f"{act.severity} alert"
 
 
-__all__ = ["BadInput", "Conflict", "Fired", "NotFound", "TriggerOps"]
+__all__ = ["BadInput", "Conflict", "Fired", "NotFound", "Triggers"]

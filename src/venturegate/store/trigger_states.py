@@ -164,3 +164,81 @@ class StateWrites:
         updates, inserts, self.updates, self.inserts = self.updates, self.inserts, [], []
         _UPDATE.many(conn, updates)
         _INSERT.many(conn, inserts)
+
+
+def end_episodes(conn: Connection, vid: int, trigger_ids: Collection[str]) -> None:
+    """End the venture's episodes of these triggers (state inactive; counts and cooldowns stay)."""
+    conn.execute(
+        update(trigger_state)
+        .where(trigger_state.c.venture_id == vid, trigger_state.c.trigger_id.in_(list(trigger_ids)))
+        .values(state="inactive", since=None)
+    )
+
+
+def reset(conn: Connection, vid: int, trigger_id: str) -> None:
+    """Restart a trigger's acted count and episode (an escalation about it was resolved)."""
+    conn.execute(
+        update(trigger_state)
+        .where(trigger_state.c.venture_id == vid, trigger_state.c.trigger_id == trigger_id)
+        .values(acted_count=0, state="inactive", since=None)
+    )
+
+
+class StateRow(NamedTuple):
+    """A trigger's stored state with its last value (what `trigger status` shows)."""
+
+    state: str
+    since: datetime | None
+    last_evaluated_at: datetime | None
+    last_value: Any
+    fired_count: int
+    acted_count: int
+
+
+_SHOWN = Prepared(
+    select(
+        trigger_state.c.trigger_id,
+        trigger_state.c.state,
+        trigger_state.c.since,
+        trigger_state.c.last_evaluated_at,
+        trigger_state.c.last_value,
+        trigger_state.c.fired_count,
+        trigger_state.c.acted_count,
+    ).where(trigger_state.c.venture_id == bindparam("vid"))
+)
+
+
+def shown_states(conn: Connection, vid: int) -> dict[str, StateRow]:
+    """A venture's stored trigger states with their last values, by trigger id."""
+    return {r[0]: StateRow._make(r[1:]) for r in _SHOWN.all(conn, {"vid": vid})}
+
+
+class RaisedRow(NamedTuple):
+    """A pending or firing trigger state, with its venture's stage and pinned workflow."""
+
+    venture_id: int
+    stage: int
+    workflow_digest: str
+    trigger_id: str
+    state: str
+    since: datetime | None
+    last_fired_at: datetime | None
+
+
+def raised(conn: Connection) -> list[RaisedRow]:
+    """Every pending or firing trigger state of an active or blocked venture, by venture and trigger."""
+    query = (
+        select(
+            trigger_state.c.venture_id,
+            ventures.c.stage,
+            ventures.c.workflow_digest,
+            trigger_state.c.trigger_id,
+            trigger_state.c.state,
+            trigger_state.c.since,
+            trigger_state.c.last_fired_at,
+        )
+        .join(ventures, ventures.c.id == trigger_state.c.venture_id)
+        .where(trigger_state.c.state.in_(("pending", "firing")), ventures.c.status.in_(("active", "blocked")))
+        .order_by(trigger_state.c.venture_id, trigger_state.c.trigger_id)
+    )
+    return [RaisedRow._make(r) for r in conn.execute(query)]
