@@ -127,7 +127,11 @@ def test_a_release_failing_on_one_route_is_rolled_back_though_the_aggregate_stay
     assert result.status == "rolled_back", result
     assert result.rollback is not None and result.rollback.cause == "route_error_rate", result.rollback
     assert "route /orders" in result.rollback.reason
-    assert all(s.error_rate < BASE.error_rate_threshold for s in result.steps)  # the aggregate never crossed
+    # The aggregate over the release stays under the line: only the per-route figure shows the fault. (Per step it
+    # is not a stable claim: the step the rollback cut short can hold a handful of requests, one of them failed.)
+    requests = sum(s.green_requests for s in result.steps)
+    failed = sum(s.green_failed for s in result.steps)
+    assert requests > 0 and 100.0 * failed / requests < BASE.error_rate_threshold, result.steps
     assert haproxy_failed == client.failed_5xx  # the client saw what HAProxy counted
     assert result.client_failed <= haproxy_failed
 
