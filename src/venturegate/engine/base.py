@@ -9,9 +9,8 @@ from datetime import UTC, datetime, timedelta
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any, Self
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection
 from sqlalchemy import Engine as SAEngine
-from sqlalchemy.dialects import postgresql, sqlite
 
 from venturegate.core.gates import GateName, GateResult, evaluate_gate
 from venturegate.core.jsontext import splice
@@ -22,18 +21,14 @@ from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.exceptions import BadInput, Conflict, NotFound
 from venturegate.engine.facts import StoreData, gate_facts
 from venturegate.engine.records import Event, Venture
+from venturegate.store import timers, visits, workflow_versions
 from venturegate.store.database import connect, ensure_schema
 from venturegate.store.events import EventRow, insert_event, latest_events
-from venturegate.store.prepared import Prepared, RawJSON, Record
-from venturegate.store.schema import (
-    stage_visits,
-    substage_status,
-    timers,
-    ventures,
-    workflow_versions,
-)
+from venturegate.store.prepared import RawJSON
 from venturegate.store.transactions import Transactions
 from venturegate.store.trigger_states import StateWrites, VentureRow
+from venturegate.store.ventures import find_venture, update_venture
+from venturegate.store.visits import VisitRow
 from venturegate.store.windows import WindowReads
 
 if TYPE_CHECKING:
@@ -52,79 +47,9 @@ class Batch:
     writes: StateWrites
 
 
-_VENTURE_BY_ID = Prepared(select(ventures).where(ventures.c.id == bindparam("ref")), VentureRow)
-_VENTURE_BY_ID_LOCKED = Prepared(
-    select(ventures).where(ventures.c.id == bindparam("ref")).with_for_update(), VentureRow
-)
-_VENTURE_BY_NAME = Prepared(select(ventures).where(ventures.c.name == bindparam("ref")), VentureRow)
-_VENTURE_BY_NAME_LOCKED = Prepared(
-    select(ventures).where(ventures.c.name == bindparam("ref")).with_for_update(), VentureRow
-)
-_CURRENT_VISIT = Prepared(
-    select(stage_visits)
-    .where(stage_visits.c.venture_id == bindparam("vid"))
-    .order_by(stage_visits.c.id.desc())
-    .limit(1)
-)
-_PENDING_TIMER = Prepared(
-    select(timers.c.id, timers.c.due_at).where(
-        timers.c.venture_id == bindparam("vid"),
-        timers.c.kind == bindparam("kind"),
-        timers.c.ref == bindparam("ref"),
-        timers.c.done_at.is_(None),
-    )
-)
-_INSERT_TIMER = Prepared(
-    insert(timers).values(
-        venture_id=bindparam("vid"), kind=bindparam("kind"), ref=bindparam("ref"), due_at=bindparam("due")
-    )
-)
-_MOVE_TIMER = Prepared(update(timers).where(timers.c.id == bindparam("tid")).values(due_at=bindparam("due")))
-_SET_VENTURE: dict[tuple[str, ...], Prepared] = {}
-_ATTEMPTS = Prepared(
-    select(func.count())
-    .select_from(stage_visits)
-    .where(stage_visits.c.venture_id == bindparam("vid"), stage_visits.c.stage == bindparam("stage"))
-)
-_INSERT_VISIT = Prepared(
-    insert(stage_visits)
-    .values(
-        venture_id=bindparam("vid"),
-        stage=bindparam("stage"),
-        attempt=bindparam("attempt"),
-        entered_at=bindparam("now"),
-        reason=bindparam("reason"),
-    )
-    .returning(stage_visits.c.id)
-)
-_INSERT_SUBSTAGE = Prepared(
-    insert(substage_status).values(visit_id=bindparam("visit"), substage=bindparam("sub"), status="open", items=[])
-)
-
-
-def _set_statement(keys: tuple[str, ...]) -> Prepared:
-    """The optimistic update of a venture's columns `keys` (one compiled statement per column set)."""
-    found = _SET_VENTURE.get(keys)
-    if found is None:
-        found = _SET_VENTURE[keys] = Prepared(
-            update(ventures)
-            .where(ventures.c.id == bindparam("vid"), ventures.c.revision == bindparam("rev"))
-            .values(
-                revision=bindparam("new_rev"), updated_at=bindparam("now"), **{k: bindparam(f"v_{k}") for k in keys}
-            )
-        )
-    return found
-
-
 def event_record(r: EventRow) -> Event:
     """An `events` row as a record."""
     return Event(*r)
-
-
-def cast_row(row: object) -> VentureRow:
-    """A venture row read by a statement compiled with `VentureRow` as its row type (see `Prepared`)."""
-    assert isinstance(row, VentureRow)
-    return row
 
 
 def as_id(text: str) -> int | None:
@@ -212,50 +137,30 @@ class EngineBase:
         """The workflow version a venture is pinned to."""
         found = self._pinned.get(digest)
         if found is None:
-            doc = conn.execute(
-                select(workflow_versions.c.document).where(workflow_versions.c.digest == digest)
-            ).scalar_one()
-            found = self._pinned[digest] = workflow_from_document(doc)
+            found = self._pinned[digest] = workflow_from_document(workflow_versions.document(conn, digest))
         return found
 
     def _pin_current(self, conn: Connection, now: datetime) -> None:
         wf = self.workflow
         if wf.digest in self._stored:
             return
-        exists = conn.execute(select(workflow_versions.c.digest).where(workflow_versions.c.digest == wf.digest)).first()
-        if exists is not None:
+        if workflow_versions.is_stored(conn, wf.digest):
             self._stored.add(wf.digest)  # stored and committed: it stays (versions are never deleted)
         else:
-            # Another process creating its first venture may store the same version at the same moment.
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            conn.execute(
-                dialect.insert(workflow_versions)
-                .values(
-                    digest=wf.digest,
-                    workflow_id=wf.workflow.workflow.id,
-                    version=wf.version,
-                    document=wf.document,
-                    created_at=now,
-                )
-                .on_conflict_do_nothing(index_elements=["digest"])
-            )
+            workflow_versions.store(conn, wf.digest, wf.workflow.workflow.id, wf.version, wf.document, now)
 
     def _find(self, conn: Connection, name: str) -> VentureRow | None:
         """The venture with this name, or None."""
-        found: VentureRow | None = _VENTURE_BY_NAME.first(conn, {"ref": name})
-        return found
+        return find_venture(conn, name)
 
     def _row(self, conn: Connection, ref: str | int, lock: bool = False) -> VentureRow:
+        """The venture `ref` names (its id, or its name), locked until the transaction ends if `lock` (PostgreSQL)."""
         text = str(ref).strip()
-        lock = lock and conn.dialect.name == "postgresql"
         ident = as_id(text)
-        if ident is not None:
-            row = (_VENTURE_BY_ID_LOCKED if lock else _VENTURE_BY_ID).first(conn, {"ref": ident})
-        else:
-            row = (_VENTURE_BY_NAME_LOCKED if lock else _VENTURE_BY_NAME).first(conn, {"ref": text})
+        row = find_venture(conn, text if ident is None else ident, lock=lock)
         if row is None:
             raise NotFound(f"no venture '{ref}'", where="venture", hint="`venturegate venture list` shows them")
-        return cast_row(row)
+        return row
 
     @staticmethod
     def _venture(row: VentureRow) -> Venture:
@@ -273,10 +178,7 @@ class EngineBase:
 
     def _set(self, conn: Connection, row: VentureRow, now: datetime, **values: Any) -> None:
         # Optimistic check on top of the row lock: a lost race shows up as a conflict, never a double write.
-        keys = tuple(sorted(values))
-        params = {"vid": row.id, "rev": row.revision, "new_rev": row.revision + 1, "now": now}
-        params.update({f"v_{k}": values[k] for k in keys})
-        if _set_statement(keys).run(conn, params) != 1:
+        if not update_venture(conn, row, now, values):
             raise Conflict(f"venture '{row.name}' changed while this request ran; retry it")
 
     def _event(
@@ -311,8 +213,8 @@ class EngineBase:
         self._notify(conn, Event(event_id, venture_id, kind, *who, now, at_stage, substage, reason, data))
         return event_id
 
-    def _visit(self, conn: Connection, venture_id: int) -> Record:
-        row = _CURRENT_VISIT.first(conn, {"vid": venture_id})
+    def _visit(self, conn: Connection, venture_id: int) -> VisitRow:
+        row = visits.current_visit(conn, venture_id)
         assert row is not None, "every venture has a current visit"
         return row
 
@@ -326,7 +228,12 @@ class EngineBase:
         return stage
 
     def _data(
-        self, conn: Connection, row: VentureRow, visit: Record | None, now: datetime, windows: WindowReads | None = None
+        self,
+        conn: Connection,
+        row: VentureRow,
+        visit: VisitRow | None,
+        now: datetime,
+        windows: WindowReads | None = None,
     ) -> StoreData:
         """What conditions read for a venture; without `visit`, the visit is read only if a condition needs it.
 
@@ -351,7 +258,7 @@ class EngineBase:
         if stage is not None and not (stage.gates.entry if gate == "entry" else stage.gates.exit):
             return GateResult(stage.id, gate, ())  # what `evaluate_gate` gives for no checks, without reading facts
         visit = self._visit(conn, row.id)
-        facts = gate_facts(conn, self._data(conn, row, visit, now), int(visit.id), gate)
+        facts = gate_facts(conn, self._data(conn, row, visit, now), visit.id, gate)
         return evaluate_gate(self._stage(wf, row.stage), gate, facts, now)
 
     @staticmethod
@@ -372,7 +279,7 @@ class EngineBase:
         reason: str,
         *,
         created: bool = False,
-    ) -> Record:
+    ) -> VentureRow:
         """Open a new visit of a stage, judge its entry gate, and block the venture if it fails; returns the row.
 
         `created`: the venture row was inserted in this transaction, already at `stage_id`, active and at the
@@ -380,11 +287,8 @@ class EngineBase:
         """
         wf = self.pinned(conn, row.workflow_digest).workflow
         stage = self._stage(wf, stage_id)
-        attempt = 1 if created else 1 + int(_ATTEMPTS.scalar(conn, {"vid": row.id, "stage": stage_id}))
-        visit_id = _INSERT_VISIT.scalar(
-            conn, {"vid": row.id, "stage": stage_id, "attempt": attempt, "now": now, "reason": reason}
-        )
-        _INSERT_SUBSTAGE.many(conn, [{"visit": visit_id, "sub": sub.id} for sub in stage.substages])
+        attempt = 1 if created else 1 + visits.attempts(conn, row.id, stage_id)
+        visits.open_visit(conn, row.id, stage_id, attempt, now, reason, [sub.id for sub in stage.substages])
         if not created:
             self._set(conn, row, now, stage=stage_id, status="active", status_detail=None)
             row = self._row(conn, row.id)
@@ -405,11 +309,7 @@ class EngineBase:
 
     def _schedule(self, conn: Connection, venture_id: int, kind: str, ref: str, due: datetime) -> None:
         """A durable wake-up: the truth is this row; a queue only shortens the wait (see `tick`)."""
-        pending = _PENDING_TIMER.first(conn, {"vid": venture_id, "kind": kind, "ref": ref})
-        if pending is None:
-            _INSERT_TIMER.run(conn, {"vid": venture_id, "kind": kind, "ref": ref, "due": due})
-        elif pending.due_at != due:
-            _MOVE_TIMER.run(conn, {"tid": pending.id, "due": due})
+        timers.schedule(conn, venture_id, kind, ref, due)
 
     def _history(self, conn: Connection, venture_id: int, limit: int = 25) -> RawJSON:
         """The venture's last `limit` events, oldest first, as the JSON text of their `Event.as_dict()` list.
@@ -441,7 +341,7 @@ class EngineBase:
         """Leave the current stage (its exit gate passed) and enter the next, or complete the workflow."""
         wf = self.pinned(conn, row.workflow_digest).workflow
         visit = self._visit(conn, row.id)
-        conn.execute(update(stage_visits).where(stage_visits.c.id == visit.id).values(exited_at=now, outcome="passed"))
+        visits.close(conn, visit.id, now, "passed")
         self._event(
             conn,
             row.id,

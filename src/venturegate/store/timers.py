@@ -2,7 +2,8 @@
 timers found, inserted and moved in bulk for a batch of samples.
 
 The rows are the truth (`kind`: trigger, approval or stale; `ref`: the trigger id, approval id or metric); a queue
-only shortens the wait. A claim sets `done_at` under the venture's row lock and re-checks it.
+only shortens the wait. A claim sets `done_at` under the venture's row lock and re-checks it. `schedule` sets one
+venture's timer.
 """
 
 from __future__ import annotations
@@ -87,6 +88,28 @@ class PendingTimer(NamedTuple):
 
 
 _MOVE = Prepared(update(timers).where(timers.c.id == bindparam("tid")).values(due_at=bindparam("due")))
+_PENDING = Prepared(
+    select(timers.c.id, timers.c.due_at).where(
+        timers.c.venture_id == bindparam("vid"),
+        timers.c.kind == bindparam("kind"),
+        timers.c.ref == bindparam("ref"),
+        timers.c.done_at.is_(None),
+    )
+)
+_INSERT = Prepared(
+    insert(timers).values(
+        venture_id=bindparam("vid"), kind=bindparam("kind"), ref=bindparam("ref"), due_at=bindparam("due")
+    )
+)
+
+
+def schedule(conn: Connection, venture_id: int, kind: str, ref: str, due: datetime) -> None:
+    """The venture's pending `kind` timer for `ref` is due at `due`: inserted if there is none, else moved."""
+    found = _PENDING.first(conn, {"vid": venture_id, "kind": kind, "ref": ref})
+    if found is None:
+        _INSERT.run(conn, {"vid": venture_id, "kind": kind, "ref": ref, "due": due})
+    elif found.due_at != due:
+        _MOVE.run(conn, {"tid": found.id, "due": due})
 
 
 def pending_stale(conn: Connection, venture_ids: Collection[int]) -> dict[tuple[int, str], PendingTimer]:

@@ -1,9 +1,9 @@
-"""Stage visits in the store, with their substages and attestations, as typed rows: closing the current visit,
-reopening its substages, counting bounces."""
+"""Stage visits in the store, with their substages and attestations, as typed rows: the current visit, opening a
+visit with its substages, closing the current visit, reopening its substages, counting bounces."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -35,6 +35,56 @@ class SubstageRow(NamedTuple):
     items: list[str]
     completed_by: str | None
     completed_at: datetime | None
+
+
+_CURRENT_VISIT = Prepared(
+    select(stage_visits)
+    .where(stage_visits.c.venture_id == bindparam("vid"))
+    .order_by(stage_visits.c.id.desc())
+    .limit(1),
+    VisitRow,
+)
+_ATTEMPTS = Prepared(
+    select(func.count())
+    .select_from(stage_visits)
+    .where(stage_visits.c.venture_id == bindparam("vid"), stage_visits.c.stage == bindparam("stage"))
+)
+_INSERT_VISIT = Prepared(
+    insert(stage_visits)
+    .values(
+        venture_id=bindparam("vid"),
+        stage=bindparam("stage"),
+        attempt=bindparam("attempt"),
+        entered_at=bindparam("now"),
+        reason=bindparam("reason"),
+    )
+    .returning(stage_visits.c.id)
+)
+_INSERT_SUBSTAGE = Prepared(
+    insert(substage_status).values(visit_id=bindparam("visit"), substage=bindparam("sub"), status="open", items=[])
+)
+
+
+def current_visit(conn: Connection, venture_id: int) -> VisitRow | None:
+    """The venture's current (latest) stage visit, or None for an unknown venture."""
+    found: VisitRow | None = _CURRENT_VISIT.first(conn, {"vid": venture_id})
+    return found
+
+
+def attempts(conn: Connection, venture_id: int, stage: int) -> int:
+    """How many times the venture has entered `stage`."""
+    return int(_ATTEMPTS.scalar(conn, {"vid": venture_id, "stage": stage}))
+
+
+def open_visit(
+    conn: Connection, venture_id: int, stage: int, attempt: int, now: datetime, reason: str, substages: Sequence[str]
+) -> int:
+    """Insert a visit of `stage` (its `attempt`-th) with its `substages` open and empty; returns the visit's id."""
+    visit_id: int = _INSERT_VISIT.scalar(
+        conn, {"vid": venture_id, "stage": stage, "attempt": attempt, "now": now, "reason": reason}
+    )
+    _INSERT_SUBSTAGE.many(conn, [{"visit": visit_id, "sub": sub} for sub in substages])
+    return visit_id
 
 
 def visit_rows(conn: Connection, venture_id: int) -> list[VisitRow]:

@@ -17,12 +17,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from venturegate.crews.stage14.generate import Service
 from venturegate.crews.stage14.stacks import Stack, resolve
 from venturegate.crews.stage14.team import Person, Role
 from venturegate.engine.exceptions import BadInput, NotFound
+
+if TYPE_CHECKING:
+    from venturegate.engine import Engine
 
 INPUTS = ("technical_plan", "resource_requirements", "timeline")
 DEFAULT_COMMAND = {
@@ -83,7 +86,7 @@ class Inputs:
         )
 
 
-def read(engine: Any, venture: str | int, required_environments: list[str]) -> Inputs:
+def read(engine: Engine, venture: str | int, required_environments: list[str]) -> Inputs:
     """The inputs of `venture`; raises `BadInput` naming a missing one."""
     contents: dict[str, dict[str, Any]] = {}
     refs = []
@@ -123,8 +126,8 @@ def read(engine: Any, venture: str | int, required_environments: list[str]) -> I
     required = timeline.get("required_velocity_points")
     service_raw = dict(plan.get("service") or {})
     return Inputs(
-        venture_id=int(v.id),
-        venture_name=str(v.name),
+        venture_id=v.id,
+        venture_name=v.name,
         plan=plan,
         resources=resources,
         timeline=timeline,
