@@ -22,6 +22,7 @@ from venturegate.engine.plumbing import Plumbing
 from venturegate.engine.progression import ProgressionModes
 from venturegate.engine.stats import Stats
 from venturegate.engine.timers import Timers
+from venturegate.engine.tokens import Tokens
 from venturegate.engine.triggers import Triggers
 
 
@@ -30,8 +31,8 @@ def _private(attr: str) -> bool:
 
 
 ENGINE_DIR = Path(engine_package.__file__).parent
-COMPONENTS = (Triggers, ProgressionModes, Escalations, Timers, Stats, ErrorRecovery)
-COMPONENT_ATTRIBUTES = ("triggers", "modes", "escalator", "timers", "figures", "recovery")
+COMPONENTS = (Triggers, ProgressionModes, Escalations, Timers, Stats, ErrorRecovery, Tokens)
+COMPONENT_ATTRIBUTES = ("triggers", "modes", "escalator", "timers", "figures", "recovery", "api_tokens")
 PLUMBING_MEMBERS = {
     name
     for name, value in vars(Plumbing).items()

@@ -51,7 +51,7 @@ from venturegate.engine.rollbacks import RollbackOps
 from venturegate.engine.samples import Ingested, SampleIn, SampleOps
 from venturegate.engine.stats import StageStats, Stats
 from venturegate.engine.timers import TickReport, Timers
-from venturegate.engine.tokens import ApiToken, TokenOps
+from venturegate.engine.tokens import ApiToken, Tokens
 from venturegate.engine.triggers import Triggers
 
 
@@ -62,7 +62,6 @@ class Engine(
     ApprovalOps,
     RollbackOps,
     OutboxOps,
-    TokenOps,
     JobOps,
     RetentionOps,
 ):
@@ -76,6 +75,7 @@ class Engine(
         self.timers = Timers(self, self.triggers, self.escalator)
         self.figures = Stats(self)
         self.recovery = ErrorRecovery(self, self.triggers, self.escalator)
+        self.api_tokens = Tokens(self)
 
     # -- triggers and timers ------------------------------------------------------------------
     def tick(self, *, now: datetime | None = None, limit: int = 1000) -> TickReport:
@@ -89,6 +89,23 @@ class Engine(
     def trigger_status(self, ref: str | int, *, now: datetime | None = None) -> list[dict[str, Any]]:
         """Each trigger of the venture's current stage: state, since, last value and explanation, times fired."""
         return self.triggers.status(ref, now=now)
+
+    # -- API tokens ---------------------------------------------------------------------------
+    def create_token(self, name: str, role: str, *, actor: Actor, now: datetime | None = None) -> tuple[ApiToken, str]:
+        """Create a token; returns it with its secret, which is not stored and cannot be shown again."""
+        return self.api_tokens.create(name, role, actor=actor, now=now)
+
+    def tokens(self, *, include_revoked: bool = True) -> list[ApiToken]:
+        """Every token, oldest first."""
+        return self.api_tokens.listing(include_revoked=include_revoked)
+
+    def revoke_token(self, ref: str | int, *, actor: Actor, now: datetime | None = None) -> ApiToken:
+        """Revoke a token by name or id; it stops working at once in this process, within seconds elsewhere."""
+        return self.api_tokens.revoke(ref, actor=actor, now=now)
+
+    def authenticate(self, secret: str) -> ApiToken | None:
+        """The live token with this secret, or None (unknown or revoked)."""
+        return self.api_tokens.authenticate(secret)
 
     # -- progression, escalations, figures ----------------------------------------------------
     def progression(self, stage: int | None = None) -> list[dict[str, Any]]:

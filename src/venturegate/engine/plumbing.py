@@ -66,7 +66,7 @@ class Plumbing(Protocol):
     def _event(
         self,
         conn: Connection,
-        venture_id: int | None,
+        venture: VentureRow | int | None,
         kind: str,
         actor: Actor,
         now: datetime,
@@ -77,7 +77,8 @@ class Plumbing(Protocol):
         data: dict[str, Any] | None = None,
         encoded: RawJSON | None = None,
     ) -> int:
-        """Append an event (and its notifications) in this transaction; returns its id."""
+        """Append an event about `venture` (its row, its id, or None) and its notifications in this transaction;
+        returns its id. Without `stage`, a row's stage (none for an id)."""
         ...
 
     def _visit(self, conn: Connection, venture_id: int) -> Record:
