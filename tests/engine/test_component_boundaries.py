@@ -18,6 +18,7 @@ from venturegate.engine import Engine
 from venturegate.engine.base import EngineBase
 from venturegate.engine.error_recovery import ErrorRecovery
 from venturegate.engine.escalations import Escalations
+from venturegate.engine.jobs import Jobs
 from venturegate.engine.plumbing import Plumbing
 from venturegate.engine.progression import ProgressionModes
 from venturegate.engine.stats import Stats
@@ -31,8 +32,8 @@ def _private(attr: str) -> bool:
 
 
 ENGINE_DIR = Path(engine_package.__file__).parent
-COMPONENTS = (Triggers, ProgressionModes, Escalations, Timers, Stats, ErrorRecovery, Tokens)
-COMPONENT_ATTRIBUTES = ("triggers", "modes", "escalator", "timers", "figures", "recovery", "api_tokens")
+COMPONENTS = (Triggers, ProgressionModes, Escalations, Timers, Stats, ErrorRecovery, Tokens, Jobs)
+COMPONENT_ATTRIBUTES = ("triggers", "modes", "escalator", "timers", "figures", "recovery", "api_tokens", "crew_jobs")
 PLUMBING_MEMBERS = {
     name
     for name, value in vars(Plumbing).items()

@@ -10,7 +10,7 @@ delegations.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine as SAEngine
@@ -41,7 +41,7 @@ from venturegate.engine.exceptions import (
     StoreUnavailable,
     VenturegateError,
 )
-from venturegate.engine.jobs import Job, JobOps
+from venturegate.engine.jobs import DEFAULT_LEASE, Job, Jobs
 from venturegate.engine.lifecycle import LifecycleOps
 from venturegate.engine.outbox import OutboxOps
 from venturegate.engine.progression import ProgressionModes
@@ -62,7 +62,6 @@ class Engine(
     ApprovalOps,
     RollbackOps,
     OutboxOps,
-    JobOps,
     RetentionOps,
 ):
     """The public engine API that the CLI, the REST API and crews use."""
@@ -76,6 +75,7 @@ class Engine(
         self.figures = Stats(self)
         self.recovery = ErrorRecovery(self, self.triggers, self.escalator)
         self.api_tokens = Tokens(self)
+        self.crew_jobs = Jobs(self)
 
     # -- triggers and timers ------------------------------------------------------------------
     def tick(self, *, now: datetime | None = None, limit: int = 1000) -> TickReport:
@@ -106,6 +106,85 @@ class Engine(
     def authenticate(self, secret: str) -> ApiToken | None:
         """The live token with this secret, or None (unknown or revoked)."""
         return self.api_tokens.authenticate(secret)
+
+    # -- crew jobs ----------------------------------------------------------------------------
+    def create_job(
+        self,
+        ref: str | int,
+        stage: int,
+        crew: str,
+        options: dict[str, Any] | None = None,
+        *,
+        actor: Actor,
+        now: datetime | None = None,
+    ) -> Job:
+        """Queue a run of `crew` for the venture's `stage` (which must be its current stage)."""
+        return self.crew_jobs.create(ref, stage, crew, options, actor=actor, now=now)
+
+    def claim_job(self, job_id: int, *, worker: str = "inline", now: datetime | None = None) -> Job | None:
+        """Start a queued job (queued → running); None when it is not queued any more (another worker took it)."""
+        return self.crew_jobs.claim(job_id, worker=worker, now=now)
+
+    def heartbeat_job(
+        self, job_id: int, *, progress: dict[str, Any] | None = None, now: datetime | None = None
+    ) -> bool:
+        """Mark a running job alive (and store its progress); returns whether cancellation was requested."""
+        return self.crew_jobs.heartbeat(job_id, progress=progress, now=now)
+
+    def crew_progress(
+        self,
+        job_id: int,
+        step: str,
+        done: int,
+        total: int,
+        message: str = "",
+        *,
+        actor: Actor,
+        now: datetime | None = None,
+    ) -> bool:
+        """Record a crew's progress as a `crew.progress` event and the job's heartbeat; returns cancel_requested."""
+        return self.crew_jobs.progress(job_id, step, done, total, message, actor=actor, now=now)
+
+    def finish_job(
+        self,
+        job_id: int,
+        status: str,
+        *,
+        result: dict[str, Any] | None = None,
+        error: str | None = None,
+        now: datetime | None = None,
+    ) -> Job:
+        """End a running job as succeeded, failed or cancelled (an already-ended job is left as it is)."""
+        return self.crew_jobs.finish(job_id, status, result=result, error=error, now=now)
+
+    def cancel_job(self, job_id: int, *, actor: Actor, now: datetime | None = None) -> Job:
+        """Ask a job to stop: a queued job is cancelled at once, a running one at its next step."""
+        return self.crew_jobs.cancel(job_id, actor=actor, now=now)
+
+    def job(self, job_id: int) -> Job:
+        """One job."""
+        return self.crew_jobs.get(job_id)
+
+    def jobs(self, venture: str | int | None = None, status: str | None = None, limit: int = 100) -> list[Job]:
+        """Jobs, newest first."""
+        return self.crew_jobs.listing(venture, status, limit)
+
+    def sweep_jobs(self, *, lease: timedelta = DEFAULT_LEASE, now: datetime | None = None) -> list[Job]:
+        """End, visibly, every running job whose worker died (see `Jobs.sweep`)."""
+        return self.crew_jobs.sweep(lease=lease, now=now)
+
+    def crew_alert(
+        self,
+        ref: str | int,
+        message: str,
+        *,
+        severity: str,
+        actor: Actor,
+        data: dict[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> int:
+        """Raise an `alert` event for a venture from a crew, routed like any alert of that severity; returns its id."""
+        return self.crew_jobs.alert(ref, message, severity=severity, actor=actor, data=data, now=now)
 
     # -- progression, escalations, figures ----------------------------------------------------
     def progression(self, stage: int | None = None) -> list[dict[str, Any]]:
