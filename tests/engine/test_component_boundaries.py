@@ -21,6 +21,7 @@ from venturegate.engine.escalations import Escalations
 from venturegate.engine.jobs import Jobs
 from venturegate.engine.plumbing import Plumbing
 from venturegate.engine.progression import ProgressionModes
+from venturegate.engine.retention import Retention
 from venturegate.engine.stats import Stats
 from venturegate.engine.timers import Timers
 from venturegate.engine.tokens import Tokens
@@ -32,8 +33,18 @@ def _private(attr: str) -> bool:
 
 
 ENGINE_DIR = Path(engine_package.__file__).parent
-COMPONENTS = (Triggers, ProgressionModes, Escalations, Timers, Stats, ErrorRecovery, Tokens, Jobs)
-COMPONENT_ATTRIBUTES = ("triggers", "modes", "escalator", "timers", "figures", "recovery", "api_tokens", "crew_jobs")
+COMPONENTS = (Triggers, ProgressionModes, Escalations, Timers, Stats, ErrorRecovery, Tokens, Jobs, Retention)
+COMPONENT_ATTRIBUTES = (
+    "triggers",
+    "modes",
+    "escalator",
+    "timers",
+    "figures",
+    "recovery",
+    "api_tokens",
+    "crew_jobs",
+    "retention",
+)
 PLUMBING_MEMBERS = {
     name
     for name, value in vars(Plumbing).items()

@@ -46,7 +46,7 @@ from venturegate.engine.lifecycle import LifecycleOps
 from venturegate.engine.outbox import OutboxOps
 from venturegate.engine.progression import ProgressionModes
 from venturegate.engine.records import Fired, RaisedTrigger
-from venturegate.engine.retention import RetentionOps
+from venturegate.engine.retention import RETENTION_BATCH, Retention, RetentionReport
 from venturegate.engine.rollbacks import RollbackOps
 from venturegate.engine.samples import Ingested, SampleIn, SampleOps
 from venturegate.engine.stats import StageStats, Stats
@@ -62,7 +62,6 @@ class Engine(
     ApprovalOps,
     RollbackOps,
     OutboxOps,
-    RetentionOps,
 ):
     """The public engine API that the CLI, the REST API and crews use."""
 
@@ -76,6 +75,7 @@ class Engine(
         self.recovery = ErrorRecovery(self, self.triggers, self.escalator)
         self.api_tokens = Tokens(self)
         self.crew_jobs = Jobs(self)
+        self.retention = Retention(self)
 
     # -- triggers and timers ------------------------------------------------------------------
     def tick(self, *, now: datetime | None = None, limit: int = 1000) -> TickReport:
@@ -185,6 +185,11 @@ class Engine(
     ) -> int:
         """Raise an `alert` event for a venture from a crew, routed like any alert of that severity; returns its id."""
         return self.crew_jobs.alert(ref, message, severity=severity, actor=actor, data=data, now=now)
+
+    # -- retention ----------------------------------------------------------------------------
+    def apply_retention(self, *, now: datetime | None = None, batch: int = RETENTION_BATCH) -> RetentionReport:
+        """Remove every venture's samples older than its `metrics_retention_days`; one event per venture touched."""
+        return self.retention.apply(now=now, batch=batch)
 
     # -- progression, escalations, figures ----------------------------------------------------
     def progression(self, stage: int | None = None) -> list[dict[str, Any]]:

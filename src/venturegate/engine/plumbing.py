@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 from venturegate.core.gates import GateName, GateResult
 from venturegate.core.settings import Setting
 from venturegate.definitions.loader import LoadedWorkflow
-from venturegate.definitions.model import Stage, Trigger, Workflow
+from venturegate.definitions.model import ParamValue, Stage, Trigger, Workflow
 from venturegate.engine.actors import Actor
 from venturegate.engine.facts import StoreData
 from venturegate.store.prepared import RawJSON, Record
@@ -89,6 +89,10 @@ class Plumbing(Protocol):
         self, conn: Connection, row: VentureRow, visit: Record | None, now: datetime, windows: WindowReads | None = None
     ) -> StoreData:
         """What conditions read for a venture."""
+        ...
+
+    def _config_overrides(self, conn: Connection, row: VentureRow) -> dict[str, ParamValue]:
+        """The venture's own configuration overrides (its latest configuration versions)."""
         ...
 
     def _effective(self, conn: Connection, wf: Workflow, row: VentureRow) -> dict[str, Setting]:
