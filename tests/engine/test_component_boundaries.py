@@ -19,6 +19,7 @@ from venturegate.engine.base import EngineBase
 from venturegate.engine.error_recovery import ErrorRecovery
 from venturegate.engine.escalations import Escalations
 from venturegate.engine.jobs import Jobs
+from venturegate.engine.outbox import Outbox
 from venturegate.engine.plumbing import Plumbing
 from venturegate.engine.progression import ProgressionModes
 from venturegate.engine.retention import Retention
@@ -33,7 +34,7 @@ def _private(attr: str) -> bool:
 
 
 ENGINE_DIR = Path(engine_package.__file__).parent
-COMPONENTS = (Triggers, ProgressionModes, Escalations, Timers, Stats, ErrorRecovery, Tokens, Jobs, Retention)
+COMPONENTS = (Triggers, ProgressionModes, Escalations, Timers, Stats, ErrorRecovery, Tokens, Jobs, Retention, Outbox)
 COMPONENT_ATTRIBUTES = (
     "triggers",
     "modes",

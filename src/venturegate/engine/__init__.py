@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy import Engine as SAEngine
 
 from venturegate.core.error_policy import ErrorInfo
@@ -43,9 +44,9 @@ from venturegate.engine.exceptions import (
 )
 from venturegate.engine.jobs import DEFAULT_LEASE, Job, Jobs
 from venturegate.engine.lifecycle import LifecycleOps
-from venturegate.engine.outbox import OutboxOps
+from venturegate.engine.outbox import CLAIM_GROUPS, DeliveryReport, Outbox, OutboxEntry
 from venturegate.engine.progression import ProgressionModes
-from venturegate.engine.records import Fired, RaisedTrigger
+from venturegate.engine.records import Event, Fired, RaisedTrigger
 from venturegate.engine.retention import RETENTION_BATCH, Retention, RetentionReport
 from venturegate.engine.rollbacks import RollbackOps
 from venturegate.engine.samples import Ingested, SampleIn, SampleOps
@@ -61,12 +62,12 @@ class Engine(
     ArtifactOps,
     ApprovalOps,
     RollbackOps,
-    OutboxOps,
 ):
     """The public engine API that the CLI, the REST API and crews use."""
 
     def __init__(self, db: SAEngine, workflow: LoadedWorkflow, clock: Clock = utc_now) -> None:
         super().__init__(db, workflow, clock)
+        self.outbox = Outbox(self)
         self.modes = ProgressionModes(self)
         self.escalator = Escalations(self)
         self.triggers = Triggers(self, self.modes, self.escalator, self._rollback_action)
@@ -190,6 +191,23 @@ class Engine(
     def apply_retention(self, *, now: datetime | None = None, batch: int = RETENTION_BATCH) -> RetentionReport:
         """Remove every venture's samples older than its `metrics_retention_days`; one event per venture touched."""
         return self.retention.apply(now=now, batch=batch)
+
+    # -- notifications ------------------------------------------------------------------------
+    def _notify(self, conn: Connection, event: Event) -> None:
+        """The plumbing's hook for every event: queue its notifications in the outbox, in its transaction."""
+        self.outbox.notify(conn, event)
+
+    def outbox_entries(self, status: str | None = None, *, limit: int = 200) -> list[OutboxEntry]:
+        """Notifications, newest first; `status` is pending, sent or dead."""
+        return self.outbox.entries(status, limit=limit)
+
+    def retry_outbox(self, outbox_id: int, *, actor: Actor, now: datetime | None = None) -> OutboxEntry:
+        """Put a dead-lettered notification back to pending, due now, with its attempts reset."""
+        return self.outbox.retry(outbox_id, actor=actor, now=now)
+
+    def deliver_outbox(self, now: datetime | None = None, *, limit: int = CLAIM_GROUPS) -> DeliveryReport:
+        """Send every due group as one message per group; count failures, back off, dead-letter the exhausted."""
+        return self.outbox.deliver(now, limit=limit)
 
     # -- progression, escalations, figures ----------------------------------------------------
     def progression(self, stage: int | None = None) -> list[dict[str, Any]]:
