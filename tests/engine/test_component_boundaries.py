@@ -15,6 +15,7 @@ import pytest
 
 from venturegate import engine as engine_package
 from venturegate.engine import Engine
+from venturegate.engine.artifacts import Artifacts
 from venturegate.engine.base import EngineBase
 from venturegate.engine.error_recovery import ErrorRecovery
 from venturegate.engine.escalations import Escalations
@@ -34,7 +35,19 @@ def _private(attr: str) -> bool:
 
 
 ENGINE_DIR = Path(engine_package.__file__).parent
-COMPONENTS = (Triggers, ProgressionModes, Escalations, Timers, Stats, ErrorRecovery, Tokens, Jobs, Retention, Outbox)
+COMPONENTS = (
+    Triggers,
+    ProgressionModes,
+    Escalations,
+    Timers,
+    Stats,
+    ErrorRecovery,
+    Tokens,
+    Jobs,
+    Retention,
+    Outbox,
+    Artifacts,
+)
 COMPONENT_ATTRIBUTES = (
     "triggers",
     "modes",
@@ -112,3 +125,4 @@ def test_the_engine_is_the_plumbing_its_components_share(engine: Engine) -> None
     assert engine.triggers.modes is engine.modes and engine.triggers.escalations is engine.escalator
     assert engine.timers.triggers is engine.triggers and engine.recovery.triggers is engine.triggers
     assert engine.timers.escalations is engine.escalator and engine.recovery.escalations is engine.escalator
+    assert engine.artifact_versions.triggers is engine.triggers

@@ -20,7 +20,7 @@ from venturegate.core.error_policy import ErrorInfo
 from venturegate.definitions.loader import LoadedWorkflow
 from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.approvals import ApprovalOps
-from venturegate.engine.artifacts import ArtifactOps
+from venturegate.engine.artifacts import Artifacts
 from venturegate.engine.base import Clock, utc_now
 from venturegate.engine.error_recovery import (
     CredentialsHook,
@@ -46,7 +46,7 @@ from venturegate.engine.jobs import DEFAULT_LEASE, Job, Jobs
 from venturegate.engine.lifecycle import LifecycleOps
 from venturegate.engine.outbox import CLAIM_GROUPS, DeliveryReport, Outbox, OutboxEntry
 from venturegate.engine.progression import ProgressionModes
-from venturegate.engine.records import Event, Fired, RaisedTrigger
+from venturegate.engine.records import Artifact, Event, Fired, RaisedTrigger
 from venturegate.engine.retention import RETENTION_BATCH, Retention, RetentionReport
 from venturegate.engine.rollbacks import RollbackOps
 from venturegate.engine.samples import Ingested, SampleIn, SampleOps
@@ -59,7 +59,6 @@ from venturegate.engine.triggers import Triggers
 class Engine(
     LifecycleOps,
     SampleOps,
-    ArtifactOps,
     ApprovalOps,
     RollbackOps,
 ):
@@ -74,6 +73,7 @@ class Engine(
         self.timers = Timers(self, self.triggers, self.escalator)
         self.figures = Stats(self)
         self.recovery = ErrorRecovery(self, self.triggers, self.escalator)
+        self.artifact_versions = Artifacts(self, self.triggers)
         self.api_tokens = Tokens(self)
         self.crew_jobs = Jobs(self)
         self.retention = Retention(self)
@@ -90,6 +90,32 @@ class Engine(
     def trigger_status(self, ref: str | int, *, now: datetime | None = None) -> list[dict[str, Any]]:
         """Each trigger of the venture's current stage: state, since, last value and explanation, times fired."""
         return self.triggers.status(ref, now=now)
+
+    # -- artifacts ----------------------------------------------------------------------------
+    def put_artifact(
+        self,
+        ref: str | int,
+        name: str,
+        content: Any,
+        *,
+        actor: Actor,
+        derived_from: list[str] | None = None,
+        now: datetime | None = None,
+    ) -> Artifact:
+        """Validate and store a new version (identical content to the newest version stores nothing)."""
+        return self.artifact_versions.put(ref, name, content, actor=actor, derived_from=derived_from, now=now)
+
+    def artifact(self, ref: str | int, name: str, version: int | None = None) -> Artifact:
+        """One version of an artifact (the newest by default)."""
+        return self.artifact_versions.get(ref, name, version)
+
+    def artifacts(self, ref: str | int) -> list[Artifact]:
+        """Every stored artifact version of a venture."""
+        return self.artifact_versions.listing(ref)
+
+    def lineage(self, ref: str | int, name: str, version: int | None = None) -> list[tuple[int, Artifact]]:
+        """The artifact and everything it was derived from, depth first, as (depth, artifact)."""
+        return self.artifact_versions.lineage(ref, name, version)
 
     # -- API tokens ---------------------------------------------------------------------------
     def create_token(self, name: str, role: str, *, actor: Actor, now: datetime | None = None) -> tuple[ApiToken, str]:
