@@ -15,6 +15,7 @@ import pytest
 
 from venturegate import engine as engine_package
 from venturegate.engine import Engine
+from venturegate.engine.approvals import Approvals
 from venturegate.engine.artifacts import Artifacts
 from venturegate.engine.base import EngineBase
 from venturegate.engine.error_recovery import ErrorRecovery
@@ -47,6 +48,7 @@ COMPONENTS = (
     Retention,
     Outbox,
     Artifacts,
+    Approvals,
 )
 COMPONENT_ATTRIBUTES = (
     "triggers",
@@ -58,6 +60,9 @@ COMPONENT_ATTRIBUTES = (
     "api_tokens",
     "crew_jobs",
     "retention",
+    "outbox",
+    "artifact_versions",
+    "approval_requests",
 )
 PLUMBING_MEMBERS = {
     name
@@ -126,3 +131,4 @@ def test_the_engine_is_the_plumbing_its_components_share(engine: Engine) -> None
     assert engine.timers.triggers is engine.triggers and engine.recovery.triggers is engine.triggers
     assert engine.timers.escalations is engine.escalator and engine.recovery.escalations is engine.escalator
     assert engine.artifact_versions.triggers is engine.triggers
+    assert engine.approval_requests.triggers is engine.triggers

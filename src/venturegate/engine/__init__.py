@@ -19,7 +19,7 @@ from sqlalchemy import Engine as SAEngine
 from venturegate.core.error_policy import ErrorInfo
 from venturegate.definitions.loader import LoadedWorkflow
 from venturegate.engine.actors import SYSTEM, Actor
-from venturegate.engine.approvals import ApprovalOps
+from venturegate.engine.approvals import Approvals, ReviewedApproval
 from venturegate.engine.artifacts import Artifacts
 from venturegate.engine.base import Clock, utc_now
 from venturegate.engine.error_recovery import (
@@ -59,7 +59,6 @@ from venturegate.engine.triggers import Triggers
 class Engine(
     LifecycleOps,
     SampleOps,
-    ApprovalOps,
     RollbackOps,
 ):
     """The public engine API that the CLI, the REST API and crews use."""
@@ -74,6 +73,7 @@ class Engine(
         self.figures = Stats(self)
         self.recovery = ErrorRecovery(self, self.triggers, self.escalator)
         self.artifact_versions = Artifacts(self, self.triggers)
+        self.approval_requests = Approvals(self, self.triggers)
         self.api_tokens = Tokens(self)
         self.crew_jobs = Jobs(self)
         self.retention = Retention(self)
@@ -90,6 +90,56 @@ class Engine(
     def trigger_status(self, ref: str | int, *, now: datetime | None = None) -> list[dict[str, Any]]:
         """Each trigger of the venture's current stage: state, since, last value and explanation, times fired."""
         return self.triggers.status(ref, now=now)
+
+    # -- approvals ----------------------------------------------------------------------------
+    def request_approval(
+        self,
+        ref: str | int,
+        role: str,
+        *,
+        actor: Actor,
+        reason: str = "",
+        payload: dict[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> ReviewedApproval:
+        """Ask a role to approve something in the current stage (an open request for that role is returned as is)."""
+        return self.approval_requests.request(ref, role, actor=actor, reason=reason, payload=payload, now=now)
+
+    def decide_approval(
+        self,
+        approval_id: int,
+        approve: bool,
+        *,
+        actor: Actor,
+        reason: str = "",
+        now: datetime | None = None,
+    ) -> ReviewedApproval:
+        """Approve or reject a pending request; only its role may decide."""
+        return self.approval_requests.decide(approval_id, approve, actor=actor, reason=reason, now=now)
+
+    def bypass_approval(
+        self, approval_id: int, *, actor: Actor, reason: str = "", now: datetime | None = None
+    ) -> ReviewedApproval:
+        """Grant a pending approval in an emergency, without its role: the venture is flagged until reviewed
+        (see `Approvals.bypass`)."""
+        return self.approval_requests.bypass(approval_id, actor=actor, reason=reason, now=now)
+
+    def review_bypass(
+        self, approval_id: int, *, actor: Actor, reason: str, now: datetime | None = None
+    ) -> ReviewedApproval:
+        """Review an emergency bypass, which lifts the venture's flag once no other bypass awaits review
+        (see `Approvals.review`)."""
+        return self.approval_requests.review(approval_id, actor=actor, reason=reason, now=now)
+
+    def approvals(
+        self, ref: str | int | None = None, status: str | None = None, *, unreviewed: bool = False
+    ) -> list[ReviewedApproval]:
+        """Approval requests, newest first; `unreviewed` keeps the bypasses that await review."""
+        return self.approval_requests.listing(ref, status, unreviewed=unreviewed)
+
+    def unreviewed_bypasses(self, ref: str | int | None = None) -> list[ReviewedApproval]:
+        """Bypassed approvals awaiting review (what flags a venture), newest first."""
+        return self.approval_requests.unreviewed(ref)
 
     # -- artifacts ----------------------------------------------------------------------------
     def put_artifact(
