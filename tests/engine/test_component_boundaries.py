@@ -25,6 +25,7 @@ from venturegate.engine.outbox import Outbox
 from venturegate.engine.plumbing import Plumbing
 from venturegate.engine.progression import ProgressionModes
 from venturegate.engine.retention import Retention
+from venturegate.engine.samples import Samples
 from venturegate.engine.stats import Stats
 from venturegate.engine.timers import Timers
 from venturegate.engine.tokens import Tokens
@@ -49,6 +50,7 @@ COMPONENTS = (
     Outbox,
     Artifacts,
     Approvals,
+    Samples,
 )
 COMPONENT_ATTRIBUTES = (
     "triggers",
@@ -63,6 +65,7 @@ COMPONENT_ATTRIBUTES = (
     "outbox",
     "artifact_versions",
     "approval_requests",
+    "sample_intake",
 )
 PLUMBING_MEMBERS = {
     name
@@ -132,3 +135,4 @@ def test_the_engine_is_the_plumbing_its_components_share(engine: Engine) -> None
     assert engine.timers.escalations is engine.escalator and engine.recovery.escalations is engine.escalator
     assert engine.artifact_versions.triggers is engine.triggers
     assert engine.approval_requests.triggers is engine.triggers
+    assert engine.sample_intake.triggers is engine.triggers

@@ -9,7 +9,7 @@ delegations.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,7 +49,7 @@ from venturegate.engine.progression import ProgressionModes
 from venturegate.engine.records import Artifact, Event, Fired, RaisedTrigger
 from venturegate.engine.retention import RETENTION_BATCH, Retention, RetentionReport
 from venturegate.engine.rollbacks import RollbackOps
-from venturegate.engine.samples import Ingested, SampleIn, SampleOps
+from venturegate.engine.samples import Ingested, SampleIn, Samples
 from venturegate.engine.stats import StageStats, Stats
 from venturegate.engine.timers import TickReport, Timers
 from venturegate.engine.tokens import ApiToken, Tokens
@@ -58,7 +58,6 @@ from venturegate.engine.triggers import Triggers
 
 class Engine(
     LifecycleOps,
-    SampleOps,
     RollbackOps,
 ):
     """The public engine API that the CLI, the REST API and crews use."""
@@ -74,6 +73,7 @@ class Engine(
         self.recovery = ErrorRecovery(self, self.triggers, self.escalator)
         self.artifact_versions = Artifacts(self, self.triggers)
         self.approval_requests = Approvals(self, self.triggers)
+        self.sample_intake = Samples(self, self.triggers)
         self.api_tokens = Tokens(self)
         self.crew_jobs = Jobs(self)
         self.retention = Retention(self)
@@ -90,6 +90,35 @@ class Engine(
     def trigger_status(self, ref: str | int, *, now: datetime | None = None) -> list[dict[str, Any]]:
         """Each trigger of the venture's current stage: state, since, last value and explanation, times fired."""
         return self.triggers.status(ref, now=now)
+
+    # -- samples ------------------------------------------------------------------------------
+    @property
+    def sample_max_age(self) -> timedelta:
+        """How far back a sample's time may lie (read once from `VENTUREGATE_SAMPLE_MAX_AGE`; settable)."""
+        return self.sample_intake.max_age
+
+    @sample_max_age.setter
+    def sample_max_age(self, value: timedelta) -> None:
+        self.sample_intake.max_age = value
+
+    def record_sample(
+        self,
+        ref: str | int,
+        metric: str,
+        value: float,
+        *,
+        actor: Actor,
+        at: datetime | None = None,
+        key: str | None = None,
+        now: datetime | None = None,
+    ) -> Ingested:
+        """Record one sample (a retry with the same key is harmless) and judge the triggers that read it."""
+        return self.sample_intake.record_one(ref, metric, value, actor=actor, at=at, key=key, now=now)
+
+    def record_samples(self, batch: Sequence[SampleIn], *, actor: Actor, now: datetime | None = None) -> Ingested:
+        """Record a batch in one transaction, then judge, before returning, the triggers that read those metrics
+        (see `Samples.record`: all or nothing, retried on a transient collision)."""
+        return self.sample_intake.record(batch, actor=actor, now=now)
 
     # -- approvals ----------------------------------------------------------------------------
     def request_approval(
