@@ -1,10 +1,11 @@
 """The engine: the only code that changes state; each operation is one transaction with its events.
 
-`Engine` is the plumbing (`EngineBase`) plus the operation mixins that have not become components yet, and it holds
-the components (`Triggers`, `ProgressionModes`, `Escalations`, `Timers`, `Stats`, `ErrorRecovery`): plain classes
-that receive the plumbing and the components they use in their constructors (see `engine/plumbing.py`). Its public
-methods are the API the CLI, the REST API, the web pages and crews use; those of the components are thin
-delegations.
+`Engine` is the plumbing (`EngineBase`) plus the two operation mixins that have not become components yet
+(`LifecycleOps`, `RollbackOps` ← `ConfigOps`), and it holds the components (`Triggers`, `ProgressionModes`,
+`Escalations`, `Timers`, `Stats`, `ErrorRecovery`, `Samples`, `Artifacts`, `Approvals`, `Outbox`, `Tokens`, `Jobs`,
+`Retention`): plain classes that receive the plumbing and the components they use in their constructors (see
+`engine/plumbing.py`). Its public methods are the API the CLI, the REST API, the web pages and crews use; those of
+the components are one-line delegations.
 """
 
 from __future__ import annotations
