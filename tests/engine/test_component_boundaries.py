@@ -21,6 +21,7 @@ from venturegate.engine.base import EngineBase
 from venturegate.engine.error_recovery import ErrorRecovery
 from venturegate.engine.escalations import Escalations
 from venturegate.engine.jobs import Jobs
+from venturegate.engine.lifecycle import Lifecycle
 from venturegate.engine.outbox import Outbox
 from venturegate.engine.plumbing import Plumbing
 from venturegate.engine.progression import ProgressionModes
@@ -51,6 +52,7 @@ COMPONENTS = (
     Artifacts,
     Approvals,
     Samples,
+    Lifecycle,
 )
 COMPONENT_ATTRIBUTES = (
     "triggers",
@@ -66,6 +68,7 @@ COMPONENT_ATTRIBUTES = (
     "artifact_versions",
     "approval_requests",
     "sample_intake",
+    "lifecycle",
 )
 PLUMBING_MEMBERS = {
     name
@@ -135,4 +138,4 @@ def test_the_engine_is_the_plumbing_its_components_share(engine: Engine) -> None
     assert engine.timers.escalations is engine.escalator and engine.recovery.escalations is engine.escalator
     assert engine.artifact_versions.triggers is engine.triggers
     assert engine.approval_requests.triggers is engine.triggers
-    assert engine.sample_intake.triggers is engine.triggers
+    assert engine.sample_intake.triggers is engine.triggers and engine.lifecycle.triggers is engine.triggers

@@ -1,8 +1,8 @@
 """The engine: the only code that changes state; each operation is one transaction with its events.
 
-`Engine` is the plumbing (`EngineBase`) plus the two operation mixins that have not become components yet
-(`LifecycleOps`, `RollbackOps` ← `ConfigOps`), and it holds the components (`Triggers`, `ProgressionModes`,
-`Escalations`, `Timers`, `Stats`, `ErrorRecovery`, `Samples`, `Artifacts`, `Approvals`, `Outbox`, `Tokens`, `Jobs`,
+`Engine` is the plumbing (`EngineBase`) plus the operation mixin that has not become a component yet
+(`RollbackOps` ← `ConfigOps`), and it holds the components (`Triggers`, `ProgressionModes`, `Escalations`,
+`Timers`, `Stats`, `ErrorRecovery`, `Lifecycle`, `Samples`, `Artifacts`, `Approvals`, `Outbox`, `Tokens`, `Jobs`,
 `Retention`): plain classes that receive the plumbing and the components they use in their constructors (see
 `engine/plumbing.py`). Its public methods are the API the CLI, the REST API, the web pages and crews use; those of
 the components are one-line delegations.
@@ -10,7 +10,7 @@ the components are one-line delegations.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 from sqlalchemy import Engine as SAEngine
 
 from venturegate.core.error_policy import ErrorInfo
+from venturegate.core.gates import GateName, GateResult
 from venturegate.definitions.loader import LoadedWorkflow
 from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.approvals import Approvals, ReviewedApproval
@@ -44,10 +45,21 @@ from venturegate.engine.exceptions import (
     VenturegateError,
 )
 from venturegate.engine.jobs import DEFAULT_LEASE, Job, Jobs
-from venturegate.engine.lifecycle import LifecycleOps
+from venturegate.engine.lifecycle import Lifecycle
 from venturegate.engine.outbox import CLAIM_GROUPS, DeliveryReport, Outbox, OutboxEntry
 from venturegate.engine.progression import ProgressionModes
-from venturegate.engine.records import Artifact, Event, Fired, RaisedTrigger
+from venturegate.engine.records import (
+    Artifact,
+    Event,
+    Fired,
+    MetricLevel,
+    RaisedTrigger,
+    SamplePoint,
+    StoredSample,
+    SubstageState,
+    Venture,
+    Visit,
+)
 from venturegate.engine.retention import RETENTION_BATCH, Retention, RetentionReport
 from venturegate.engine.rollbacks import RollbackOps
 from venturegate.engine.samples import Ingested, SampleIn, Samples
@@ -57,10 +69,7 @@ from venturegate.engine.tokens import ApiToken, Tokens
 from venturegate.engine.triggers import Triggers
 
 
-class Engine(
-    LifecycleOps,
-    RollbackOps,
-):
+class Engine(RollbackOps):
     """The public engine API that the CLI, the REST API and crews use."""
 
     def __init__(self, db: SAEngine, workflow: LoadedWorkflow, clock: Clock = utc_now) -> None:
@@ -75,6 +84,7 @@ class Engine(
         self.artifact_versions = Artifacts(self, self.triggers)
         self.approval_requests = Approvals(self, self.triggers)
         self.sample_intake = Samples(self, self.triggers)
+        self.lifecycle = Lifecycle(self, self.triggers)
         self.api_tokens = Tokens(self)
         self.crew_jobs = Jobs(self)
         self.retention = Retention(self)
@@ -91,6 +101,143 @@ class Engine(
     def trigger_status(self, ref: str | int, *, now: datetime | None = None) -> list[dict[str, Any]]:
         """Each trigger of the venture's current stage: state, since, last value and explanation, times fired."""
         return self.triggers.status(ref, now=now)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def create_venture(
+        self,
+        name: str,
+        segment: str,
+        stage: int = 1,
+        *,
+        actor: Actor = SYSTEM,
+        now: datetime | None = None,
+    ) -> Venture:
+        """Create a venture pinned to the current workflow and enter its start stage."""
+        return self.lifecycle.create_venture(name, segment, stage, actor=actor, now=now)
+
+    def venture(self, ref: str | int) -> Venture:
+        """A venture by id or name."""
+        return self.lifecycle.venture(ref)
+
+    def ventures(
+        self,
+        stage: int | None = None,
+        status: str | None = None,
+        *,
+        ids: Collection[int] | None = None,
+        statuses: Collection[str] | None = None,
+        exclude: Collection[int] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Venture]:
+        """Ventures by id, optionally filtered (by stage, status, ids or ids to leave out) and paged."""
+        return self.lifecycle.ventures(
+            stage, status, ids=ids, statuses=statuses, exclude=exclude, limit=limit, offset=offset
+        )
+
+    def venture_counts(self) -> dict[tuple[int, str], int]:
+        """How many ventures are at each (stage, status), counted in the database."""
+        return self.lifecycle.venture_counts()
+
+    def samples(
+        self, ref: str | int, metric: str, *, since: datetime, until: datetime, limit: int = 500
+    ) -> list[SamplePoint]:
+        """A metric's samples for a venture with since < at <= until, oldest first (the newest `limit`)."""
+        return self.lifecycle.samples(ref, metric, since=since, until=until, limit=limit)
+
+    def stored_samples(
+        self,
+        ref: str | int,
+        metric: str | None = None,
+        *,
+        since: datetime | None = None,
+        key: str | None = None,
+        limit: int = 100,
+    ) -> list[StoredSample]:
+        """A venture's stored samples, newest first: of one metric, after `since`, or the one with `key`."""
+        return self.lifecycle.stored_samples(ref, metric, since=since, key=key, limit=limit)
+
+    def levels(self, ref: str | int) -> list[MetricLevel]:
+        """Each metric of the venture's current stage: its levels (definition → segment → venture override),
+        the latest sample and its verdict against the threshold — what gates, triggers and charts read."""
+        return self.lifecycle.levels(ref)
+
+    def visits(self, ref: str | int) -> list[Visit]:
+        """Every stage visit of a venture, oldest first."""
+        return self.lifecycle.visits(ref)
+
+    def substages(self, ref: str | int) -> list[SubstageState]:
+        """The substages of the venture's current visit."""
+        return self.lifecycle.substages(ref)
+
+    def check_gate(self, ref: str | int, gate: GateName = "exit", *, now: datetime | None = None) -> GateResult:
+        """Judge the current stage's entry or exit gate, check by check."""
+        return self.lifecycle.check_gate(ref, gate, now=now)
+
+    def advance(
+        self,
+        ref: str | int,
+        *,
+        actor: Actor,
+        now: datetime | None = None,
+        expected_stage: int | None = None,
+    ) -> Venture:
+        """Leave the current stage when its exit gate passes and enter the next one."""
+        return self.lifecycle.advance(ref, actor=actor, now=now, expected_stage=expected_stage)
+
+    def complete_substage(
+        self,
+        ref: str | int,
+        substage: str,
+        *,
+        actor: Actor,
+        items: list[str] | None = None,
+        now: datetime | None = None,
+    ) -> SubstageState:
+        """Complete a substage of the current stage, attesting its done-when items (all of them by default)."""
+        return self.lifecycle.complete_substage(ref, substage, actor=actor, items=items, now=now)
+
+    def reopen_substages(
+        self,
+        ref: str | int,
+        substages: list[str],
+        *,
+        actor: Actor,
+        reason: str,
+        now: datetime | None = None,
+    ) -> list[SubstageState]:
+        """Re-open completed substages of the current stage (to measure again), each with a `substage.reopened` event.
+
+        Substages that are open already are left as they are; the result lists the ones re-opened.
+        """
+        return self.lifecycle.reopen_substages(ref, substages, actor=actor, reason=reason, now=now)
+
+    def attest(self, ref: str | int, criterion: str, *, actor: Actor, now: datetime | None = None) -> None:
+        """Attest a written gate criterion of the current stage."""
+        self.lifecycle.attest(ref, criterion, actor=actor, now=now)
+
+    def pause(self, ref: str | int, *, actor: Actor, reason: str = "", now: datetime | None = None) -> Venture:
+        """Pause a venture: nothing advances it until it is resumed."""
+        return self.lifecycle.pause(ref, actor=actor, reason=reason, now=now)
+
+    def resume(self, ref: str | int, *, actor: Actor, reason: str = "", now: datetime | None = None) -> Venture:
+        """Resume a paused venture (its entry gate is judged again)."""
+        return self.lifecycle.resume(ref, actor=actor, reason=reason, now=now)
+
+    def kill(self, ref: str | int, *, actor: Actor, reason: str = "", now: datetime | None = None) -> Venture:
+        """Stop a venture for good."""
+        return self.lifecycle.kill(ref, actor=actor, reason=reason, now=now)
+
+    def events(
+        self,
+        ref: str | int | None = None,
+        *,
+        kind: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[Event]:
+        """Events, oldest first, optionally for one venture and of one kind (prefix match)."""
+        return self.lifecycle.events(ref, kind=kind, after_id=after_id, limit=limit)
 
     # -- samples ------------------------------------------------------------------------------
     @property

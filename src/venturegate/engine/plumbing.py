@@ -1,11 +1,11 @@
 """What the engine's components receive: the shared plumbing, as an explicit interface.
 
 The engine's components (`Triggers`, `ProgressionModes`, `Timers`, `Escalations`, `Stats`, `ErrorRecovery`,
-`Samples`, `Artifacts`, `Approvals`, `Outbox`, `Tokens`, `Jobs`, `Retention`) are plain classes. Each takes the
-`Plumbing` in its constructor (connection and transactions, the clock, workflow pinning, venture rows, events,
-stage entry) and the components it uses as further constructor arguments; they call each other's public methods
-only. The `Engine` is the plumbing (`EngineBase` implements this protocol), builds
-the components in its constructor and delegates its public methods to them.
+`Lifecycle`, `Samples`, `Artifacts`, `Approvals`, `Outbox`, `Tokens`, `Jobs`, `Retention`) are plain classes. Each
+takes the `Plumbing` in its constructor (connection and transactions, the clock, workflow pinning, venture rows,
+events, stage entry) and the components it uses as further constructor arguments; they call each other's public
+methods only. The `Engine` is the plumbing (`EngineBase` implements this protocol), builds the components in its
+constructor and delegates its public methods to them.
 
 The plumbing's methods keep their underscore names: they are the engine package's internal interface, not part of
 the public `Engine` API that the CLI, the REST API and crews use.
@@ -25,6 +25,7 @@ from venturegate.definitions.loader import LoadedWorkflow
 from venturegate.definitions.model import ParamValue, Stage, Trigger, Workflow
 from venturegate.engine.actors import Actor
 from venturegate.engine.facts import StoreData
+from venturegate.engine.records import Venture
 from venturegate.store.prepared import RawJSON, Record
 from venturegate.store.trigger_states import VentureRow
 from venturegate.store.windows import WindowReads
@@ -50,6 +51,19 @@ class Plumbing(Protocol):
 
     def plugin_hooks(self) -> None:
         """Install the installed crews' declared hooks now, if not done yet."""
+        ...
+
+    def _pin_current(self, conn: Connection, now: datetime) -> None:
+        """Store the current workflow version (by digest) if it is not stored yet."""
+        ...
+
+    def _find(self, conn: Connection, name: str) -> VentureRow | None:
+        """The venture with this name, or None."""
+        ...
+
+    @staticmethod
+    def _venture(row: VentureRow) -> Venture:
+        """A venture row as the public `Venture` record."""
         ...
 
     def _row(self, conn: Connection, ref: str | int, lock: bool = False) -> VentureRow:
