@@ -18,6 +18,7 @@ from venturegate.engine import Engine
 from venturegate.engine.approvals import Approvals
 from venturegate.engine.artifacts import Artifacts
 from venturegate.engine.base import EngineBase
+from venturegate.engine.configuration import Configuration
 from venturegate.engine.error_recovery import ErrorRecovery
 from venturegate.engine.escalations import Escalations
 from venturegate.engine.jobs import Jobs
@@ -26,6 +27,7 @@ from venturegate.engine.outbox import Outbox
 from venturegate.engine.plumbing import Plumbing
 from venturegate.engine.progression import ProgressionModes
 from venturegate.engine.retention import Retention
+from venturegate.engine.rollbacks import Rollbacks
 from venturegate.engine.samples import Samples
 from venturegate.engine.stats import Stats
 from venturegate.engine.timers import Timers
@@ -53,6 +55,8 @@ COMPONENTS = (
     Approvals,
     Samples,
     Lifecycle,
+    Configuration,
+    Rollbacks,
 )
 COMPONENT_ATTRIBUTES = (
     "triggers",
@@ -69,6 +73,8 @@ COMPONENT_ATTRIBUTES = (
     "approval_requests",
     "sample_intake",
     "lifecycle",
+    "configuration",
+    "restorer",
 )
 PLUMBING_MEMBERS = {
     name
@@ -139,3 +145,5 @@ def test_the_engine_is_the_plumbing_its_components_share(engine: Engine) -> None
     assert engine.artifact_versions.triggers is engine.triggers
     assert engine.approval_requests.triggers is engine.triggers
     assert engine.sample_intake.triggers is engine.triggers and engine.lifecycle.triggers is engine.triggers
+    assert engine.restorer.configuration is engine.configuration and engine.restorer.triggers is engine.triggers
+    assert engine.restorer.escalations is engine.escalator

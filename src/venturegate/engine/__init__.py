@@ -1,11 +1,11 @@
 """The engine: the only code that changes state; each operation is one transaction with its events.
 
-`Engine` is the plumbing (`EngineBase`) plus the operation mixin that has not become a component yet
-(`RollbackOps` ← `ConfigOps`), and it holds the components (`Triggers`, `ProgressionModes`, `Escalations`,
-`Timers`, `Stats`, `ErrorRecovery`, `Lifecycle`, `Samples`, `Artifacts`, `Approvals`, `Outbox`, `Tokens`, `Jobs`,
-`Retention`): plain classes that receive the plumbing and the components they use in their constructors (see
-`engine/plumbing.py`). Its public methods are the API the CLI, the REST API, the web pages and crews use; those of
-the components are one-line delegations.
+`Engine` is the plumbing (`EngineBase`, whose hooks it fills by delegating to components) and it holds the
+components (`Triggers`, `ProgressionModes`, `Escalations`, `Timers`, `Stats`, `ErrorRecovery`, `Lifecycle`,
+`Samples`, `Artifacts`, `Approvals`, `Configuration`, `Rollbacks`, `Outbox`, `Tokens`, `Jobs`, `Retention`): plain
+classes that receive the plumbing and the components they use in their constructors (see `engine/plumbing.py`).
+Its public methods are the API the CLI, the REST API, the web pages and crews use; those of the components are
+one-line delegations.
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ from sqlalchemy import Engine as SAEngine
 from venturegate.core.error_policy import ErrorInfo
 from venturegate.core.gates import GateName, GateResult
 from venturegate.definitions.loader import LoadedWorkflow
+from venturegate.definitions.model import ParamValue, Trigger, Workflow
 from venturegate.engine.actors import SYSTEM, Actor
 from venturegate.engine.approvals import Approvals, ReviewedApproval
 from venturegate.engine.artifacts import Artifacts
-from venturegate.engine.base import Clock, utc_now
+from venturegate.engine.base import Clock, EngineBase, utc_now
+from venturegate.engine.configuration import ConfigChange, ConfigDiff, ConfigSetting, Configuration, Snapshot
 from venturegate.engine.error_recovery import (
     CredentialsHook,
     ErrorRecord,
@@ -61,20 +63,22 @@ from venturegate.engine.records import (
     Visit,
 )
 from venturegate.engine.retention import RETENTION_BATCH, Retention, RetentionReport
-from venturegate.engine.rollbacks import RollbackOps
+from venturegate.engine.rollbacks import RollbackHandler, RollbackPlanReport, RollbackRecord, Rollbacks
 from venturegate.engine.samples import Ingested, SampleIn, Samples
 from venturegate.engine.stats import StageStats, Stats
 from venturegate.engine.timers import TickReport, Timers
 from venturegate.engine.tokens import ApiToken, Tokens
 from venturegate.engine.triggers import Triggers
+from venturegate.store.trigger_states import VentureRow
 
 
-class Engine(RollbackOps):
+class Engine(EngineBase):
     """The public engine API that the CLI, the REST API and crews use."""
 
     def __init__(self, db: SAEngine, workflow: LoadedWorkflow, clock: Clock = utc_now) -> None:
         super().__init__(db, workflow, clock)
         self.outbox = Outbox(self)
+        self.configuration = Configuration(self)
         self.modes = ProgressionModes(self)
         self.escalator = Escalations(self)
         self.triggers = Triggers(self, self.modes, self.escalator, self._rollback_action)
@@ -88,6 +92,107 @@ class Engine(RollbackOps):
         self.api_tokens = Tokens(self)
         self.crew_jobs = Jobs(self)
         self.retention = Retention(self)
+        self.restorer = Rollbacks(self, self.configuration, self.triggers, self.escalator)
+
+    # -- the plumbing's hooks, filled by components --------------------------------------------
+    def _notify(self, conn: Connection, event: Event) -> None:
+        """Every event: queue its notifications in the outbox, in its transaction."""
+        self.outbox.notify(conn, event)
+
+    def _config_overrides(self, conn: Connection, row: VentureRow) -> dict[str, ParamValue]:
+        """The venture's own configuration overrides (what conditions and gates read)."""
+        return self.configuration.overrides(conn, row)
+
+    def _on_stage_entered(self, conn: Connection, row: VentureRow, stage_id: int, actor: Actor, now: datetime) -> None:
+        """A stage visit was opened: the configuration takes the `pre-stage-N` snapshot."""
+        self.configuration.stage_entered(conn, row, stage_id, actor, now)
+
+    def _transaction_ended(self, conn: Connection) -> None:
+        """A transaction commits or rolls back: the configuration forgets which versions it wrote."""
+        Configuration.transaction_ended(conn)
+
+    def _rollback_action(
+        self, conn: Connection, row: VentureRow, wf: Workflow, trig: Trigger, actor: Actor, now: datetime
+    ) -> tuple[str, str]:
+        """A rollback trigger's action (handed to `Triggers`; late-bound, as `Rollbacks` depends on `Triggers`)."""
+        return self.restorer.action(conn, row, wf, trig, actor, now)
+
+    # -- configuration and rollbacks ----------------------------------------------------------
+    def config(self, ref: str | int, key: str | None = None) -> list[ConfigSetting]:
+        """The venture's effective configuration at its current stage (plus any key it overrides), or one key."""
+        return self.configuration.config(ref, key)
+
+    def setting(self, ref: str | int, key: str) -> ConfigSetting:
+        """One parameter's effective value for a venture (what crews read)."""
+        return self.configuration.setting(ref, key)
+
+    def config_history(self, ref: str | int, key: str | None = None) -> list[ConfigChange]:
+        """Every configuration change of a venture, newest first (optionally of one key)."""
+        return self.configuration.config_history(ref, key)
+
+    def config_diff(self, ref: str | int, a: str, b: str = "current") -> ConfigDiff:
+        """What differs between two configurations, each a version number, a snapshot name or `current`."""
+        return self.configuration.config_diff(ref, a, b)
+
+    def snapshots(self, ref: str | int) -> list[Snapshot]:
+        """The venture's snapshots, newest first."""
+        return self.configuration.snapshots(ref)
+
+    def set_config(
+        self,
+        ref: str | int,
+        key: str,
+        value: object,
+        *,
+        actor: Actor,
+        reason: str,
+        now: datetime | None = None,
+    ) -> ConfigChange:
+        """Validate a value against the parameter's type and range and write it as the next version."""
+        return self.configuration.set_config(ref, key, value, actor=actor, reason=reason, now=now)
+
+    def snapshot(
+        self, ref: str | int, name: str, *, actor: Actor, reason: str = "", now: datetime | None = None
+    ) -> Snapshot:
+        """Name the venture's current configuration version (names are unique; `pre-stage-N` is reserved)."""
+        return self.configuration.snapshot(ref, name, actor=actor, reason=reason, now=now)
+
+    def register_rollback_handler(self, scope: str, handler: RollbackHandler, *, stage: int | None = None) -> None:
+        """Run `handler` whenever a rollback touches `scope` (of `stage` only, when given; in registration order)."""
+        self.restorer.register_rollback_handler(scope, handler, stage=stage)
+
+    def rollback(
+        self,
+        ref: str | int,
+        to: str | int | None = None,
+        *,
+        actor: Actor,
+        reason: str = "",
+        cause: str = "",
+        scope: list[str] | None = None,
+        keys: list[str] | None = None,
+        dry_run: bool = False,
+        now: datetime | None = None,
+    ) -> RollbackRecord:
+        """Restore the configuration of `to` (a version or snapshot) as a new version, run handlers, log it.
+
+        Without `to`, `cause` picks the branch of the current stage's decision tree and its plan is carried
+        out: restore its scopes from `pre-stage-N`, then recurse when the branch says so.
+
+        `keys` limits the restore to those configuration keys (a crew's own; `[]`: none): other settings
+        changed since the target are kept, while the handlers of the scopes still run.
+        """
+        return self.restorer.rollback(
+            ref, to, actor=actor, reason=reason, cause=cause, scope=scope, keys=keys, dry_run=dry_run, now=now
+        )
+
+    def rollback_plan(self, ref: str | int, cause: str) -> RollbackPlanReport:
+        """Explain which branch of the current stage's decision tree applies to a cause, and what it would do."""
+        return self.restorer.rollback_plan(ref, cause)
+
+    def rollbacks(self, ref: str | int | None = None) -> list[RollbackRecord]:
+        """The rollback log, newest first (one venture's, or every venture's)."""
+        return self.restorer.rollbacks(ref)
 
     # -- triggers and timers ------------------------------------------------------------------
     def tick(self, *, now: datetime | None = None, limit: int = 1000) -> TickReport:
@@ -446,10 +551,6 @@ class Engine(RollbackOps):
         return self.retention.apply(now=now, batch=batch)
 
     # -- notifications ------------------------------------------------------------------------
-    def _notify(self, conn: Connection, event: Event) -> None:
-        """The plumbing's hook for every event: queue its notifications in the outbox, in its transaction."""
-        self.outbox.notify(conn, event)
-
     def outbox_entries(self, status: str | None = None, *, limit: int = 200) -> list[OutboxEntry]:
         """Notifications, newest first; `status` is pending, sent or dead."""
         return self.outbox.entries(status, limit=limit)

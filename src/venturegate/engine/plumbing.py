@@ -1,11 +1,11 @@
 """What the engine's components receive: the shared plumbing, as an explicit interface.
 
 The engine's components (`Triggers`, `ProgressionModes`, `Timers`, `Escalations`, `Stats`, `ErrorRecovery`,
-`Lifecycle`, `Samples`, `Artifacts`, `Approvals`, `Outbox`, `Tokens`, `Jobs`, `Retention`) are plain classes. Each
-takes the `Plumbing` in its constructor (connection and transactions, the clock, workflow pinning, venture rows,
-events, stage entry) and the components it uses as further constructor arguments; they call each other's public
-methods only. The `Engine` is the plumbing (`EngineBase` implements this protocol), builds the components in its
-constructor and delegates its public methods to them.
+`Lifecycle`, `Samples`, `Artifacts`, `Approvals`, `Configuration`, `Rollbacks`, `Outbox`, `Tokens`, `Jobs`,
+`Retention`) are plain classes. Each takes the `Plumbing` in its constructor (connection and transactions, the
+clock, workflow pinning, venture rows, events, stage entry) and the components it uses as further constructor
+arguments; they call each other's public methods only. The `Engine` is the plumbing (`EngineBase` implements this
+protocol), builds the components in its constructor and delegates its public methods to them.
 
 The plumbing's methods keep their underscore names: they are the engine package's internal interface, not part of
 the public `Engine` API that the CLI, the REST API and crews use.
