@@ -63,7 +63,7 @@ def serve_scopes(eng: Engine) -> list[str]:
     added = []
     for stage in eng.workflow.workflow.stages:
         for scope in stage.rollback.scopes:
-            if not eng._handlers(scope, stage.id):
+            if not eng.restorer.handlers(scope, stage.id):
                 eng.register_rollback_handler(scope, lambda ctx: "stand-in: nothing to undo", stage=stage.id)
                 added.append(f"{stage.id}:{scope}")
     return added

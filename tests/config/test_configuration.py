@@ -175,7 +175,7 @@ def test_a_version_written_by_a_transaction_that_rolled_back_is_never_served(cfg
 
     with pytest.raises(Abort), cfg.tx() as conn:
         row = cfg._row(conn, v, lock=True)
-        cfg._write_version(conn, row, 1, {"cache.size": 999}, {}, "set", LEAD, "aborted", T0)
+        cfg.configuration.write_version(conn, row, 1, {"cache.size": 999}, {}, "set", LEAD, "aborted", T0)
         assert cfg._config_overrides(conn, cfg._row(conn, v)) == {"cache.size": 999}
         raise Abort
     cfg.set_config(v, "cache.size", 42, actor=LEAD, reason="real")

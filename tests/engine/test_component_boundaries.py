@@ -15,13 +15,23 @@ import pytest
 
 from venturegate import engine as engine_package
 from venturegate.engine import Engine
+from venturegate.engine.approvals import Approvals
+from venturegate.engine.artifacts import Artifacts
 from venturegate.engine.base import EngineBase
+from venturegate.engine.configuration import Configuration
 from venturegate.engine.error_recovery import ErrorRecovery
 from venturegate.engine.escalations import Escalations
+from venturegate.engine.jobs import Jobs
+from venturegate.engine.lifecycle import Lifecycle
+from venturegate.engine.outbox import Outbox
 from venturegate.engine.plumbing import Plumbing
 from venturegate.engine.progression import ProgressionModes
+from venturegate.engine.retention import Retention
+from venturegate.engine.rollbacks import Rollbacks
+from venturegate.engine.samples import Samples
 from venturegate.engine.stats import Stats
 from venturegate.engine.timers import Timers
+from venturegate.engine.tokens import Tokens
 from venturegate.engine.triggers import Triggers
 
 
@@ -30,8 +40,42 @@ def _private(attr: str) -> bool:
 
 
 ENGINE_DIR = Path(engine_package.__file__).parent
-COMPONENTS = (Triggers, ProgressionModes, Escalations, Timers, Stats, ErrorRecovery)
-COMPONENT_ATTRIBUTES = ("triggers", "modes", "escalator", "timers", "figures", "recovery")
+COMPONENTS = (
+    Triggers,
+    ProgressionModes,
+    Escalations,
+    Timers,
+    Stats,
+    ErrorRecovery,
+    Tokens,
+    Jobs,
+    Retention,
+    Outbox,
+    Artifacts,
+    Approvals,
+    Samples,
+    Lifecycle,
+    Configuration,
+    Rollbacks,
+)
+COMPONENT_ATTRIBUTES = (
+    "triggers",
+    "modes",
+    "escalator",
+    "timers",
+    "figures",
+    "recovery",
+    "api_tokens",
+    "crew_jobs",
+    "retention",
+    "outbox",
+    "artifact_versions",
+    "approval_requests",
+    "sample_intake",
+    "lifecycle",
+    "configuration",
+    "restorer",
+)
 PLUMBING_MEMBERS = {
     name
     for name, value in vars(Plumbing).items()
@@ -98,3 +142,8 @@ def test_the_engine_is_the_plumbing_its_components_share(engine: Engine) -> None
     assert engine.triggers.modes is engine.modes and engine.triggers.escalations is engine.escalator
     assert engine.timers.triggers is engine.triggers and engine.recovery.triggers is engine.triggers
     assert engine.timers.escalations is engine.escalator and engine.recovery.escalations is engine.escalator
+    assert engine.artifact_versions.triggers is engine.triggers
+    assert engine.approval_requests.triggers is engine.triggers
+    assert engine.sample_intake.triggers is engine.triggers and engine.lifecycle.triggers is engine.triggers
+    assert engine.restorer.configuration is engine.configuration and engine.restorer.triggers is engine.triggers
+    assert engine.restorer.escalations is engine.escalator

@@ -17,7 +17,7 @@ from tests.notify.conftest import Endpoints
 from tests.notify.servers import Mode
 from venturegate.definitions.loader import load_workflow
 from venturegate.engine import SYSTEM, Conflict, Engine, NotFound
-from venturegate.engine.outbox import LEASE
+from venturegate.engine.outbox import LEASE, Outbox
 from venturegate.engine.records import Event
 from venturegate.store.database import connect, ensure_schema
 from venturegate.store.schema import events, outbox
@@ -73,7 +73,7 @@ def test_unrouted_events_cost_no_query(notifying: Engine) -> None:
     with notifying.tx() as conn:
         sa_event.listen(conn, "before_cursor_execute", count)
         for kind in ("stage.entered", "venture.paused", "trigger.pending", "outbox.retried"):
-            notifying._notify(conn, Event(1, vid, kind, "x", None, "system", T0, 2, None, "", None))
+            notifying.outbox.notify(conn, Event(1, vid, kind, "x", None, "system", T0, 2, None, "", None))
         sa_event.remove(conn, "before_cursor_execute", count)
     assert statements == []
 
@@ -233,15 +233,15 @@ def test_a_crashed_deliverer_loses_nothing(notifying: Engine, endpoints: Endpoin
     vid = venture(notifying)
     emit(notifying, vid, "rollback.completed", T0, reason="restored")
     now = T0 + timedelta(seconds=30)
-    claimed = notifying._claim(now, 10)  # a deliverer claims, then dies before sending
+    claimed = notifying.outbox.claim(now, 10)  # a deliverer claims, then dies before sending
     assert len(claimed) == 1
     assert notifying.deliver_outbox(now + timedelta(seconds=1)).claimed == 0  # held by the lease
     (row,) = notifying.outbox_entries()
     assert row.status == "pending"
     late = now + LEASE
     assert notifying.deliver_outbox(late).sent == 1
-    plan, _ = notifying._routing()
-    stale = notifying._settle(claimed, {claimed[0].batch.delivery: "timed out"}, late, plan)
+    plan, _ = notifying.outbox.routing()
+    stale = notifying.outbox.settle(claimed, {claimed[0].batch.delivery: "timed out"}, late, plan)
     assert stale.retrying == 0 and stale.dead == []  # the dead deliverer's late word changes nothing
     assert statuses(notifying) == [("sent", 1)]
     assert len(endpoints.slack.received) == 1
@@ -258,7 +258,7 @@ def test_the_claim_lease_is_the_workflows(db_url: str, workflow_file: Path, endp
         vid = venture(eng)
         emit(eng, vid, "rollback.completed", T0, reason="restored")
         now = T0 + timedelta(seconds=30)
-        assert len(eng._claim(now, 10)) == 1  # claimed by a deliverer that dies
+        assert len(eng.outbox.claim(now, 10)) == 1  # claimed by a deliverer that dies
         assert eng.deliver_outbox(now + timedelta(seconds=4)).claimed == 0
         assert eng.deliver_outbox(now + timedelta(seconds=5)).sent == 1
         assert len(endpoints.slack.received) == 1
@@ -271,10 +271,10 @@ def test_a_dropped_connection_while_recording_does_not_send_again(
 ) -> None:
     vid = venture(notifying)
     emit(notifying, vid, "rollback.completed", T0, reason="restored")
-    real = Engine._settle
+    real = Outbox.settle
     calls: list[int] = []
 
-    def dropped_once(self: Engine, *args: Any) -> Any:
+    def dropped_once(self: Outbox, *args: Any) -> Any:
         calls.append(1)
         if len(calls) == 1:
             raise OperationalError(
@@ -282,7 +282,7 @@ def test_a_dropped_connection_while_recording_does_not_send_again(
             )
         return real(self, *args)
 
-    monkeypatch.setattr(Engine, "_settle", dropped_once)
+    monkeypatch.setattr(Outbox, "settle", dropped_once)
     now = T0 + timedelta(seconds=30)
     assert notifying.deliver_outbox(now).sent == 1 and len(calls) == 2
     assert notifying.deliver_outbox(now + LEASE).claimed == 0  # recorded: nothing falls due again

@@ -10,9 +10,10 @@ from sqlalchemy import Connection
 
 from venturegate.core.durations import format_time, parse_duration
 from venturegate.engine.actors import Actor
-from venturegate.engine.base import EngineBase
 from venturegate.engine.exceptions import BadInput, Conflict, Forbidden, NotFound
+from venturegate.engine.plumbing import Plumbing
 from venturegate.engine.records import Approval
+from venturegate.engine.triggers import Triggers
 from venturegate.store import approvals as store
 from venturegate.store.approvals import ApprovalRow
 
@@ -49,10 +50,17 @@ def _approval(r: ApprovalRow) -> ReviewedApproval:
     )
 
 
-class ApprovalOps(EngineBase):
-    """Requesting, deciding, bypassing approvals and reviewing bypasses."""
+class Approvals:
+    """Requesting, deciding, bypassing approvals and reviewing bypasses (the engine's `approval_requests`).
 
-    def request_approval(
+    Depends on the plumbing and the triggers (a decision can act on a trigger waiting for it, and is a fact).
+    """
+
+    def __init__(self, plumbing: Plumbing, triggers: Triggers) -> None:
+        self.plumbing = plumbing
+        self.triggers = triggers
+
+    def request(
         self,
         ref: str | int,
         role: str,
@@ -63,22 +71,22 @@ class ApprovalOps(EngineBase):
         now: datetime | None = None,
     ) -> ReviewedApproval:
         """Ask a role to approve something in the current stage (an open request for that role is returned as is)."""
-        now = self.when(now)
-        with self.tx() as conn:
-            row = self._row(conn, ref, lock=True)
+        now = self.plumbing.when(now)
+        with self.plumbing.tx() as conn:
+            row = self.plumbing._row(conn, ref, lock=True)
             if row.status in ("killed", "completed"):
                 raise Conflict(f"venture '{row.name}' is {row.status}")
-            wf = self.pinned(conn, row.workflow_digest).workflow
+            wf = self.plumbing.pinned(conn, row.workflow_digest).workflow
             if role not in wf.roles:
                 raise NotFound(f"unknown role '{role}'", where="--role", hint="roles: " + ", ".join(wf.roles))
-            visit = self._visit(conn, row.id)
+            visit = self.plumbing._visit(conn, row.id)
             open_ = store.pending(conn, visit.id, role)
             if open_ is not None and (open_.expires_at is None or open_.expires_at > now):
                 return _approval(open_)
             policy = wf.approval_policy(row.stage, role)
             timeout = policy.timeout
             if timeout.startswith("config."):
-                timeout = str(self._effective(conn, wf, row)[timeout.removeprefix("config.")].value)
+                timeout = str(self.plumbing._effective(conn, wf, row)[timeout.removeprefix("config.")].value)
             expires = now + timedelta(seconds=parse_duration(timeout))
             aid = store.insert_request(
                 conn,
@@ -92,9 +100,9 @@ class ApprovalOps(EngineBase):
                 requested_at=now,
                 expires_at=expires,
             )
-            self._set(conn, row, now)
-            self._schedule(conn, row.id, "approval", str(aid), expires)
-            self._event(
+            self.plumbing._set(conn, row, now)
+            self.plumbing._schedule(conn, row.id, "approval", str(aid), expires)
+            self.plumbing._event(
                 conn,
                 row,
                 "approval.requested",
@@ -105,7 +113,7 @@ class ApprovalOps(EngineBase):
             )
             return _approval(self._approval_row(conn, aid))
 
-    def decide_approval(
+    def decide(
         self,
         approval_id: int,
         approve: bool,
@@ -115,15 +123,15 @@ class ApprovalOps(EngineBase):
         now: datetime | None = None,
     ) -> ReviewedApproval:
         """Approve or reject a pending request; only its role may decide."""
-        now = self.when(now)
-        with self.tx() as conn:
+        now = self.plumbing.when(now)
+        with self.plumbing.tx() as conn:
             r = self._approval_or_404(conn, approval_id)
             if actor.role != r.role:
                 raise Forbidden(f"approval #{approval_id} is for {r.role}; {actor.name} acts as {actor.role}")
-            row = self._row(conn, r.venture_id, lock=True)
+            row = self.plumbing._row(conn, r.venture_id, lock=True)
             if r.status == "pending" and r.expires_at is not None and now >= r.expires_at:
                 store.update_approval(conn, r.id, status="expired")
-                self._event(
+                self.plumbing._event(
                     conn,
                     row,
                     "approval.expired",
@@ -144,8 +152,8 @@ class ApprovalOps(EngineBase):
                 store.update_approval(
                     conn, r.id, status=status, decided_by=actor.name, decided_at=now, decision_reason=reason
                 )
-                self._set(conn, row, now)
-                self._event(
+                self.plumbing._set(conn, row, now)
+                self.plumbing._event(
                     conn,
                     row,
                     f"approval.{status}",
@@ -156,14 +164,14 @@ class ApprovalOps(EngineBase):
                     data={"approval": r.id, "role": r.role},
                 )
                 self.triggers.after_decision(conn, self._approval_row(conn, r.id), approve, actor, now)
-                self._recheck_entry(conn, self._row(conn, row.id), actor, now)
-                self.triggers.facts_changed(conn, self._row(conn, row.id), now)
+                self.plumbing._recheck_entry(conn, self.plumbing._row(conn, row.id), actor, now)
+                self.triggers.facts_changed(conn, self.plumbing._row(conn, row.id), now)
             result = _approval(self._approval_row(conn, approval_id))
         if raise_after is not None:
             raise raise_after
         return result
 
-    def bypass_approval(
+    def bypass(
         self,
         approval_id: int,
         *,
@@ -176,12 +184,12 @@ class ApprovalOps(EngineBase):
         Only a role the approval's policy lists under `bypass.roles` may, with a reason when the policy
         requires one; the approval becomes `bypassed` (decided_by/at/reason say who, when and why).
         """
-        now = self.when(now)
+        now = self.plumbing.when(now)
         reason = reason.strip()
-        with self.tx() as conn:
+        with self.plumbing.tx() as conn:
             r = self._approval_or_404(conn, approval_id)
-            row = self._row(conn, r.venture_id, lock=True)
-            wf = self.pinned(conn, row.workflow_digest).workflow
+            row = self.plumbing._row(conn, r.venture_id, lock=True)
+            wf = self.plumbing.pinned(conn, row.workflow_digest).workflow
             policy = wf.approval_policy(r.stage, r.role).bypass
             if policy is None:
                 raise Forbidden(
@@ -208,8 +216,8 @@ class ApprovalOps(EngineBase):
             store.update_approval(
                 conn, r.id, status="bypassed", decided_by=actor.name, decided_at=now, decision_reason=reason
             )
-            self._set(conn, row, now)
-            self._event(
+            self.plumbing._set(conn, row, now)
+            self.plumbing._event(
                 conn,
                 row,
                 "approval.bypassed",
@@ -220,8 +228,8 @@ class ApprovalOps(EngineBase):
                 data={"approval": r.id, "role": r.role, "review_role": wf.defaults.escalation_role},
             )
             self.triggers.after_decision(conn, self._approval_row(conn, r.id), True, actor, now)
-            self._recheck_entry(conn, self._row(conn, row.id), actor, now)
-            self.triggers.facts_changed(conn, self._row(conn, row.id), now)
+            self.plumbing._recheck_entry(conn, self.plumbing._row(conn, row.id), actor, now)
+            self.triggers.facts_changed(conn, self.plumbing._row(conn, row.id), now)
             return _approval(self._approval_row(conn, r.id))
 
     def _approval_or_404(self, conn: Connection, approval_id: int) -> ApprovalRow:
@@ -230,7 +238,7 @@ class ApprovalOps(EngineBase):
             raise NotFound(f"no approval #{approval_id}", where="ID", hint="`venturegate approval list` shows them")
         return r
 
-    def review_bypass(
+    def review(
         self,
         approval_id: int,
         *,
@@ -243,12 +251,12 @@ class ApprovalOps(EngineBase):
         The reviewer is the workflow's escalation role (`defaults.escalation_role`, chairman by default)
         and must be someone other than the person who bypassed.
         """
-        now = self.when(now)
+        now = self.plumbing.when(now)
         reason = reason.strip()
-        with self.tx() as conn:
+        with self.plumbing.tx() as conn:
             r = self._approval_or_404(conn, approval_id)
-            row = self._row(conn, r.venture_id, lock=True)
-            reviewer = self.pinned(conn, row.workflow_digest).workflow.defaults.escalation_role
+            row = self.plumbing._row(conn, r.venture_id, lock=True)
+            reviewer = self.plumbing.pinned(conn, row.workflow_digest).workflow.defaults.escalation_role
             if actor.role != reviewer:
                 raise Forbidden(f"bypass reviews are for {reviewer}; {actor.name} acts as {actor.role}")
             if not reason:
@@ -267,9 +275,9 @@ class ApprovalOps(EngineBase):
             if actor.name == r.decided_by:
                 raise Forbidden(f"{actor.name} bypassed approval #{approval_id}; another {reviewer} must review it")
             store.update_approval(conn, r.id, reviewed_by=actor.name, reviewed_at=now, review_reason=reason)
-            self._set(conn, row, now)
+            self.plumbing._set(conn, row, now)
             still = store.unreviewed_ids(conn, row.id)
-            self._event(
+            self.plumbing._event(
                 conn,
                 row,
                 "approval.reviewed",
@@ -286,14 +294,14 @@ class ApprovalOps(EngineBase):
         assert found is not None, "the approval was read in this transaction"
         return found
 
-    def approvals(
+    def listing(
         self, ref: str | int | None = None, status: str | None = None, *, unreviewed: bool = False
     ) -> list[ReviewedApproval]:
         """Approval requests, newest first; `unreviewed` keeps the bypasses that await review."""
-        with self.tx() as conn:
-            vid = None if ref is None else self._row(conn, ref).id
+        with self.plumbing.tx() as conn:
+            vid = None if ref is None else self.plumbing._row(conn, ref).id
             return [_approval(r) for r in store.approval_rows(conn, vid, status, unreviewed)]
 
-    def unreviewed_bypasses(self, ref: str | int | None = None) -> list[ReviewedApproval]:
+    def unreviewed(self, ref: str | int | None = None) -> list[ReviewedApproval]:
         """Bypassed approvals awaiting review (what flags a venture), newest first."""
-        return self.approvals(ref, unreviewed=True)
+        return self.listing(ref, unreviewed=True)

@@ -11,10 +11,11 @@ from typing import Any
 from sqlalchemy import Connection
 
 from venturegate.engine.actors import Actor
-from venturegate.engine.base import EngineBase
 from venturegate.engine.exceptions import ArtifactInvalid, BadInput, Conflict, NotFound
+from venturegate.engine.plumbing import Plumbing
 from venturegate.engine.records import Artifact
 from venturegate.engine.secrets import SecretGrant, secret_ref_errors
+from venturegate.engine.triggers import Triggers
 from venturegate.store import artifacts as store
 from venturegate.store.artifacts import ArtifactRow
 
@@ -54,10 +55,17 @@ def _artifact(row: ArtifactRow) -> Artifact:
     )
 
 
-class ArtifactOps(EngineBase):
-    """Storing and reading artifacts."""
+class Artifacts:
+    """Storing and reading artifacts (the engine's `artifact_versions` component).
 
-    def put_artifact(
+    Depends on the plumbing and the triggers (a stored artifact is a fact that triggers and gates read).
+    """
+
+    def __init__(self, plumbing: Plumbing, triggers: Triggers) -> None:
+        self.plumbing = plumbing
+        self.triggers = triggers
+
+    def put(
         self,
         ref: str | int,
         name: str,
@@ -68,12 +76,12 @@ class ArtifactOps(EngineBase):
         now: datetime | None = None,
     ) -> Artifact:
         """Validate and store a new version (identical content to the newest version stores nothing)."""
-        now = self.when(now)
-        with self.tx() as conn:
-            row = self._row(conn, ref, lock=True)
+        now = self.plumbing.when(now)
+        with self.plumbing.tx() as conn:
+            row = self.plumbing._row(conn, ref, lock=True)
             if row.status == "killed":
                 raise Conflict(f"venture '{row.name}' is killed; it takes no more artifacts")
-            wf = self.pinned(conn, row.workflow_digest).workflow
+            wf = self.plumbing.pinned(conn, row.workflow_digest).workflow
             decl = wf.artifact(name)
             if decl is None:
                 known = sorted({n for st in wf.stages for n in st.artifacts} | set(wf.artifacts))
@@ -87,7 +95,9 @@ class ArtifactOps(EngineBase):
                 )
             errors = schema_errors(decl.json_schema, content)
             if not errors:
-                grant = SecretGrant.from_settings({k: s.value for k, s in self._effective(conn, wf, row).items()})
+                grant = SecretGrant.from_settings(
+                    {k: s.value for k, s in self.plumbing._effective(conn, wf, row).items()}
+                )
                 errors = secret_ref_errors(decl.json_schema, content, grant)
             if errors:
                 raise ArtifactInvalid(name, errors)
@@ -109,8 +119,8 @@ class ArtifactOps(EngineBase):
                 actor=actor.name,
                 created_at=now,
             )
-            self._set(conn, row, now)
-            self._event(
+            self.plumbing._set(conn, row, now)
+            self.plumbing._event(
                 conn,
                 row,
                 "artifact.stored",
@@ -119,8 +129,8 @@ class ArtifactOps(EngineBase):
                 reason=f"{name}@{version}",
                 data={"name": name, "version": version, "hash": digest, "derived_from": parents},
             )
-            self._recheck_entry(conn, self._row(conn, row.id), actor, now)
-            self.triggers.facts_changed(conn, self._row(conn, row.id), now)
+            self.plumbing._recheck_entry(conn, self.plumbing._row(conn, row.id), actor, now)
+            self.triggers.facts_changed(conn, self.plumbing._row(conn, row.id), now)
             return _artifact(store.by_id(conn, aid))
 
     def _parent(self, conn: Connection, venture_id: int, text: str) -> str:
@@ -138,25 +148,25 @@ class ArtifactOps(EngineBase):
     def _newest(self, conn: Connection, venture_id: int, name: str) -> ArtifactRow | None:
         return store.newest(conn, venture_id, name)
 
-    def artifact(self, ref: str | int, name: str, version: int | None = None) -> Artifact:
+    def get(self, ref: str | int, name: str, version: int | None = None) -> Artifact:
         """One version of an artifact (the newest by default)."""
-        with self.tx() as conn:
-            row = self._row(conn, ref)
+        with self.plumbing.tx() as conn:
+            row = self.plumbing._row(conn, ref)
             found = store.newest(conn, row.id, name) if version is None else store.version(conn, row.id, name, version)
             if found is None:
                 at = f" version {version}" if version is not None else ""
                 raise NotFound(f"venture '{row.name}' has no artifact '{name}'{at}", where="NAME")
             return _artifact(found)
 
-    def artifacts(self, ref: str | int) -> list[Artifact]:
+    def listing(self, ref: str | int) -> list[Artifact]:
         """Every stored artifact version of a venture."""
-        with self.tx() as conn:
-            row = self._row(conn, ref)
+        with self.plumbing.tx() as conn:
+            row = self.plumbing._row(conn, ref)
             return [_artifact(r) for r in store.all_versions(conn, row.id)]
 
     def lineage(self, ref: str | int, name: str, version: int | None = None) -> list[tuple[int, Artifact]]:
         """The artifact and everything it was derived from, depth first, as (depth, artifact)."""
-        root = self.artifact(ref, name, version)
+        root = self.get(ref, name, version)
         out: list[tuple[int, Artifact]] = []
         seen: set[str] = set()
 
@@ -168,7 +178,7 @@ class ArtifactOps(EngineBase):
             out.append((depth, art))
             for parent in art.derived_from:
                 pname, _, pver = parent.partition("@")
-                walk(self.artifact(ref, pname, int(pver)), depth + 1)
+                walk(self.get(ref, pname, int(pver)), depth + 1)
 
         walk(root, 0)
         return out

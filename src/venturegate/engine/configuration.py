@@ -17,17 +17,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy import Engine as SAEngine
 from sqlalchemy.exc import PendingRollbackError
 
 from venturegate.core.durations import format_time, parse_duration
 from venturegate.core.settings import LEVEL_KINDS, Source, level_param, split_level_key
-from venturegate.definitions.loader import LoadedWorkflow
 from venturegate.definitions.model import ConfigParam, ParamValue, Workflow
 from venturegate.engine import secrets
 from venturegate.engine.actors import Actor
-from venturegate.engine.base import Clock, EngineBase, as_id, utc_now
+from venturegate.engine.base import as_id
 from venturegate.engine.exceptions import BadInput, Conflict, Forbidden, NotFound
+from venturegate.engine.plumbing import Plumbing
 from venturegate.engine.records import _Record
 from venturegate.store import configuration as store
 from venturegate.store.configuration import ConfigVersionRow, SnapshotRow
@@ -294,18 +293,25 @@ def _snapshot(r: SnapshotRow) -> Snapshot:
     return Snapshot(*r)
 
 
-class ConfigOps(EngineBase):
-    """Configuration versions per venture (default → segment → venture override) and named snapshots."""
+class Configuration:
+    """Configuration versions per venture (default → segment → venture override) and named snapshots: the
+    engine's `configuration` component.
 
-    def __init__(self, db: SAEngine, workflow: LoadedWorkflow, clock: Clock = utc_now) -> None:
-        super().__init__(db, workflow, clock)
+    It fills three of the plumbing's hooks, through `Engine`: `overrides` (what conditions and gates read, cached
+    per venture version), `stage_entered` (the `pre-stage-N` snapshot) and `transaction_ended`.
+    """
+
+    def __init__(self, plumbing: Plumbing) -> None:
+        self.plumbing = plumbing
         self._override_cache: dict[tuple[int, int], dict[str, ParamValue]] = {}
 
-    # -- hooks ---------------------------------------------------------------------------------
-    def _transaction_ended(self, conn: Connection) -> None:
+    # -- the plumbing's hooks ------------------------------------------------------------------
+    @staticmethod
+    def transaction_ended(conn: Connection) -> None:
+        """A transaction ends: forget which versions it wrote (they are cacheable once committed)."""
         _forget_written(conn)
 
-    def _config_overrides(self, conn: Connection, row: VentureRow) -> dict[str, ParamValue]:
+    def overrides(self, conn: Connection, row: VentureRow) -> dict[str, ParamValue]:
         """The venture's overrides at its latest version: no query unless its configuration changed."""
         version = row.config_version
         if version == 0:
@@ -314,16 +320,16 @@ class ConfigOps(EngineBase):
         found = self._override_cache.get(key)
         if found is not None:
             return found
-        values = {k: v for k, (v, _) in self._state_at(conn, row.id, version).items()}
+        values = {k: v for k, (v, _) in self.state_at(conn, row.id, version).items()}
         if key not in conn.info.get(_WRITTEN, ()):  # a version this open transaction wrote may still roll back
             if len(self._override_cache) >= _CACHE_LIMIT:
                 self._override_cache.clear()
             self._override_cache[key] = values
         return values
 
-    def _on_stage_entered(self, conn: Connection, row: VentureRow, stage_id: int, actor: Actor, now: datetime) -> None:
+    def stage_entered(self, conn: Connection, row: VentureRow, stage_id: int, actor: Actor, now: datetime) -> None:
         """Take the `pre-stage-N` snapshot (the `stage.entered` event records the entry itself)."""
-        stage = self.pinned(conn, row.workflow_digest).workflow.stage(stage_id)
+        stage = self.plumbing.pinned(conn, row.workflow_digest).workflow.stage(stage_id)
         if stage is None or not stage.rollback.snapshot_on_entry:
             return
         name, reason = f"pre-stage-{stage_id}", f"entered stage {stage_id}"
@@ -332,10 +338,10 @@ class ConfigOps(EngineBase):
     # -- reading -------------------------------------------------------------------------------
     def config(self, ref: str | int, key: str | None = None) -> list[ConfigSetting]:
         """The venture's effective configuration at its current stage (plus any key it overrides), or one key."""
-        with self.tx() as conn:
-            row = self._row(conn, ref)
-            wf = self.pinned(conn, row.workflow_digest).workflow
-            state = self._state_at(conn, row.id, row.config_version)
+        with self.plumbing.tx() as conn:
+            row = self.plumbing._row(conn, ref)
+            wf = self.plumbing.pinned(conn, row.workflow_digest).workflow
+            state = self.state_at(conn, row.id, row.config_version)
             if key is not None:
                 return [self._setting(wf, row, key, state)]
             stage = wf.stage(row.stage)
@@ -349,22 +355,22 @@ class ConfigOps(EngineBase):
 
     def config_history(self, ref: str | int, key: str | None = None) -> list[ConfigChange]:
         """Every configuration change of a venture, newest first (optionally of one key)."""
-        with self.tx() as conn:
-            row = self._row(conn, ref)
+        with self.plumbing.tx() as conn:
+            row = self.plumbing._row(conn, ref)
             return [_change(r) for r in store.history(conn, row.id, key)]
 
     def config_diff(self, ref: str | int, a: str, b: str = "current") -> ConfigDiff:
         """What differs between two configurations, each a version number, a snapshot name or `current`."""
-        with self.tx() as conn:
-            row = self._row(conn, ref)
-            a_version = self._resolve(conn, row, a, "A")
-            b_version = self._resolve(conn, row, b, "B")
-            return ConfigDiff(row.name, a, a_version, b, b_version, self._diff(conn, row, a_version, b_version))
+        with self.plumbing.tx() as conn:
+            row = self.plumbing._row(conn, ref)
+            a_version = self.resolve(conn, row, a, "A")
+            b_version = self.resolve(conn, row, b, "B")
+            return ConfigDiff(row.name, a, a_version, b, b_version, self.diff(conn, row, a_version, b_version))
 
     def snapshots(self, ref: str | int) -> list[Snapshot]:
         """The venture's snapshots, newest first."""
-        with self.tx() as conn:
-            row = self._row(conn, ref)
+        with self.plumbing.tx() as conn:
+            row = self.plumbing._row(conn, ref)
             return [_snapshot(r) for r in store.snapshot_rows(conn, row.id)]
 
     # -- writing -------------------------------------------------------------------------------
@@ -379,18 +385,18 @@ class ConfigOps(EngineBase):
         now: datetime | None = None,
     ) -> ConfigChange:
         """Validate a value against the parameter's type and range and write it as the next version."""
-        now = self.when(now)
+        now = self.plumbing.when(now)
         if not reason.strip():
             raise BadInput(
                 "a reason is required for a configuration change",
                 where="--reason",
                 hint='say why, e.g. --reason "slower checkout after the CDN move"; it is recorded',
             )
-        with self.tx() as conn:
-            row = self._row(conn, ref, lock=True)
+        with self.plumbing.tx() as conn:
+            row = self.plumbing._row(conn, ref, lock=True)
             if row.status in ("killed", "completed"):
                 raise Conflict(f"venture '{row.name}' is {row.status}; its configuration is frozen")
-            wf = self.pinned(conn, row.workflow_digest).workflow
+            wf = self.plumbing.pinned(conn, row.workflow_digest).workflow
             param, _ = self._param(wf, key, row.stage)
             if param.approval_role and actor.role != param.approval_role:
                 raise Forbidden(
@@ -403,11 +409,11 @@ class ConfigOps(EngineBase):
                 raise Forbidden(
                     f"{key} moves a gate level; only a person may change it ({actor.name} is an {actor.kind})"
                 )
-            state = self._state_at(conn, row.id, row.config_version)
+            state = self.state_at(conn, row.id, row.config_version)
             previous = self._setting(wf, row, key, state).value
             version = row.config_version + 1
-            self._write_version(conn, row, version, {key: parsed}, state, "set", actor, reason, now)
-            self._event(
+            self.write_version(conn, row, version, {key: parsed}, state, "set", actor, reason, now)
+            self.plumbing._event(
                 conn,
                 row,
                 "config.changed",
@@ -422,7 +428,7 @@ class ConfigOps(EngineBase):
         self, ref: str | int, name: str, *, actor: Actor, reason: str = "", now: datetime | None = None
     ) -> Snapshot:
         """Name the venture's current configuration version (names are unique; `pre-stage-N` is reserved)."""
-        now = self.when(now)
+        now = self.plumbing.when(now)
         name = name.strip()
         if not _NAME_RE.match(name):
             raise BadInput(
@@ -432,8 +438,8 @@ class ConfigOps(EngineBase):
             )
         if _AUTO_RE.match(name) or name == "current":
             raise Conflict(f"the snapshot name '{name}' is reserved (pre-stage-N and current name the system's own)")
-        with self.tx() as conn:
-            row = self._row(conn, ref, lock=True)
+        with self.plumbing.tx() as conn:
+            row = self.plumbing._row(conn, ref, lock=True)
             taken = store.snapshot_taken_at(conn, row.id, name)
             if taken is not None:
                 raise Conflict(f"snapshot '{name}' already exists (taken {format_time(taken)}); pick a new name")
@@ -447,8 +453,8 @@ class ConfigOps(EngineBase):
                 reason=reason,
                 now=now,
             )
-            self._set(conn, row, now)
-            self._event(
+            self.plumbing._set(conn, row, now)
+            self.plumbing._event(
                 conn,
                 row,
                 "snapshot.taken",
@@ -460,7 +466,7 @@ class ConfigOps(EngineBase):
             return _snapshot(store.snapshot(conn, sid))
 
     # -- helpers shared with rollbacks ---------------------------------------------------------
-    def _state_at(self, conn: Connection, vid: int, version: int) -> Overrides:
+    def state_at(self, conn: Connection, vid: int, version: int) -> Overrides:
         """The venture's overrides as of a version: each key's latest row up to it, unset rows removing it."""
         if version <= 0:
             return {}
@@ -472,7 +478,7 @@ class ConfigOps(EngineBase):
                 state[r.key] = (r.value, r.version)
         return state
 
-    def _write_version(
+    def write_version(
         self,
         conn: Connection,
         row: VentureRow,
@@ -485,7 +491,7 @@ class ConfigOps(EngineBase):
         now: datetime,
     ) -> None:
         """Write one version (a None value removes the override) and move the venture to it."""
-        wf = self.pinned(conn, row.workflow_digest).workflow
+        wf = self.plumbing.pinned(conn, row.workflow_digest).workflow
         store.insert_version(
             conn,
             [
@@ -507,10 +513,10 @@ class ConfigOps(EngineBase):
                 for key, value in sorted(changes.items())
             ],
         )
-        self._set(conn, row, now, config_version=version)
+        self.plumbing._set(conn, row, now, config_version=version)
         conn.info.setdefault(_WRITTEN, set()).add((row.id, version))
 
-    def _resolve(self, conn: Connection, row: VentureRow, text: str, where: str) -> int:
+    def resolve(self, conn: Connection, row: VentureRow, text: str, where: str) -> int:
         """A version number, `current`, or the newest snapshot of that name, as a version."""
         text = str(text).strip()
         latest = row.config_version
@@ -531,12 +537,12 @@ class ConfigOps(EngineBase):
             )
         return found
 
-    def _diff(
+    def diff(
         self, conn: Connection, row: VentureRow, a: int, b: int, scope: list[str] | None = None
     ) -> list[DiffEntry]:
         """Keys whose override differs between versions a and b (limited to scopes when given)."""
-        wf = self.pinned(conn, row.workflow_digest).workflow
-        before, after = self._state_at(conn, row.id, a), self._state_at(conn, row.id, b)
+        wf = self.plumbing.pinned(conn, row.workflow_digest).workflow
+        before, after = self.state_at(conn, row.id, a), self.state_at(conn, row.id, b)
         out: list[DiffEntry] = []
         for key in sorted(set(before) | set(after)):
             if scope is not None and scope_of(key) not in scope:

@@ -18,8 +18,8 @@ from sqlalchemy import Connection
 
 from venturegate.core.durations import format_duration, format_time
 from venturegate.engine.actors import SYSTEM, Actor
-from venturegate.engine.base import EngineBase
 from venturegate.engine.exceptions import BadInput, Conflict, NotFound
+from venturegate.engine.plumbing import Plumbing
 from venturegate.engine.records import _Record
 from venturegate.store import jobs as store
 from venturegate.store.jobs import JobRow
@@ -99,10 +99,13 @@ def _job(r: JobRow) -> Job:
     )
 
 
-class JobOps(EngineBase):
-    """Creating, claiming, heart-beating, finishing, cancelling and listing crew jobs."""
+class Jobs:
+    """Creating, claiming, heart-beating, finishing, cancelling and listing crew jobs (the engine's `crew_jobs`)."""
 
-    def create_job(
+    def __init__(self, plumbing: Plumbing) -> None:
+        self.plumbing = plumbing
+
+    def create(
         self,
         ref: str | int,
         stage: int,
@@ -113,13 +116,13 @@ class JobOps(EngineBase):
         now: datetime | None = None,
     ) -> Job:
         """Queue a run of `crew` for the venture's `stage` (which must be its current stage)."""
-        now = self.when(now)
+        now = self.plumbing.when(now)
         opts = dict(options or {})
         bad = [k for k, v in opts.items() if not isinstance(k, str) or not isinstance(v, str | int | float | bool)]
         if bad:
             raise BadInput(f"job options must be simple values; not {bad}", where="--option", hint="KEY=VALUE")
-        with self.tx() as conn:
-            row = self._row(conn, ref, lock=True)
+        with self.plumbing.tx() as conn:
+            row = self.plumbing._row(conn, ref, lock=True)
             if row.stage != stage:
                 raise Conflict(f"venture '{row.name}' is at stage {row.stage}, not {stage}; run the crew of its stage")
             if row.status != "active":
@@ -133,16 +136,16 @@ class JobOps(EngineBase):
             job_id = store.insert_job(
                 conn, venture_id=row.id, stage=stage, crew=crew, options=opts, actor=actor.name, now=now
             )
-            self._event(
+            self.plumbing._event(
                 conn, row, "job.queued", actor, now, reason=f"job {job_id}: crew {crew}",
                 data={"job": job_id, "crew": crew, "options": opts},
             )  # fmt: skip
             return self._job_row(conn, job_id)
 
-    def claim_job(self, job_id: int, *, worker: str = "inline", now: datetime | None = None) -> Job | None:
+    def claim(self, job_id: int, *, worker: str = "inline", now: datetime | None = None) -> Job | None:
         """Start a queued job (queued → running); None when it is not queued any more (another worker took it)."""
-        now = self.when(now)
-        with self.tx() as conn:
+        now = self.plumbing.when(now)
+        with self.plumbing.tx() as conn:
             job = self._job_row(conn, job_id)
             if job.status != "queued":
                 return None
@@ -151,24 +154,22 @@ class JobOps(EngineBase):
                 return None
             if not store.start(conn, job_id, worker[:200], now):
                 return None
-            self._event(
+            self.plumbing._event(
                 conn, job.venture_id, "job.started", SYSTEM, now, stage=job.stage,
                 reason=f"job {job_id}: crew {job.crew} on {worker}", data={"job": job_id, "worker": worker},
             )  # fmt: skip
             return self._job_row(conn, job_id)
 
-    def heartbeat_job(
-        self, job_id: int, *, progress: dict[str, Any] | None = None, now: datetime | None = None
-    ) -> bool:
+    def heartbeat(self, job_id: int, *, progress: dict[str, Any] | None = None, now: datetime | None = None) -> bool:
         """Mark a running job alive (and store its progress); returns whether cancellation was requested."""
-        now = self.when(now)
-        with self.tx() as conn:
+        now = self.plumbing.when(now)
+        with self.plumbing.tx() as conn:
             cancel = store.beat(conn, job_id, now, progress)
             if cancel is None:
                 raise NotFound(f"no job {job_id}", where="JOB")
             return cancel
 
-    def crew_progress(
+    def progress(
         self,
         job_id: int,
         step: str,
@@ -180,21 +181,21 @@ class JobOps(EngineBase):
         now: datetime | None = None,
     ) -> bool:
         """Record a crew's progress as a `crew.progress` event and the job's heartbeat; returns cancel_requested."""
-        now = self.when(now)
+        now = self.plumbing.when(now)
         if total < 0 or done < 0:
             raise BadInput(f"progress must not be negative ({done}/{total})", where="progress")
         progress = {"step": step, "done": done, "total": total, "message": message[:500], "at": now.isoformat()}
-        with self.tx() as conn:
+        with self.plumbing.tx() as conn:
             job = self._job_row(conn, job_id)
             if job.status == "running":
                 store.update_job(conn, job_id, heartbeat_at=now, progress=progress)
-            self._event(
+            self.plumbing._event(
                 conn, job.venture_id, "crew.progress", actor, now, stage=job.stage, reason=f"{step}: {message}"[:500],
                 data={"job": job_id, "crew": job.crew, **progress},
             )  # fmt: skip
             return job.cancel_requested
 
-    def finish_job(
+    def finish(
         self,
         job_id: int,
         status: str,
@@ -206,23 +207,23 @@ class JobOps(EngineBase):
         """End a running job as succeeded, failed or cancelled (an already-ended job is left as it is)."""
         if status not in FINAL:
             raise BadInput(f"a job ends as one of {', '.join(FINAL)}, not '{status}'", where="status")
-        now = self.when(now)
-        with self.tx() as conn:
+        now = self.plumbing.when(now)
+        with self.plumbing.tx() as conn:
             job = self._job_row(conn, job_id)
             if job.final:
                 return job
             self._end(conn, job, status, now, error=error, result=result)
             return self._job_row(conn, job_id)
 
-    def cancel_job(self, job_id: int, *, actor: Actor, now: datetime | None = None) -> Job:
+    def cancel(self, job_id: int, *, actor: Actor, now: datetime | None = None) -> Job:
         """Ask a job to stop: a queued job is cancelled at once, a running one at its next step."""
-        now = self.when(now)
-        with self.tx() as conn:
+        now = self.plumbing.when(now)
+        with self.plumbing.tx() as conn:
             job = self._job_row(conn, job_id)
             if job.final:
                 raise Conflict(f"job {job_id} has already {job.status}")
             store.update_job(conn, job_id, cancel_requested=True)
-            self._event(
+            self.plumbing._event(
                 conn, job.venture_id, "job.cancel_requested", actor, now, stage=job.stage, reason=f"job {job_id}",
                 data={"job": job_id},
             )  # fmt: skip
@@ -230,24 +231,24 @@ class JobOps(EngineBase):
                 self._end(conn, self._job_row(conn, job_id), "cancelled", now, error=f"cancelled by {actor.name}")
             return self._job_row(conn, job_id)
 
-    def job(self, job_id: int) -> Job:
+    def get(self, job_id: int) -> Job:
         """One job."""
-        with self.tx() as conn:
+        with self.plumbing.tx() as conn:
             return self._job_row(conn, job_id)
 
-    def jobs(self, venture: str | int | None = None, status: str | None = None, limit: int = 100) -> list[Job]:
+    def listing(self, venture: str | int | None = None, status: str | None = None, limit: int = 100) -> list[Job]:
         """Jobs, newest first."""
         if status is not None and status not in JOB_STATUSES:
             raise BadInput(f"no job status '{status}'", where="--status", hint=f"one of {', '.join(JOB_STATUSES)}")
-        with self.tx() as conn:
-            vid = None if venture is None else self._row(conn, venture).id
+        with self.plumbing.tx() as conn:
+            vid = None if venture is None else self.plumbing._row(conn, venture).id
             return [_job(r) for r in store.job_rows(conn, vid, status, max(1, limit))]
 
-    def sweep_jobs(self, *, lease: timedelta = DEFAULT_LEASE, now: datetime | None = None) -> list[Job]:
+    def sweep(self, *, lease: timedelta = DEFAULT_LEASE, now: datetime | None = None) -> list[Job]:
         """End, visibly, every running job whose worker died: its process on this machine is gone (at once),
         or its heartbeat is older than `lease`. A dead job that was asked to stop ends `cancelled`, else `failed`."""
-        now = self.when(now)
-        with self.tx() as conn:
+        now = self.plumbing.when(now)
+        with self.plumbing.tx() as conn:
             running = store.running(conn)
             ended = []
             for r in running:
@@ -263,7 +264,7 @@ class JobOps(EngineBase):
                 ended.append(r.id)
             return [self._job_row(conn, i) for i in ended]
 
-    def crew_alert(
+    def alert(
         self,
         ref: str | int,
         message: str,
@@ -277,14 +278,14 @@ class JobOps(EngineBase):
 
         It is routed to the notification channels like any alert of that severity (P0, P1 or P2).
         """
-        now = self.when(now)
+        now = self.plumbing.when(now)
         if severity not in ("P0", "P1", "P2"):
             raise BadInput(f"no severity '{severity}'", where="severity", hint="one of P0, P1, P2")
         if not message.strip():
             raise BadInput("an alert needs a message", where="message")
-        with self.tx() as conn:
-            row = self._row(conn, ref)
-            return self._event(
+        with self.plumbing.tx() as conn:
+            row = self.plumbing._row(conn, ref)
+            return self.plumbing._event(
                 conn, row, "alert", actor, now, reason=message[:500],
                 data={**(data or {}), "severity": severity, "source": actor.name},
             )  # fmt: skip
@@ -309,7 +310,7 @@ class JobOps(EngineBase):
         store.update_job(
             conn, job.id, status=status, finished_at=now, error=None if error is None else error[:2000], result=result
         )
-        self._event(
+        self.plumbing._event(
             conn, job.venture_id, f"job.{status}", SYSTEM, now, stage=job.stage,
             reason=f"job {job.id}: crew {job.crew}" + (f": {error}" if error else ""),
             data={"job": job.id, "crew": job.crew, "error": error},

@@ -9,9 +9,10 @@ from venturegate.core.gates import GateName, GateResult, evaluate_checks
 from venturegate.core.settings import level_key, metric_levels
 from venturegate.definitions.model import SEGMENTS, AttestCheck
 from venturegate.engine.actors import SYSTEM, Actor
-from venturegate.engine.base import EngineBase, event_record
+from venturegate.engine.base import event_record
 from venturegate.engine.exceptions import BadInput, Conflict, GateNotPassed, NotFound
 from venturegate.engine.facts import gate_facts
+from venturegate.engine.plumbing import Plumbing
 from venturegate.engine.records import (
     Event,
     LevelSource,
@@ -23,14 +24,23 @@ from venturegate.engine.records import (
     Venture,
     Visit,
 )
+from venturegate.engine.triggers import Triggers
 from venturegate.store import samples as sample_store
 from venturegate.store import visits as visit_store
 from venturegate.store.events import events_after
 from venturegate.store.ventures import insert_venture, venture_counts, venture_rows
 
 
-class LifecycleOps(EngineBase):
-    """Venture lifecycle operations (creation, stages, substages, attestations, gates, status)."""
+class Lifecycle:
+    """Venture lifecycle operations (creation, stages, substages, attestations, gates, status): the engine's
+    `lifecycle` component.
+
+    Depends on the plumbing and the triggers (a completed substage, an attestation or a status change is a fact).
+    """
+
+    def __init__(self, plumbing: Plumbing, triggers: Triggers) -> None:
+        self.plumbing = plumbing
+        self.triggers = triggers
 
     def create_venture(
         self,
@@ -42,7 +52,7 @@ class LifecycleOps(EngineBase):
         now: datetime | None = None,
     ) -> Venture:
         """Create a venture pinned to the current workflow and enter its start stage."""
-        now = self.when(now)
+        now = self.plumbing.when(now)
         name = name.strip()
         if not name or len(name) > 200:
             raise BadInput("a venture name needs 1–200 characters", where="name")
@@ -54,16 +64,16 @@ class LifecycleOps(EngineBase):
             )
         if name.isascii() and name.isdigit():
             raise BadInput("a venture name cannot be only digits (digits name a venture by id)", where="name")
-        self._stage(self.workflow.workflow, stage)
-        with self.tx() as conn:
-            if self._find(conn, name) is not None:
+        self.plumbing._stage(self.plumbing.workflow.workflow, stage)
+        with self.plumbing.tx() as conn:
+            if self.plumbing._find(conn, name) is not None:
                 raise Conflict(
                     f"a venture named '{name}' already exists",
                     hint="pick another name; `venturegate venture show NAME` shows the existing one",
                 )
-            self._pin_current(conn, now)
-            row = insert_venture(conn, name, segment, self.workflow.digest, stage, now)
-            self._event(
+            self.plumbing._pin_current(conn, now)
+            row = insert_venture(conn, name, segment, self.plumbing.workflow.digest, stage, now)
+            self.plumbing._event(
                 conn,
                 row,
                 "venture.created",
@@ -71,16 +81,18 @@ class LifecycleOps(EngineBase):
                 now,
                 data={
                     "segment": segment,
-                    "workflow": self.workflow.version,
-                    "digest": self.workflow.digest,
+                    "workflow": self.plumbing.workflow.version,
+                    "digest": self.plumbing.workflow.digest,
                 },
             )
-            return self._venture(self._enter(conn, row, stage, actor, now, "venture created", created=True))
+            return self.plumbing._venture(
+                self.plumbing._enter(conn, row, stage, actor, now, "venture created", created=True)
+            )
 
     def venture(self, ref: str | int) -> Venture:
         """A venture by id or name."""
-        with self.tx() as conn:
-            return self._venture(self._row(conn, ref))
+        with self.plumbing.tx() as conn:
+            return self.plumbing._venture(self.plumbing._row(conn, ref))
 
     def ventures(
         self,
@@ -96,7 +108,7 @@ class LifecycleOps(EngineBase):
         """Ventures by id, optionally filtered (by stage, status, ids or ids to leave out) and paged."""
         if (limit is not None and limit < 0) or offset < 0:
             raise BadInput("limit and offset must not be negative", where="limit")
-        with self.tx() as conn:
+        with self.plumbing.tx() as conn:
             rows = venture_rows(
                 conn,
                 stage=stage,
@@ -107,11 +119,11 @@ class LifecycleOps(EngineBase):
                 limit=limit,
                 offset=offset,
             )
-            return [self._venture(r) for r in rows]
+            return [self.plumbing._venture(r) for r in rows]
 
     def venture_counts(self) -> dict[tuple[int, str], int]:
         """How many ventures are at each (stage, status), counted in the database."""
-        with self.tx() as conn:
+        with self.plumbing.tx() as conn:
             return venture_counts(conn)
 
     def samples(
@@ -120,9 +132,9 @@ class LifecycleOps(EngineBase):
         """A metric's samples for a venture with since < at <= until, oldest first (the newest `limit`)."""
         if limit < 1:
             raise BadInput("limit must be at least 1", where="limit")
-        since, until = self.when(since), self.when(until)
-        with self.tx() as conn:
-            rows = sample_store.sample_values(conn, self._row(conn, ref).id, metric, since, until, limit)
+        since, until = self.plumbing.when(since), self.plumbing.when(until)
+        with self.plumbing.tx() as conn:
+            rows = sample_store.sample_values(conn, self.plumbing._row(conn, ref).id, metric, since, until, limit)
         return [SamplePoint(r.at, r.value) for r in reversed(rows)]
 
     def stored_samples(
@@ -137,19 +149,19 @@ class LifecycleOps(EngineBase):
         """A venture's stored samples, newest first: of one metric, after `since`, or the one with `key`."""
         if limit < 1:
             raise BadInput("limit must be at least 1", where="limit")
-        with self.tx() as conn:
-            vid = self._row(conn, ref).id
-            after = None if since is None else self.when(since)
+        with self.plumbing.tx() as conn:
+            vid = self.plumbing._row(conn, ref).id
+            after = None if since is None else self.plumbing.when(since)
             rows = sample_store.sample_rows(conn, vid, metric, after, key, limit)
         return [StoredSample(r.id, r.metric, r.value, r.at, r.sample_key, r.actor, r.recorded_at) for r in rows]
 
     def levels(self, ref: str | int) -> list[MetricLevel]:
         """Each metric of the venture's current stage: its levels (definition → segment → venture override),
         the latest sample and its verdict against the threshold — what gates, triggers and charts read."""
-        with self.tx() as conn:
-            row = self._row(conn, ref)
-            stage = self.pinned(conn, row.workflow_digest).workflow.stage(row.stage)
-            overrides = self._config_overrides(conn, row)
+        with self.plumbing.tx() as conn:
+            row = self.plumbing._row(conn, ref)
+            stage = self.plumbing.pinned(conn, row.workflow_digest).workflow.stage(row.stage)
+            overrides = self.plumbing._config_overrides(conn, row)
             out = []
             for name, metric in (stage.metrics if stage else {}).items():
                 lv = metric_levels(name, metric, row.segment, overrides)
@@ -183,20 +195,20 @@ class LifecycleOps(EngineBase):
 
     def visits(self, ref: str | int) -> list[Visit]:
         """Every stage visit of a venture, oldest first."""
-        with self.tx() as conn:
-            row = self._row(conn, ref)
+        with self.plumbing.tx() as conn:
+            row = self.plumbing._row(conn, ref)
             rows = visit_store.visit_rows(conn, row.id)
             return [Visit(r.id, r.stage, r.attempt, r.entered_at, r.exited_at, r.reason, r.outcome) for r in rows]
 
     def substages(self, ref: str | int) -> list[SubstageState]:
         """The substages of the venture's current visit."""
-        with self.tx() as conn:
-            row = self._row(conn, ref)
-            wf = self.pinned(conn, row.workflow_digest).workflow
-            visit = self._visit(conn, row.id)
+        with self.plumbing.tx() as conn:
+            row = self.plumbing._row(conn, ref)
+            wf = self.plumbing.pinned(conn, row.workflow_digest).workflow
+            visit = self.plumbing._visit(conn, row.id)
             state = {r.substage: r for r in visit_store.substage_rows(conn, visit.id)}
             out = []
-            for sub in self._stage(wf, row.stage).substages:
+            for sub in self.plumbing._stage(wf, row.stage).substages:
                 r = state.get(sub.id)
                 out.append(
                     SubstageState(
@@ -212,9 +224,9 @@ class LifecycleOps(EngineBase):
 
     def check_gate(self, ref: str | int, gate: GateName = "exit", *, now: datetime | None = None) -> GateResult:
         """Judge the current stage's entry or exit gate, check by check."""
-        now = self.when(now)
-        with self.tx() as conn:
-            return self._gate(conn, self._row(conn, ref), gate, now)
+        now = self.plumbing.when(now)
+        with self.plumbing.tx() as conn:
+            return self.plumbing._gate(conn, self.plumbing._row(conn, ref), gate, now)
 
     def advance(
         self,
@@ -225,9 +237,9 @@ class LifecycleOps(EngineBase):
         expected_stage: int | None = None,
     ) -> Venture:
         """Leave the current stage when its exit gate passes and enter the next one."""
-        now = self.when(now)
-        with self.tx() as conn:
-            row = self._row(conn, ref, lock=True)
+        now = self.plumbing.when(now)
+        with self.plumbing.tx() as conn:
+            row = self.plumbing._row(conn, ref, lock=True)
             if expected_stage is not None and row.stage != expected_stage:
                 raise Conflict(
                     f"venture '{row.name}' is at stage {row.stage}, not {expected_stage}; it was advanced meanwhile"
@@ -235,11 +247,11 @@ class LifecycleOps(EngineBase):
             if row.status != "active":
                 detail = " (its entry gate has not passed)" if row.status == "blocked" else ""
                 raise Conflict(f"venture '{row.name}' is {row.status}{detail}; only an active venture advances")
-            result = self._gate(conn, row, "exit", now)
+            result = self.plumbing._gate(conn, row, "exit", now)
             if not result.passed:
                 raise GateNotPassed(result)
-            self._advance_row(conn, row, actor, now, result)
-            return self._venture(self._row(conn, row.id))
+            self.plumbing._advance_row(conn, row, actor, now, result)
+            return self.plumbing._venture(self.plumbing._row(conn, row.id))
 
     def complete_substage(
         self,
@@ -251,13 +263,13 @@ class LifecycleOps(EngineBase):
         now: datetime | None = None,
     ) -> SubstageState:
         """Complete a substage of the current stage, attesting its done-when items (all of them by default)."""
-        now = self.when(now)
-        with self.tx() as conn:
-            row = self._row(conn, ref, lock=True)
+        now = self.plumbing.when(now)
+        with self.plumbing.tx() as conn:
+            row = self.plumbing._row(conn, ref, lock=True)
             if row.status != "active":
                 raise Conflict(f"venture '{row.name}' is {row.status}; substages can be completed only while active")
-            wf = self.pinned(conn, row.workflow_digest).workflow
-            stage = self._stage(wf, row.stage)
+            wf = self.plumbing.pinned(conn, row.workflow_digest).workflow
+            stage = self.plumbing._stage(wf, row.stage)
             sub = stage.substage(substage)
             if sub is None:
                 raise NotFound(
@@ -276,18 +288,18 @@ class LifecycleOps(EngineBase):
                     where=substage,
                     hint="items: " + "; ".join(sub.done_when),
                 )
-            visit = self._visit(conn, row.id)
+            visit = self.plumbing._visit(conn, row.id)
             state = visit_store.substage(conn, visit.id, substage)
             if state.status == "done":
                 raise Conflict(f"substage {substage} is already complete (by {state.completed_by})")
             if sub.entry:
-                facts = gate_facts(conn, self._data(conn, row, visit, now), visit.id)
+                facts = gate_facts(conn, self.plumbing._data(conn, row, visit, now), visit.id)
                 checks = evaluate_checks(sub.entry, facts, now)
                 if any(c.verdict != "pass" for c in checks):
                     raise GateNotPassed(GateResult(stage.id, f"substage {substage} entry", checks))
             visit_store.set_substage(conn, visit.id, substage, "done", given, actor.name, now)
-            self._set(conn, row, now)
-            self._event(
+            self.plumbing._set(conn, row, now)
+            self.plumbing._event(
                 conn,
                 row,
                 "substage.completed",
@@ -297,7 +309,7 @@ class LifecycleOps(EngineBase):
                 substage=substage,
                 data={"items": given},
             )
-            self.triggers.facts_changed(conn, self._row(conn, row.id), now)
+            self.triggers.facts_changed(conn, self.plumbing._row(conn, row.id), now)
             return SubstageState(sub.id, sub.title, "done", given, actor.name, now)
 
     def reopen_substages(
@@ -313,16 +325,16 @@ class LifecycleOps(EngineBase):
 
         Substages that are open already are left as they are; the result lists the ones re-opened.
         """
-        now = self.when(now)
+        now = self.plumbing.when(now)
         if not reason.strip():
             raise BadInput("say why the substages are re-opened", where="--reason", hint="e.g. the provider fixed it")
         if not substages:
             raise BadInput("name at least one substage", where="SUBSTAGE", hint="e.g. 19.1")
-        with self.tx() as conn:
-            row = self._row(conn, ref, lock=True)
+        with self.plumbing.tx() as conn:
+            row = self.plumbing._row(conn, ref, lock=True)
             if row.status != "active":
                 raise Conflict(f"venture '{row.name}' is {row.status}; substages can be re-opened only while active")
-            stage = self._stage(self.pinned(conn, row.workflow_digest).workflow, row.stage)
+            stage = self.plumbing._stage(self.plumbing.pinned(conn, row.workflow_digest).workflow, row.stage)
             unknown = [s for s in substages if stage.substage(s) is None]
             if unknown:
                 raise NotFound(
@@ -330,27 +342,29 @@ class LifecycleOps(EngineBase):
                     where="SUBSTAGE",
                     hint="substages: " + ", ".join(s.id for s in stage.substages),
                 )
-            visit = self._visit(conn, row.id)
+            visit = self.plumbing._visit(conn, row.id)
             done = visit_store.done_substages(conn, visit.id)
             reopened = [s for s in dict.fromkeys(substages) if s in done]
             for sub_id in reopened:
                 visit_store.set_substage(conn, visit.id, sub_id, "open", [], None, None)
-                self._event(conn, row, "substage.reopened", actor, now, stage=stage.id, substage=sub_id, reason=reason)
+                self.plumbing._event(
+                    conn, row, "substage.reopened", actor, now, stage=stage.id, substage=sub_id, reason=reason
+                )
             if reopened:
-                self._set(conn, row, now)
-                self.triggers.facts_changed(conn, self._row(conn, row.id), now)
+                self.plumbing._set(conn, row, now)
+                self.triggers.facts_changed(conn, self.plumbing._row(conn, row.id), now)
             subs = {s.id: s for s in stage.substages}
             return [SubstageState(s, subs[s].title, "open", [], None, None) for s in reopened]
 
     def attest(self, ref: str | int, criterion: str, *, actor: Actor, now: datetime | None = None) -> None:
         """Attest a written gate criterion of the current stage."""
-        now = self.when(now)
-        with self.tx() as conn:
-            row = self._row(conn, ref, lock=True)
+        now = self.plumbing.when(now)
+        with self.plumbing.tx() as conn:
+            row = self.plumbing._row(conn, ref, lock=True)
             if row.status in ("killed", "completed"):
                 raise Conflict(f"venture '{row.name}' is {row.status}")
-            wf = self.pinned(conn, row.workflow_digest).workflow
-            stage = self._stage(wf, row.stage)
+            wf = self.plumbing.pinned(conn, row.workflow_digest).workflow
+            stage = self.plumbing._stage(wf, row.stage)
             written = (*stage.gates.entry, *stage.gates.exit, *(c for sub in stage.substages for c in sub.entry))
             checks = [c for c in written if isinstance(c, AttestCheck)]
             match = next((c for c in checks if c.attest == criterion), None)
@@ -365,10 +379,10 @@ class LifecycleOps(EngineBase):
                 raise BadInput(f'only a {match.role} may attest "{criterion}"', where="--as")
             if actor.kind != "human":
                 raise BadInput("attestations are made by people, not agents", where="--as")
-            visit = self._visit(conn, row.id)
+            visit = self.plumbing._visit(conn, row.id)
             if visit_store.attest(conn, visit.id, criterion, actor.name, now):
-                self._set(conn, row, now)
-                self._event(
+                self.plumbing._set(conn, row, now)
+                self.plumbing._event(
                     conn,
                     row,
                     "criterion.attested",
@@ -377,8 +391,8 @@ class LifecycleOps(EngineBase):
                     stage=stage.id,
                     reason=criterion,
                 )
-                self._recheck_entry(conn, self._row(conn, row.id), actor, now)
-                self.triggers.facts_changed(conn, self._row(conn, row.id), now)
+                self.plumbing._recheck_entry(conn, self.plumbing._row(conn, row.id), actor, now)
+                self.triggers.facts_changed(conn, self.plumbing._row(conn, row.id), now)
 
     def _status(
         self,
@@ -390,19 +404,19 @@ class LifecycleOps(EngineBase):
         reason: str,
         new: str | None,
     ) -> Venture:
-        now = self.when(now)
-        with self.tx() as conn:
-            row = self._row(conn, ref, lock=True)
+        now = self.plumbing.when(now)
+        with self.plumbing.tx() as conn:
+            row = self.plumbing._row(conn, ref, lock=True)
             if row.status not in allowed:
                 raise Conflict(f"venture '{row.name}' is {row.status}; cannot {kind.split('.')[1]} it")
             if new is not None:
-                self._set(conn, row, now, status=new, status_detail={"reason": reason} if reason else None)
+                self.plumbing._set(conn, row, now, status=new, status_detail={"reason": reason} if reason else None)
             else:
-                self._set(conn, row, now, status="active", status_detail=None)
-            self._event(conn, row, kind, actor, now, reason=reason)
+                self.plumbing._set(conn, row, now, status="active", status_detail=None)
+            self.plumbing._event(conn, row, kind, actor, now, reason=reason)
             if new is None:
-                self._recheck_entry(conn, self._row(conn, row.id), actor, now, entering=True)
-            return self._venture(self._row(conn, row.id))
+                self.plumbing._recheck_entry(conn, self.plumbing._row(conn, row.id), actor, now, entering=True)
+            return self.plumbing._venture(self.plumbing._row(conn, row.id))
 
     def pause(self, ref: str | int, *, actor: Actor, reason: str = "", now: datetime | None = None) -> Venture:
         """Pause a venture: nothing advances it until it is resumed."""
@@ -425,6 +439,6 @@ class LifecycleOps(EngineBase):
         limit: int = 100,
     ) -> list[Event]:
         """Events, oldest first, optionally for one venture and of one kind (prefix match)."""
-        with self.tx() as conn:
-            vid = None if ref is None else self._row(conn, ref).id
+        with self.plumbing.tx() as conn:
+            vid = None if ref is None else self.plumbing._row(conn, ref).id
             return [event_record(r) for r in events_after(conn, after_id, max(1, min(limit, 10_000)), vid, kind)]

@@ -24,8 +24,8 @@ from sqlalchemy.exc import OperationalError
 from venturegate.core.durations import parse_duration
 from venturegate.definitions.loader import LoadedWorkflow
 from venturegate.engine.actors import Actor
-from venturegate.engine.base import EngineBase
 from venturegate.engine.exceptions import BadInput, Conflict, NotFound
+from venturegate.engine.plumbing import Plumbing
 from venturegate.engine.records import Event
 from venturegate.notify.messages import Batch, Item
 from venturegate.notify.routing import RoutingPlan
@@ -130,29 +130,36 @@ def _delivery_id(ids: list[int]) -> str:
     return "d-" + hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:24]
 
 
-class OutboxOps(EngineBase):
-    """Routing events to notification channels through the outbox, and its delivery."""
+class Outbox:
+    """Routing events to notification channels through the outbox, and its delivery (the engine's `outbox`).
 
-    _outbox_plan: tuple[LoadedWorkflow, RoutingPlan, timedelta, timedelta] | None = None
+    `notify` runs for every event (the engine's `_notify` hook calls it, in the event's transaction); it holds
+    the routing plan of the plumbing's workflow, compiled once per workflow object.
+    """
 
-    def _routing(self) -> tuple[RoutingPlan, timedelta]:
-        """The routing plan of the engine's workflow, compiled once (notification routing is deployment config)."""
-        cached = self._outbox_settings()
+    def __init__(self, plumbing: Plumbing) -> None:
+        self.plumbing = plumbing
+        self._plan: tuple[LoadedWorkflow, RoutingPlan, timedelta, timedelta] | None = None
+
+    def routing(self) -> tuple[RoutingPlan, timedelta]:
+        """The routing plan of the engine's workflow and its group wait, compiled once (deployment config)."""
+        cached = self._settings()
         return cached[1], cached[2]
 
-    def _outbox_settings(self) -> tuple[LoadedWorkflow, RoutingPlan, timedelta, timedelta]:
+    def _settings(self) -> tuple[LoadedWorkflow, RoutingPlan, timedelta, timedelta]:
         """The workflow, its routing plan, its group wait and its claim lease."""
-        cached = self._outbox_plan
-        if cached is None or cached[0] is not self.workflow:
-            plan = RoutingPlan.for_workflow(self.workflow.workflow)
+        cached = self._plan
+        workflow = self.plumbing.workflow
+        if cached is None or cached[0] is not workflow:
+            plan = RoutingPlan.for_workflow(workflow.workflow)
             wait = timedelta(seconds=parse_duration(plan.config.group_wait))
-            cached = (self.workflow, plan, wait, timedelta(seconds=parse_duration(plan.config.lease)))
-            self._outbox_plan = cached
+            cached = (workflow, plan, wait, timedelta(seconds=parse_duration(plan.config.lease)))
+            self._plan = cached
         return cached
 
-    def _notify(self, conn: Connection, event: Event) -> None:
+    def notify(self, conn: Connection, event: Event) -> None:
         """Queue the event's notifications in the outbox, in the event's transaction (no query when none match)."""
-        plan, wait = self._routing()
+        plan, wait = self.routing()
         routed = plan.route(event.kind, event.venture_id, event.stage, event.data)
         if not routed:
             return
@@ -178,24 +185,24 @@ class OutboxOps(EngineBase):
         )
 
     # -- reading and retrying ----------------------------------------------------------------
-    def outbox_entries(self, status: str | None = None, *, limit: int = 200) -> list[OutboxEntry]:
+    def entries(self, status: str | None = None, *, limit: int = 200) -> list[OutboxEntry]:
         """Notifications, newest first; `status` is pending, sent or dead."""
         if status is not None and status not in STATUSES:
             raise BadInput(f"unknown status '{status}'", where="--status", hint="pending, sent or dead")
-        with self.tx() as conn:
+        with self.plumbing.tx() as conn:
             return [_entry(r) for r in store.entries(conn, status, limit)]
 
-    def retry_outbox(self, outbox_id: int, *, actor: Actor, now: datetime | None = None) -> OutboxEntry:
+    def retry(self, outbox_id: int, *, actor: Actor, now: datetime | None = None) -> OutboxEntry:
         """Put a dead-lettered notification back to pending, due now, with its attempts reset."""
-        now = self.when(now)
-        with self.tx() as conn:
+        now = self.plumbing.when(now)
+        with self.plumbing.tx() as conn:
             r = store.entry(conn, outbox_id)
             if r is None:
                 raise NotFound(f"no notification #{outbox_id}", where="ID", hint="`venturegate outbox` lists them")
             if r.status != "dead":
                 raise Conflict(f"notification #{outbox_id} is {r.status}; only a dead one can be retried")
             store.retry(conn, outbox_id, now)
-            self._event(
+            self.plumbing._event(
                 conn,
                 r.venture_id,
                 "outbox.retried",
@@ -210,19 +217,19 @@ class OutboxOps(EngineBase):
             return _entry(found)
 
     # -- delivery ----------------------------------------------------------------------------
-    def deliver_outbox(self, now: datetime | None = None, *, limit: int = CLAIM_GROUPS) -> DeliveryReport:
+    def deliver(self, now: datetime | None = None, *, limit: int = CLAIM_GROUPS) -> DeliveryReport:
         """Send every due group as one message per group; count failures, back off, dead-letter the exhausted."""
-        started = self.when(now)
-        plan, _ = self._routing()
-        claimed = self._claim(started, limit)
+        started = self.plumbing.when(now)
+        plan, _ = self.routing()
+        claimed = self.claim(started, limit)
         from venturegate.notify.delivery import deliver  # aiohttp: only when there is something to send
 
         outcomes = deliver([c.batch for c in claimed], plan.config.channels) if claimed else {}
-        finished = started if now is not None else self.when(None)
+        finished = started if now is not None else self.plumbing.when(None)
         # Messages are out: recording that must survive a dropped connection, or they go out again after the lease.
         for attempt in range(SETTLE_ATTEMPTS):
             try:
-                return self._settle(claimed, outcomes, finished, plan)
+                return self.settle(claimed, outcomes, finished, plan)
             except OperationalError:
                 if attempt == SETTLE_ATTEMPTS - 1:
                     raise
@@ -230,12 +237,12 @@ class OutboxOps(EngineBase):
                 time.sleep(0.1 * 2**attempt)
         raise AssertionError("unreachable")
 
-    def _claim(self, now: datetime, limit: int) -> list[_Claimed]:
+    def claim(self, now: datetime, limit: int) -> list[_Claimed]:
         """Claim due groups (a group is due when its oldest pending notification is) in one transaction."""
         found: list[_Claimed] = []
-        with self.tx() as conn:
+        with self.plumbing.tx() as conn:
             keys = store.due_groups(conn, now, limit)
-            lease = self._outbox_settings()[3]
+            lease = self._settings()[3]
             for key in keys:
                 claimed = self._claim_group(conn, key, now, lease)
                 if claimed is not None:
@@ -254,13 +261,13 @@ class OutboxOps(EngineBase):
         )
         return _Claimed(Batch(_delivery_id(ids), rows[0].channel, key, items), claim)
 
-    def _settle(
+    def settle(
         self, claimed: list[_Claimed], outcomes: dict[str, str | None], now: datetime, plan: RoutingPlan
     ) -> DeliveryReport:
         """Record each message's outcome on the rows the claim still holds (a lost lease changes nothing)."""
         report = DeliveryReport(claimed=sum(len(c.batch.items) for c in claimed))
         cfg = plan.config
-        with self.tx() as conn:
+        with self.plumbing.tx() as conn:
             for c in claimed:
                 error = outcomes.get(c.batch.delivery, "not attempted")
                 if error is None:

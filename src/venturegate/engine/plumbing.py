@@ -1,10 +1,11 @@
 """What the engine's components receive: the shared plumbing, as an explicit interface.
 
-The engine's components (`Triggers`, `ProgressionModes`, `Timers`, `Escalations`, `Stats`, `ErrorRecovery`) are
-plain classes. Each takes the `Plumbing` in its constructor (connection and transactions, the clock, workflow
-pinning, venture rows, events, stage entry) and the components it uses as further constructor arguments; they
-call each other's public methods only. The `Engine` is the plumbing (`EngineBase` implements this protocol), builds
-the components in its constructor and delegates its public methods to them.
+The engine's components (`Triggers`, `ProgressionModes`, `Timers`, `Escalations`, `Stats`, `ErrorRecovery`,
+`Lifecycle`, `Samples`, `Artifacts`, `Approvals`, `Configuration`, `Rollbacks`, `Outbox`, `Tokens`, `Jobs`,
+`Retention`) are plain classes. Each takes the `Plumbing` in its constructor (connection and transactions, the
+clock, workflow pinning, venture rows, events, stage entry) and the components it uses as further constructor
+arguments; they call each other's public methods only. The `Engine` is the plumbing (`EngineBase` implements this
+protocol), builds the components in its constructor and delegates its public methods to them.
 
 The plumbing's methods keep their underscore names: they are the engine package's internal interface, not part of
 the public `Engine` API that the CLI, the REST API and crews use.
@@ -21,9 +22,10 @@ from sqlalchemy import Connection
 from venturegate.core.gates import GateName, GateResult
 from venturegate.core.settings import Setting
 from venturegate.definitions.loader import LoadedWorkflow
-from venturegate.definitions.model import Stage, Trigger, Workflow
+from venturegate.definitions.model import ParamValue, Stage, Trigger, Workflow
 from venturegate.engine.actors import Actor
 from venturegate.engine.facts import StoreData
+from venturegate.engine.records import Venture
 from venturegate.store.prepared import RawJSON, Record
 from venturegate.store.trigger_states import VentureRow
 from venturegate.store.windows import WindowReads
@@ -51,6 +53,19 @@ class Plumbing(Protocol):
         """Install the installed crews' declared hooks now, if not done yet."""
         ...
 
+    def _pin_current(self, conn: Connection, now: datetime) -> None:
+        """Store the current workflow version (by digest) if it is not stored yet."""
+        ...
+
+    def _find(self, conn: Connection, name: str) -> VentureRow | None:
+        """The venture with this name, or None."""
+        ...
+
+    @staticmethod
+    def _venture(row: VentureRow) -> Venture:
+        """A venture row as the public `Venture` record."""
+        ...
+
     def _row(self, conn: Connection, ref: str | int, lock: bool = False) -> VentureRow:
         """A venture row by id or name (`lock`: PostgreSQL locks it); `NotFound` if there is none."""
         ...
@@ -66,7 +81,7 @@ class Plumbing(Protocol):
     def _event(
         self,
         conn: Connection,
-        venture_id: int | None,
+        venture: VentureRow | int | None,
         kind: str,
         actor: Actor,
         now: datetime,
@@ -77,7 +92,8 @@ class Plumbing(Protocol):
         data: dict[str, Any] | None = None,
         encoded: RawJSON | None = None,
     ) -> int:
-        """Append an event (and its notifications) in this transaction; returns its id."""
+        """Append an event about `venture` (its row, its id, or None) and its notifications in this transaction;
+        returns its id. Without `stage`, a row's stage (none for an id)."""
         ...
 
     def _visit(self, conn: Connection, venture_id: int) -> Record:
@@ -88,6 +104,10 @@ class Plumbing(Protocol):
         self, conn: Connection, row: VentureRow, visit: Record | None, now: datetime, windows: WindowReads | None = None
     ) -> StoreData:
         """What conditions read for a venture."""
+        ...
+
+    def _config_overrides(self, conn: Connection, row: VentureRow) -> dict[str, ParamValue]:
+        """The venture's own configuration overrides (its latest configuration versions)."""
         ...
 
     def _effective(self, conn: Connection, wf: Workflow, row: VentureRow) -> dict[str, Setting]:

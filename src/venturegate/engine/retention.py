@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from venturegate.core.durations import format_time
 from venturegate.core.settings import retention_days
 from venturegate.engine.actors import SYSTEM
-from venturegate.engine.base import EngineBase
+from venturegate.engine.plumbing import Plumbing
 from venturegate.store.retention import delete_oldest
 from venturegate.store.ventures import all_ventures
 
@@ -36,29 +36,32 @@ class RetentionReport:
         return sum(self.removed.values())
 
 
-class RetentionOps(EngineBase):
-    """Removing samples past their venture's retention."""
+class Retention:
+    """Removing samples past their venture's retention (the engine's `retention` component)."""
 
-    def apply_retention(self, *, now: datetime | None = None, batch: int = RETENTION_BATCH) -> RetentionReport:
+    def __init__(self, plumbing: Plumbing) -> None:
+        self.plumbing = plumbing
+
+    def apply(self, *, now: datetime | None = None, batch: int = RETENTION_BATCH) -> RetentionReport:
         """Remove every venture's samples older than its `metrics_retention_days`; one event per venture touched."""
-        now = self.when(now)
+        now = self.plumbing.when(now)
         batch = max(1, batch)
         cutoffs: list[tuple[int, int, datetime]] = []
-        with self.tx() as conn:
+        with self.plumbing.tx() as conn:
             for row in all_ventures(conn):
-                wf = self.pinned(conn, row.workflow_digest).workflow
-                days = retention_days(wf, row.segment, self._config_overrides(conn, row))
+                wf = self.plumbing.pinned(conn, row.workflow_digest).workflow
+                days = retention_days(wf, row.segment, self.plumbing._config_overrides(conn, row))
                 if days is not None:
                     cutoffs.append((row.id, days, now - timedelta(days=days)))
         report = RetentionReport()
         for vid, days, cutoff in cutoffs:
             removed = 0
             while True:
-                with self.tx() as conn:
+                with self.plumbing.tx() as conn:
                     done = delete_oldest(conn, vid, cutoff, batch)
                     removed += done
                     if done < batch and removed:
-                        self._event(
+                        self.plumbing._event(
                             conn, vid, "samples.retention", SYSTEM, now,
                             reason=f"removed {removed} samples older than {format_time(cutoff)} ({days}-day retention)",
                             data={"removed": removed, "before": cutoff.isoformat(), "days": days},

@@ -15,16 +15,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy import Engine as SAEngine
 
 from venturegate.core.rollback_plan import RollbackPlan, UnknownCause, causes, plan_rollback
-from venturegate.definitions.loader import LoadedWorkflow
 from venturegate.definitions.model import Stage, Trigger, Workflow
 from venturegate.engine.actors import Actor
-from venturegate.engine.base import Clock, utc_now
-from venturegate.engine.configuration import ConfigOps, DiffEntry, scope_of
+from venturegate.engine.configuration import Configuration, DiffEntry, scope_of
+from venturegate.engine.escalations import Escalations
 from venturegate.engine.exceptions import BadInput, Conflict, NotFound
+from venturegate.engine.plumbing import Plumbing
 from venturegate.engine.records import _Record
+from venturegate.engine.triggers import Triggers
 from venturegate.store.rollbacks import RollbackRow, insert_rollback, rollback_rows
 from venturegate.store.trigger_states import VentureRow
 
@@ -130,11 +130,21 @@ def _record(r: RollbackRow, name: str) -> RollbackRecord:
     )
 
 
-class RollbackOps(ConfigOps):
-    """Rollbacks: restore, run the registered handlers, record the rollback log."""
+class Rollbacks:
+    """Rollbacks: restore, run the registered handlers, record the rollback log (the engine's `restorer`).
 
-    def __init__(self, db: SAEngine, workflow: LoadedWorkflow, clock: Clock = utc_now) -> None:
-        super().__init__(db, workflow, clock)
+    Depends on the plumbing, the configuration (versions, snapshots, diffs), the triggers (a rollback's
+    recursion) and the escalations (a failed handler). `Triggers` reaches its `action` through the engine
+    (`Engine._rollback_action`), as the two depend on each other.
+    """
+
+    def __init__(
+        self, plumbing: Plumbing, configuration: Configuration, triggers: Triggers, escalations: Escalations
+    ) -> None:
+        self.plumbing = plumbing
+        self.configuration = configuration
+        self.triggers = triggers
+        self.escalations = escalations
         self._rollback_handlers: dict[str, list[tuple[int | None, RollbackHandler]]] = {}
 
     def register_rollback_handler(self, scope: str, handler: RollbackHandler, *, stage: int | None = None) -> None:
@@ -144,7 +154,8 @@ class RollbackOps(ConfigOps):
             raise BadInput("a rollback handler needs a scope", where="scope", hint="e.g. traffic, campaigns")
         self._rollback_handlers.setdefault(scope, []).append((stage, handler))
 
-    def _handlers(self, scope: str, stage: int) -> list[RollbackHandler]:
+    def handlers(self, scope: str, stage: int) -> list[RollbackHandler]:
+        """The handlers registered for `scope` that run at `stage`, in registration order."""
         return [h for only, h in self._rollback_handlers.get(scope, []) if only is None or only == stage]
 
     # -- public operations ---------------------------------------------------------------------
@@ -169,13 +180,13 @@ class RollbackOps(ConfigOps):
         `keys` limits the restore to those configuration keys (a crew's own; `[]`: none): other settings
         changed since the target are kept, while the handlers of the scopes still run.
         """
-        now = self.when(now)
-        with self.tx() as conn:
-            row = self._row(conn, ref, lock=True)
+        now = self.plumbing.when(now)
+        with self.plumbing.tx() as conn:
+            row = self.plumbing._row(conn, ref, lock=True)
             if not dry_run and row.status in ("killed", "completed"):
                 raise Conflict(f"venture '{row.name}' is {row.status}; nothing can be rolled back")
-            wf = self.pinned(conn, row.workflow_digest).workflow
-            stage = self._stage(wf, row.stage)
+            wf = self.plumbing.pinned(conn, row.workflow_digest).workflow
+            stage = self.plumbing._stage(wf, row.stage)
             go_to: int | str | None = None
             if to is None:
                 if not cause.strip():
@@ -204,26 +215,28 @@ class RollbackOps(ConfigOps):
             )
             if go_to is not None and record.outcome == "completed":
                 why = f"rollback #{record.id} ({record.cause}): back to {go_to}"
-                _, detail = self.triggers.recurse(conn, self._row(conn, row.id), wf, go_to, why, actor, now, None)
+                _, detail = self.triggers.recurse(
+                    conn, self.plumbing._row(conn, row.id), wf, go_to, why, actor, now, None
+                )
                 record = RollbackRecord(**{**record.__dict__, "recursion": detail})
             return record
 
     def rollback_plan(self, ref: str | int, cause: str) -> RollbackPlanReport:
         """Explain which branch of the current stage's decision tree applies to a cause, and what it would do."""
-        with self.tx() as conn:
-            row = self._row(conn, ref)
-            wf = self.pinned(conn, row.workflow_digest).workflow
-            stage = self._stage(wf, row.stage)
+        with self.plumbing.tx() as conn:
+            row = self.plumbing._row(conn, ref)
+            wf = self.plumbing.pinned(conn, row.workflow_digest).workflow
+            stage = self.plumbing._stage(wf, row.stage)
             plan = self._plan(stage, cause)
             version: int | None = None
             diff: list[DiffEntry] = []
             if plan.snapshot is not None:
                 try:
-                    version = self._resolve(conn, row, plan.snapshot, "--cause")
+                    version = self.configuration.resolve(conn, row, plan.snapshot, "--cause")
                 except NotFound:
                     version = None
                 else:
-                    diff = self._diff(conn, row, row.config_version, version, list(plan.scope) or None)
+                    diff = self.configuration.diff(conn, row, row.config_version, version, list(plan.scope) or None)
             return RollbackPlanReport(
                 row.name,
                 stage.id,
@@ -243,27 +256,27 @@ class RollbackOps(ConfigOps):
 
     def rollbacks(self, ref: str | int | None = None) -> list[RollbackRecord]:
         """The rollback log, newest first (one venture's, or every venture's)."""
-        with self.tx() as conn:
+        with self.plumbing.tx() as conn:
             names: dict[int, str] = {}
             vid = None
             if ref is not None:
-                row = self._row(conn, ref)
+                row = self.plumbing._row(conn, ref)
                 names[vid := row.id] = row.name
             out = []
             for r in rollback_rows(conn, vid):
                 if r.venture_id not in names:
-                    names[r.venture_id] = self._row(conn, r.venture_id).name
+                    names[r.venture_id] = self.plumbing._row(conn, r.venture_id).name
                 out.append(_record(r, names[r.venture_id]))
             return out
 
     # -- the trigger hook ----------------------------------------------------------------------
-    def _rollback_action(
+    def action(
         self, conn: Connection, row: VentureRow, wf: Workflow, trig: Trigger, actor: Actor, now: datetime
     ) -> tuple[str, str]:
         """A rollback trigger restores `rollback_to` (default `pre-stage-N`) for its scopes, in this transaction."""
         target = trig.action.rollback_to or f"pre-stage-{row.stage}"
         reason = f"{trig.id}: {trig.description or trig.when}"
-        self._event(
+        self.plumbing._event(
             conn,
             row,
             "rollback.decided",
@@ -287,8 +300,13 @@ class RollbackOps(ConfigOps):
                 dry_run=False,
             )
         except BadInput as exc:  # e.g. no snapshot was taken on entry: a person has to decide
-            code = self.escalator.open(
-                conn, self._row(conn, row.id), trig.role, f"{trig.id}: rollback impossible: {exc}", now, trig.id
+            code = self.escalations.open(
+                conn,
+                self.plumbing._row(conn, row.id),
+                trig.role,
+                f"{trig.id}: rollback impossible: {exc}",
+                now,
+                trig.id,
             )
             return "escalated", code
         if record.escalation is not None:
@@ -317,8 +335,8 @@ class RollbackOps(ConfigOps):
     ) -> RollbackRecord:
         start = time.perf_counter()
         vid, current = row.id, row.config_version
-        target_version = self._resolve(conn, row, target, "--to")
-        diff = self._diff(conn, row, current, target_version, scope)
+        target_version = self.configuration.resolve(conn, row, target, "--to")
+        diff = self.configuration.diff(conn, row, current, target_version, scope)
         scopes = list(scope) if scope else sorted({e.scope for e in diff})
         if keys is not None:  # only the caller's own keys are restored; the scopes (and handlers) stay
             diff = [e for e in diff if e.key in keys]
@@ -351,21 +369,23 @@ class RollbackOps(ConfigOps):
             return record()
         to_version = None
         if diff:
-            restored = self._state_at(conn, vid, target_version)
+            restored = self.configuration.state_at(conn, vid, target_version)
             changes = {e.key: restored[e.key][0] if e.key in restored else None for e in diff}
             to_version = current + 1
-            before = self._state_at(conn, vid, current)
+            before = self.configuration.state_at(conn, vid, current)
             why = reason or f"rollback to {target}"
-            self._write_version(conn, row, to_version, changes, before, "rollback", actor, why, now)
-            row = self._row(conn, vid)
+            self.configuration.write_version(conn, row, to_version, changes, before, "rollback", actor, why, now)
+            row = self.plumbing._row(conn, vid)
         context = {"target": target, "target_version": target_version, "cause": cause, "reason": reason}
-        declared = self._stage(self.pinned(conn, row.workflow_digest).workflow, row.stage).rollback.scopes
+        declared = self.plumbing._stage(
+            self.plumbing.pinned(conn, row.workflow_digest).workflow, row.stage
+        ).rollback.scopes
         results = self._run_handlers(row, scopes, diff, trigger, context, declared)
         failed = [h for h in results if not h.ok]
         escalation = None
         if failed:
             what = "; ".join(f"{h.scope}/{h.handler}: {h.detail}" for h in failed)
-            escalation = self.escalator.open(conn, row, role, f"rollback handler failed: {what}", now, trigger)
+            escalation = self.escalations.open(conn, row, role, f"rollback handler failed: {what}", now, trigger)
         done = record(
             to_version=to_version,
             outcome="escalated" if failed else "completed",
@@ -392,7 +412,7 @@ class RollbackOps(ConfigOps):
             handlers=[h.as_dict() for h in results],
             escalation=escalation,
         )
-        self._event(
+        self.plumbing._event(
             conn,
             vid,
             "rollback.failed" if failed else "rollback.completed",
@@ -430,10 +450,10 @@ class RollbackOps(ConfigOps):
         A scope the stage declares (its `rollback.scopes`: things outside the configuration, such as
         traffic) that no handler serves in this process is a failure too: nothing undid it.
         """
-        self.plugin_hooks()
+        self.plumbing.plugin_hooks()
         results: list[HandlerResult] = []
         for scope in scopes:
-            handlers = self._handlers(scope, row.stage)
+            handlers = self.handlers(scope, row.stage)
             if scope in declared and not handlers:
                 results.append(
                     HandlerResult(
@@ -487,7 +507,7 @@ class RollbackOps(ConfigOps):
     def _check_scope(self, wf: Workflow, stage: Stage, scope: list[str] | None) -> None:
         if not scope:
             return
-        self.plugin_hooks()
+        self.plumbing.plugin_hooks()
         known = set(stage.rollback.scopes) | set(self._rollback_handlers)
         known |= {scope_of(k) for k in wf.config} | {scope_of(k) for s in wf.stages for k in s.config}
         unknown = [s for s in scope if s not in known]

@@ -17,9 +17,11 @@ from venturegate.core.durations import format_time, parse_duration
 from venturegate.core.units import plain, unit_error
 from venturegate.definitions.model import Unit
 from venturegate.engine.actors import Actor
-from venturegate.engine.base import Batch, EngineBase, as_id
+from venturegate.engine.base import Batch, as_id
 from venturegate.engine.exceptions import BadInput, Collision, Conflict, NotFound
+from venturegate.engine.plumbing import Plumbing
 from venturegate.engine.records import Fired, SampleResult
+from venturegate.engine.triggers import Triggers
 from venturegate.store import timers as timer_store
 from venturegate.store.samples import insert_samples
 from venturegate.store.trigger_states import StateWrites, TriggerStates, VentureRow, ventures_with_states
@@ -118,23 +120,34 @@ class Ingested:
         return {"samples": [s.as_dict() for s in self.samples], "fired": [f.as_dict() for f in self.fired]}
 
 
-class SampleOps(EngineBase):
-    """Metric sample ingestion."""
+class Samples:
+    """Metric sample ingestion (the engine's `sample_intake` component).
 
-    _max_age: timedelta | None = None
+    Depends on the plumbing and the triggers (the triggers that read a recorded metric are judged before the
+    transaction ends). Holds its caches per pinned workflow version (immutable by digest): each metric's unit
+    and range at a stage, and its stale limit.
+    """
+
+    def __init__(self, plumbing: Plumbing, triggers: Triggers) -> None:
+        self.plumbing = plumbing
+        self.triggers = triggers
+        self._max_age: timedelta | None = None
+        # (digest, metric, stage) → unit and range; (digest, metric) → stale limit.
+        self._units: dict[tuple[str, str, int], ValueSpec] = {}
+        self._stale_limits: dict[tuple[str, str], timedelta | None] = {}
 
     @property
-    def sample_max_age(self) -> timedelta:
+    def max_age(self) -> timedelta:
         """How far back a sample's time may lie (read once from `VENTUREGATE_SAMPLE_MAX_AGE`; settable)."""
         if self._max_age is None:
             self._max_age = max_sample_age()
         return self._max_age
 
-    @sample_max_age.setter
-    def sample_max_age(self, value: timedelta) -> None:
+    @max_age.setter
+    def max_age(self, value: timedelta) -> None:
         self._max_age = value
 
-    def record_sample(
+    def record_one(
         self,
         ref: str | int,
         metric: str,
@@ -146,16 +159,16 @@ class SampleOps(EngineBase):
         now: datetime | None = None,
     ) -> Ingested:
         """Record one sample (a retry with the same key is harmless) and judge the triggers that read it."""
-        return self.record_samples([SampleIn(ref, metric, value, at, key)], actor=actor, now=now)
+        return self.record([SampleIn(ref, metric, value, at, key)], actor=actor, now=now)
 
-    def record_samples(self, batch: Sequence[SampleIn], *, actor: Actor, now: datetime | None = None) -> Ingested:
+    def record(self, batch: Sequence[SampleIn], *, actor: Actor, now: datetime | None = None) -> Ingested:
         """Record a batch in one transaction, then judge, before returning, the triggers that read those metrics.
 
         Any invalid sample rejects the whole batch, naming its index. A transient collision with another
         transaction (a deadlock, a serialization failure: nothing was changed) is retried at once, up to
         `COLLISION_RETRIES` times: the batch is all or nothing, so recording it again is safe.
         """
-        now = self.when(now)
+        now = self.plumbing.when(now)
         if not batch:
             return Ingested([], [])
         for attempt in range(COLLISION_RETRIES):
@@ -167,8 +180,8 @@ class SampleOps(EngineBase):
         raise AssertionError("unreachable")
 
     def _record(self, batch: Sequence[SampleIn], actor: Actor, now: datetime) -> Ingested:
-        """`record_samples`, one attempt."""
-        with self.tx() as conn:
+        """`record`, one attempt."""
+        with self.plumbing.tx() as conn:
             states: dict[int, TriggerStates] = {}
             rows, results, by_id = self._validate(conn, batch, now, actor, states)
             rows = self._insert(conn, rows, results)
@@ -188,8 +201,8 @@ class SampleOps(EngineBase):
             for vid, metrics in touched.items():
                 row = by_id[vid]
                 if row.status == "blocked":
-                    self._recheck_entry(conn, row, actor, now)
-                    row = self._row(conn, vid)
+                    self.plumbing._recheck_entry(conn, row, actor, now)
+                    row = self.plumbing._row(conn, vid)
                 fired += self.triggers.evaluate(
                     conn, row, now, metrics, latest=newest.get(vid), states=states.get(vid), batch=shared
                 )
@@ -234,7 +247,7 @@ class SampleOps(EngineBase):
         results: list[SampleResult] = []
         keys: dict[tuple[int, str], int] = {}
         latest_allowed = now + FUTURE_SLACK
-        max_age = self.sample_max_age
+        max_age = self.max_age
         earliest_allowed = now - max_age
         name = actor.name
         n = len(batch)
@@ -257,7 +270,7 @@ class SampleOps(EngineBase):
             if err:
                 raise BadInput(err, where=f"{_where(i, n)}.value ({metric})")
             at = s.at
-            at = now if at is None else at if at.tzinfo is UTC else self.when(at)
+            at = now if at is None else at if at.tzinfo is UTC else self.plumbing.when(at)
             if at > latest_allowed or at < earliest_allowed:
                 raise BadInput(time_error(at, now, max_age), where=f"{_where(i, n)}.at", hint=_PAST)
             key = s.key
@@ -313,7 +326,7 @@ class SampleOps(EngineBase):
 
     def _stale_limit(self, conn: Connection, digest: str, metric: str) -> timedelta | None:
         """How long after a sample of `metric` it goes stale (cadence + grace), None if never (cached per version)."""
-        m = self.pinned(conn, digest).workflow.metric(metric)
+        m = self.plumbing.pinned(conn, digest).workflow.metric(metric)
         cadence = cadence_seconds(m.frequency) if m else None
         limit = None if cadence is None else timedelta(seconds=cadence + stale_grace(cadence))
         self._stale_limits[(digest, metric)] = limit
@@ -322,10 +335,10 @@ class SampleOps(EngineBase):
     def _unit(self, conn: Connection, row: VentureRow, metric: str, where: str) -> ValueSpec:
         """The unit and range of a metric as the venture's pinned workflow declares it at its stage (cached)."""
         ck = (row.workflow_digest, metric, row.stage)
-        found: ValueSpec | None = self._units.get(ck)
+        found = self._units.get(ck)
         if found is not None:
             return found
-        wf = self.pinned(conn, row.workflow_digest).workflow
+        wf = self.plumbing.pinned(conn, row.workflow_digest).workflow
         m = wf.metric(metric, row.stage)
         if m is None:
             names = sorted({n for st in wf.stages for n in st.metrics})
