@@ -16,7 +16,7 @@ from tests.conftest import CHAIR, LEAD, T0
 from tests.notify.conftest import Endpoints
 from tests.notify.servers import Mode
 from venturegate.definitions.loader import load_workflow
-from venturegate.engine import SYSTEM, Conflict, Engine, NotFound
+from venturegate.engine import SYSTEM, Collision, Conflict, Engine, NotFound, StoreUnavailable
 from venturegate.engine.outbox import LEASE, Outbox
 from venturegate.engine.records import Event
 from venturegate.store.database import connect, ensure_schema
@@ -266,8 +266,19 @@ def test_the_claim_lease_is_the_workflows(db_url: str, workflow_file: Path, endp
         db.dispose()
 
 
+@pytest.mark.parametrize(
+    "failure",
+    [
+        # What the engine's transaction raises for a lost connection and for a lock wait that ran out…
+        StoreUnavailable("the database connection was lost; nothing was changed, retry", False),
+        Collision("another change holds this venture; nothing was changed", "lock_timeout", False),
+        # …and the driver's own error, as a statement outside an engine transaction raises it.
+        OperationalError("UPDATE outbox", {}, Exception("terminating connection due to administrator command")),
+    ],
+    ids=["lost-connection", "collision", "driver-error"],
+)
 def test_a_dropped_connection_while_recording_does_not_send_again(
-    notifying: Engine, endpoints: Endpoints, monkeypatch: pytest.MonkeyPatch
+    notifying: Engine, endpoints: Endpoints, monkeypatch: pytest.MonkeyPatch, failure: Exception
 ) -> None:
     vid = venture(notifying)
     emit(notifying, vid, "rollback.completed", T0, reason="restored")
@@ -277,9 +288,7 @@ def test_a_dropped_connection_while_recording_does_not_send_again(
     def dropped_once(self: Outbox, *args: Any) -> Any:
         calls.append(1)
         if len(calls) == 1:
-            raise OperationalError(
-                "UPDATE outbox", {}, Exception("terminating connection due to administrator command")
-            )
+            raise failure
         return real(self, *args)
 
     monkeypatch.setattr(Outbox, "settle", dropped_once)

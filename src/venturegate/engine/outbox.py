@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 from venturegate.core.durations import parse_duration
 from venturegate.definitions.loader import LoadedWorkflow
 from venturegate.engine.actors import Actor
-from venturegate.engine.exceptions import BadInput, Conflict, NotFound
+from venturegate.engine.exceptions import BadInput, Collision, Conflict, NotFound, StoreUnavailable
 from venturegate.engine.plumbing import Plumbing
 from venturegate.engine.records import Event
 from venturegate.notify.messages import Batch, Item
@@ -230,7 +230,7 @@ class Outbox:
         for attempt in range(SETTLE_ATTEMPTS):
             try:
                 return self.settle(claimed, outcomes, finished, plan)
-            except OperationalError:
+            except (OperationalError, StoreUnavailable, Collision):  # the engine's transaction translates the first
                 if attempt == SETTLE_ATTEMPTS - 1:
                     raise
                 log.warning("outbox: recording %d sent messages failed; trying again", len(outcomes), exc_info=True)
