@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -66,11 +66,11 @@ def utc_now() -> datetime:
 class EngineBase:
     """Connection, workflow pinning, locking and event helpers shared by every operation.
 
-    It is the `Plumbing` the engine's components receive (`engine/plumbing.py`); the components it and the remaining
-    operation mixins call are attributes that `Engine.__init__` sets.
+    It is the `Plumbing` the engine's components receive (`engine/plumbing.py`); the components it calls are
+    attributes that `Engine.__init__` sets.
     """
 
-    # The components (built by `Engine.__init__`) that the plumbing and the operation mixins call.
+    # The components (built by `Engine.__init__`) that the plumbing calls.
     modes: ProgressionModes
     triggers: Triggers
     escalator: Escalations
@@ -82,9 +82,6 @@ class EngineBase:
         self._pinned: dict[str, LoadedWorkflow] = {workflow.digest: workflow}
         self._stored: set[str] = set()  # digests known to be in workflow_versions
         self._transactions = Transactions(db, self._transaction_ended)
-        # Per pinned version (immutable by digest): (digest, metric, stage) → unit, (digest, metric) → stale limit.
-        self._units: dict[tuple[str, str, int], Any] = {}
-        self._stale_limits: dict[tuple[str, str], timedelta | None] = {}
         self._plugin_hooks: Callable[[Any], object] | None = None
         """Installs the installed crews' hooks on this engine, once, when a hook is first needed (see `open`)."""
 
