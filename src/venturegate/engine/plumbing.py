@@ -26,8 +26,9 @@ from venturegate.definitions.model import ParamValue, Stage, Trigger, Workflow
 from venturegate.engine.actors import Actor
 from venturegate.engine.facts import StoreData
 from venturegate.engine.records import Venture
-from venturegate.store.prepared import RawJSON, Record
+from venturegate.store.prepared import RawJSON
 from venturegate.store.trigger_states import VentureRow
+from venturegate.store.visits import VisitRow
 from venturegate.store.windows import WindowReads
 
 
@@ -96,12 +97,17 @@ class Plumbing(Protocol):
         returns its id. Without `stage`, a row's stage (none for an id)."""
         ...
 
-    def _visit(self, conn: Connection, venture_id: int) -> Record:
+    def _visit(self, conn: Connection, venture_id: int) -> VisitRow:
         """The venture's current stage visit."""
         ...
 
     def _data(
-        self, conn: Connection, row: VentureRow, visit: Record | None, now: datetime, windows: WindowReads | None = None
+        self,
+        conn: Connection,
+        row: VentureRow,
+        visit: VisitRow | None,
+        now: datetime,
+        windows: WindowReads | None = None,
     ) -> StoreData:
         """What conditions read for a venture."""
         ...
@@ -141,7 +147,7 @@ class Plumbing(Protocol):
         reason: str,
         *,
         created: bool = False,
-    ) -> Record:
+    ) -> VentureRow:
         """Open a new visit of a stage and judge its entry gate."""
         ...
 
