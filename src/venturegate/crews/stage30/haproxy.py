@@ -264,7 +264,9 @@ class _Proc:
 
     def alive(self) -> bool:
         if self.popen is not None:
-            return self.popen.poll() is None
+            # A killed multi-threaded process (HAProxy) shows as a zombie while its other threads still exit, and
+            # cannot be reaped until they have: it is not alive any more, though `poll()` cannot say so yet.
+            return self.popen.poll() is None and _start_time(self.pid) is not None
         return self.start is not None and _start_time(self.pid) == self.start
 
     def exit_code(self) -> int | None:
@@ -475,6 +477,7 @@ class LocalDriver:
             proc = _Proc.found(int(raw["pid"]), raw["start"]) if raw.get("pid") else None
             slots[name] = _Slot(name, int(raw["port"]), raw.get("version"), proc, tuple(raw.get("argv", ())))
         if not haproxy.alive():
+            haproxy.stop()  # a child of this process, dying: reaped here (else a no-op)
             for slot in slots.values():
                 if slot.proc is not None:
                     slot.proc.stop()
