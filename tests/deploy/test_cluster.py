@@ -33,4 +33,8 @@ def test_cluster_survives_kills_and_cut_connections_with_every_effect_once(tmp_p
     for kind in ("trigger.fired", "recursion", "escalation.opened", "approval.expired", "job.succeeded"):
         assert events.get(kind, 0) > 0, (kind, shown)
     assert figures["deliveries"] > 0 and figures["timers run"] > 0, shown
-    assert sum(figures["retried failures"].values()) > 0, shown  # the faults were felt by clients
+    # The faults took effect: the cut reached live connections. (Whether clients saw a failed request is chance
+    # since the API retries a request whose connection was lost before anything committed, and the pool replaces
+    # dead connections unseen: an idle killed API process or a cut between requests is invisible to them.)
+    cut = next(f for f in report["faults"] if f.get("fault") == "pg_terminate_backend")
+    assert cut["connections"] > 0, shown
