@@ -20,7 +20,7 @@ from venturegate.crews.stage30.orchestrator import (
     StepLog,
     cutover,
 )
-from venturegate.crews.stage30.routes import nearest_rank
+from venturegate.crews.stage30.routes import RouteStats, nearest_rank
 
 RATE = 200.0
 FAST = CanaryConfig(
@@ -95,6 +95,28 @@ def test_coordinator_rolls_back_on_a_p95_that_stays_above_its_line() -> None:
     rc2.observe(0.0, _c(0, 0), 250.0)
     rc2.observe(0.6, _c(10, 0), 150.0)  # back under the line: the clock restarts
     assert not rc2.observe(1.2, _c(20, 0), 260.0).rollback
+
+
+def test_a_route_above_its_line_decides_though_the_aggregate_stays_under_it() -> None:
+    # 400 requests a second, 4 % of them failing (under the 5 % line); one route of four takes a quarter of them
+    # and carries every failure: 16 % on that route. Only the per-route rule may decide, after its duration.
+    rc = RollbackCoordinator(
+        CanaryConfig(error_rate_threshold=5.0, error_rate_duration=1.0, window_seconds=1.0, min_requests=10)
+    )
+    orders = [RouteStats("/orders", 100, 16, 16.0, 20.0), RouteStats("/", 100, 0, 0.0, 10.0)]
+    for second in range(3):
+        verdict = rc.observe(float(second), _c(400 * second, 16 * second))
+        assert not verdict.rollback and (second == 0 or verdict.error_rate == pytest.approx(4.0))
+    assert rc.observe_routes(0.0, orders) is None  # above, but not yet for the duration
+    assert rc.pending
+    found = rc.observe_routes(1.0, orders)
+    assert found is not None and found[0] == "route_error_rate" and found[1].route == "/orders"
+    assert found[2] == pytest.approx(1.0)
+    calm = RollbackCoordinator(CanaryConfig(error_rate_duration=1.0))
+    calm.observe_routes(0.0, orders)
+    assert calm.observe_routes(0.5, [RouteStats("/orders", 100, 0, 0.0, 20.0)]) is None  # back under: clock restarts
+    assert calm.observe_routes(2.0, orders) is None and calm.pending  # above again from 2.0: a new clock
+    assert calm.observe_routes(3.0, orders) is not None
 
 
 def test_nearest_rank_percentile_is_an_observed_value() -> None:
