@@ -9,6 +9,7 @@ CLI and the API run the command or request once more; a second loss is reported 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -44,6 +45,12 @@ def _terminate(conn: Connection | int) -> None:
     try:
         with admin.connect() as other:
             assert other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+            # The backend ends on its own time (it sends its FATAL error, then exits): wait until it has.
+            gone = text("SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = :pid")
+            deadline = time.monotonic() + 10
+            while not other.execute(gone, {"pid": pid}).scalar_one():
+                assert time.monotonic() < deadline, f"backend {pid} still there 10 s after it was terminated"
+                time.sleep(0.005)
     finally:
         admin.dispose()
 
@@ -92,6 +99,28 @@ def test_a_connection_lost_between_operations_is_replaced_unseen(eng: Engine) ->
     _terminate(pid)  # the connection waits in the pool, dead
     eng.record_sample(v, "latency_ms", 10, actor=AGENT, now=T0)
     assert _samples(eng, v) == [10]
+
+
+def test_a_live_pooled_connection_is_not_pinged_at_checkout(eng: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The dead one above is pinged (its socket holds the server's goodbye) and replaced; a live one is handed
+    # out without the round trip a ping costs.
+    pings: list[object] = []
+    ping = eng.db.dialect.do_ping
+
+    def counted(dbapi: object) -> bool:
+        pings.append(dbapi)
+        return ping(dbapi)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(eng.db.dialect, "do_ping", counted)
+    v = eng.create_venture("live", "b2b_smb", 2, actor=AGENT).id
+    for value in (10, 11, 12):
+        eng.record_sample(v, "latency_ms", value, actor=AGENT, now=T0)
+    assert pings == []
+    with eng.tx() as conn:
+        pid = _pid(conn)
+    _terminate(pid)
+    eng.record_sample(v, "latency_ms", 13, actor=AGENT, now=T0)
+    assert len(pings) == 1 and _samples(eng, v) == [10, 11, 12, 13]
 
 
 @pytest.mark.parametrize("statement", ["prepared", "core"])

@@ -136,3 +136,20 @@ def test_raw_json_stores_the_text_the_serializer_would(db_url: str) -> None:
         assert len(set(texts)) == 1  # the same stored text
         assert BY_ID.one(conn, {"id": raw_id}).data == data
     db.dispose()
+
+
+def test_a_failed_statement_leaves_the_connection_and_its_kept_cursor_usable(db_url: str) -> None:
+    # On PostgreSQL every Prepared statement of a connection runs on one kept cursor: a statement that failed
+    # (here a NOT NULL violation) must not spoil the next transaction on the same connection.
+    db = connect(db_url)
+    ensure_schema(db)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    with db.connect() as conn:
+        with pytest.raises(Exception, match=r"(?i)null"), conn.begin():
+            INSERT.scalar(conn, {**_values(at, None), "kind": None})
+        with conn.begin():
+            ident = INSERT.scalar(conn, _values(at, {"n": 1}))
+            assert BY_ID.one(conn, {"id": ident}).data == {"n": 1}
+            assert [r.id for r in BY_KIND.all(conn, {"stage": None})] == []  # a statement with no row, then more
+            assert RENAME.run(conn, {"old": "k", "new": "k2"}) == 1
+    db.dispose()

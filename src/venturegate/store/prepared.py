@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import weakref
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -145,6 +146,13 @@ class _Compiled:
     columns: tuple[Any, ...]
     read: Callable[[Sequence[Any]], Any] | None = None  # a driver row → a named tuple, through the result
     # processors chosen from the first result's column type codes
+    keep_cursor: bool = False  # psycopg: run on the connection's kept cursor (`_KEPT`)
+
+
+_KEPT: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+"""psycopg: one cursor per driver connection, used by every `Prepared` statement on it. A new psycopg cursor (its
+adapters map, its state) costs about a third of a one-row statement's client CPU; sqlite3's cost nothing. A
+connection serves one thread at a time and each statement reads its rows in full before the next one runs."""
 
 
 class Prepared:
@@ -196,14 +204,21 @@ class Prepared:
             _params_builder(names, positional, binders, defaults),
             row,
             columns,
+            keep_cursor=dialect.driver == "psycopg",
         )
         return found
 
     @staticmethod
-    def _cursor(conn: Connection) -> Any:
+    def _cursor(conn: Connection, c: _Compiled) -> Any:
         # `dbapi_connection` is the driver's own connection for sync drivers (sqlite3, psycopg), one
         # property lookup fewer than `driver_connection`.
-        return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        driver: Any = conn.connection.dbapi_connection
+        if not c.keep_cursor:
+            return driver.cursor()
+        cur = _KEPT.get(driver)
+        if cur is None or cur.closed:
+            cur = _KEPT[driver] = driver.cursor()
+        return cur
 
     @staticmethod
     def _rows(c: _Compiled, dialect: Dialect, description: Any, raw: Iterable[Sequence[Any]]) -> list[Any]:
@@ -222,12 +237,13 @@ class Prepared:
     def run(self, conn: Connection, values: Mapping[str, Any] | None = None) -> int:
         """Execute a statement that returns no rows; returns the affected row count."""
         c = self._compile(conn.dialect)
-        cur = self._cursor(conn)
+        cur = self._cursor(conn, c)
         try:
             cur.execute(c.sql, c.params(values or {}))
             return int(cur.rowcount)
         finally:
-            cur.close()
+            if not c.keep_cursor:
+                cur.close()
 
     def many_returned(self, conn: Connection, values: Sequence[Mapping[str, Any]]) -> list[bool]:
         """Execute once per parameter set; for each, whether it returned a row (PostgreSQL: `executemany` with
@@ -238,7 +254,7 @@ class Prepared:
             raise NotImplementedError("many_returned needs PostgreSQL (psycopg's executemany with returning)")
         c = self._compile(conn.dialect)
         params = [c.params(v) for v in values]
-        cur = self._cursor(conn)
+        cur = self._cursor(conn, c)
         try:
             cur.executemany(c.sql, params, returning=True)
             got: list[bool] = []
@@ -248,17 +264,19 @@ class Prepared:
                     break
             return got
         finally:
-            cur.close()
+            if not c.keep_cursor:
+                cur.close()
 
     def all(self, conn: Connection, values: Mapping[str, Any] | None = None) -> list[Record]:
         """Every row, as named tuples."""
         c = self._compile(conn.dialect)
-        cur = self._cursor(conn)
+        cur = self._cursor(conn, c)
         try:
             cur.execute(c.sql, c.params(values or {}))
             return self._rows(c, conn.dialect, cur.description, cur.fetchall())
         finally:
-            cur.close()
+            if not c.keep_cursor:
+                cur.close()
 
     def first(self, conn: Connection, values: Mapping[str, Any] | None = None) -> Record | None:
         """The first row, or None."""
@@ -285,11 +303,12 @@ class Prepared:
             return
         c = self._compile(conn.dialect)
         params = map(c.params, values)
-        cur = self._cursor(conn)
+        cur = self._cursor(conn, c)
         try:
             cur.executemany(c.sql, params)
         finally:
-            cur.close()
+            if not c.keep_cursor:
+                cur.close()
 
 
 def run_together(conn: Connection, *calls: tuple[Prepared, Mapping[str, Any]]) -> list[list[Record]]:
