@@ -8,6 +8,8 @@ better; for `_ms` and `cpu` figures lower is better).
     .venv/bin/python benchmarks/ab.py 7c5c7bf HEAD --bench detection --rounds 3
     .venv/bin/python benchmarks/ab.py 7c5c7bf HEAD --bench api --rounds 3
     .venv/bin/python benchmarks/ab.py 7c5c7bf HEAD --rounds 1 -- --quick     # arguments for the benchmark
+    .venv/bin/python benchmarks/ab.py 7c5c7bf HEAD --bench detection -- --postgres URL   # pg_ figures too
+    .venv/bin/python benchmarks/ab.py 7c5c7bf HEAD --bench concurrency -- --postgres URL --clients 1,8
 """
 
 from __future__ import annotations
@@ -29,15 +31,32 @@ Figures = dict[str, float]
 
 
 def _detection(doc: dict[str, Any]) -> Figures:
-    run = doc["results"][0]
-    return {
-        "ingest_samples_per_s": run["ingest"]["samples_per_s"],
-        "ingest_cpu_s": run["ingest"]["client_cpu_seconds"],
-        "detection_p50_ms": run["detection"]["p50"],
-        "detection_p99_ms": run["detection"]["p99"],
-        "process_per_s": run["process"]["process_per_s"],
-        "process_cpu_s": run["process"]["client_cpu_seconds"],
-    }
+    figures: Figures = {}
+    for run in doc["results"]:  # SQLite, then PostgreSQL with --postgres URL (its figures prefixed `pg_`)
+        prefix = "" if run["backend"] == "sqlite" else "pg_"
+        figures |= {
+            f"{prefix}ingest_samples_per_s": run["ingest"]["samples_per_s"],
+            f"{prefix}ingest_cpu_s": run["ingest"]["client_cpu_seconds"],
+            f"{prefix}detection_p50_ms": run["detection"]["p50"],
+            f"{prefix}detection_p99_ms": run["detection"]["p99"],
+            f"{prefix}process_per_s": run["process"]["process_per_s"],
+            f"{prefix}process_cpu_s": run["process"]["client_cpu_seconds"],
+        }
+    return figures
+
+
+def _concurrency(doc: dict[str, Any]) -> Figures:
+    figures: Figures = {}
+    for run in doc["results"]:  # one per N; the SpiffWorkflow peer ran in the same run
+        n = run["clients"]
+        figures |= {
+            f"n{n}_process_per_s": run["process"]["processes_per_s"],
+            f"n{n}_process_clients_cpu_s": run["process"]["clients_cpu_s"],
+            f"n{n}_detection_p99_ms": run["process"]["detection_ms"]["p99"],
+            f"n{n}_spiff_process_per_s": run["spiffworkflow"]["processes_per_s"],
+            f"n{n}_ingest_samples_per_s": run["ingest"]["samples_per_s"],
+        }
+    return figures
 
 
 def _api(doc: dict[str, Any]) -> Figures:
@@ -53,6 +72,7 @@ def _api(doc: dict[str, Any]) -> Figures:
 BENCHES: dict[str, tuple[str, Callable[[dict[str, Any]], Figures]]] = {
     "detection": ("benchmarks/detection.py", _detection),
     "api": ("benchmarks/api.py", _api),
+    "concurrency": ("benchmarks/concurrency.py", _concurrency),
 }
 
 
