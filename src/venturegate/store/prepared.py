@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, Connection
+from sqlalchemy import ARRAY, JSON, Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
@@ -193,10 +193,17 @@ class Prepared:
                 raise TypeError(f"Prepared cannot compute the {kind} of column {col.key!r}; pass it explicitly")
             if col.key in binders:
                 defaults[col.key] = default.arg
+        sql = compiled.string
+        if dialect.driver == "psycopg":
+            # Arrays go in psycopg's binary format: its text format escapes every element through a regex (a
+            # 1,000-sample batch's string arrays cost 17 ms of client CPU that way, under 1 ms in binary).
+            for name in names:
+                if isinstance(compiled.binds[name].type, ARRAY):
+                    sql = sql.replace(f"%({name})s", f"%({name})b")
         columns = tuple(getattr(self.statement, "exported_columns", ()))
         row = self.row_type or (namedtuple("Row", [c.key for c in columns], rename=True) if columns else None)
         found = self._compiled[dialect.name] = _Compiled(
-            compiled.string,
+            sql,
             names,
             positional,
             binders,

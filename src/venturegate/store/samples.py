@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import BigInteger, Connection, String, bindparam, column, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from venturegate.store.prepared import Prepared
@@ -40,6 +40,9 @@ class _KeyRow(NamedTuple):
     sample_key: str
 
 
+ARRAY_INSERT_FROM = 8
+"""PostgreSQL: batches of at least this many rows go in as one statement over arrays (`_INSERT_ARRAYS`); smaller
+ones row by row in one pipelined round trip (a one-sample call keeps its cheap prepared statement)."""
 _COLUMNS = ("venture_id", "metric", "value", "at", "sample_key", "actor", "recorded_at")
 _INSERT = {
     # A concurrent batch carrying the same key loses quietly instead of failing the whole batch.
@@ -59,6 +62,23 @@ _INSERT_RETURNING = Prepared(
     .returning(samples.c.id)
 )
 """PostgreSQL: each row says whether it went in (a duplicate key returns nothing), in one pipelined executemany."""
+_INSERT_ARRAYS = Prepared(
+    text(
+        "INSERT INTO samples (venture_id, metric, value, at, sample_key, actor, recorded_at) "
+        "SELECT u.venture_id, u.metric, u.value, u.at, u.sample_key, u.actor, u.recorded_at "
+        "FROM unnest(CAST(:venture_id AS BIGINT[]), CAST(:metric AS VARCHAR[]), CAST(:value AS FLOAT8[]), "
+        "CAST(:at AS TIMESTAMPTZ[]), CAST(:sample_key AS VARCHAR[]), CAST(:actor AS VARCHAR[]), "
+        "CAST(:recorded_at AS TIMESTAMPTZ[])) "
+        "WITH ORDINALITY AS u(venture_id, metric, value, at, sample_key, actor, recorded_at, n) ORDER BY u.n "
+        "ON CONFLICT (venture_id, sample_key) WHERE sample_key IS NOT NULL DO NOTHING "
+        "RETURNING samples.venture_id, samples.sample_key"
+    )
+    .bindparams(*(bindparam(c.name, type_=postgresql.ARRAY(c.type)) for c in samples.c if c.name in _COLUMNS))
+    .columns(column("venture_id", BigInteger), column("sample_key", String)),
+    _KeyRow,
+)
+"""PostgreSQL: a whole batch in one statement, its columns bound as arrays (in the batch's order, so ids follow
+it); returns the (venture, key) of every row that went in (unkeyed rows with a None key)."""
 _LAST_ID = Prepared(select(func.max(samples.c.id)))
 _KEYS_SINCE = Prepared(
     select(samples.c.venture_id, samples.c.sample_key).where(
@@ -76,12 +96,19 @@ def insert_samples(conn: Connection, rows: list[dict[str, Any]]) -> tuple[list[d
     if conn.dialect.name == "postgresql":
         # No pre-check: the insert itself says which rows went in, whatever plan PostgreSQL would have
         # picked for a lookup (a generic plan made while the table was small scanned it whole).
+        if len(rows) < ARRAY_INSERT_FROM:
+            if keyed:
+                went_in = _INSERT_RETURNING.many_returned(conn, rows)
+                existing = {(r["venture_id"], r["sample_key"]) for r, ok in zip(rows, went_in, strict=True) if not ok}
+                rows = [r for r, ok in zip(rows, went_in, strict=True) if ok]
+            else:
+                _INSERT["postgresql"].many(conn, rows)
+            return rows, existing
+        went = _INSERT_ARRAYS.all(conn, {c: [r[c] for r in rows] for c in _COLUMNS})
         if keyed:
-            went_in = _INSERT_RETURNING.many_returned(conn, rows)
-            existing = {(r["venture_id"], r["sample_key"]) for r, ok in zip(rows, went_in, strict=True) if not ok}
-            rows = [r for r, ok in zip(rows, went_in, strict=True) if ok]
-        else:
-            _INSERT["postgresql"].many(conn, rows)
+            existing = set(keyed) - {(r.venture_id, r.sample_key) for r in went if r.sample_key is not None}
+            if existing:
+                rows = [r for r in rows if (r["venture_id"], r["sample_key"]) not in existing]
         return rows, existing
     # SQLite writers are serialized (BEGIN IMMEDIATE): every row after the current last id is ours,
     # so the keyed rows that did not appear there were duplicates. No pre-check in the common case.

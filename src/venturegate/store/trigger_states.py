@@ -5,8 +5,9 @@ joined statement per venture (no round trips to save). On PostgreSQL the venture
 locked in id order, so that two batches touching the same ventures queue instead of deadlocking, and the states are
 read by a second statement sent in the same round trip (pipeline mode): a statement that waited for a lock still
 reads the other tables as they were when it started, so the states must be read by the statement after it. A batch
-buffers the state writes of its quiet evaluations (`StateWrites`) and saves them with one `executemany` each for
-updates and inserts (pipelined by psycopg), instead of a round trip per venture.
+buffers the state writes of its quiet evaluations (`StateWrites`) and saves them in bulk: on PostgreSQL many
+updates as one statement over arrays, otherwise one `executemany` each for updates and inserts (pipelined by
+psycopg), instead of a round trip per venture.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, any_, bindparam, insert, select, update
+from sqlalchemy import Connection, Integer, String, Text, any_, bindparam, insert, select, text, update
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeEngine
 
 from venturegate.core.triggers import TriggerState
-from venturegate.store.prepared import Prepared, run_together
-from venturegate.store.schema import Id, trigger_state, ventures
+from venturegate.store.prepared import Prepared, RawJSON, run_together
+from venturegate.store.schema import Id, UTCDateTime, trigger_state, ventures
 
 TriggerStates = dict[str, tuple[TriggerState, bool]]
 """A venture's trigger states by trigger id, each with whether its row exists."""
@@ -78,6 +80,40 @@ _INSERT = Prepared(
         venture_id=bindparam("vid"), trigger_id=bindparam("tid"), **{c: bindparam(c) for c in STATE_COLUMNS}
     )
 )
+_ARRAY_TYPES: dict[str, TypeEngine[Any]] = {
+    "vid": Id,
+    "tid": String(),
+    "state": String(),
+    "since": UTCDateTime(),
+    "last_fired_at": UTCDateTime(),
+    "fired_count": Integer(),
+    "acted_count": Integer(),
+    "last_evaluated_at": UTCDateTime(),
+    "last_value": Text(),
+}
+_SQL_TYPES = {
+    "vid": "BIGINT",
+    "fired_count": "INTEGER",
+    "acted_count": "INTEGER",
+    "last_value": "TEXT",
+} | dict.fromkeys(("since", "last_fired_at", "last_evaluated_at"), "TIMESTAMPTZ")
+_UPDATE_ARRAYS = Prepared(
+    text(
+        "UPDATE trigger_state SET "
+        + ", ".join(
+            f"{c} = u.{c}" if c != "last_value" else "last_value = CAST(u.last_value AS JSON)" for c in STATE_COLUMNS
+        )
+        + " FROM unnest("
+        + ", ".join(f"CAST(:{c} AS {_SQL_TYPES.get(c, 'VARCHAR')}[])" for c in _ARRAY_TYPES)
+        + ") AS u("
+        + ", ".join(_ARRAY_TYPES)
+        + ") WHERE trigger_state.venture_id = u.vid AND trigger_state.trigger_id = u.tid"
+    ).bindparams(*(bindparam(c, type_=postgresql.ARRAY(t)) for c, t in _ARRAY_TYPES.items()))
+)
+"""PostgreSQL: many trigger states updated by one statement, their columns bound as arrays (each `last_value`
+already encoded JSON text)."""
+ARRAY_UPDATE_FROM = 8
+"""PostgreSQL: a flush of at least this many updates goes as `_UPDATE_ARRAYS` (fewer: one pipelined executemany)."""
 COUNT_ACT = Prepared(
     update(trigger_state)
     .where(trigger_state.c.venture_id == bindparam("vid"), trigger_state.c.trigger_id == bindparam("tid"))
@@ -162,7 +198,16 @@ class StateWrites:
     def flush(self, conn: Connection) -> None:
         """Write what was held back: one `executemany` for the updates, one for the inserts."""
         updates, inserts, self.updates, self.inserts = self.updates, self.inserts, [], []
-        _UPDATE.many(conn, updates)
+        if (
+            len(updates) >= ARRAY_UPDATE_FROM
+            and conn.dialect.name == "postgresql"
+            and all(type(u["last_value"]) is RawJSON for u in updates)
+            and len({(u["vid"], u["tid"]) for u in updates}) == len(updates)  # one row each: no order to keep
+        ):
+            arrays = {c: [u[c] for u in updates] for c in _ARRAY_TYPES if c != "last_value"}
+            _UPDATE_ARRAYS.run(conn, arrays | {"last_value": [u["last_value"].text for u in updates]})
+        else:
+            _UPDATE.many(conn, updates)
         _INSERT.many(conn, inserts)
 
 
