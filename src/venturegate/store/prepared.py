@@ -228,7 +228,7 @@ class Prepared:
         return cur
 
     @staticmethod
-    def _rows(c: _Compiled, dialect: Dialect, description: Any, raw: Iterable[Sequence[Any]]) -> list[Any]:
+    def _rows(c: _Compiled, dialect: Dialect, cur: Any, raw: Iterable[Sequence[Any]]) -> list[Any]:
         read = c.read
         if read is None:
             # Result processors may depend on the driver's type code of each column (PostgreSQL numerics).
@@ -236,7 +236,7 @@ class Prepared:
                 _sqlite_utc_read
                 if dialect.name == "sqlite" and isinstance(col.type, UTCDateTime)
                 else col.type.dialect_impl(dialect).result_processor(dialect, desc[1])
-                for col, desc in zip(c.columns, description, strict=True)
+                for col, desc in zip(c.columns, cur.description, strict=True)
             ]
             read = c.read = _row_reader(c.row, each)
         return list(map(read, raw))
@@ -260,6 +260,8 @@ class Prepared:
         if conn.dialect.name != "postgresql":
             raise NotImplementedError("many_returned needs PostgreSQL (psycopg's executemany with returning)")
         c = self._compile(conn.dialect)
+        if len(values) == 1:  # psycopg's executemany enters pipeline mode: more work than one execute
+            return [bool(self.all(conn, values[0]))]
         params = [c.params(v) for v in values]
         cur = self._cursor(conn, c)
         try:
@@ -280,7 +282,7 @@ class Prepared:
         cur = self._cursor(conn, c)
         try:
             cur.execute(c.sql, c.params(values or {}))
-            return self._rows(c, conn.dialect, cur.description, cur.fetchall())
+            return self._rows(c, conn.dialect, cur, cur.fetchall())
         finally:
             if not c.keep_cursor:
                 cur.close()
@@ -308,6 +310,9 @@ class Prepared:
         """Execute once per parameter set (the driver's `executemany`)."""
         if not values:
             return
+        if len(values) == 1:  # psycopg's executemany enters pipeline mode: more work than one execute
+            self.run(conn, values[0])
+            return
         c = self._compile(conn.dialect)
         params = map(c.params, values)
         cur = self._cursor(conn, c)
@@ -332,8 +337,7 @@ def run_together(conn: Connection, *calls: tuple[Prepared, Mapping[str, Any]]) -
                 cur.execute(c.sql, c.params(values))
             fetched = [cur.fetchall() for cur in cursors]
         return [
-            Prepared._rows(c, conn.dialect, cur.description, raw)
-            for c, cur, raw in zip(compiled, cursors, fetched, strict=True)
+            Prepared._rows(c, conn.dialect, cur, raw) for c, cur, raw in zip(compiled, cursors, fetched, strict=True)
         ]
     finally:
         for cur in cursors:
