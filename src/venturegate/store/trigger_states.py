@@ -196,7 +196,8 @@ class StateWrites:
         (self.updates if exists else self.inserts).append(values)
 
     def flush(self, conn: Connection) -> None:
-        """Write what was held back: one `executemany` for the updates, one for the inserts."""
+        """Write what was held back: the updates in one statement over arrays (PostgreSQL, `ARRAY_UPDATE_FROM` or
+        more) or one `executemany`, the inserts in one `executemany`."""
         updates, inserts, self.updates, self.inserts = self.updates, self.inserts, [], []
         if (
             len(updates) >= ARRAY_UPDATE_FROM
