@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import Text, bindparam, cast, insert, select, update
+from sqlalchemy import Text, bindparam, cast, create_engine, insert, select, update
 
 from venturegate.store.database import connect, ensure_schema
 from venturegate.store.prepared import Prepared, RawJSON
@@ -152,4 +154,22 @@ def test_a_failed_statement_leaves_the_connection_and_its_kept_cursor_usable(db_
             assert BY_ID.one(conn, {"id": ident}).data == {"n": 1}
             assert [r.id for r in BY_KIND.all(conn, {"stage": None})] == []  # a statement with no row, then more
             assert RENAME.run(conn, {"old": "k", "new": "k2"}) == 1
+    db.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # sqlite3 cursors are not kept
+def test_connections_the_pool_closed_are_not_kept_alive_by_their_cursor(db_url: str) -> None:
+    # The kept psycopg cursor lives in the pool's `info` of its connection: a connection the pool closes (an
+    # overflow one returned, an invalidated one) is freed with its cursor, not held forever.
+    db = create_engine(db_url, pool_size=1, max_overflow=4)
+    ensure_schema(db)
+    conns = [db.connect() for _ in range(5)]
+    alive = []
+    for conn in conns:
+        assert BY_ID.all(conn, {"id": -1}) == [] and BY_ID.all(conn, {"id": -2}) == []
+        alive.append(weakref.ref(conn.connection.dbapi_connection))
+    for conn in conns:
+        conn.close()
+    gc.collect()
+    assert sum(ref() is not None for ref in alive) <= 1  # the one the pool keeps
     db.dispose()

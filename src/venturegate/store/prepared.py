@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import json
-import weakref
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -149,10 +148,12 @@ class _Compiled:
     keep_cursor: bool = False  # psycopg: run on the connection's kept cursor (`_KEPT`)
 
 
-_KEPT: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-"""psycopg: one cursor per driver connection, used by every `Prepared` statement on it. A new psycopg cursor (its
-adapters map, its state) costs about a third of a one-row statement's client CPU; sqlite3's cost nothing. A
-connection serves one thread at a time and each statement reads its rows in full before the next one runs."""
+_KEPT = "venturegate.cursor"
+"""psycopg: the key, in the pool's `info` of a driver connection, of the one cursor every `Prepared` statement on
+that connection uses. A new psycopg cursor (its adapters map, its state) costs about a third of a one-row
+statement's client CPU; sqlite3's cost nothing. The pool drops `info` with its connection (so a closed
+connection's cursor goes with it); a connection serves one thread at a time, and each statement reads its rows
+in full before the next one runs."""
 
 
 class Prepared:
@@ -219,12 +220,14 @@ class Prepared:
     def _cursor(conn: Connection, c: _Compiled) -> Any:
         # `dbapi_connection` is the driver's own connection for sync drivers (sqlite3, psycopg), one
         # property lookup fewer than `driver_connection`.
-        driver: Any = conn.connection.dbapi_connection
+        pooled = conn.connection
+        driver: Any = pooled.dbapi_connection
         if not c.keep_cursor:
             return driver.cursor()
-        cur = _KEPT.get(driver)
-        if cur is None or cur.closed:
-            cur = _KEPT[driver] = driver.cursor()
+        info = pooled.info
+        cur = info.get(_KEPT)
+        if cur is None or cur.closed or cur.connection is not driver:
+            cur = info[_KEPT] = driver.cursor()
         return cur
 
     @staticmethod
