@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import BigInteger, Connection, String, bindparam, column, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
+from venturegate.store.arrays import unnest_arrays
 from venturegate.store.prepared import Prepared
 from venturegate.store.schema import samples
 
@@ -62,18 +63,15 @@ _INSERT_RETURNING = Prepared(
     .returning(samples.c.id)
 )
 """PostgreSQL: each row says whether it went in (a duplicate key returns nothing), in one pipelined executemany."""
+_UNNEST, _ARRAY_BINDS = unnest_arrays({c: samples.c[c].type for c in _COLUMNS})
 _INSERT_ARRAYS = Prepared(
     text(
-        "INSERT INTO samples (venture_id, metric, value, at, sample_key, actor, recorded_at) "
-        "SELECT u.venture_id, u.metric, u.value, u.at, u.sample_key, u.actor, u.recorded_at "
-        "FROM unnest(CAST(:venture_id AS BIGINT[]), CAST(:metric AS VARCHAR[]), CAST(:value AS FLOAT8[]), "
-        "CAST(:at AS TIMESTAMPTZ[]), CAST(:sample_key AS VARCHAR[]), CAST(:actor AS VARCHAR[]), "
-        "CAST(:recorded_at AS TIMESTAMPTZ[])) "
-        "WITH ORDINALITY AS u(venture_id, metric, value, at, sample_key, actor, recorded_at, n) ORDER BY u.n "
+        f"INSERT INTO samples ({', '.join(_COLUMNS)}) SELECT {', '.join(f'u.{c}' for c in _COLUMNS)} "
+        f"FROM {_UNNEST} WITH ORDINALITY AS u({', '.join(_COLUMNS)}, n) ORDER BY u.n "
         "ON CONFLICT (venture_id, sample_key) WHERE sample_key IS NOT NULL DO NOTHING "
         "RETURNING samples.venture_id, samples.sample_key"
     )
-    .bindparams(*(bindparam(c.name, type_=postgresql.ARRAY(c.type)) for c in samples.c if c.name in _COLUMNS))
+    .bindparams(*_ARRAY_BINDS)
     .columns(column("venture_id", BigInteger), column("sample_key", String)),
     _KeyRow,
 )

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeEngine
 
 from venturegate.core.triggers import TriggerState
+from venturegate.store.arrays import unnest_arrays
 from venturegate.store.prepared import Prepared, RawJSON, run_together
 from venturegate.store.schema import Id, UTCDateTime, trigger_state, ventures
 
@@ -91,24 +92,16 @@ _ARRAY_TYPES: dict[str, TypeEngine[Any]] = {
     "last_evaluated_at": UTCDateTime(),
     "last_value": Text(),
 }
-_SQL_TYPES = {
-    "vid": "BIGINT",
-    "fired_count": "INTEGER",
-    "acted_count": "INTEGER",
-    "last_value": "TEXT",
-} | dict.fromkeys(("since", "last_fired_at", "last_evaluated_at"), "TIMESTAMPTZ")
+_UNNEST, _ARRAY_BINDS = unnest_arrays(_ARRAY_TYPES)
 _UPDATE_ARRAYS = Prepared(
     text(
         "UPDATE trigger_state SET "
         + ", ".join(
             f"{c} = u.{c}" if c != "last_value" else "last_value = CAST(u.last_value AS JSON)" for c in STATE_COLUMNS
         )
-        + " FROM unnest("
-        + ", ".join(f"CAST(:{c} AS {_SQL_TYPES.get(c, 'VARCHAR')}[])" for c in _ARRAY_TYPES)
-        + ") AS u("
-        + ", ".join(_ARRAY_TYPES)
-        + ") WHERE trigger_state.venture_id = u.vid AND trigger_state.trigger_id = u.tid"
-    ).bindparams(*(bindparam(c, type_=postgresql.ARRAY(t)) for c, t in _ARRAY_TYPES.items()))
+        + f" FROM {_UNNEST} AS u({', '.join(_ARRAY_TYPES)})"
+        + " WHERE trigger_state.venture_id = u.vid AND trigger_state.trigger_id = u.tid"
+    ).bindparams(*_ARRAY_BINDS)
 )
 """PostgreSQL: many trigger states updated by one statement, their columns bound as arrays (each `last_value`
 already encoded JSON text)."""
