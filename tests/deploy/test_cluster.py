@@ -30,8 +30,11 @@ def test_cluster_survives_kills_and_cut_connections_with_every_effect_once(tmp_p
     # Every kind of effect happened, so the checks were not vacuous.
     assert figures["samples acknowledged"] > 1000, shown
     events = figures["events"]
-    for kind in ("trigger.fired", "recursion", "escalation.opened", "approval.expired", "job.succeeded"):
+    for kind in ("trigger.fired", "recursion", "escalation.opened", "approval.expired", "job.started"):
         assert events.get(kind, 0) > 0, (kind, shown)
+    # A job ran to its end: in 12 s with a worker killed and the connections cut, every job can end failed (one
+    # fresh-clone run on a loaded machine had none succeed); failed visibly counts, left running does not.
+    assert events.get("job.succeeded", 0) + events.get("job.failed", 0) > 0, shown
     assert figures["deliveries"] > 0 and figures["timers run"] > 0, shown
     # The faults took effect: the cut reached live connections. (Whether clients saw a failed request is chance
     # since the API retries a request whose connection was lost before anything committed, and the pool replaces
