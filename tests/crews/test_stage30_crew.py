@@ -21,6 +21,7 @@ import pytest
 from venturegate.crews import CrewContext
 from venturegate.crews.stage30 import crew, demo
 from venturegate.engine import Actor, Engine
+from venturegate.engine.rollbacks import RollbackRecord
 
 pytestmark = pytest.mark.slow  # real deployments behind HAProxy under load
 
@@ -185,27 +186,105 @@ def test_a_failing_release_is_rolled_back_by_deploy_002_through_the_engine(bundl
     assert bundled.events("acme", kind="rollback.completed")
 
 
+MIGRATION = (
+    "import psycopg; c = psycopg.connect({url!r}, autocommit=True); "
+    "c.execute('ALTER TABLE customers ADD COLUMN tier int'); c.execute('DELETE FROM customers WHERE id > 10')"
+)
+"""The release's migration: a column added and 40 of the 50 customers deleted (what the restore must undo)."""
+
+
+def _migration(target_db: str) -> str:
+    return f'{sys.executable} -c "{MIGRATION.format(url=target_db)}"'
+
+
+def _assert_restored(engine: Engine, summary: dict[str, Any], cause: str, target_db: str) -> None:
+    """One engine rollback, of `cause`, restored 30.1's backup, and the database is as it was before the migration."""
+    assert any(h.startswith("database: database restored from") for h in summary["rollback"]["handlers"]), summary
+
+    def restores(r: RollbackRecord) -> bool:
+        return any(h.scope == "database" and h.detail.startswith("database restored from") for h in r.handlers)
+
+    restored = [r for r in engine.rollbacks("acme") if restores(r)]
+    assert [(r.cause, r.outcome) for r in restored] == [(cause, "completed")], summary["rollback"]
+    assert "database" in restored[0].scope
+    with psycopg.connect(target_db) as conn:
+        assert conn.execute("SELECT count(*) FROM customers").fetchone() == (50,)
+        columns = [r[0] for r in conn.execute("SELECT column_name FROM information_schema.columns "
+                                              "WHERE table_name = 'customers'")]  # fmt: skip
+        assert "tier" not in columns
+
+
 def test_migrations_are_undone_from_the_backup_when_the_release_rolls_back(
     bundled: Engine, tmp_path: Any, target_db: str
 ) -> None:
     _venture(bundled)
     bundled.request_approval("acme", "chairman", actor=LEAD, reason="release")
     _approve(bundled)
-    migrate = (
-        f"{sys.executable} -c \"import psycopg; c = psycopg.connect('{target_db}', autocommit=True); "
-        "c.execute('ALTER TABLE customers ADD COLUMN tier int'); c.execute('DELETE FROM customers WHERE id > 10')\""
+    result = _run(
+        bundled, tmp_path, database_url=target_db, migrate_command=_migration(target_db), green_error_rate=0.1
     )
-    result = _run(bundled, tmp_path, database_url=target_db, migrate_command=migrate, green_error_rate=0.1)
     assert result.status == "recursed", result.summary
     assert result.summary["migration"]["exit"] == 0
-    causes = [r["cause"] for r in result.summary["rollback"]["engine_rollbacks"]]
-    assert "schema_changed" in causes, result.summary["rollback"]
-    assert any(h.startswith("database: database restored from") for h in result.summary["rollback"]["handlers"])
-    with psycopg.connect(target_db) as conn:
-        assert conn.execute("SELECT count(*) FROM customers").fetchone() == (50,)
-        columns = [r[0] for r in conn.execute("SELECT column_name FROM information_schema.columns "
-                                              "WHERE table_name = 'customers'")]  # fmt: skip
-        assert "tier" not in columns
+    rollback = result.summary["rollback"]
+    # `/` fails 10 %: a rule (green's error rate, route `/`) decides, or DEPLOY-002 moves the weight first
+    # (`ordered`) - or, under load, HAProxy's health check marks green down before either (`green_down`).
+    # Whichever it is, the migrations are undone: `schema_changed` restores the database and moves traffic;
+    # green going down takes the decision tree's full branch, `green_unrecoverable`, which restores it too.
+    rules = ("error_rate", "route_error_rate", "latency", "route_latency")
+    assert rollback["cause"] in (*rules, "ordered", "green_down"), rollback
+    expected = "green_unrecoverable" if rollback["cause"] == "green_down" else "schema_changed"
+    assert expected in [r["cause"] for r in rollback["engine_rollbacks"]], rollback
+    _assert_restored(bundled, result.summary, expected, target_db)
+
+
+def test_migrations_are_undone_when_green_goes_down_during_the_cutover(
+    sqlite_engine: Engine, tmp_path: Any, target_db: str
+) -> None:
+    eng = sqlite_engine
+    _venture(eng)
+    # As in the flapping test below: HAProxy's health check marks green down before a 2 s rule could decide.
+    eng.set_config("acme", "rollback.error_rate_duration", "2s", actor=LEAD, reason="the health check decides")
+    eng.request_approval("acme", "chairman", actor=LEAD, reason="release")
+    _approve(eng)
+    flapping = "--flap-period 2.0 --flap-down 0.6 --flap-routes 1"
+    result = _run(eng, tmp_path, database_url=target_db, migrate_command=_migration(target_db),
+                  green_faults=flapping, soak_seconds=2.0)  # fmt: skip
+    assert result.status == "recursed", result.summary
+    assert result.summary["migration"]["exit"] == 0
+    rollback = result.summary["rollback"]
+    # Green may already be in its down phase when the cutover checks it, after the migration: no traffic moved
+    # then, and the migration is undone all the same (the next test makes that case certain).
+    assert rollback["cause"] in ("green_down", "green_unhealthy"), rollback
+    assert "DEPLOY-RB-GREEN" in [r["trigger"] for r in rollback["engine_rollbacks"]], rollback
+    _assert_restored(eng, result.summary, "green_unrecoverable", target_db)
+
+
+def test_migrations_are_undone_when_green_fails_its_health_check_before_traffic_moves(
+    sqlite_engine: Engine, tmp_path: Any, target_db: str
+) -> None:
+    eng = sqlite_engine
+    _venture(eng)
+    eng.request_approval("acme", "chairman", actor=LEAD, reason="release")
+    _approve(eng)
+    # The migration runs, then green dies (its process killed, found from production's state file): the
+    # cutover's health check fails before any traffic moves.
+    script = tmp_path / "migrate_then_kill_green.py"
+    script.write_text(
+        MIGRATION.format(url=target_db) + "\n"
+        "import glob, json, os, signal\n"
+        "(state,) = glob.glob(os.path.join(os.environ['VENTUREGATE_WORKSPACE'], '.venturegate/deploy/v*/state.json'))\n"
+        "with open(state) as f:\n"
+        "    (pid,) = [s['pid'] for s in json.load(f)['slots'].values() if s['version'] == '2.0.0']\n"
+        "os.kill(pid, signal.SIGKILL)\n"
+    )
+    result = _run(eng, tmp_path, database_url=target_db, migrate_command=f"{sys.executable} {script}")
+    assert result.status == "recursed", result.summary
+    assert result.summary["migration"]["exit"] == 0
+    assert "before any traffic moved" in result.summary["outcome"], result.summary
+    rollback = result.summary["rollback"]
+    assert rollback["cause"] == "green_unhealthy", rollback
+    _assert_restored(eng, result.summary, "green_unrecoverable", target_db)
+    assert _latest(eng, "green_traffic_share") == []  # no canary step was taken
 
 
 def test_a_failed_health_check_aborts_with_deploy_001_and_changes_nothing(bundled: Engine, tmp_path: Any) -> None:

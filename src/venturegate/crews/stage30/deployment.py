@@ -243,8 +243,17 @@ class DeploymentCrew(Crew):
         try:
             result = self._cutover(run, plan, driver, routes, green_addr, config)
         except GreenUnhealthy as exc:
+            before = len(run.engine.rollbacks(run.ctx.venture))
             run.record({"green_health_check_pass_rate": 0.0}, suffix=":cutover")
-            raise run.stop("recursed", f"aborted before any traffic moved: {exc}") from None
+            if not dep.migrations_ran:
+                raise run.stop("recursed", f"aborted before any traffic moved: {exc}") from None
+            # DEPLOY-RB-GREEN (scope green) leaves the database migrated under blue: the decision tree's full
+            # branch restores 30.1's backup too, as when green goes down during the cutover.
+            why = _engine_rollback(run, "green_unrecoverable", str(exc))
+            run.summary["rollback"] = {"cause": "green_unhealthy", "reason": str(exc), **_logged(run, before)}
+            raise run.stop(
+                "recursed", f"aborted before any traffic moved: {exc}; the migrations rolled back ({why})"
+            ) from None
         run.summary["cutover"] = result.as_dict()
         clock0 = run.summary.pop("_clock0", None)
         run.summary["traffic"] = {
@@ -362,17 +371,10 @@ class DeploymentCrew(Crew):
             driver.stop(plan.green)
         dep.state = "rolled_back"
         dep.save(folder)
-        after = run.engine.rollbacks(run.ctx.venture)
-        records = after[: len(after) - before]
         downtime = result.downtime_s / 60
         run.record({"deployment_success_rate": 0.0, "downtime": downtime, "rollback_time": rb.drain_s / 60})
-        run.summary["rollback"] = {
-            "cause": rb.cause, "reason": rb.reason,
-            "engine_rollbacks": [{"id": r.id, "cause": r.cause, "trigger": r.trigger, "outcome": r.outcome,
-                                  "scope": r.scope} for r in records],
-            "handlers": [f"{h.scope}: {h.detail}" for r in records for h in r.handlers],
-            "weights_after": driver.weights(),
-        }  # fmt: skip
+        run.summary["rollback"] = {"cause": rb.cause, "reason": rb.reason, **_logged(run, before),
+                                   "weights_after": driver.weights()}  # fmt: skip
         raise run.stop("recursed", f"rolled back: {rb.reason}")
 
     def _roll_back_smoke(self, run: CrewRun, driver: LocalDriver, dep: Deployment) -> Callable[[bool], None]:
@@ -468,6 +470,17 @@ def _wait_for(run: CrewRun, release: str, payload: dict[str, Any], reason: str, 
             )
         run.ctx.checkpoint()
         time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+
+def _logged(run: CrewRun, before: int) -> dict[str, Any]:
+    """The engine rollbacks logged since the log held `before` of them, and what their handlers did."""
+    after = run.engine.rollbacks(run.ctx.venture)  # newest first
+    records = after[: len(after) - before]
+    return {
+        "engine_rollbacks": [{"id": r.id, "cause": r.cause, "trigger": r.trigger, "outcome": r.outcome,
+                              "scope": r.scope} for r in records],
+        "handlers": [f"{h.scope}: {h.detail}" for r in records for h in r.handlers],
+    }  # fmt: skip
 
 
 def _engine_rollback(run: CrewRun, cause: str, reason: str) -> str:
