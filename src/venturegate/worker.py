@@ -15,7 +15,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 
@@ -23,8 +23,16 @@ from venturegate.engine import Collision, Engine, StoreUnavailable
 from venturegate.engine.jobs import worker_id
 from venturegate.store.database import DEFAULT_DIR
 
+if TYPE_CHECKING:
+    from huey.consumer import Consumer
+
 log = logging.getLogger("venturegate.worker")
 MAX_SLEEP = timedelta(seconds=60)
+POLL_MAX_DELAY = 1.0
+"""The longest (seconds) a worker waits between two polls of an idle SQLite or PostgreSQL queue. Huey's default,
+10 s, made a crew job or a wake-up queued after a quiet minute wait up to 10 s (benchmarks/job_queue.py); one poll
+a second per worker thread costs an idle PostgreSQL about one transaction a second. Redis blocks on its list and
+does not poll."""
 RETRY_AFTER = timedelta(seconds=1)
 """How soon a wake-up held back by a collision or a lost connection runs again."""
 HELD_BACK = (Collision, StoreUnavailable)
@@ -56,6 +64,13 @@ def make_huey(url: str | None = None, *, immediate: bool = False) -> Huey:
         rest = url.split("://", 1)[1]
         return SqlHuey("venturegate", database=f"psycopg3://{rest}", immediate=immediate)
     raise ValueError(f"VENTUREGATE_QUEUE_URL '{url}' is not sqlite:///, redis:// or postgresql://")
+
+
+def consumer(huey: Huey, workers: int, *, health_checks: bool = True) -> Consumer:
+    """Huey's consumer as venturegate runs it: periodic tasks on, idle polls at most `POLL_MAX_DELAY` apart."""
+    from huey.consumer import Consumer
+
+    return Consumer(huey, workers=workers, periodic=True, check_worker_health=health_checks, max_delay=POLL_MAX_DELAY)
 
 
 def register(huey: Huey, engine_factory: Any) -> Any:
@@ -231,8 +246,6 @@ def recover_jobs(engine: Engine, run_job: Any) -> tuple[int, int]:
 
 def run_worker(db_url: str | None, workers: int = 1, workflow: str | None = None) -> None:
     """Run the consumer until interrupted (`venturegate worker`); `workflow` as `--workflow` names it."""
-    from huey.consumer import Consumer
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     huey = make_huey()
     engines: list[Engine] = []
@@ -249,4 +262,4 @@ def run_worker(db_url: str | None, workers: int = 1, workflow: str | None = None
     except HELD_BACK as exc:
         held_back("job recovery at start", exc, "the minute job sweep catches up")
     wake()
-    Consumer(huey, workers=workers, periodic=True, check_worker_health=True).run()
+    consumer(huey, workers).run()

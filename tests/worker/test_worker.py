@@ -87,3 +87,29 @@ def test_worker_fires_pending_trigger_when_due(tmp_path: Path, queue: str, postg
         if proc.stdout is not None:
             proc.stdout.close()
         db.dispose()
+
+
+def test_an_idle_polled_queue_is_polled_at_most_a_second_apart(tmp_path: Path) -> None:
+    """Huey's default lets the wait between polls of an idle SQLite or PostgreSQL queue grow to 10 s; a crew job
+    queued after a quiet minute then waited that long. `venturegate worker` and the in-process worker cap it."""
+    from venturegate.api.background import InProcessWorker
+    from venturegate.worker import POLL_MAX_DELAY, consumer
+
+    db = connect(f"sqlite:///{tmp_path / 'vg.db'}")
+    ensure_schema(db)
+    try:
+        in_process = InProcessWorker(Engine(db, load_workflow(MINI)), f"sqlite:///{tmp_path / 'q1.db'}")
+        standalone = consumer(make_huey(f"sqlite:///{tmp_path / 'q2.db'}"), 2)
+        for c in (standalone, in_process._consumer):
+            workers = [w for w, _ in c.worker_threads]
+            assert len(workers) == c.workers
+            for w in workers:
+                w.stop_flag.set()  # each sleep returns at once; the delay still grows as if it had waited
+                waits = []
+                for _ in range(60):  # 0.1 s × 1.15⁶⁰ would be 4,384 s uncapped
+                    waits.append(min(w.delay, w.max_delay))
+                    w.sleep()
+                assert waits[0] == pytest.approx(0.1)
+                assert max(waits) == POLL_MAX_DELAY == 1.0
+    finally:
+        db.dispose()

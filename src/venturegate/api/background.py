@@ -17,7 +17,7 @@ from typing import Any
 from huey.consumer import Consumer
 
 from venturegate.engine import Engine
-from venturegate.worker import make_huey, register, register_jobs
+from venturegate.worker import POLL_MAX_DELAY, make_huey, register, register_jobs
 
 log = logging.getLogger("venturegate.api.worker")
 NUDGE_DELAY = 0.5
@@ -49,7 +49,9 @@ class InProcessWorker:
         self.huey = make_huey(queue_url)
         self._wake = register(self.huey, lambda: engine)
         register_jobs(self.huey, lambda: engine)  # crew jobs too, as `venturegate worker` runs them
-        self._consumer = _QuietConsumer(self.huey, workers=workers, periodic=True, check_worker_health=False)
+        self._consumer = _QuietConsumer(
+            self.huey, workers=workers, periodic=True, check_worker_health=False, max_delay=POLL_MAX_DELAY
+        )
         self._lock = threading.Lock()
         self._nudge_due = 0.0
 

@@ -1,0 +1,36 @@
+"""benchmarks/job_queue.py at a small size: Redis, PostgreSQL and SQLite queues with both poll settings."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from benchmarks.job_queue import run
+from sqlalchemy.engine import make_url
+
+from tests.conftest import PG_URL
+from tests.worker.test_worker import _redis_up
+
+
+def test_every_queue_runs_its_tasks_and_reports_the_figures(postgres_ok: bool) -> None:
+    if not postgres_ok or not _redis_up():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL and Redis are required in CI (make test starts them)")
+        pytest.skip("PostgreSQL or Redis not reachable")
+    admin = make_url(PG_URL).set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    doc = run(admin, "redis://127.0.0.1:6379/13", 30, [0.1, 0.3], 0.3)
+    names = [r["queue"] for r in doc["results"]]
+    assert names == [
+        "redis",
+        "postgresql (huey default)",
+        "postgresql (venturegate)",
+        "sqlite (huey default)",
+        "sqlite (venturegate)",
+    ]
+    for r in doc["results"]:
+        assert r["burst"]["tasks"] == 30 and r["burst"]["enqueued_per_s"] > 0 and r["burst"]["run_per_s"] > 0
+        assert r["after_idle"]["tasks"] == 2 and set(r["after_idle"]["latency_ms_by_gap_s"]) == {"0.1", "0.3"}
+        assert r["poll_max_delay_s"] == (None if r["queue"] == "redis" else 10.0 if "default" in r["queue"] else 1.0)
+    # An idle consumer polls PostgreSQL (transactions in the queue's own database); Redis blocks on its list.
+    pg = next(r for r in doc["results"] if r["queue"].startswith("postgresql"))
+    assert pg["idle"]["server_requests"] > 0
