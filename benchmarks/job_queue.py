@@ -9,9 +9,10 @@ started. Per queue and setting, in the same run:
 
 1. burst: `--burst` tasks enqueued as fast as one client can (enqueue rate), then run by the two workers (the
    rate from the first enqueue to the last task's start);
-2. after idle: `--rounds` rounds of tasks, each enqueued after the queue has been idle for 0.1, 1, 3, 10 and
-   30 s; the latency from enqueue to the task's start (what a crew job or a wake-up waits after a quiet
-   spell — a polled queue's delay has grown by then, a blocking one has none);
+2. after idle: `--rounds` rounds of tasks, each enqueued after the queue has been idle for 0.1, 1, 3, 10, 30
+   and 70 s; the latency from enqueue to the task's start, and the interval the idle workers were polling at
+   then (the shorter of the two workers': a task waits for the next poll). That is what a crew job or a
+   wake-up waits after a quiet spell: a polled queue's interval has grown by then, a blocking one has none;
 3. idle cost: what the idle consumer asks of the queue's server in `--idle` seconds (PostgreSQL: transactions
    committed in the queue's database, from `pg_stat_database`; Redis: commands, from `INFO commandstats`).
 
@@ -45,7 +46,7 @@ from sqlalchemy.engine import make_url
 
 from venturegate.worker import POLL_MAX_DELAY, make_huey
 
-GAPS = (0.1, 1.0, 3.0, 10.0, 30.0)
+GAPS = (0.1, 1.0, 3.0, 10.0, 30.0, 70.0)
 """Idle gaps before the tasks of a round."""
 QUICK_GAPS = (0.1, 1.0)
 HUEY_MAX_DELAY = 10.0
@@ -108,8 +109,11 @@ def measure(
         ran = max(rec.started[n] for n in range(burst)) - t0
         # 2. after idle
         latencies: dict[float, list[float]] = {g: [] for g in gaps}
+        intervals: dict[float, float] = {}
         for i, gap in enumerate(gaps):
             time.sleep(gap)
+            if not huey.storage.blocking:  # the wait each worker is in (its next one is ×backoff)
+                intervals[gap] = min(min(w.delay / w.backoff, w.max_delay) for w, _ in consumer.worker_threads)
             n = burst + i
             sent = time.perf_counter()
             touch(n)
@@ -138,6 +142,7 @@ def measure(
                 str(g): {"median": _ms(statistics.median(v)), "max": _ms(max(v))} for g, v in latencies.items() if v
             },
             "latency_ms_max": _ms(max(every)) if every else None,
+            "poll_interval_s_by_gap_s": {str(g): round(v, 2) for g, v in intervals.items()} or None,
         },
         "idle": {"seconds": idle, "server_requests": round(asked), "per_s": round(asked / idle, 1)},
     }
@@ -229,7 +234,7 @@ def main() -> None:
     ap.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres", help="an admin URL")
     ap.add_argument("--redis", default="redis://127.0.0.1:6379/14", help="the Redis queue's URL")
     ap.add_argument("--burst", type=int, default=2000, help="tasks in the burst phase")
-    ap.add_argument("--rounds", type=int, default=2, help="rounds of tasks enqueued after idle gaps")
+    ap.add_argument("--rounds", type=int, default=1, help="rounds of tasks enqueued after idle gaps")
     ap.add_argument("--idle", type=float, default=10.0, help="seconds the idle cost is counted over")
     ap.add_argument("--quick", action="store_true", help="a smoke run: 200 tasks, gaps 0.1 and 1 s, 2 s idle")
     args = ap.parse_args()
