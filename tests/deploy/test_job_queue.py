@@ -31,6 +31,11 @@ def test_every_queue_runs_its_tasks_and_reports_the_figures(postgres_ok: bool) -
         assert r["burst"]["tasks"] == 30 and r["burst"]["enqueued_per_s"] > 0 and r["burst"]["run_per_s"] > 0
         assert r["after_idle"]["tasks"] == 2 and set(r["after_idle"]["latency_ms_by_gap_s"]) == {"0.1", "0.3"}
         assert r["poll_max_delay_s"] == (None if r["queue"] == "redis" else 10.0 if "default" in r["queue"] else 1.0)
+        polled = r["after_idle"]["poll_interval_s_by_gap_s"]
+        if r["queue"] == "redis":
+            assert polled is None  # it blocks on the list
+        else:
+            assert set(polled) == {"0.1", "0.3"} and all(0 < v <= r["poll_max_delay_s"] for v in polled.values())
     # An idle consumer polls PostgreSQL (transactions in the queue's own database); Redis blocks on its list.
     pg = next(r for r in doc["results"] if r["queue"].startswith("postgresql"))
     assert pg["idle"]["server_requests"] > 0
