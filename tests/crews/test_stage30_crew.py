@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from venturegate.crews import CrewContext
+from venturegate.crews import Cancelled, CancelToken, CrewContext
 from venturegate.crews.stage30 import crew, demo
 from venturegate.engine import Actor, Engine
 from venturegate.engine.rollbacks import RollbackRecord
@@ -197,21 +197,36 @@ def _migration(target_db: str) -> str:
     return f'{sys.executable} -c "{MIGRATION.format(url=target_db)}"'
 
 
-def _assert_restored(engine: Engine, summary: dict[str, Any], cause: str, target_db: str) -> None:
-    """One engine rollback, of `cause`, restored 30.1's backup, and the database is as it was before the migration."""
+def _assert_restored(engine: Engine, summary: dict[str, Any], cause: str, target_db: str) -> RollbackRecord:
+    """One engine rollback, of `cause`, restored 30.1's backup, the run says so, and the database is as it was
+    before the migration."""
     assert any(h.startswith("database: database restored from") for h in summary["rollback"]["handlers"]), summary
+    assert summary["rollback"]["database"]["restored"] is True, summary["rollback"]
+    assert "database restored from" in summary["outcome"], summary["outcome"]
+    return _assert_undone(engine, cause, target_db)
+
+
+def _assert_undone(engine: Engine, cause: str, target_db: str) -> RollbackRecord:
+    """One engine rollback, of `cause`, restored 30.1's backup, and the database is as it was before the migration."""
 
     def restores(r: RollbackRecord) -> bool:
         return any(h.scope == "database" and h.detail.startswith("database restored from") for h in r.handlers)
 
     restored = [r for r in engine.rollbacks("acme") if restores(r)]
-    assert [(r.cause, r.outcome) for r in restored] == [(cause, "completed")], summary["rollback"]
+    assert [(r.cause, r.outcome) for r in restored] == [(cause, "completed")], engine.rollbacks("acme")
     assert "database" in restored[0].scope
+    assert _customers(target_db) == (50, False)
+    return restored[0]
+
+
+def _customers(target_db: str) -> tuple[int, bool]:
+    """How many customers the database holds, and whether the migration's column is there."""
     with psycopg.connect(target_db) as conn:
-        assert conn.execute("SELECT count(*) FROM customers").fetchone() == (50,)
+        row = conn.execute("SELECT count(*) FROM customers").fetchone()
         columns = [r[0] for r in conn.execute("SELECT column_name FROM information_schema.columns "
                                               "WHERE table_name = 'customers'")]  # fmt: skip
-        assert "tier" not in columns
+    assert row is not None
+    return int(row[0]), "tier" in columns
 
 
 def test_migrations_are_undone_from_the_backup_when_the_release_rolls_back(
@@ -285,6 +300,138 @@ def test_migrations_are_undone_when_green_fails_its_health_check_before_traffic_
     assert rollback["cause"] == "green_unhealthy", rollback
     _assert_restored(eng, result.summary, "green_unrecoverable", target_db)
     assert _latest(eng, "green_traffic_share") == []  # no canary step was taken
+
+
+def _approved(engine: Engine) -> None:
+    _venture(engine)
+    engine.request_approval("acme", "chairman", actor=LEAD, reason="release")
+    _approve(engine)
+
+
+def _run_cancelled(engine: Engine, tmp_path: Any, **options: Any) -> str:
+    """Run the crew and cancel the job once the first canary step ended; the message it was cancelled with."""
+    token = CancelToken()
+
+    def sink(step: str, done: int, total: int, message: str) -> None:
+        if message.endswith("% on green"):  # the cutover's own check moves traffic back at its next reading
+            token.cancel()
+
+    opts = {**FAST, "out_dir": str(tmp_path / "out"), **options}
+    with pytest.raises(Cancelled) as exc:
+        crew.run(CrewContext(engine, "acme", 30, options=opts, output_root=tmp_path, sink=sink, cancel=token))
+    assert "during the cutover; traffic is back on blue" in str(exc.value), exc.value
+    return str(exc.value)
+
+
+FAILS = f"{sys.executable} -c 'raise SystemExit(1)'"
+"""A smoke-test command that fails."""
+
+
+def test_a_failed_migration_that_changed_part_of_the_schema_is_undone(
+    sqlite_engine: Engine, tmp_path: Any, target_db: str
+) -> None:
+    eng = sqlite_engine
+    _approved(eng)
+    # The migration adds the column and deletes the rows, then fails on its next statement.
+    failing = MIGRATION.format(url=target_db) + "; c.execute('ALTER TABLE no_such_table ADD COLUMN x int')"
+    result = _run(eng, tmp_path, database_url=target_db, migrate_command=f'{sys.executable} -c "{failing}"')
+    assert result.status == "recursed", result.summary
+    assert result.summary["migration"]["exit"] == 1
+    assert result.summary["outcome"].startswith("aborted before any traffic moved: migration failed (exit 1")
+    rollback = result.summary["rollback"]
+    assert rollback["cause"] == "migration_failed" and "no_such_table" in rollback["reason"], rollback
+    record = _assert_restored(eng, result.summary, "schema_changed", target_db)
+    assert "no_such_table" in record.reason
+    assert _latest(eng, "green_traffic_share") == []  # no canary step was taken
+
+
+def test_a_cancelled_cutover_has_its_migrations_undone(sqlite_engine: Engine, tmp_path: Any, target_db: str) -> None:
+    eng = sqlite_engine
+    _approved(eng)
+    message = _run_cancelled(eng, tmp_path, database_url=target_db, migrate_command=_migration(target_db))
+    assert "database restored from" in message, message
+    record = _assert_undone(eng, "schema_changed", target_db)
+    assert record.reason.startswith("the job was cancelled"), record.reason
+
+
+def test_a_held_cutover_without_a_decision_has_its_migrations_undone(
+    sqlite_engine: Engine, tmp_path: Any, target_db: str
+) -> None:
+    eng = sqlite_engine
+    _venture(eng)
+    # Green answers 800 ms late: above the 500 ms target, far under a 2 s rollback line - the first step is held.
+    eng.set_config("acme", "rollback.response_time_threshold", 2000, actor=LEAD, reason="a hold, not a rollback")
+    eng.request_approval("acme", "chairman", actor=LEAD, reason="release")
+    _approve(eng)
+    result = _run(eng, tmp_path, database_url=target_db, migrate_command=_migration(target_db), green_latency_ms=800)
+    assert result.status == "waiting", result.summary
+    assert result.summary["held"]["at_percent"] == 10, result.summary
+    rollback = result.summary["rollback"]
+    assert rollback["cause"] == "held" and "no decision yet" in rollback["reason"], rollback
+    assert [r["cause"] for r in rollback["engine_rollbacks"]] == ["schema_changed"], rollback  # not traffic_only
+    _assert_restored(eng, result.summary, "schema_changed", target_db)
+    assert eng.approvals("acme", "pending")  # the Chairman is still asked; the next run migrates again
+
+
+def test_failed_smoke_tests_have_the_migrations_undone(sqlite_engine: Engine, tmp_path: Any, target_db: str) -> None:
+    eng = sqlite_engine
+    _approved(eng)
+    result = _run(eng, tmp_path, database_url=target_db, migrate_command=_migration(target_db), smoke_command=FAILS)
+    assert result.status == "recursed", result.summary
+    assert result.summary["outcome"].startswith("rolled back: smoke tests"), result.summary["outcome"]
+    rollback = result.summary["rollback"]
+    assert rollback["cause"] == "smoke" and rollback["weights_after"] == {"blue": 100, "green": 0}, rollback
+    triggers = {r["trigger"] for r in rollback["engine_rollbacks"]}
+    assert "DEPLOY-002-SMOKE" in triggers, rollback  # traffic, by the trigger; then the database, by the crew
+    _assert_restored(eng, result.summary, "schema_changed", target_db)
+
+
+def test_a_restore_that_fails_is_reported_as_a_failure(sqlite_engine: Engine, tmp_path: Any, target_db: str) -> None:
+    eng = sqlite_engine
+    _approved(eng)
+    # The migration deletes 30.1's backup (found from production's deployment.json) before it changes anything.
+    script = tmp_path / "migrate_and_lose_the_backup.py"
+    script.write_text(
+        "import glob, json, os\n"
+        "folder = os.path.join(os.environ['VENTUREGATE_WORKSPACE'], '.venturegate', 'deploy')\n"
+        "(dep,) = glob.glob(os.path.join(folder, 'v*', 'deployment.json'))\n"
+        "with open(dep) as f:\n"
+        "    os.remove(json.load(f)['backup'])\n" + MIGRATION.format(url=target_db) + "\nraise SystemExit(2)\n"
+    )
+    result = _run(eng, tmp_path, database_url=target_db, migrate_command=f"{sys.executable} {script}")
+    assert result.status == "failed", result.summary
+    assert "database NOT restored" in result.summary["outcome"], result.summary["outcome"]
+    database = result.summary["rollback"]["database"]
+    assert database["restored"] is False and "does not exist" in database["detail"], database
+    (record,) = [r for r in eng.rollbacks("acme") if "database" in r.scope]
+    assert (record.cause, record.outcome) == ("schema_changed", "escalated") and record.escalation, record
+    assert [h.ok for h in record.handlers if h.scope == "database"] == [False]
+    assert _customers(target_db) == (10, True)  # still migrated, and said so
+
+
+@pytest.mark.parametrize("path", ["cancelled", "smoke"])
+def test_without_a_migration_nothing_is_restored(
+    sqlite_engine: Engine, tmp_path: Any, target_db: str, path: str
+) -> None:
+    eng = sqlite_engine
+    _venture(eng)
+    first = _run(eng, tmp_path, database_url=target_db)  # 30.1 takes the backup, then the Chairman is asked
+    assert first.status == "waiting", first.summary
+    with psycopg.connect(target_db, autocommit=True) as conn:  # blue's writes since the backup: a restore loses them
+        conn.execute("INSERT INTO customers VALUES (51, 'after the backup')")
+    _approve(eng)
+    if path == "cancelled":
+        message = _run_cancelled(eng, tmp_path, database_url=target_db)
+        assert "database" not in message, message
+        assert not eng.rollbacks("acme")
+    else:
+        result = _run(eng, tmp_path, database_url=target_db, smoke_command=FAILS)
+        assert result.status == "recursed", result.summary
+        rollback = result.summary["rollback"]
+        assert "database" not in rollback and "database" not in result.summary["outcome"], result.summary
+        assert [r["trigger"] for r in rollback["engine_rollbacks"]] == ["DEPLOY-002-SMOKE"], rollback
+    assert all("database" not in r.scope for r in eng.rollbacks("acme"))
+    assert _customers(target_db) == (51, False)
 
 
 def test_a_failed_health_check_aborts_with_deploy_001_and_changes_nothing(bundled: Engine, tmp_path: Any) -> None:

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from venturegate.crews.runtime import CrewRun
-from venturegate.crews.stage30 import monitoring, verifier
+from venturegate.crews.stage30 import _rollbacks, monitoring, verifier
+from venturegate.crews.stage30._rollbacks import Restore
 from venturegate.crews.stage30.haproxy import LocalDriver
 from venturegate.crews.stage30.orchestrator import CutoverResult
 from venturegate.crews.stage30.plan import Plan
@@ -21,7 +22,7 @@ def verify(
     driver: LocalDriver,
     result: CutoverResult,
     routes: Routes,
-    roll_back: Callable[[bool], None],
+    roll_back: Callable[[bool, int], Restore | None],
 ) -> None:
     """Smoke tests (a failure rolls back), monitoring and the rehearsal; then the artifacts, 30.3 and the advance."""
     ctx, engine = run.ctx, run.engine
@@ -29,14 +30,15 @@ def verify(
     smoke = verifier.run_smoke(driver.url, plan.smoke_checks(routes), command=plan.smoke_command,
                                timeout=plan.smoke_timeout, critical_only=plan.critical_only)  # fmt: skip
     run.summary["smoke"] = smoke.as_dict()
+    before = _rollbacks.count(run)  # DEPLOY-002-SMOKE's rollback is logged with the sample
     acted = run.record({"smoke_test_pass_rate": smoke.pass_rate})
     if smoke.pass_rate < 100.0:
         by_trigger = any(f.kind == "rollback" for f in acted)
         if not by_trigger:
             driver.set_weights(100, 0)
         run.record({"deployment_success_rate": 0.0})
-        roll_back(by_trigger)
-        raise run.stop("recursed", f"rolled back: smoke tests {smoke.passed}/{smoke.total} passed")
+        db = roll_back(by_trigger, before)
+        raise _rollbacks.stop(run, "recursed", f"rolled back: smoke tests {smoke.passed}/{smoke.total} passed", db)
     run.step("30.3 PostDeploymentVerifier", 1, 3, "monitoring setup")
     channels = [str(c) for c in run.setting("monitoring.alert_channels")]
     name = engine.venture(ctx.venture).name

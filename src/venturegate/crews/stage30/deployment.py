@@ -26,11 +26,13 @@ import subprocess
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from venturegate.crews.base import AgentSpec, Cancelled, Crew, CrewContext, CrewHooks, CrewResult
 from venturegate.crews.runtime import CrewRun, Stop
-from venturegate.crews.stage30 import live, validator
+from venturegate.crews.stage30 import _rollbacks, live, validator
+from venturegate.crews.stage30._rollbacks import Restore
 from venturegate.crews.stage30._verify import verify
 from venturegate.crews.stage30.haproxy import DriverError, LocalDriver
 from venturegate.crews.stage30.live import Deployment
@@ -66,10 +68,10 @@ class DeploymentCrew(Crew):
         driver: LocalDriver | None = None
         plan: Plan | None = None
         dep: Deployment | None = None
+        folder = live.production_dir(live.default_workspace(), _venture(run).id)
         try:
             plan = self._plan(run)
             self._reopen_for_release(run, plan.green)
-            folder = live.production_dir(live.default_workspace(), _venture(run).id)
             # Production lives in the venture's folder either way, so rollback handlers in any process find it;
             # `production=run` only stops it when the run ends.
             driver = LocalDriver(plan.command, overrides=plan.overrides, check=plan.check, state_dir=folder)
@@ -81,9 +83,20 @@ class DeploymentCrew(Crew):
             dep.backup = self._backup_path(run)
             self._approval(run, plan)
             result, routes = self._switch(run, plan, driver, dep, folder)
-            verify(run, plan, driver, result, routes, self._roll_back_smoke(run, driver, dep))
+            verify(run, plan, driver, result, routes, self._roll_back_smoke(run, driver, dep, folder))
         except Stop:
-            pass
+            why = f"the run ended ({run.status}: {run.outcome}) before the release went live"
+            db = self._not_live(run, dep, folder, "not_live", why)
+            if db is not None:
+                _rollbacks.stop(run, run.status, run.outcome, db)  # the run's status and outcome say so
+        except Cancelled as exc:
+            db = self._not_live(run, dep, folder, "cancelled", f"the job was cancelled: {exc}")
+            if db is None:
+                raise
+            raise Cancelled(f"{exc}; {db}") from None
+        except Exception as exc:
+            self._not_live(run, dep, folder, "error", f"the run failed: {type(exc).__name__}: {exc}")
+            raise
         finally:
             if driver is not None:
                 self._leave(run, plan, driver, dep if plan is not None and driver.running else None)
@@ -172,6 +185,19 @@ class DeploymentCrew(Crew):
         run.summary["production"] = driver.status()
         driver.detach()
 
+    def _not_live(self, run: CrewRun, dep: Deployment | None, folder: Path, cause: str, reason: str) -> Restore | None:
+        """The run ends with the release not live after a migration started, and no path of the run undid it
+        (a cancellation, a held step, a 30.3 that did not finish, an error): blue serves on, so 30.1's backup
+        is restored. None when there is nothing to undo."""
+        if dep is None or not dep.migrations_ran or run.summary.get("verified"):
+            return None
+        if "database" in run.summary.get("rollback", {}):  # restored (or tried to) already: never twice
+            return None
+        before = _rollbacks.count(run)
+        db = _rollbacks.undo_migrations(run, dep, folder, reason)
+        run.summary["rollback"] = {"cause": cause, "reason": reason, **_rollbacks.logged(run, before, db)}
+        return db
+
     # -- 30.1 ------------------------------------------------------------------------------------
     def _validate(self, run: CrewRun, plan: Plan, driver: LocalDriver) -> None:
         run.step("30.1 PreDeploymentValidator", 0, 3, "health, dependency and backup checks")
@@ -214,7 +240,7 @@ class DeploymentCrew(Crew):
 
     # -- 30.2 ------------------------------------------------------------------------------------
     def _switch(
-        self, run: CrewRun, plan: Plan, driver: LocalDriver, dep: Deployment, folder: Any
+        self, run: CrewRun, plan: Plan, driver: LocalDriver, dep: Deployment, folder: Path
     ) -> tuple[CutoverResult, Routes]:
         steps = len(plan.canary.steps)
         run.step("30.2 BlueGreenOrchestrator", 0, steps + 1, f"starting green {plan.green}")
@@ -243,17 +269,17 @@ class DeploymentCrew(Crew):
         try:
             result = self._cutover(run, plan, driver, routes, green_addr, config)
         except GreenUnhealthy as exc:
-            before = len(run.engine.rollbacks(run.ctx.venture))
+            before = _rollbacks.count(run)
             run.record({"green_health_check_pass_rate": 0.0}, suffix=":cutover")
             if not dep.migrations_ran:
                 raise run.stop("recursed", f"aborted before any traffic moved: {exc}") from None
             # DEPLOY-RB-GREEN (scope green) leaves the database migrated under blue: the decision tree's full
             # branch restores 30.1's backup too, as when green goes down during the cutover.
-            why = _engine_rollback(run, "green_unrecoverable", str(exc))
-            run.summary["rollback"] = {"cause": "green_unhealthy", "reason": str(exc), **_logged(run, before)}
-            raise run.stop(
-                "recursed", f"aborted before any traffic moved: {exc}; the migrations rolled back ({why})"
-            ) from None
+            why = _rollbacks.request(run, "green_unrecoverable", str(exc))
+            db = _rollbacks.database(run, dep, folder, before, why)
+            run.summary["rollback"] = {"cause": "green_unhealthy", "reason": str(exc),
+                                       **_rollbacks.logged(run, before, db)}  # fmt: skip
+            raise _rollbacks.stop(run, "recursed", f"aborted before any traffic moved: {exc}", db) from None
         run.summary["cutover"] = result.as_dict()
         clock0 = run.summary.pop("_clock0", None)
         run.summary["traffic"] = {
@@ -281,15 +307,35 @@ class DeploymentCrew(Crew):
             run.complete("30.2")
         return result, routes
 
-    def _migrate(self, run: CrewRun, plan: Plan, driver: LocalDriver, dep: Deployment, folder: Any) -> None:
-        done = subprocess.run(plan.migrate, capture_output=True, text=True, timeout=plan.backup_timeout, check=False)
-        dep.migrations_ran = True  # even a failed migration may have changed something: restore if rolled back
+    def _migrate(self, run: CrewRun, plan: Plan, driver: LocalDriver, dep: Deployment, folder: Path) -> None:
+        # Marked before the script starts: a failed, killed or timed-out one may have changed the schema too, and
+        # whoever rolls back (this run, a trigger, the CLI) restores 30.1's backup only when it is marked.
+        dep.migrations_ran = True
         dep.save(folder)
-        run.summary["migration"] = {"command": plan.migrate, "exit": done.returncode, "output": done.stdout[-2000:]}
-        if done.returncode != 0:
+        try:
+            done = subprocess.run(plan.migrate, capture_output=True, text=True, timeout=plan.backup_timeout,
+                                  check=False)  # fmt: skip
+            code, out, err = done.returncode, done.stdout, done.stderr
+            failure = f"exit {code}: {err.strip()[-500:]}" if code != 0 else ""
+        except subprocess.TimeoutExpired as exc:  # killed by subprocess.run, maybe half-way
+            code, out, err = None, _text(exc.stdout), _text(exc.stderr)
+            failure = f"timed out after {plan.backup_timeout:g} s: {err.strip()[-500:]}"
+        except OSError as exc:  # the script never started: nothing changed
+            dep.migrations_ran = False
+            dep.save(folder)
             driver.stop(plan.green)
-            why = _engine_rollback(run, "not_switched", f"migration failed: {done.stderr.strip()[-500:]}")
-            raise run.stop("recursed", f"aborted before any traffic moved: migration failed ({why})")
+            raise run.stop("failed", f"refused: the migration command could not start: {exc}") from None
+        run.summary["migration"] = {"command": plan.migrate, "exit": code, "output": out[-2000:]}
+        if failure:
+            # Traffic never left blue, but the schema may have changed under it (`not_switched` only aborts):
+            # the branch for migrations restores the backup.
+            driver.stop(plan.green)
+            reason = f"migration failed ({failure})"
+            before = _rollbacks.count(run)
+            db = _rollbacks.undo_migrations(run, dep, folder, reason)
+            run.summary["rollback"] = {"cause": "migration_failed", "reason": reason,
+                                       **_rollbacks.logged(run, before, db)}  # fmt: skip
+            raise _rollbacks.stop(run, "recursed", f"aborted before any traffic moved: {reason}", db)
 
     def _cutover(
         self, run: CrewRun, plan: Plan, driver: LocalDriver, routes: Routes, green_addr: str, config: Any
@@ -323,7 +369,7 @@ class DeploymentCrew(Crew):
         )  # fmt: skip
 
     def _held(
-        self, run: CrewRun, plan: Plan, driver: LocalDriver, dep: Deployment, folder: Any, result: CutoverResult
+        self, run: CrewRun, plan: Plan, driver: LocalDriver, dep: Deployment, folder: Path, result: CutoverResult
     ) -> None:
         """A step above target, under the rollback lines: traffic stays there while the Chairman is asked."""
         why = "; ".join(result.held_because)
@@ -335,22 +381,31 @@ class DeploymentCrew(Crew):
             _wait_for(run, plan.green, {"release": plan.green, "run": run.run_id, "accept": list(result.held_because)},
                       reason, plan.hold_wait)  # fmt: skip
         except Stop:
-            # Nobody watches a held split once the run ends: traffic goes back to blue, green stops.
-            _engine_rollback(run, "traffic_only", f"held at {result.green_percent}% ({why}); no decision yet")
+            # Nobody watches a held split once the run ends: traffic goes back to blue, green stops - and
+            # blue serves on, so a migration is undone from 30.1's backup.
+            undecided = f"held at {result.green_percent}% ({why}); no decision yet"
+            before = _rollbacks.count(run)
+            db = _rollbacks.undo_migrations(run, dep, folder, undecided)
+            if db is None:
+                _rollbacks.request(run, "traffic_only", undecided)
             driver.refresh()
             if plan.green in driver.versions().values():
                 driver.stop(plan.green)
+            if db is not None:
+                run.summary["rollback"] = {"cause": "held", "reason": undecided,
+                                           **_rollbacks.logged(run, before, db)}  # fmt: skip
+                _rollbacks.stop(run, run.status, run.outcome, db)
             raise
         raise run.stop("waiting", f"the Chairman accepted {plan.green} at {result.green_percent}% despite {why}: "
                        "run the crew again to redo the cutover with those targets accepted")  # fmt: skip
 
     def _rolled_back(
-        self, run: CrewRun, plan: Plan, driver: LocalDriver, dep: Deployment, folder: Any, result: CutoverResult
+        self, run: CrewRun, plan: Plan, driver: LocalDriver, dep: Deployment, folder: Path, result: CutoverResult
     ) -> None:
         rb = result.rollback
         assert rb is not None
         mono0, wall0 = run.summary.pop("_clock0")
-        before = len(run.engine.rollbacks(run.ctx.venture))
+        before = _rollbacks.count(run)
         metric = {"error_rate": "deployment_error_rate", "latency": "response_time_p95"}.get(rb.cause)
         if metric is not None and rb.above_since is not None and rb.first_value is not None and rb.value is not None:
             # The readings that decided, as of when they were read: the stage's trigger judges the same evidence.
@@ -361,11 +416,12 @@ class DeploymentCrew(Crew):
             # Green failed HAProxy's health check during the cutover: DEPLOY-RB-GREEN judges the same
             # evidence (scope green), then the decision tree's full rollback sends the stage back to 30.1.
             run.record({"green_health_check_pass_rate": 0.0}, suffix=":cutover")
-            _engine_rollback(run, "green_unrecoverable", rb.reason)
-        elif dep.migrations_ran:
-            _engine_rollback(run, "schema_changed", rb.reason)
-        elif len(run.engine.rollbacks(run.ctx.venture)) == before and rb.cause != "ordered":
-            _engine_rollback(run, "traffic_only", rb.reason)
+            why = _rollbacks.request(run, "green_unrecoverable", rb.reason)
+            db = _rollbacks.database(run, dep, folder, before, why) if dep.migrations_ran else None
+        else:
+            db = _rollbacks.undo_migrations(run, dep, folder, rb.reason)
+            if db is None and _rollbacks.count(run) == before and rb.cause != "ordered":
+                _rollbacks.request(run, "traffic_only", rb.reason)
         driver.refresh()
         if plan.green in driver.versions().values():
             driver.stop(plan.green)
@@ -373,26 +429,28 @@ class DeploymentCrew(Crew):
         dep.save(folder)
         downtime = result.downtime_s / 60
         run.record({"deployment_success_rate": 0.0, "downtime": downtime, "rollback_time": rb.drain_s / 60})
-        run.summary["rollback"] = {"cause": rb.cause, "reason": rb.reason, **_logged(run, before),
+        run.summary["rollback"] = {"cause": rb.cause, "reason": rb.reason, **_rollbacks.logged(run, before, db),
                                    "weights_after": driver.weights()}  # fmt: skip
-        raise run.stop("recursed", f"rolled back: {rb.reason}")
+        raise _rollbacks.stop(run, "recursed", f"rolled back: {rb.reason}", db)
 
-    def _roll_back_smoke(self, run: CrewRun, driver: LocalDriver, dep: Deployment) -> Callable[[bool], None]:
-        def roll_back(acted: bool) -> None:
-            """Traffic is back on blue (by DEPLOY-002-SMOKE, or here); log the engine rollback, stop green."""
-            before = len(run.engine.rollbacks(run.ctx.venture))
-            if not acted:
-                _engine_rollback(run, "traffic_only", "smoke tests failed after the cutover")
+    def _roll_back_smoke(
+        self, run: CrewRun, driver: LocalDriver, dep: Deployment, folder: Path
+    ) -> Callable[[bool, int], Restore | None]:
+        def roll_back(acted: bool, before: int) -> Restore | None:
+            """Traffic is back on blue (by DEPLOY-002-SMOKE, or here); log the engine rollback - with migrations,
+            the one restoring 30.1's backup -, stop green. `before`: the log's length before the smoke sample."""
+            reason = "smoke tests failed after the cutover"
+            db = _rollbacks.undo_migrations(run, dep, folder, reason)
+            if db is None and not acted:
+                _rollbacks.request(run, "traffic_only", reason)
             driver.refresh()
             if dep.green in driver.versions().values():
                 driver.stop(dep.green or "")
             dep.state = "rolled_back"
-            after = run.engine.rollbacks(run.ctx.venture)
-            run.summary["rollback"] = {
-                "cause": "smoke", "reason": "smoke tests failed", "weights_after": driver.weights(),
-                "engine_rollbacks": [{"id": r.id, "cause": r.cause, "trigger": r.trigger, "outcome": r.outcome,
-                                      "scope": r.scope} for r in after[: max(1, len(after) - before)]],
-            }  # fmt: skip
+            run.summary["rollback"] = {"cause": "smoke", "reason": "smoke tests failed",
+                                       "weights_after": driver.weights(),
+                                       **_rollbacks.logged(run, before, db)}  # fmt: skip
+            return db
 
         return roll_back
 
@@ -472,21 +530,6 @@ def _wait_for(run: CrewRun, release: str, payload: dict[str, Any], reason: str, 
         time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
 
 
-def _logged(run: CrewRun, before: int) -> dict[str, Any]:
-    """The engine rollbacks logged since the log held `before` of them, and what their handlers did."""
-    after = run.engine.rollbacks(run.ctx.venture)  # newest first
-    records = after[: len(after) - before]
-    return {
-        "engine_rollbacks": [{"id": r.id, "cause": r.cause, "trigger": r.trigger, "outcome": r.outcome,
-                              "scope": r.scope} for r in records],
-        "handlers": [f"{h.scope}: {h.detail}" for r in records for h in r.handlers],
-    }  # fmt: skip
-
-
-def _engine_rollback(run: CrewRun, cause: str, reason: str) -> str:
-    try:
-        # keys=[]: the crew changed no setting, so none is restored (a setting changed since the snapshot stays).
-        record = run.engine.rollback(run.ctx.venture, cause=cause, actor=run.ctx.actor, reason=reason, keys=[])
-    except NotFound as exc:  # no pre-stage-30 snapshot (a venture created at 30 with nothing to restore)
-        return f"{cause}: {exc.message}"
-    return f"{cause}: rollback #{record.id} {record.outcome}"
+def _text(output: str | bytes | None) -> str:
+    """A timed-out process's captured output (bytes, even with text=True)."""
+    return output.decode(errors="replace") if isinstance(output, bytes) else output or ""
