@@ -112,8 +112,8 @@ def measure(
         intervals: dict[float, float] = {}
         for i, gap in enumerate(gaps):
             time.sleep(gap)
-            if not huey.storage.blocking:  # the wait each worker is in (its next one is ×backoff)
-                intervals[gap] = min(min(w.delay / w.backoff, w.max_delay) for w, _ in consumer.worker_threads)
+            if not huey.storage.blocking:  # the wait each worker is in (Huey grows `delay` after the wait)
+                intervals[gap] = min(min(w.delay, w.max_delay) for w, _ in consumer.worker_threads)
             n = burst + i
             sent = time.perf_counter()
             touch(n)
