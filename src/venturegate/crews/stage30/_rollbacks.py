@@ -1,9 +1,10 @@
 """The crew's engine rollbacks: ask for a branch of the decision tree, list what was logged, and say what
-became of the database once a migration script started (30.1's backup restored, or why it was not).
+became of the database once a migration script started (its backup restored, or why it was not).
 
-The `database` handler (`live.py`) restores the backup when `deployment.json` says migrations ran, and
-clears that mark once it did: the crew reads the mark back after every rollback, so its own later saves
-never make a second rollback restore the (by then stale) backup again.
+The `database` handler (`live.py`) restores the backup taken right before the migration when
+`deployment.json` says migrations ran, then clears that mark and names the backup it restored: the crew
+reads both back after every rollback, so its own later saves never make a second rollback restore the
+(by then stale) backup again.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from venturegate.crews.runtime import CrewRun, Stop
-from venturegate.crews.stage30.live import Deployment
+from venturegate.crews.stage30.live import ALREADY, Deployment
 from venturegate.engine.exceptions import Conflict, NotFound
 from venturegate.engine.rollbacks import RollbackRecord
 
@@ -23,7 +24,7 @@ RESTORED = "database restored from"
 
 @dataclass(frozen=True)
 class Restore:
-    """What became of the database after a migration started: restored from 30.1's backup, or not (and why)."""
+    """What became of the database after a migration started: restored from its backup, or not (and why)."""
 
     ok: bool
     detail: str
@@ -80,7 +81,7 @@ def database(run: CrewRun, dep: Deployment, folder: Path, before: int, why: str)
     _reread(dep, folder)
     handled = [(r, h) for r in since(run, before) for h in r.handlers if h.scope == "database"]
     for r, h in handled:
-        if h.ok and h.detail.startswith(RESTORED):
+        if h.ok and h.detail.startswith((RESTORED, ALREADY)):  # already: by a rollback since this run migrated
             return Restore(True, f"{h.detail} (rollback #{r.id}, {r.trigger or r.cause})")
     for r, h in handled:
         if not h.ok:
@@ -91,7 +92,7 @@ def database(run: CrewRun, dep: Deployment, folder: Path, before: int, why: str)
 
 
 def undo_migrations(run: CrewRun, dep: Deployment, folder: Path, reason: str) -> Restore | None:
-    """When a migration script started in this deployment, restore 30.1's backup through the decision tree's
+    """When a migration script started in this deployment, restore its backup through the decision tree's
     `schema_changed` branch (traffic back on blue, then the database); None when no migration ran."""
     if not dep.migrations_ran:
         return None
@@ -107,7 +108,7 @@ def undo_migrations(run: CrewRun, dep: Deployment, folder: Path, reason: str) ->
 
 
 def _reread(dep: Deployment, folder: Path) -> None:
-    """Take over the `migrations_ran` mark as the `database` handler left it on disk."""
+    """Take over the `migrations_ran` mark (and the backup restored) as the `database` handler left them on disk."""
     saved = Deployment.load(folder)
     if saved is not None:
-        dep.migrations_ran = saved.migrations_ran
+        dep.migrations_ran, dep.restored, dep.restored_at = saved.migrations_ran, saved.restored, saved.restored_at

@@ -133,7 +133,7 @@ def _handoff(
             "rollback_procedure": (
                 "`venturegate deploy rollback VENTURE --reason ...` (an audited engine rollback, cause traffic_only) "
                 f"sends all traffic back to blue ({plan.blue}) while stage 30 runs; with migrations use `venturegate "
-                "rollback VENTURE --cause schema_changed` to restore the 30.1 backup too."
+                "rollback VENTURE --cause schema_changed` to restore the pre-migration backup too."
             ),
             "runbook": str(setup.rules_path),
             "known_issues": [

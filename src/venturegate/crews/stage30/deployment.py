@@ -34,6 +34,7 @@ from venturegate.crews.runtime import CrewRun, Stop
 from venturegate.crews.stage30 import _rollbacks, live, validator
 from venturegate.crews.stage30._rollbacks import Restore
 from venturegate.crews.stage30._verify import verify
+from venturegate.crews.stage30.backup import BackupVerificationError, take_backup
 from venturegate.crews.stage30.haproxy import DriverError, LocalDriver
 from venturegate.crews.stage30.live import Deployment
 from venturegate.crews.stage30.orchestrator import CutoverResult, GreenUnhealthy, StepLog, cutover
@@ -71,6 +72,7 @@ class DeploymentCrew(Crew):
         folder = live.production_dir(live.default_workspace(), _venture(run).id)
         try:
             plan = self._plan(run)
+            self._refuse_leftover_migration(run, folder)
             self._reopen_for_release(run, plan.green)
             # Production lives in the venture's folder either way, so rollback handlers in any process find it;
             # `production=run` only stops it when the run ends.
@@ -122,6 +124,24 @@ class DeploymentCrew(Crew):
         run.summary["green_version"] = plan.green
         return plan
 
+    def _refuse_leftover_migration(self, run: CrewRun, folder: Path) -> None:
+        """Refuse to run while an earlier run's migration is neither live nor undone (that run was killed, is still
+        running, or its restore failed): this run's record would replace the one that names its backup."""
+        left = Deployment.load(folder)
+        if left is None or not left.migrations_ran or left.state == "live":
+            return
+        run.summary["leftover_migration"] = {"run": left.run, "release": left.release, "state": left.state,
+                                             "backup": left.backup}  # fmt: skip
+        name = _venture(run).name
+        raise run.stop(
+            "failed",
+            f"refused: an earlier run ({left.run or 'unknown'}) of release {left.release} started its migration "
+            f"and the release neither went live nor had it undone (state {left.state}: the run was killed, is still "
+            f"running, or its restore failed), so the database may be migrated under blue ({left.blue}). Once no "
+            f"run of it is left, restore its backup {left.backup} - blue's writes since that backup are lost - with "
+            f"`venturegate rollback {name} --cause schema_changed --reason '…'`, then run the crew again",
+        )
+
     def _reopen_for_release(self, run: CrewRun, release: str) -> None:
         """Substages done in this visit for another release are re-opened (audited), so this one is approved too."""
         done = [s for s in SUBSTAGES if s in run.done()]
@@ -160,9 +180,11 @@ class DeploymentCrew(Crew):
         passed 30.3 (it becomes blue); anything less sends traffic back to blue and stops green."""
         if plan is None or not plan.persistent:
             driver.close()
-            (live.production_dir(live.default_workspace(), _venture(run).id) / live.DEPLOYMENT_FILE).unlink(
-                missing_ok=True
-            )
+            folder = live.production_dir(live.default_workspace(), _venture(run).id)
+            saved = Deployment.load(folder)
+            # A migration not undone (its restore failed) keeps its record: the next run refuses, a rollback retries.
+            if saved is None or not saved.migrations_ran or run.summary.get("verified"):
+                (folder / live.DEPLOYMENT_FILE).unlink(missing_ok=True)
             return
         try:
             driver.refresh()
@@ -187,7 +209,7 @@ class DeploymentCrew(Crew):
 
     def _not_live(self, run: CrewRun, dep: Deployment | None, folder: Path, cause: str, reason: str) -> Restore | None:
         """The run ends with the release not live after a migration started, and no path of the run undid it
-        (a cancellation, a held step, a 30.3 that did not finish, an error): blue serves on, so 30.1's backup
+        (a cancellation, a held step, a 30.3 that did not finish, an error): blue serves on, so the pre-migration backup
         is restored. None when there is nothing to undo."""
         if dep is None or not dep.migrations_ran or run.summary.get("verified"):
             return None
@@ -274,7 +296,7 @@ class DeploymentCrew(Crew):
             if not dep.migrations_ran:
                 raise run.stop("recursed", f"aborted before any traffic moved: {exc}") from None
             # DEPLOY-RB-GREEN (scope green) leaves the database migrated under blue: the decision tree's full
-            # branch restores 30.1's backup too, as when green goes down during the cutover.
+            # branch restores the pre-migration backup too, as when green goes down during the cutover.
             why = _rollbacks.request(run, "green_unrecoverable", str(exc))
             db = _rollbacks.database(run, dep, folder, before, why)
             run.summary["rollback"] = {"cause": "green_unhealthy", "reason": str(exc),
@@ -308,24 +330,37 @@ class DeploymentCrew(Crew):
         return result, routes
 
     def _migrate(self, run: CrewRun, plan: Plan, driver: LocalDriver, dep: Deployment, folder: Path) -> None:
+        # The backup a restore uses is taken now, not in 30.1: blue may have written since (the Chairman's wait,
+        # an earlier run's rollback, whose restore consumed the backup it used).
+        if plan.database_url is None:
+            driver.stop(plan.green)
+            raise run.stop("failed", "refused: a migration needs database_url (it is backed up right before)")
+        try:
+            backup = take_backup(plan.database_url, run.out / "pre-migration", timeout=plan.backup_timeout)
+        except BackupVerificationError as exc:
+            driver.stop(plan.green)
+            raise run.stop("failed", f"refused: no migration without a fresh backup: {exc}") from None
+        run.files.append(str(backup))
+        run.summary["migration"] = {"command": plan.migrate, "backup": str(backup)}
         # Marked before the script starts: a failed, killed or timed-out one may have changed the schema too, and
-        # whoever rolls back (this run, a trigger, the CLI) restores 30.1's backup only when it is marked.
-        dep.migrations_ran = True
+        # whoever rolls back (this run, a trigger, the CLI) restores the backup only when it is marked.
+        dep.backup, dep.migrations_ran, dep.run = str(backup), True, run.run_id
+        dep.restored = dep.restored_at = None
         dep.save(folder)
         try:
-            done = subprocess.run(plan.migrate, capture_output=True, text=True, timeout=plan.backup_timeout,
+            done = subprocess.run(plan.migrate, capture_output=True, text=True, timeout=plan.migrate_timeout,
                                   check=False)  # fmt: skip
             code, out, err = done.returncode, done.stdout, done.stderr
             failure = f"exit {code}: {err.strip()[-500:]}" if code != 0 else ""
         except subprocess.TimeoutExpired as exc:  # killed by subprocess.run, maybe half-way
             code, out, err = None, _text(exc.stdout), _text(exc.stderr)
-            failure = f"timed out after {plan.backup_timeout:g} s: {err.strip()[-500:]}"
+            failure = f"timed out after {plan.migrate_timeout:g} s: {err.strip()[-500:]}"
         except OSError as exc:  # the script never started: nothing changed
             dep.migrations_ran = False
             dep.save(folder)
             driver.stop(plan.green)
             raise run.stop("failed", f"refused: the migration command could not start: {exc}") from None
-        run.summary["migration"] = {"command": plan.migrate, "exit": code, "output": out[-2000:]}
+        run.summary["migration"] |= {"exit": code, "output": out[-2000:]}
         if failure:
             # Traffic never left blue, but the schema may have changed under it (`not_switched` only aborts):
             # the branch for migrations restores the backup.
@@ -382,7 +417,7 @@ class DeploymentCrew(Crew):
                       reason, plan.hold_wait)  # fmt: skip
         except Stop:
             # Nobody watches a held split once the run ends: traffic goes back to blue, green stops - and
-            # blue serves on, so a migration is undone from 30.1's backup.
+            # blue serves on, so a migration is undone from its backup.
             undecided = f"held at {result.green_percent}% ({why}); no decision yet"
             before = _rollbacks.count(run)
             db = _rollbacks.undo_migrations(run, dep, folder, undecided)
@@ -437,8 +472,8 @@ class DeploymentCrew(Crew):
         self, run: CrewRun, driver: LocalDriver, dep: Deployment, folder: Path
     ) -> Callable[[bool, int], Restore | None]:
         def roll_back(acted: bool, before: int) -> Restore | None:
-            """Traffic is back on blue (by DEPLOY-002-SMOKE, or here); log the engine rollback - with migrations,
-            the one restoring 30.1's backup -, stop green. `before`: the log's length before the smoke sample."""
+            """Traffic is back on blue (by DEPLOY-002-SMOKE, or here); log the engine rollback - with migrations, the
+            one restoring the pre-migration backup -, stop green. `before`: the log's length before the smoke sample."""
             reason = "smoke tests failed after the cutover"
             db = _rollbacks.undo_migrations(run, dep, folder, reason)
             if db is None and not acted:

@@ -2,12 +2,14 @@
 
 The local driver keeps production (HAProxy and the versions) in a folder named from the venture's id,
 `<workspace>/.venturegate/deploy/v<venture id>/`: the driver's `state.json` (pids, ports, admin socket)
-and this module's `deployment.json` (which release is blue and green, the 30.1 backup, whether
-migrations ran). An engine rollback - from a trigger, the CLI, the API, the worker or a timer - runs the
-handlers of the scopes it touches; stage 30 declares three, served by `handlers()`:
+and this module's `deployment.json` (which release is blue and green, the backup taken right before the
+migrations, whether they ran and are not undone yet, and which backup was restored). An engine rollback -
+from a trigger, the CLI, the API, the worker or a timer - runs the handlers of the scopes it touches;
+stage 30 declares three, served by `handlers()`:
 
 - `traffic`: all traffic of the venture's production back to blue;
-- `database`: restore the backup 30.1 took, when migrations ran in this deployment;
+- `database`: restore the backup taken right before this deployment's migrations, once (a restored
+  backup is never restored again: the next migration takes a fresh one);
 - `green`: take green out of rotation and stop it (the "destroy green" of the decision tree).
 
 Handlers run inside the engine's rollback transaction, so they act on the outside world only and never
@@ -20,12 +22,15 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from venturegate.crews.stage30.haproxy import STATE_FILE, DriverError, LocalDriver
 from venturegate.engine.rollbacks import RollbackContext, RollbackHandler
 
 DEPLOYMENT_FILE = "deployment.json"
+ALREADY = "database already restored from"
+"""How the `database` handler's detail begins when an earlier rollback restored the backup."""
 
 
 def production_dir(workspace: Path, venture_id: int) -> Path:
@@ -48,10 +53,17 @@ class Deployment:
     """serving (blue only), cutover, held, live (green took all traffic), rolled_back, cancelled."""
     database_url: str | None = None
     backup: str | None = None
+    """30.1's backup until a migration starts; then the one taken right before it (the one a restore uses)."""
     migrations_ran: bool = False
+    """A migration started and is neither live nor undone: the `database` handler restores `backup`."""
     restore_timeout: float = 300.0
     release: str | None = None
     """The release being deployed (green's version)."""
+    run: str | None = None
+    """The crew run that started the migration."""
+    restored: str | None = None
+    """The backup the `database` handler restored (and `restored_at`, ISO 8601 UTC), once it did."""
+    restored_at: str | None = None
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -83,7 +95,7 @@ def move_traffic_to_blue(ctx: RollbackContext) -> str:
 
 
 def restore_database(ctx: RollbackContext) -> str:
-    """The `database` handler: restore 30.1's backup when this deployment ran migrations."""
+    """The `database` handler: restore the pre-migration backup when this deployment's migrations are not undone."""
     return handlers()["database"](ctx)  # type: ignore[return-value]
 
 
@@ -128,11 +140,13 @@ def handlers(workspace: Callable[[], Path] = default_workspace) -> dict[str, Rol
             driver.detach()
 
     def restore_database(ctx: RollbackContext) -> str:
-        """Restore 30.1's backup when this deployment ran migrations."""
+        """Restore the backup taken before this deployment's migrations, unless it was restored already."""
         folder = production_dir(workspace(), ctx.venture_id)
         dep = Deployment.load(folder)
         if dep is None:
             return "no deployment of this venture is recorded: nothing to restore"
+        if not dep.migrations_ran and dep.restored is not None:
+            return f"{ALREADY} {Path(dep.restored).name} at {dep.restored_at}: nothing to restore"
         if not dep.migrations_ran:
             return "no migration ran in this deployment: the database is unchanged"
         if dep.backup is None or dep.database_url is None:
@@ -142,6 +156,7 @@ def handlers(workspace: Callable[[], Path] = default_workspace) -> dict[str, Rol
         backup = Path(dep.backup)
         detail = restore_backup(backup, dep.database_url, timeout=dep.restore_timeout)
         dep.migrations_ran = False
+        dep.restored, dep.restored_at = str(backup), datetime.now(UTC).isoformat(timespec="seconds")
         dep.save(folder)
         return f"database restored from {backup.name}: {detail}"
 

@@ -38,11 +38,14 @@ OPTIONS: dict[str, str] = {
     "check_inter_ms": "HAProxy health-check interval in ms (default 250; fall 2, rise 2)",
     "approval_wait": "seconds to wait for the Chairman's decision before ending the run as waiting (default 0)",
     "hold_wait": "seconds a held step waits for the Chairman before traffic goes back to blue (default 0)",
-    "database_url": "the production database (health check, 30.1 backup, restore on rollback)",
+    "database_url": "the production database (health check, backed up in 30.1 and before a migration, restored on "
+    "rollback)",
     "api_url": "an extra API health check URL",
     "external_url": "an external service health check URL",
     "health_check_interval": "seconds between 30.1 health-check retries (default 10)",
-    "migrate_command": "run after green is healthy and before any traffic moves",
+    "migrate_command": "run after green is healthy and before any traffic moves (the database is backed up first)",
+    "migrate_timeout": "seconds the migration command may run before it is killed and undone "
+    "(default: deployment.backup_verification_timeout)",
     "smoke_paths": "comma-separated smoke-test paths (default: every route)",
     "smoke_command": "a smoke-test command (exit 0 = pass), run with PRODUCTION_URL set",
     "green_error_rate": "demo service only: share of / requests green fails",
@@ -129,6 +132,7 @@ class Plan:
     openapi: str | None
     route_paths: list[str] | None
     sleep: Callable[[float], None] = time.sleep
+    migrate_timeout: float = 1800.0
 
     @classmethod
     def read(
@@ -192,6 +196,10 @@ class Plan:
         if production not in ("persistent", "run"):
             raise PlanError(f"option production={production!r}: use persistent or run")
         routes_opt = str(o.get("routes", ""))
+        backup_timeout = 60.0 * float(settings.get("deployment.backup_verification_timeout", 30))
+        migrate_timeout = _float(o, "migrate_timeout", backup_timeout)
+        if migrate_timeout <= 0:
+            raise PlanError(f"option migrate_timeout={migrate_timeout:g}: give the seconds the migration may take")
         route_paths = [p.strip() for p in routes_opt.split(",") if p.strip()] or (stored or {}).get("routes")
         return cls(
             blue=str(o.get("blue_version", "blue")),
@@ -205,7 +213,7 @@ class Plan:
             database_url=str(o.get("database_url", "")) or None,
             retries=int(settings.get("deployment.health_check_retries", 3)),
             interval=interval,
-            backup_timeout=60.0 * float(settings.get("deployment.backup_verification_timeout", 30)),
+            backup_timeout=backup_timeout,
             migrate=shlex.split(str(o.get("migrate_command", ""))),
             smoke_paths=[p.strip() for p in smoke.split(",") if p.strip()] or None,
             smoke_command=shlex.split(smoke_cmd) if smoke_cmd else None,
@@ -218,6 +226,7 @@ class Plan:
             openapi=_openapi_source(str(o.get("openapi", "")), (stored or {}).get("openapi")),
             route_paths=route_paths,
             sleep=time.sleep if interval > 0 else (lambda _s: None),
+            migrate_timeout=migrate_timeout,
         )
 
     def routes(self, blue_url: str) -> Routes:
