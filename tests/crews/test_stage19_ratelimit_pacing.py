@@ -94,6 +94,21 @@ def test_the_discovery_dict_carries_the_pacing_figures() -> None:
     assert "slip_s" in probe and "sent_at" not in probe and doc["off_rate_probes"] == 1
 
 
+def test_the_limits_report_names_the_discoveries_whose_probes_fell_short() -> None:
+    from venturegate.crews.stage19.performance import PerfResult, limits_markdown
+
+    short = RateLimitDiscovery("http://127.0.0.1:1/x", 19.5, (19.5, 20.1), 100.0, probes=[_made(20.0, 17.5)])
+    even = RateLimitDiscovery("http://127.0.0.1:1/y", 49.0, (49.0, 50.2), 100.0, probes=[_made(50.0, 50.0)])
+    results = [
+        PerfResult("ledger", "/x", [], None, None, short, 20.0),
+        PerfResult("notes", "/y", [], None, None, even, 50.0),
+    ]
+    assert [r.limits["discovery"]["off_rate_probes"] for r in results] == [1, 0]
+    text = limits_markdown(results)
+    assert "sent slower than their rate" in text and "ledger 1" in text and "notes" not in text.split("sent slower")[1]
+    assert "sent slower" not in limits_markdown(results[1:])
+
+
 # -- live probes on loopback, the client's loop stalled mid-probe ----------------------------------------------
 
 

@@ -92,6 +92,8 @@ def test_one_run_finds_every_defect_of_every_target(
     limits = {p["name"]: p["limits"]["discovery"]["limit_req_sec"] for p in summary["perf"]}
     assert abs(limits["ledger"] - 20) <= 2.0 and abs(limits["notes"] - 50) <= 5.0, limits
     assert limits["catalog"] is None
+    # Each discovery says how many of its probes ran short of their rate (judged at the rate really sent).
+    assert all(isinstance(p["limits"]["discovery"]["off_rate_probes"], int) for p in summary["perf"])
     # Every safe endpoint was measured, item endpoints on data the crew created.
     measured = {e["label"] for p in summary["perf"] for e in p["endpoints"]}
     assert {"GET /accounts/{account_id}/entries/{entry_id}", "GET /notes/{noteId}", "GET /products/{sku}/stock",

@@ -134,6 +134,7 @@ class PerfResult:
                 "headers": d.headers,
                 "retry_after_s": d.retry_after_s,
                 "probes": len(d.probes),
+                "off_rate_probes": d.off_rate_probes,
                 "seconds": d.seconds,
                 "max_rate": d.max_rate,
             }
@@ -370,6 +371,13 @@ def limits_markdown(results: list[PerfResult]) -> str:
             f"| {d.get('bracket') or '—'} | {d.get('header_limit_req_sec') or '—'} | {d.get('retry_after_s') or '—'} "
             f"| {r.p95_ms:.1f} | {r.p99_ms:.1f} |"
         )
+    short = [(r.name, n) for r in results if (n := (r.limits.get("discovery") or {}).get("off_rate_probes"))]
+    if short:
+        lines += [
+            "",
+            "Probes that sent slower than their rate (the sender fell behind; a clean one counts at the rate it "
+            "really sent): " + ", ".join(f"{name} {n}" for name, n in short) + ".",
+        ]
     lines += [
         "",
         "## Endpoints",
