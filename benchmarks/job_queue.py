@@ -14,7 +14,8 @@ started. Per queue and setting, in the same run:
    then (the shorter of the two workers': a task waits for the next poll). That is what a crew job or a
    wake-up waits after a quiet spell: a polled queue's interval has grown by then, a blocking one has none;
 3. idle cost: what the idle consumer asks of the queue's server in `--idle` seconds (PostgreSQL: transactions
-   committed in the queue's database, from `pg_stat_database`; Redis: commands, from `INFO commandstats`).
+   committed in the queue's database, from `pg_stat_database`, whose backends flush their counts at most once
+   a second, so use several seconds; Redis: commands, from `INFO commandstats`).
 
 PostgreSQL gets a scratch database on the server of `--postgres` (dropped afterwards); Redis uses `--redis`
 (a queue name of its own, flushed afterwards); SQLite a temporary file.
