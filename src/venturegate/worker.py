@@ -66,11 +66,11 @@ def make_huey(url: str | None = None, *, immediate: bool = False) -> Huey:
     raise ValueError(f"VENTUREGATE_QUEUE_URL '{url}' is not sqlite:///, redis:// or postgresql://")
 
 
-def consumer(huey: Huey, workers: int, *, health_checks: bool = True) -> Consumer:
+def consumer(huey: Huey, workers: int) -> Consumer:
     """Huey's consumer as venturegate runs it: periodic tasks on, idle polls at most `POLL_MAX_DELAY` apart."""
     from huey.consumer import Consumer
 
-    return Consumer(huey, workers=workers, periodic=True, check_worker_health=health_checks, max_delay=POLL_MAX_DELAY)
+    return Consumer(huey, workers=workers, periodic=True, check_worker_health=True, max_delay=POLL_MAX_DELAY)
 
 
 def register(huey: Huey, engine_factory: Any) -> Any:
