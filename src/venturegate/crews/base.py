@@ -166,6 +166,9 @@ class Crew(ABC):
     name: str
     stage: int
     agents: tuple[AgentSpec, ...]
+    operator_options: frozenset[str] = frozenset()
+    """Options that name code the worker runs or a database it changes: a person may set them, an agent token may
+    not (`crews.runner.queue_job` refuses them)."""
 
     def hooks(self) -> CrewHooks:
         """The engine hooks this crew declares (none by default); they must not depend on a running `run()`."""

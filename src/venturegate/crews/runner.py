@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from venturegate.crews.base import Cancelled, CancelToken, CrewContext, CrewResult, ProgressSink
 from venturegate.crews.registry import crew_for_stage, crews_serving
 from venturegate.engine.actors import Actor
-from venturegate.engine.exceptions import BadInput, Conflict
+from venturegate.engine.exceptions import BadInput, Conflict, Forbidden
 from venturegate.engine.jobs import Job, worker_id
 
 if TYPE_CHECKING:
@@ -55,6 +55,12 @@ def queue_job(
             f"unknown option(s) for crew '{name}': {', '.join(unknown)}",
             where="--option",
             hint=f"known options: {', '.join(sorted(known or {}))}",
+        )
+    operator_only = sorted(set(options or {}) & getattr(found, "operator_options", frozenset()))
+    if operator_only and actor.kind == "agent":
+        raise Forbidden(
+            f"--option: option(s) {', '.join(operator_only)} of crew '{name}' name code the worker runs or a "
+            f"database it changes: an agent may not set them ({actor.name} is an agent; a person starts such a run)"
         )
     engine.sweep_jobs()  # a job whose process died must not block this run
     return engine.create_job(venture, stage, name, options, actor=actor)

@@ -60,6 +60,7 @@ class DevelopmentPrepCrew(Crew):
 
     name = "DevelopmentPrepCrew"
     stage = STAGE
+    operator_options = frozenset({"service_command"})
     agents = (
         AgentSpec("EnvironmentProvisioner", "IaC, workflow, Dockerfile, compose; linted offline; provisioned for real",
                   ("14.1",)),

@@ -58,6 +58,7 @@ class DeploymentCrew(Crew):
         AgentSpec("PostDeploymentVerifier", "Smoke tests, monitoring setup, rollback rehearsal, handoff", ("30.3",)),
     )  # fmt: skip
     options = OPTIONS
+    operator_options = frozenset({"command", "migrate_command", "smoke_command", "database_url"})
 
     def hooks(self) -> CrewHooks:
         """The `traffic`, `database` and `green` rollback handlers, acting on production found from its state."""
